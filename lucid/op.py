@@ -1,0 +1,209 @@
+"""What an op plugin supplies: a forward, its local derivative, and where its inputs are valid.
+
+An `Op` is data. The engine (`lucid.tensor`) only calls `forward` and `vjp`; the verification
+harness reads the rest (`inputs`, `params`, `shapes`, `sample`, `kinks`, `ties`) to draw inputs
+on which the derivative must agree with finite differences. One entry per op, for example::
+
+    log = Op("log", np.log, lambda g, out, x: (g / x,), inputs=(Arg("input", low=0),))
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence, Union
+
+import numpy as np
+
+from .errors import OpError
+from .tensor import apply
+
+Shape = tuple[int, ...]
+
+#: How an argument's valid values are constrained beyond an interval. The harness knows each.
+STRUCTURES = {
+    "": "no structure",
+    "spd": "square symmetric positive-definite matrices (batched over leading dims)",
+    "invertible": "square well-conditioned matrices (batched over leading dims)",
+}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One tensor input of an op and the values it may take.
+
+    `low`/`high` bound an open interval; the harness keeps a margin inside it. `dtype` is
+    "float" (integers are rejected with a clear error), "any" (integers and bools pass
+    through, as in arithmetic or shape ops), "int" or "bool" (never differentiated).
+    An `optional` input may be None (a missing bias, say).
+    """
+
+    name: str = "input"
+    low: float = -math.inf
+    high: float = math.inf
+    dtype: str = "float"
+    structure: str = ""
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float", "any", "int", "bool"):
+            raise OpError(f"Arg {self.name!r}: dtype must be float, any, int or bool, got {self.dtype!r}")
+        if self.structure not in STRUCTURES:
+            raise OpError(f"Arg {self.name!r}: structure must be one of {sorted(STRUCTURES)}, got {self.structure!r}")
+        if not self.low < self.high:
+            raise OpError(f"Arg {self.name!r}: empty domain ({self.low}, {self.high})")
+
+    @property
+    def differentiable(self) -> bool:
+        return self.dtype in ("float", "any")
+
+
+REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
+
+#: Valid values of a parameter: a tuple, or a function of the input shapes giving a tuple.
+Choices = Union[tuple, Callable[[Sequence[Shape]], tuple]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A non-tensor argument (`dim`, `keepdim`, `shape`...), its default and its valid choices."""
+
+    name: str
+    default: Any = REQUIRED
+    choices: Choices = ()
+
+    def choices_for(self, shapes: Sequence[Shape]) -> tuple:
+        return tuple(self.choices(shapes)) if callable(self.choices) else tuple(self.choices)
+
+
+def dims(shapes: Sequence[Shape]) -> tuple:
+    """None, each axis of the first input (negative too), and, with 2+ axes, a pair of axes."""
+    ndim = len(shapes[0])
+    axes = tuple(range(-ndim, ndim))
+    return (None, *axes) + (((0, -1),) if ndim >= 2 else ())
+
+
+def dim(shapes: Sequence[Shape]) -> tuple:
+    """Each axis of the first input, negative too (a 0-d input has the axes 0 and -1, as in PyTorch)."""
+    ndim = max(len(shapes[0]), 1)
+    return tuple(range(-ndim, ndim))
+
+
+class Draw(Protocol):
+    """How an op's `sample` asks for random choices. The harness implements it on hypothesis,
+    so every choice replays and shrinks; ops never import the harness."""
+
+    def integer(self, low: int, high: int) -> int: ...  # low <= n <= high
+    def choice(self, options: Sequence[Any]) -> Any: ...
+    def boolean(self) -> bool: ...
+    def shape(self, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> Shape: ...
+    def indices(self, shape: Shape, high: int) -> np.ndarray: ...  # int64 values in [0, high)
+    def mask(self, shape: Shape) -> np.ndarray: ...  # bool values
+
+
+@dataclass(frozen=True)
+class Example:
+    """One valid call of an op, as drawn by its `sample`: each input is a shape (the harness fills
+    it with values from the matching `Arg`'s domain), an array used as it is, or None."""
+
+    inputs: tuple
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Op:
+    """A differentiable op.
+
+    - `forward(*arrays, **params)` computes the output from NumPy arrays (a tuple if `outputs > 1`).
+    - `vjp(g, out, *inputs, **params)` returns one gradient per input (None where there is none),
+      given the output's gradient `g`. Written with Lucid ops on Tensors it is itself
+      differentiable; a rule that returns NumPy arrays serves first-order gradients only.
+      For several outputs, `g` and `out` are tuples. Inputs that do not require grad may be
+      answered with None, so expensive rules can skip them (`x.requires_grad`).
+    - `shapes` relates the input shapes: "elementwise" (they broadcast together) or a gufunc
+      signature such as "(m,n),(n,p)->(m,p)" (loop dimensions broadcast; `?` marks optional dims).
+      An op whose valid inputs relate in other ways gives `sample(draw) -> Example` instead.
+    - `kinks` are input values where the op is not differentiable (a tuple, or a function of the
+      params); `ties` says that equal values among its inputs are such points (max, sort...).
+    """
+
+    name: str
+    forward: Callable[..., Any]
+    vjp: Callable[..., tuple]
+    inputs: tuple[Arg, ...] = (Arg(),)
+    params: tuple[Param, ...] = ()
+    shapes: str = "elementwise"
+    sample: Callable[[Draw], Example] | None = None
+    kinks: tuple[float, ...] | Callable[[Mapping[str, Any]], tuple[float, ...]] = ()
+    ties: bool = False
+    outputs: int = 1
+    variadic: bool = False  # takes one sequence of tensors (cat, stack), each described by inputs[0]
+    # Derived once here, so that calling the op never inspects the metadata again.
+    defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
+    float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    param_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise OpError(f"an Op needs a non-empty name, got {self.name!r}")
+        for role in ("forward", "vjp"):
+            if not callable(getattr(self, role)):
+                raise OpError(f"op {self.name!r}: {role} must be callable, got {getattr(self, role)!r}")
+        if not self.inputs or not all(isinstance(a, Arg) for a in self.inputs):
+            raise OpError(f"op {self.name!r}: inputs must be a non-empty tuple of Arg")
+        if not all(isinstance(p, Param) for p in self.params):
+            raise OpError(f"op {self.name!r}: params must be a tuple of Param")
+        names = [a.name for a in self.inputs] + [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise OpError(f"op {self.name!r}: argument names repeat: {names}")
+        object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
+        object.__setattr__(self, "float_inputs", tuple(i for i, a in enumerate(self.inputs) if a.dtype == "float"))
+        object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
+
+    @property
+    def arity(self) -> int:
+        return len(self.inputs)
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        """Call the op on Tensors (or arrays and numbers), PyTorch-style: inputs first, then params."""
+        n = len(self.inputs)
+        if not self.variadic and not kwargs and n <= len(args) <= n + len(self.param_names):
+            return apply(self, args[:n], dict(zip(self.param_names, args[n:])))  # the common case, quickly
+        if self.variadic or len(args) != n or kwargs.keys() - self.defaults.keys():
+            args, kwargs = self._bind(args, kwargs)
+        return apply(self, args, kwargs)
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """Sort a call's arguments into inputs and params the way Python would bind them."""
+        names = [a.name for a in self.inputs] + [p.name for p in self.params]
+        if self.variadic:
+            if not args or not isinstance(args[0], (list, tuple)):
+                raise OpError(f"{self.name}: expected a sequence of tensors as the first argument")
+            given = {self.inputs[0].name: args[0]}
+            args, names = args[1:], [p.name for p in self.params]
+        else:
+            given = {}
+        if len(args) > len(names):
+            raise OpError(f"{self.name}: takes {len(names)} arguments ({', '.join(names)}), got {len(args)}")
+        given.update(zip(names, args))
+        for key, value in kwargs.items():
+            if key in given:
+                raise OpError(f"{self.name}: got argument {key!r} twice")
+            if key not in names and not (self.variadic and key == self.inputs[0].name):
+                raise OpError(f"{self.name}: unexpected argument {key!r}; it takes {', '.join(names)}")
+            given[key] = value
+        if self.variadic:
+            inputs = tuple(given.pop(self.inputs[0].name))
+        else:
+            inputs = []
+            for a in self.inputs:
+                if a.name in given:
+                    inputs.append(given.pop(a.name))
+                elif a.optional:
+                    inputs.append(None)
+                else:
+                    raise OpError(f"{self.name}: missing input {a.name!r}")
+            inputs = tuple(inputs)
+        missing = [p.name for p in self.params if p.default is REQUIRED and p.name not in given]
+        if missing:
+            raise OpError(f"{self.name}: missing argument(s) {', '.join(map(repr, missing))}")
+        return inputs, given

@@ -1,0 +1,185 @@
+"""Find op plugins, check them, and keep the ops they provide.
+
+The registry is filled once, when `lucid` is imported: the built-in modules of `lucid_ops`, then
+every plugin of the `lucid` entry-point group (unless LUCID_DISABLE_PLUGIN_AUTOLOAD is set).
+A plugin that fails to import or to register is recorded in `registry.errors` and reported;
+the other plugins' ops still load.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import warnings
+from typing import Any, Iterator, Mapping
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .op import Op
+from .tensor import OPERATORS, Tensor
+
+ENTRY_POINT_GROUP = "lucid"
+AUTOLOAD_OFF = "LUCID_DISABLE_PLUGIN_AUTOLOAD"
+
+
+class Registry(Mapping[str, Op]):
+    """A read-only mapping from op name to `Op`, iterated in name order."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, Op] = {}
+        self._owner: dict[str, str] = {}  # op name -> plugin name
+        self.errors: list[PluginError] = []  # plugins that could not be loaded, and why
+        self.manager = pluggy.PluginManager("lucid")
+        self.manager.add_hookspecs(hookspecs)
+
+    def __getitem__(self, name: str) -> Op:
+        try:
+            return self._ops[name]
+        except KeyError:
+            raise KeyError(f"no op named {name!r} is registered ({len(self._ops)} ops are)") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._ops))
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def __repr__(self) -> str:
+        return f"<lucid.registry: {len(self)} ops from {len(self.manager.get_plugins())} plugins>"
+
+    def plugin_of(self, name: str) -> str:
+        """The name of the plugin that registered op `name`."""
+        return self._owner[name]
+
+    def register_plugin(self, plugin: Any, name: str | None = None) -> list[Op]:
+        """Register a plugin (a module or object with hookimpls) and its ops; raise PluginError if
+        it is invalid, leaving the registry as it was."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        try:
+            self.manager.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as error:
+            raise PluginError(name, str(error)) from error
+        try:
+            self.manager.check_pending()
+            ops = self._ops_of(plugin, name)
+        except Exception as error:
+            self.manager.unregister(plugin)
+            if isinstance(error, PluginError):
+                raise
+            raise PluginError(name, str(error)) from error
+        for op in ops:
+            self._ops[op.name] = op
+            self._owner[op.name] = name
+        return ops
+
+    def _ops_of(self, plugin: Any, name: str) -> list[Op]:
+        """Call this plugin's own lucid_ops hookimpl and check what it returns."""
+        impls = [impl for impl in self.manager.hook.lucid_ops.get_hookimpls() if impl.plugin is plugin]
+        ops = [op for impl in impls for op in impl.function()]
+        seen: dict[str, int] = {}
+        for op in ops:
+            if not isinstance(op, Op):
+                raise PluginError(name, f"lucid_ops() returned {op!r}, which is not a lucid.Op")
+            if op.name in self._ops:
+                raise PluginError(name, f"op {op.name!r} is already registered by plugin {self._owner[op.name]!r}")
+            if op.name in seen:
+                raise PluginError(name, f"op {op.name!r} is returned twice")
+            seen[op.name] = 1
+        return ops
+
+    def load_entry_points(self) -> None:
+        """Register every plugin of the `lucid` entry-point group, recording the ones that fail."""
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if self.manager.get_plugin(entry_point.name) is not None:
+                continue
+            try:
+                self.register_plugin(entry_point.load(), name=entry_point.name)
+            except Exception as error:
+                failure = error if isinstance(error, PluginError) else PluginError(
+                    entry_point.name, f"failed to import {entry_point.value!r}: {type(error).__name__}: {error}")
+                self.errors.append(failure)
+                warnings.warn(str(failure), RuntimeWarning, stacklevel=2)
+
+
+registry = Registry()
+
+
+class Namespace:
+    """Attribute access to registered ops: `lucid.ops.exp`, `lucid.ops.linalg.inv`."""
+
+    def __init__(self, prefix: str = ""):
+        self._prefix = prefix
+
+    def __getattr__(self, attr: str) -> Any:
+        name = self._prefix + attr
+        if name in registry._ops:
+            return registry._ops[name]
+        if any(key.startswith(name + ".") for key in registry._ops):
+            return Namespace(name + ".")
+        raise AttributeError(f"no op named {name!r} is registered")
+
+    def __dir__(self) -> list[str]:
+        n = len(self._prefix)
+        return sorted({key[n:].split(".")[0] for key in registry._ops if key.startswith(self._prefix)})
+
+
+ops = Namespace()
+
+BUILTIN_PLUGINS = (
+    "lucid_ops.arithmetic",
+    "lucid_ops.exponential",
+    "lucid_ops.trigonometric",
+    "lucid_ops.special",
+    "lucid_ops.activations",
+    "lucid_ops.reductions",
+    "lucid_ops.shape",
+    "lucid_ops.linalg",
+    "lucid_ops.nn",
+    "lucid_ops.losses",
+    "lucid_ops.conv",
+)
+
+
+def _method(op: Op):
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return op(self, *args, **kwargs)
+
+    method.__name__ = op.name
+    method.__doc__ = getattr(op.forward, "__doc__", None)
+    return method
+
+
+def _builtin_ops() -> Iterator[Op]:
+    return (registry._ops[name] for name in registry if registry._owner[name] in BUILTIN_PLUGINS)
+
+
+def _export_builtins() -> None:
+    """Make the built-in ops Tensor operators and methods (`x.exp()`), unless Tensor already has one."""
+    for op in _builtin_ops():
+        OPERATORS[op.name] = op
+        if "." not in op.name and not op.variadic and not hasattr(Tensor, op.name):
+            setattr(Tensor, op.name, _method(op))
+
+
+def exported(prefix: str, existing: Mapping[str, Any]) -> dict[str, Op]:
+    """The built-in ops of one namespace ("" for `lucid`, "linalg." for `lucid.linalg`...), by their
+    short names, leaving alone names the module already defines."""
+    short = {op.name[len(prefix):]: op for op in _builtin_ops() if op.name.startswith(prefix)}
+    return {name: op for name, op in short.items() if "." not in name and name not in existing}
+
+
+def load() -> Registry:
+    """Fill the registry: the built-in op modules, then the entry-point plugins."""
+    for module in BUILTIN_PLUGINS:
+        try:
+            registry.register_plugin(importlib.import_module(module), name=module)
+        except Exception as error:
+            failure = error if isinstance(error, PluginError) else PluginError(module, f"{type(error).__name__}: {error}")
+            registry.errors.append(failure)
+            warnings.warn(str(failure), RuntimeWarning, stacklevel=2)
+    _export_builtins()
+    if not os.environ.get(AUTOLOAD_OFF):
+        registry.load_entry_points()
+    return registry

@@ -1,0 +1,600 @@
+"""The engine: a Tensor is a node of the computation graph, and backward() walks that graph.
+
+Read this file top to bottom:
+1. grad mode: whether ops record the graph (`no_grad` turns it off);
+2. `Node`: what an op call leaves behind so that backward can differentiate it;
+3. `apply`: how an op is called, the one hot path every op goes through;
+4. `Tensor`: data, grad, and the Node that produced it;
+5. backward: a topological order of the nodes, walked in reverse, applying each op's local
+   derivative (its vjp) and summing the contributions of every path into each input's gradient.
+
+This module knows no specific op: the operators (`+`, `*`, `@`, `x[i]`...) look ops up by name
+in `OPERATORS`, which `lucid.plugins` fills from the plugins.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .errors import GraphError, LucidError, OpError
+
+# --- 1. grad mode ------------------------------------------------------------------------------
+
+class _GradMode(threading.local):
+    enabled = True  # each thread starts with recording on
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns graph recording on or off, for this thread only."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        self.previous = is_grad_enabled()
+        _mode.enabled = self.enabled
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.enabled = self.previous
+
+    def __call__(self, fn: Callable) -> Callable:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)(self.enabled):
+                return fn(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """`with lucid.no_grad():` or `@lucid.no_grad()`: ops inside record no graph."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# --- 2. Node -----------------------------------------------------------------------------------
+
+
+class Node:
+    """One recorded op call: the op, its input Tensors, its params and its output arrays.
+
+    A Node keeps its outputs as arrays, not Tensors, so there is no reference cycle: a Tensor
+    points to its Node, the Node points to its inputs, and backward rebuilds output Tensors
+    when the vjp asks for them. `free()` drops the inputs once backward is done with them.
+    """
+
+    __slots__ = ("op", "inputs", "params", "outputs", "retained")
+
+    def __init__(self, op: Any, inputs: tuple, params: dict, outputs: tuple):
+        self.op, self.inputs, self.params, self.outputs = op, inputs, params, outputs
+        self.retained: list | None = None  # (slot, weakref) of outputs that asked to retain_grad
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name}>"
+
+    def free(self) -> None:
+        self.inputs = self.outputs = self.retained = None
+
+
+# --- 3. apply: the hot path ----------------------------------------------------------------------
+
+
+def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
+    """Run `op.forward` on the inputs' arrays and, if any input requires grad, record a Node."""
+    if op.defaults:
+        params = {**op.defaults, **params}
+    tensors, arrays, record = [], [], False
+    for x in inputs:
+        if x is None:
+            arrays.append(None)
+        else:
+            if type(x) is not Tensor:
+                x = _constant(x, inputs)
+            arrays.append(x.data)
+            record = record or x._requires_grad
+        tensors.append(x)
+    for i in op.float_inputs:
+        if i < len(arrays) and arrays[i] is not None and arrays[i].dtype.kind not in "fc":
+            raise OpError(f"{op.name}: argument {op.inputs[i].name!r} (input {i}) has dtype {arrays[i].dtype}, "
+                          f"expected a floating-point tensor")
+    try:
+        out = op.forward(*arrays, **params)
+    except LucidError:
+        raise
+    except Exception as error:
+        raise OpError(f"{op.name}: {error} ({_describe(tensors)})") from error
+    record = record and _mode.enabled
+    if op.outputs == 1:
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        node = Node(op, tuple(tensors), params, (out,)) if record else None
+        return Tensor._make(out, record and out.dtype.kind == "f", node, 0)
+    outs = tuple(_as_array(o) for o in out)
+    node = Node(op, tuple(tensors), params, outs) if record else None
+    return tuple(Tensor._make(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return value if type(value) is np.ndarray else np.asarray(value)
+
+
+def _constant(value: Any, inputs: Sequence[Any]) -> Tensor:
+    """A Python number or array taking part in an op: a constant that never requires grad.
+    Numbers take the dtype of the op's first Tensor (`x * 2` stays float32), as in PyTorch."""
+    if type(value) is np.ndarray:
+        return Tensor._make(value, False, None, 0)
+    if isinstance(value, (int, float, bool)):
+        for like in inputs:
+            if type(like) is Tensor:
+                dtype = like.data.dtype if like.data.dtype.kind == "f" else np.result_type(like.data.dtype, value)
+                return Tensor._make(np.asarray(value, dtype=dtype), False, None, 0)
+    return tensor(value)
+
+
+def _describe(tensors: Iterable[Tensor | None]) -> str:
+    parts = ["None" if t is None else f"{tuple(t.shape)} {t.dtype}" for t in tensors]
+    return "inputs: " + ", ".join(parts)
+
+
+class _Operators(dict):
+    """name -> Op for the ops behind Tensor's operators and methods; filled by lucid.registry."""
+
+    def __missing__(self, name: str) -> Any:
+        raise LucidError(f"no op named {name!r} is registered, so this Tensor operation is unavailable "
+                         f"(did the built-in ops in lucid_ops fail to load? see lucid.registry.errors)")
+
+
+OPERATORS = _Operators()
+
+
+def _operator(name: str, reflected: bool = False) -> Callable:
+    if reflected:
+        return lambda self, other: apply(OPERATORS[name], (other, self), {})
+    return lambda self, other: apply(OPERATORS[name], (self, other), {})
+
+
+def _comparison(ufunc: np.ufunc) -> Callable:
+    """Comparisons are not differentiable: they return a bool Tensor outside the graph."""
+    return lambda self, other: Tensor(ufunc(self.data, other.data if isinstance(other, Tensor) else other))
+
+
+# --- 4. Tensor ---------------------------------------------------------------------------------
+
+_new_object = object.__new__
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    `grad_fn` is the Node of the op that produced it (None for a leaf: data, or a parameter);
+    `grad` is a Tensor, so that a gradient can itself be differentiated.
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_slot", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: bool = False):
+        self.data = data if type(data) is np.ndarray else np.asarray(data)
+        self.grad: Tensor | None = None
+        self._node: Node | None = None
+        self._slot = 0
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, node: Node | None, slot: int) -> Tensor:
+        """The fast constructor behind every op result: no checks, the caller vouches for them."""
+        t = _new_object(cls)
+        t.data, t.grad, t._requires_grad, t._node, t._slot = data, None, requires_grad, node, slot
+        return t
+
+    # graph ----------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind not in "fc":
+            raise GraphError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+        if not value and self._node is not None:
+            raise GraphError("requires_grad can only be turned off on a leaf tensor; use detach()")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        return self._node
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if self._node is None:
+            return
+        if not self._requires_grad:
+            raise GraphError("can't retain_grad on a tensor that does not require grad")
+        if self._node.retained is None:
+            self._node.retained = []
+        self._node.retained.append((self._slot, weakref.ref(self)))
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad`, as torch.Tensor.backward does."""
+        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph or create_graph,
+                 create_graph=create_graph)
+
+    # array facts ----------------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def numpy(self) -> np.ndarray:
+        if self._requires_grad:
+            raise GraphError("can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+        return self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise OpError(f"item(): a tensor with {self.data.size} elements cannot be converted to a Python number")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (np.float32, np.int64, np.bool_) or self.data.size == 0:
+            extras.append(f"dtype=lucid.{self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.op.name}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # operators: each is a registered op, looked up by name ----------------------------------
+    __add__, __radd__ = _operator("add"), _operator("add", reflected=True)
+    __sub__, __rsub__ = _operator("sub"), _operator("sub", reflected=True)
+    __mul__, __rmul__ = _operator("mul"), _operator("mul", reflected=True)
+    __truediv__, __rtruediv__ = _operator("div"), _operator("div", reflected=True)
+    __pow__, __rpow__ = _operator("pow"), _operator("pow", reflected=True)
+    __matmul__, __rmatmul__ = _operator("matmul"), _operator("matmul", reflected=True)
+    __lt__, __le__ = _comparison(np.less), _comparison(np.less_equal)
+    __gt__, __ge__ = _comparison(np.greater), _comparison(np.greater_equal)
+    __eq__, __ne__ = _comparison(np.equal), _comparison(np.not_equal)  # type: ignore[assignment]
+
+    def __neg__(self) -> Tensor:
+        return apply(OPERATORS["neg"], (self,), {})
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return apply(OPERATORS["abs"], (self,), {})
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return apply(OPERATORS["getitem"], (self,), {"key": key.data if isinstance(key, Tensor) else key})
+
+    # methods whose PyTorch signature takes a shape as *args ----------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        return apply(OPERATORS["reshape"], (self,), {"shape": _shape_args(shape)})
+
+    view = reshape
+
+    def permute(self, *dims: Any) -> Tensor:
+        return apply(OPERATORS["permute"], (self,), {"dims": _shape_args(dims)})
+
+    def expand(self, *shape: Any) -> Tensor:
+        return apply(OPERATORS["expand"], (self,), {"size": _shape_args(shape)})
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        return apply(OPERATORS["repeat"], (self,), {"repeats": _shape_args(repeats)})
+
+    def tile(self, *dims: Any) -> Tensor:
+        return apply(OPERATORS["tile"], (self,), {"dims": _shape_args(dims)})
+
+    @property
+    def T(self) -> Tensor:
+        return apply(OPERATORS["permute"], (self,), {"dims": tuple(range(self.data.ndim - 1, -1, -1))})
+
+    @property
+    def mT(self) -> Tensor:
+        return apply(OPERATORS["transpose"], (self,), {"dim0": -2, "dim1": -1})
+
+    def to(self, dtype: Any) -> Tensor:
+        return apply(OPERATORS["to"], (self,), {"dtype": np.dtype(dtype)})
+
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+
+def _shape_args(args: tuple) -> tuple:
+    """`x.reshape(2, 3)` and `x.reshape((2, 3))` mean the same, as in PyTorch."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new leaf Tensor. Python floats become float32 and ints int64, as in PyTorch;
+    NumPy arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
+        data = [np.asarray(x) for x in data]
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        elif array.dtype.kind == "i":
+            array = array.astype(np.int64)
+    else:
+        array = np.array(data, dtype=dtype)
+    if array.dtype.kind not in "fbiuc":
+        raise OpError(f"tensor(): cannot make a tensor of dtype {array.dtype} from {type(data).__name__}")
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def _flatten(items: Iterable) -> Iterable:
+    for x in items:
+        if isinstance(x, (list, tuple)):
+            yield from _flatten(x)
+        else:
+            yield x
+
+
+# --- 5. backward -------------------------------------------------------------------------------
+
+
+def topological_order(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from the roots, each once, inputs before the ops that consume them.
+
+    Iterative depth-first search: a million-op chain needs no million-deep Python stack.
+    """
+    order: list[Node] = []
+    seen: set[Node] = set()
+    stack: list[tuple[Node, bool]] = [(node, False) for node in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        if node.inputs is None:
+            continue  # freed: backward reports it when it gets there
+        for t in node.inputs:
+            if t is not None and t._node is not None and t._node not in seen:
+                stack.append((t._node, False))
+    return order
+
+
+def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = None, *,
+             retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate the gradients of `tensors` into the `.grad` of every leaf they depend on."""
+    found = _run(tensors, grad_tensors, retain_graph, create_graph, capture=None)
+    for t, g in found:
+        if not create_graph:
+            g = g.detach()
+        t.grad = g if t.grad is None else t.grad + g
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """The gradients of `outputs` with respect to `inputs`, as a tuple; `.grad` is left alone.
+    With `create_graph=True` the result is itself differentiable (second derivatives)."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is not None and not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise GraphError(f"grad(): input {i} does not require grad")
+    retain = create_graph if retain_graph is None else retain_graph
+    found = {id(t): g for t, g in _run(outputs, grad_outputs, retain, create_graph, capture=inputs)}
+    result = []
+    for i, x in enumerate(inputs):
+        g = found.get(id(x))
+        if g is None and not allow_unused:
+            raise GraphError(f"grad(): input {i} (shape {x.shape}) was not used to compute the outputs; "
+                             f"pass allow_unused=True to get None for it")
+        result.append(g if g is None or create_graph else g.detach())
+    return tuple(result)
+
+
+def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: bool, create_graph: bool,
+         capture: Sequence[Tensor] | None) -> list[tuple[Tensor, Tensor]]:
+    """The reverse walk. Returns (tensor, gradient) pairs: for `capture`, those tensors;
+    otherwise the leaves and the non-leaves that asked to retain their grad."""
+    seeds = _seeds(roots, seeds)
+    handed_out = {id(s.data) for s in seeds}  # arrays a gradient must not alias
+    pending: dict[Node, list] = {}  # gradients of each node's outputs, summed as they arrive
+    leaves: dict[int, list] = {}  # id(leaf) -> [leaf, summed gradient]
+    wanted = None if capture is None else {id(t) for t in capture}
+    found: list[tuple[Tensor, Tensor]] = []
+
+    def send(t: Tensor, g: Tensor) -> None:
+        if t._node is None:
+            entry = leaves.get(id(t))
+            if entry is None:
+                leaves[id(t)] = [t, g]
+            else:
+                entry[1] = entry[1] + g
+        else:
+            slots = pending.get(t._node)
+            if slots is None:
+                slots = pending[t._node] = [None] * len(t._node.outputs)
+            slots[t._slot] = g if slots[t._slot] is None else slots[t._slot] + g
+
+    with set_grad_enabled(create_graph):
+        for root, seed in zip(roots, seeds):
+            send(root, seed)
+        capture_nodes = {} if capture is None else {(t._node, t._slot): t for t in capture if t._node is not None}
+        for node in reversed(topological_order(r._node for r in roots if r._node is not None)):
+            grads = pending.pop(node, None)
+            if grads is None:
+                continue  # no gradient flows through this node
+            if node.inputs is None:
+                raise GraphError(f"trying to backward through the graph a second time (at op {node.op.name!r}): "
+                                 f"its saved values were freed; pass retain_graph=True to the first backward")
+            outputs = tuple(Tensor._make(o, True, node, i) for i, o in enumerate(node.outputs))
+            if capture is None and node.retained:
+                for slot, ref in node.retained:
+                    t = ref()
+                    if t is not None and grads[slot] is not None:
+                        found.append((t, _owned(grads[slot], handed_out)))
+            for (n, slot), t in capture_nodes.items():
+                if n is node and grads[slot] is not None:
+                    found.append((t, grads[slot]))
+            for i, (x, g) in enumerate(zip(node.inputs, _vjp(node, grads, outputs, create_graph))):
+                if g is not None and x is not None and x._requires_grad:
+                    send(x, _conform(g, x, node, i, create_graph))
+            if not retain_graph:
+                node.free()
+    for t, g in leaves.values():
+        if wanted is None or id(t) in wanted:
+            found.append((t, g if wanted is not None else _owned(g, handed_out)))
+    return found
+
+
+def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]:
+    """The gradient each root starts with: 1 for a scalar, or the one given."""
+    if seeds is not None and len(seeds) != len(roots):
+        raise GraphError(f"got {len(seeds)} gradients for {len(roots)} outputs")
+    result = []
+    for i, root in enumerate(roots):
+        if not isinstance(root, Tensor) or not root.requires_grad:
+            raise GraphError(f"output {i} does not require grad and has no grad_fn: nothing to differentiate "
+                             f"(did you set requires_grad=True on the inputs, or run under no_grad?)")
+        seed = None if seeds is None else seeds[i]
+        if seed is None:
+            if root.data.size != 1:
+                raise GraphError(f"backward() needs a gradient argument for a non-scalar output of shape "
+                                 f"{root.shape}; it can only be implicit for a single-element output")
+            seed = Tensor._make(np.ones_like(root.data), False, None, 0)
+        else:
+            seed = seed if isinstance(seed, Tensor) else tensor(np.asarray(seed, dtype=root.dtype))
+            if seed.shape != root.shape:
+                raise GraphError(f"gradient of shape {seed.shape} given for an output of shape {root.shape}")
+        result.append(seed)
+    return result
+
+
+def _vjp(node: Node, grads: list, outputs: tuple, create_graph: bool) -> tuple:
+    """Call the op's local derivative and check that it kept its contract."""
+    op = node.op
+    if op.outputs == 1:
+        g, out = grads[0], outputs[0]
+    else:  # several outputs: zeros stand in for outputs that received no gradient
+        g = tuple(gi if gi is not None or o.dtype.kind != "f" else Tensor._make(np.zeros_like(o.data), False, None, 0)
+                  for gi, o in zip(grads, outputs))
+        out = outputs
+    result = op.vjp(g, out, *node.inputs, **node.params)
+    if not isinstance(result, (tuple, list)) or len(result) != len(node.inputs):
+        count = len(result) if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+        raise OpError(f"{op.name}: vjp returned {count} gradients for {len(node.inputs)} inputs; "
+                      f"it must return a tuple with one gradient (or None) per input")
+    return result
+
+
+def _conform(g: Any, x: Tensor, node: Node, i: int, create_graph: bool) -> Tensor:
+    """Make a vjp's gradient fit its input: a Tensor of the input's shape and dtype. Gradients of
+    broadcast inputs are summed back to the input's shape here, once, for every op."""
+    if not isinstance(g, Tensor):
+        if create_graph:
+            raise GraphError(f"{node.op.name}: its vjp returns NumPy arrays, which cannot be differentiated "
+                             f"again (create_graph=True); write the vjp with Lucid ops on Tensors")
+        g = Tensor._make(np.asarray(g), False, None, 0)
+    if g.shape != x.shape:
+        try:
+            reducible = np.broadcast_shapes(g.shape, x.shape) == g.shape
+        except ValueError:
+            reducible = False
+        if not reducible:
+            raise OpError(f"{node.op.name}: vjp gave input {i} a gradient of shape {g.shape}, which cannot be "
+                          f"summed to the input's shape {x.shape}")
+        g = sum_to_shape(g, x.shape)
+    if g.dtype != x.dtype:
+        g = g.to(x.dtype)
+    return g
+
+
+def sum_to_shape(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a gradient over the axes along which its input was broadcast."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    summed = apply(OPERATORS["sum"], (g,), {"dim": axes, "keepdim": True}) if axes else g
+    return summed.reshape(shape) if summed.shape != shape else summed
+
+
+def _owned(g: Tensor, handed_out: set[int]) -> Tensor:
+    """A gradient a tensor may keep: its own writable array, aliasing no other gradient."""
+    array = g.data
+    if id(array) in handed_out or array.base is not None or not array.flags.writeable:
+        array = array.copy()
+        g = Tensor._make(array, g._requires_grad, g._node, g._slot)
+    handed_out.add(id(array))
+    return g

@@ -1,0 +1,7 @@
+"""(being written)"""
+from lucid import hookimpl
+
+
+@hookimpl
+def lucid_ops():
+    return []
