@@ -74,6 +74,15 @@ class Registry(Mapping[str, Op]):
             self._owner[op.name] = name
         return ops
 
+    def unregister_plugin(self, name: str) -> None:
+        """Remove a plugin and the ops it registered."""
+        plugin = self.manager.get_plugin(name)
+        if plugin is None:
+            raise PluginError(name, "is not registered")
+        self.manager.unregister(plugin)
+        for op_name in [n for n, owner in self._owner.items() if owner == name]:
+            del self._ops[op_name], self._owner[op_name]
+
     def _ops_of(self, plugin: Any, name: str) -> list[Op]:
         """Call this plugin's own lucid_ops hookimpl and check what it returns."""
         impls = [impl for impl in self.manager.hook.lucid_ops.get_hookimpls() if impl.plugin is plugin]

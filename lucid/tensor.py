@@ -49,7 +49,7 @@ class set_grad_enabled:
 
     def __call__(self, fn: Callable) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)(self.enabled):
+            with set_grad_enabled(self.enabled):
                 return fn(*args, **kwargs)
 
         wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn
@@ -104,7 +104,7 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         if x is None:
             arrays.append(None)
         else:
-            if type(x) is not Tensor:
+            if type(x) is not Tensor and not isinstance(x, Tensor):  # subclasses (nn.Parameter) are Tensors
                 x = _constant(x, inputs)
             arrays.append(x.data)
             record = record or x._requires_grad
@@ -141,7 +141,7 @@ def _constant(value: Any, inputs: Sequence[Any]) -> Tensor:
         return Tensor._make(value, False, None, 0)
     if isinstance(value, (int, float, bool)):
         for like in inputs:
-            if type(like) is Tensor:
+            if isinstance(like, Tensor):
                 dtype = like.data.dtype if like.data.dtype.kind == "f" else np.result_type(like.data.dtype, value)
                 return Tensor._make(np.asarray(value, dtype=dtype), False, None, 0)
     return tensor(value)
@@ -486,7 +486,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
         else:
             slots = pending.get(t._node)
             if slots is None:
-                slots = pending[t._node] = [None] * len(t._node.outputs)
+                slots = pending[t._node] = [None] * t._node.op.outputs
             slots[t._slot] = g if slots[t._slot] is None else slots[t._slot] + g
 
     with set_grad_enabled(create_graph):

@@ -27,9 +27,15 @@ def _reshapes(shapes):
 
 
 def _permute(x, dims):
-    if len(dims) != x.ndim:
+    order = [d % x.ndim if -x.ndim <= d < x.ndim else d for d in dims]
+    if sorted(order) != list(range(x.ndim)):
         raise ValueError(f"dims {tuple(dims)} must name each of the input's {x.ndim} axes once")
-    return np.transpose(x, axes("permute", dims, x.ndim))
+    return np.transpose(x, order)
+
+
+def _unpermute(dims):
+    """The permutation that undoes `dims`."""
+    return tuple(np.argsort([d % len(dims) for d in dims]).tolist())
 
 
 def _permutations(shapes):
@@ -103,7 +109,7 @@ def _index_backward_sample(draw):
 
 reshape = Op("reshape", _reshape, lambda g, out, x, shape: (g.reshape(x.shape),), anything,
              params=(Param("shape", choices=_reshapes),))
-permute = Op("permute", _permute, lambda g, out, x, dims: (permute(g, tuple(np.argsort(dims).tolist())),), anything,
+permute = Op("permute", _permute, lambda g, out, x, dims: (permute(g, _unpermute(dims)),), anything,
              params=(Param("dims", choices=_permutations),))
 transpose = Op("transpose", _transpose, lambda g, out, x, dim0, dim1: (transpose(g, dim0, dim1),), anything,
                params=(Param("dim0", choices=dim), Param("dim1", choices=dim)))
