@@ -17,6 +17,7 @@ class PluginError(LucidError):
     """A plugin could not be imported, validated or registered."""
 
     def __init__(self, plugin: str, reason: str):
+        reason = "; ".join(line.strip() for line in reason.splitlines() if line.strip())  # one line in reports
         super().__init__(f"plugin {plugin!r}: {reason}")
         self.plugin = plugin
         self.reason = reason

@@ -1,0 +1,221 @@
+"""The op registry: plugins found, checked and registered through pluggy; bad plugins reported."""
+import os
+import subprocess
+import sys
+import textwrap
+import types
+
+import numpy as np
+import pytest
+
+import lucid
+from lucid import Arg, Op, OpError, PluginError, hookimpl
+from lucid.plugins import Registry
+
+
+def plugin_module(name, source):
+    module = types.ModuleType(name)
+    exec(textwrap.dedent(source), module.__dict__)
+    return module
+
+
+CUBE = """
+    import numpy as np
+    from lucid import Op, hookimpl
+
+    cube = Op("test_cube", lambda x: x ** 3, lambda g, out, x: (3 * g * x * x,))
+
+    @hookimpl
+    def lucid_ops():
+        return [cube]
+"""
+
+
+@pytest.fixture
+def registered():
+    """Register plugins on the global registry for one test, and remove them afterwards."""
+    names = []
+
+    def register(module, name):
+        names.append(name)
+        return lucid.register_plugin(module, name=name)
+
+    yield register
+    for name in names:
+        if lucid.registry.manager.get_plugin(name) is not None:
+            lucid.registry.unregister_plugin(name)
+
+
+def test_builtin_ops_are_registered_in_name_order():
+    names = list(lucid.registry)
+    assert names == sorted(names) and {"add", "mul", "exp", "sum", "matmul"} <= set(names)
+    assert lucid.registry["exp"].name == "exp" and lucid.registry.plugin_of("exp") == "lucid_ops.exponential"
+    assert not lucid.registry.errors
+    with pytest.raises(TypeError):
+        lucid.registry["exp"] = lucid.registry["log"]  # read-only
+
+
+def test_runtime_plugin_op_is_callable_and_differentiable(registered):
+    registered(plugin_module("cube_plugin", CUBE), "cube_plugin")
+    x = lucid.tensor([1.0, 2.0], requires_grad=True)
+    y = lucid.ops.test_cube(x)
+    np.testing.assert_allclose(y.data, [1, 8])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3, 12])
+    assert "test_cube" in lucid.registry
+
+
+def test_dotted_names_make_namespaces(registered):
+    registered(plugin_module("ns_plugin", CUBE.replace('"test_cube"', '"mylib.cube"')), "ns_plugin")
+    assert lucid.ops.mylib.cube(lucid.tensor(2.0)).item() == 8.0
+    assert "cube" in dir(lucid.ops.mylib)
+    with pytest.raises(AttributeError, match="mylib.nope"):
+        lucid.ops.mylib.nope
+
+
+def test_duplicate_op_name_names_both_plugins(registered):
+    registered(plugin_module("first_plugin", CUBE), "first_plugin")
+    with pytest.raises(PluginError, match=r"second_plugin.*'test_cube' is already registered by plugin 'first_plugin'"):
+        lucid.register_plugin(plugin_module("second_plugin", CUBE), name="second_plugin")
+    assert lucid.registry.manager.get_plugin("second_plugin") is None  # left as it was
+
+
+def test_unknown_hook_is_rejected():
+    bad = plugin_module("typo_plugin", """
+        from lucid import hookimpl
+
+        @hookimpl
+        def lucid_opz():
+            return []
+    """)
+    with pytest.raises(PluginError, match=r"typo_plugin.*lucid_opz"):
+        Registry().register_plugin(bad, name="typo_plugin")
+
+
+def test_hookimpl_with_wrong_signature_is_rejected():
+    bad = plugin_module("sig_plugin", """
+        from lucid import hookimpl
+
+        @hookimpl
+        def lucid_ops(config):
+            return []
+    """)
+    with pytest.raises(PluginError, match=r"sig_plugin.*config"):
+        Registry().register_plugin(bad, name="sig_plugin")
+
+
+def test_plugin_returning_a_non_op_is_rejected():
+    bad = plugin_module("junk_plugin", """
+        from lucid import hookimpl
+
+        @hookimpl
+        def lucid_ops():
+            return ["exp"]
+    """)
+    with pytest.raises(PluginError, match=r"junk_plugin.*'exp'.*not a lucid.Op"):
+        Registry().register_plugin(bad, name="junk_plugin")
+
+
+def test_op_without_forward_or_vjp_names_the_op():
+    with pytest.raises(OpError, match=r"'half'.*vjp must be callable"):
+        Op("half", lambda x: x / 2, None)
+    with pytest.raises(OpError, match=r"'half'.*forward must be callable"):
+        Op("half", None, lambda g, out, x: (g / 2,))
+
+
+def test_vjp_with_wrong_number_of_gradients_names_the_op(registered):
+    registered(plugin_module("bad_arity", """
+        from lucid import Op, hookimpl
+        twice = Op("test_twice", lambda x: 2 * x, lambda g, out, x: (2 * g, g))
+
+        @hookimpl
+        def lucid_ops():
+            return [twice]
+    """), "bad_arity")
+    x = lucid.tensor([1.0], requires_grad=True)
+    with pytest.raises(OpError, match=r"test_twice: vjp returned 2 gradients for 1 inputs"):
+        lucid.ops.test_twice(x).sum().backward()
+
+
+def test_vjp_gradient_of_unreducible_shape_names_op_input_and_shapes(registered):
+    registered(plugin_module("bad_shape", """
+        import numpy as np
+        from lucid import Op, hookimpl
+        wrong = Op("test_wrong_shape", lambda x: x.sum(), lambda g, out, x: (np.ones(x.shape[0] + 1),))
+
+        @hookimpl
+        def lucid_ops():
+            return [wrong]
+    """), "bad_shape")
+    x = lucid.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(OpError, match=r"test_wrong_shape: vjp gave input 0 a gradient of shape \(3,\).*\(2,\)"):
+        lucid.ops.test_wrong_shape(x).backward()
+
+
+def test_numpy_vjp_serves_first_order_only(registered):
+    registered(plugin_module("numpy_rule", """
+        import numpy as np
+        from lucid import Op, hookimpl
+        sine = Op("test_sine", np.sin, lambda g, out, x: (np.asarray(g) * np.cos(np.asarray(x)),))
+
+        @hookimpl
+        def lucid_ops():
+            return [sine]
+    """), "numpy_rule")
+    x = lucid.tensor([0.5], dtype=lucid.float64, requires_grad=True)
+    lucid.ops.test_sine(x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.cos(0.5))
+    with pytest.raises(lucid.GraphError, match=r"test_sine: its vjp returns NumPy arrays"):
+        lucid.grad(lucid.ops.test_sine(x).sum(), x, create_graph=True)
+
+
+def test_calling_an_op_makes_no_hook_call(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a hook was called on the op hot path")
+
+    monkeypatch.setattr(lucid.registry.manager, "_hookexec", forbidden)
+    x = lucid.tensor([1.0, 2.0], requires_grad=True)
+    (x.exp() * x).sum().backward()
+    assert x.grad is not None
+
+
+@pytest.fixture
+def installed_distribution(tmp_path, monkeypatch):
+    """A package installed the way pip installs one: importable, with a dist-info declaring entry points."""
+    def install(dist, modules, entry_points):
+        for module, source in modules.items():
+            (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        info = tmp_path / f"{dist}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+        (info / "entry_points.txt").write_text("[lucid]\n" + lines)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield install
+    for module in list(sys.modules):
+        if module.startswith("ep_"):
+            del sys.modules[module]
+
+
+def test_entry_point_plugins_load_and_a_broken_one_is_reported(installed_distribution):
+    installed_distribution("lucid-test-ops", {
+        "ep_good": CUBE.replace("test_cube", "ep_cube"),
+        "ep_broken": "raise ImportError('missing dependency frobnicate')",
+    }, {"good": "ep_good", "broken": "ep_broken"})
+    registry = Registry()
+    with pytest.warns(RuntimeWarning, match="broken"):
+        registry.load_entry_points()
+    assert "ep_cube" in registry and registry.plugin_of("ep_cube") == "good"
+    [error] = registry.errors
+    assert error.plugin == "broken" and "frobnicate" in error.reason
+
+
+def test_autoload_can_be_disabled(installed_distribution, monkeypatch):
+    installed_distribution("lucid-test-ops", {"ep_auto": CUBE.replace("test_cube", "ep_auto_cube")},
+                           {"auto": "ep_auto"})
+    code = "import lucid; print('ep_auto_cube' in lucid.registry)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    off = subprocess.run([sys.executable, "-c", code], env={**env, "LUCID_DISABLE_PLUGIN_AUTOLOAD": "1"},
+                         capture_output=True, text=True, check=True)
+    assert (on.stdout.strip(), off.stdout.strip()) == ("True", "False")
