@@ -3,6 +3,7 @@
 Their gradients move `g` back: the inverse reshape or permutation, or a scatter into zeros.
 """
 import itertools
+import math
 
 import numpy as np
 
@@ -54,7 +55,11 @@ def _expand(x, size):
     if lead < 0:
         raise ValueError(f"the number of sizes ({len(size)}) must be at least the number of dims ({x.ndim})")
     target = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(size))
-    return np.broadcast_to(x, target)
+    if math.prod(target) > 4096:
+        return np.broadcast_to(x, target)  # a read-only view: no copy of a large array
+    out = np.empty(target, dtype=x.dtype)  # small: a copy is faster than broadcast_to's setup
+    out[...] = x
+    return out
 
 
 def _expand_sample(draw):
