@@ -1,7 +1,107 @@
-"""(being written)"""
-from lucid import hookimpl
+"""Activation functions, registered where PyTorch keeps them: `nn.functional.<name>`.
+
+Most are piecewise: where two pieces meet (relu at 0, hardtanh at its bounds) the derivative is
+not defined, and each rule follows PyTorch's choice, which the comments state. A mask computed
+from the input's values is a constant, so the rules stay differentiable in `g` and `out`.
+"""
+import dataclasses
+import math
+
+import numpy as np
+import scipy.special as sp
+
+from lucid import Op, Param, hookimpl
+from lucid_ops.arithmetic import abs, square, where
+from lucid_ops.special import erf, sigmoid, softplus
+from lucid_ops.exponential import exp
+from lucid_ops.trigonometric import tanh
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+SQRT_HALF, INV_SQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
+GELU_K, GELU_C = math.sqrt(2 / math.pi), 0.044715  # gelu's tanh approximation: tanh(k (x + c x³))
+
+
+def _elu(x, alpha=1.0, scale=1.0, input_scale=1.0):
+    """scale * (x if x > 0 else alpha (e^(input_scale x) - 1)): elu, selu and celu are all this."""
+    return scale * np.where(x > 0, x, alpha * np.expm1(x * input_scale))
+
+
+def _leaky_relu(x, negative_slope=0.01):
+    return np.where(x > 0, x, x * negative_slope)
+
+
+def _gelu(x, approximate="none"):
+    """x Φ(x), with Φ the standard normal CDF, or PyTorch's tanh approximation of it."""
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(GELU_K * (x + GELU_C * x ** 3)))
+    if approximate == "none":
+        return 0.5 * x * (1 + sp.erf(x * SQRT_HALF)).astype(x.dtype, copy=False)
+    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _gelu_vjp(g, out, x, approximate):
+    """d/dx x Φ(x) = Φ(x) + x φ(x)."""
+    if approximate == "tanh":
+        t = tanh((x + x * x * x * GELU_C) * GELU_K)
+        return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (1 + 3 * GELU_C * x * x) * GELU_K),)
+    return (g * ((1 + erf(x * SQRT_HALF)) * 0.5 + x * exp(-0.5 * x * x) * INV_SQRT_2PI),)
+
+
+def _mish_vjp(g, out, x):
+    """d/dx x tanh(softplus(x)) = t + x (1 - t²) sigmoid(x), t = tanh(softplus(x))."""
+    t = tanh(softplus(x))
+    return (g * (t + x * (1 - t * t) * sigmoid(x)),)
+
+
+def _hardtanh_vjp(g, out, x, min_val, max_val):
+    """g passes strictly inside (min_val, max_val): 0 at the bounds, as in PyTorch (unlike clamp)."""
+    return (g * ((x.data > min_val) & (x.data < max_val)),)
+
+
+def _hardswish_vjp(g, out, x):
+    """x relu6(x + 3) / 6 has slope x/3 + 1/2 on (-3, 3), 0 below, 1 above; at -3 and 3 PyTorch
+    takes the outer slopes (0 and 1)."""
+    inside = (x.data > -3) & (x.data < 3)
+    return (g * (x / 3 + 0.5) * inside + g * (x.data >= 3),)
+
+
+# relu'(0) = 0, as in PyTorch.
+relu = Op("nn.functional.relu", lambda x: np.maximum(x, 0), lambda g, out, x: (g * (out.data > 0),), kinks=(0.0,))
+# leaky_relu'(0) = negative_slope, as in PyTorch.
+leaky_relu = Op("nn.functional.leaky_relu", _leaky_relu,
+                lambda g, out, x, negative_slope: (g * np.where(x.data > 0, 1, negative_slope).astype(g.dtype),),
+                params=(Param("negative_slope", 0.01, (0.01, 0.2)),), kinks=(0.0,))
+# Below 0, elu's slope alpha e^x is out + alpha; at 0 PyTorch takes that slope, alpha.
+elu = Op("nn.functional.elu", _elu, lambda g, out, x, alpha: (g * where(x.data > 0, 1.0, out + alpha),),
+         params=(Param("alpha", 1.0, (1.0, 0.5, 2.0)),), kinks=(0.0,))
+selu = Op("nn.functional.selu", lambda x: _elu(x, SELU_ALPHA, SELU_SCALE),
+          lambda g, out, x: (g * where(x.data > 0, SELU_SCALE, out + SELU_ALPHA * SELU_SCALE),), kinks=(0.0,))
+# celu = elu with e^(x / alpha): its slope below 0 is out / alpha + 1.
+celu = Op("nn.functional.celu", lambda x, alpha=1.0: _elu(x, alpha, input_scale=1 / alpha),
+          lambda g, out, x, alpha: (g * where(x.data > 0, 1.0, out / alpha + 1),),
+          params=(Param("alpha", 1.0, (1.0, 0.5, 2.0)),), kinks=(0.0,))
+gelu = Op("nn.functional.gelu", _gelu, _gelu_vjp, params=(Param("approximate", "none", ("none", "tanh")),))
+silu = Op("nn.functional.silu", lambda x: x * sp.expit(x),
+          lambda g, out, x: (g * sigmoid(x) * (1 + x * (1 - sigmoid(x))),))
+mish = Op("nn.functional.mish", lambda x: x * np.tanh(np.logaddexp(0, x)), _mish_vjp)
+hardtanh = Op("nn.functional.hardtanh", lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
+              _hardtanh_vjp, params=(Param("min_val", -1.0, (-1.0, -0.5)), Param("max_val", 1.0, (1.0, 2.0))),
+              kinks=lambda p: (p["min_val"], p["max_val"]))
+relu6 = Op("nn.functional.relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: _hardtanh_vjp(g, out, x, 0, 6),
+           kinks=(0.0, 6.0))
+# hardsigmoid = relu6(x + 3) / 6: slope 1/6 strictly inside (-3, 3), as in PyTorch.
+hardsigmoid = Op("nn.functional.hardsigmoid", lambda x: np.clip(x + 3, 0, 6) / 6,
+                 lambda g, out, x: (g * ((x.data > -3) & (x.data < 3)) / 6,), kinks=(-3.0, 3.0))
+hardswish = Op("nn.functional.hardswish", lambda x: x * np.clip(x + 3, 0, 6) / 6, _hardswish_vjp, kinks=(-3.0, 3.0))
+# softsign's second derivative jumps at 0 (it has |x| inside), hence the kink.
+softsign = Op("nn.functional.softsign", lambda x: x / (1 + np.abs(x)),
+              lambda g, out, x: (g / square(1 + abs(x)),), kinks=(0.0,))
+# log sigmoid(x) = -softplus(-x); its slope is sigmoid(-x).
+logsigmoid = Op("nn.functional.logsigmoid", lambda x: -np.logaddexp(0, -x), lambda g, out, x: (g * sigmoid(-x),))
 
 
 @hookimpl
 def lucid_ops():
-    return []
+    return [relu, dataclasses.replace(relu, name="relu"), leaky_relu, elu, selu, celu, gelu, silu, mish, hardtanh,
+            relu6, hardsigmoid, hardswish, softsign, logsigmoid]

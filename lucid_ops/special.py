@@ -1,7 +1,75 @@
-"""(being written)"""
-from lucid import hookimpl
+"""Special functions, from SciPy where NumPy has none.
+
+SciPy computes some of them in float64 whatever the input; `_same_dtype` casts the result back,
+so that float32 stays float32 as everywhere else in Lucid.
+"""
+import math
+
+import numpy as np
+import scipy.special as sp
+
+from lucid import Arg, Op, OpError, Param, hookimpl
+from lucid_ops.arithmetic import where
+from lucid_ops.exponential import exp
+
+TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+def _same_dtype(ufunc):
+    """`ufunc` with its result in the inputs' dtype."""
+    def forward(*arrays):
+        return ufunc(*arrays).astype(np.result_type(*arrays), copy=False)
+
+    forward.__name__, forward.__doc__ = ufunc.__name__, ufunc.__doc__
+    return forward
+
+
+def _polygamma(n, x):
+    if np.any(n < 0) or np.any(n != np.floor(n)):
+        raise OpError(f"polygamma: n must be a non-negative integer, got {n}")
+    return sp.polygamma(n, x).astype(x.dtype, copy=False)
+
+
+def _logit(x, eps=None):
+    return sp.logit(x if eps is None else np.clip(x, eps, 1 - eps))
+
+
+def _logit_vjp(g, out, x, eps):
+    """With eps, the input is first clamped to [eps, 1 - eps]: outside it, the gradient is 0."""
+    gx = g / (x * (1 - x))
+    return (gx if eps is None else where((x.data >= eps) & (x.data <= 1 - eps), gx, 0.0),)
+
+
+def _softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, computed without overflow; above the threshold, x itself."""
+    z = x * beta
+    return np.where(z > threshold, x, np.logaddexp(0, z) / beta)
+
+
+def _softplus_vjp(g, out, x, beta, threshold):
+    return (g * where(x.data * beta > threshold, 1.0, sigmoid(x * beta)),)
+
+
+erf = Op("erf", _same_dtype(sp.erf), lambda g, out, x: (g * exp(-x * x) * TWO_OVER_SQRT_PI,))
+erfc = Op("erfc", _same_dtype(sp.erfc), lambda g, out, x: (g * exp(-x * x) * -TWO_OVER_SQRT_PI,))
+# lgamma = log|Γ(x)|; it has poles at 0, -1, -2..., so the harness stays on x > 0.
+lgamma = Op("lgamma", _same_dtype(sp.gammaln), lambda g, out, x: (g * digamma(x),), (Arg("input", low=0),))
+digamma = Op("digamma", _same_dtype(sp.psi), lambda g, out, x: (g * polygamma(1, x),), (Arg("input", low=0),))
+# polygamma(n, x) is the n-th derivative of digamma: n comes first, as in PyTorch.
+polygamma = Op("polygamma", _polygamma, lambda g, out, n, x: (None, g * polygamma(n + 1, x)),
+               (Arg("n", low=0, high=4, dtype="int"), Arg("input", low=0)))
+sigmoid = Op("sigmoid", _same_dtype(sp.expit), lambda g, out, x: (g * out * (1 - out),))
+logit = Op("logit", _logit, _logit_vjp, (Arg("input", low=0, high=1),), params=(Param("eps", None, (None, 0.1)),),
+           kinks=lambda p: () if p.get("eps") is None else (p["eps"], 1 - p["eps"]))
+softplus = Op("nn.functional.softplus", _softplus, _softplus_vjp,
+              params=(Param("beta", 1.0, (1.0, 2.0, 0.5)), Param("threshold", 20.0, (20.0, 1.0))),
+              kinks=lambda p: (p["threshold"] / p["beta"],))
+# d/dx x log y = log y, except that PyTorch's gradient is 0 wherever x == 0 (as xlogy(0, y) = 0).
+xlogy = Op("xlogy", _same_dtype(sp.xlogy),
+           lambda g, out, x, y: (g * xlogy((x.data != 0).astype(g.dtype), y), g * x / y),
+           (Arg("input"), Arg("other", low=0)))
 
 
 @hookimpl
 def lucid_ops():
-    return []
+    return [erf, erfc, lgamma, digamma, polygamma, sigmoid, logit, softplus, xlogy]

@@ -1,7 +1,35 @@
-"""(being written)"""
-from lucid import hookimpl
+"""Trigonometric and hyperbolic functions and their inverses.
+
+The inverse functions are defined on intervals (asin on (-1, 1), acosh above 1, tan between
+its poles at ±π/2): each Arg declares that interval so the harness draws only valid inputs.
+"""
+import math
+
+import numpy as np
+
+from lucid import Arg, Op, hookimpl
+from lucid_ops.arithmetic import sqrt
+
+unit = (Arg("input", low=-1, high=1),)
+
+sin = Op("sin", np.sin, lambda g, out, x: (g * cos(x),))
+cos = Op("cos", np.cos, lambda g, out, x: (-g * sin(x),))
+tan = Op("tan", np.tan, lambda g, out, x: (g * (1 + out * out),), (Arg("input", low=-math.pi / 2, high=math.pi / 2),))
+asin = Op("asin", np.arcsin, lambda g, out, x: (g / sqrt(1 - x * x),), unit)
+acos = Op("acos", np.arccos, lambda g, out, x: (-g / sqrt(1 - x * x),), unit)
+atan = Op("atan", np.arctan, lambda g, out, x: (g / (1 + x * x),))
+# atan2(y, x) is the angle of the point (x, y): d/dy = x / r², d/dx = -y / r². It jumps from π
+# to -π across the negative x axis, so the harness keeps y > 0, where it is smooth.
+atan2 = Op("atan2", np.arctan2, lambda g, out, y, x: (g * x / (x * x + y * y), -g * y / (x * x + y * y)),
+           (Arg("input", low=0), Arg("other")))
+sinh = Op("sinh", np.sinh, lambda g, out, x: (g * cosh(x),))
+cosh = Op("cosh", np.cosh, lambda g, out, x: (g * sinh(x),))
+tanh = Op("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),))
+asinh = Op("asinh", np.arcsinh, lambda g, out, x: (g / sqrt(x * x + 1),))
+acosh = Op("acosh", np.arccosh, lambda g, out, x: (g / sqrt(x * x - 1),), (Arg("input", low=1),))
+atanh = Op("atanh", np.arctanh, lambda g, out, x: (g / (1 - x * x),), unit)
 
 
 @hookimpl
 def lucid_ops():
-    return []
+    return [sin, cos, tan, asin, acos, atan, atan2, sinh, cosh, tanh, asinh, acosh, atanh]

@@ -1,0 +1,154 @@
+"""Non-differentiable companions of the ops: comparisons, rounding, tests and arg-reductions.
+
+They answer questions about values (which is larger? where is the maximum? is it NaN?) whose
+answers are piecewise constant, so there is no gradient to carry: each function returns a new
+Tensor outside the graph, whatever its inputs require. They are plain functions, not registered
+ops, and take Tensors, arrays or numbers, with PyTorch's names and arguments.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import OpError
+from .tensor import Tensor
+
+__all__ = ["eq", "ne", "lt", "le", "gt", "ge", "sign", "floor", "ceil", "round", "trunc", "isnan", "isinf",
+           "isfinite", "logical_and", "logical_or", "logical_not", "argmax", "argmin", "argsort", "all", "any",
+           "allclose", "equal", "count_nonzero", "nonzero"]
+
+Dim = int | Sequence[int] | None
+
+
+def _array(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _axes(name: str, dim: Dim, ndim: int) -> tuple[int, ...] | None:
+    """`dim` as non-negative NumPy axes (None for all). A 0-d tensor accepts dim 0 and -1."""
+    if dim is None:
+        return None
+    size = max(ndim, 1)
+    result = []
+    for d in (dim,) if isinstance(dim, int) else dim:
+        if not -size <= d < size:
+            raise OpError(f"{name}: dim {d} is out of range for a tensor with {ndim} dims "
+                          f"(expected a dim in [{-size}, {size - 1}])")
+        result.append(d % size)
+    return tuple(a for a in result if a < ndim)
+
+
+def _binary(ufunc: np.ufunc, name: str):
+    def function(input: Any, other: Any) -> Tensor:
+        return Tensor(ufunc(_array(input), _array(other)))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"Elementwise {ufunc.__name__}, as a bool tensor without grad."
+    return function
+
+
+def _unary(ufunc: np.ufunc, name: str, integers_unchanged: bool = False):
+    """`integers_unchanged`: rounding an integer tensor gives it back, in its own dtype (NumPy would
+    answer in float64)."""
+    def function(input: Any) -> Tensor:
+        x = _array(input)
+        return Tensor(x.copy() if integers_unchanged and x.dtype.kind in "biu" else ufunc(x))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"Elementwise {ufunc.__name__}, as a tensor without grad."
+    return function
+
+
+eq, ne = _binary(np.equal, "eq"), _binary(np.not_equal, "ne")
+lt, le = _binary(np.less, "lt"), _binary(np.less_equal, "le")
+gt, ge = _binary(np.greater, "gt"), _binary(np.greater_equal, "ge")
+logical_and, logical_or = _binary(np.logical_and, "logical_and"), _binary(np.logical_or, "logical_or")
+logical_not = _unary(np.logical_not, "logical_not")
+isnan, isinf, isfinite = _unary(np.isnan, "isnan"), _unary(np.isinf, "isinf"), _unary(np.isfinite, "isfinite")
+sign = _unary(np.sign, "sign")
+floor = _unary(np.floor, "floor", integers_unchanged=True)
+ceil = _unary(np.ceil, "ceil", integers_unchanged=True)
+trunc = _unary(np.trunc, "trunc", integers_unchanged=True)
+
+
+def round(input: Any, decimals: int = 0) -> Tensor:
+    """Round half to even (2.5 -> 2), as NumPy and PyTorch do."""
+    x = _array(input)
+    return Tensor(x.copy() if x.dtype.kind in "biu" and decimals >= 0 else np.round(x, decimals))
+
+
+def _arg_reduction(reduce, name: str):
+    def function(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        x = _array(input)
+        if x.size == 0:
+            raise OpError(f"{name}: cannot take the {name} of an empty tensor (shape {x.shape})")
+        axes = _axes(name, dim, x.ndim)
+        return Tensor(reduce(x, axis=axes[0] if axes else None, keepdims=keepdim).astype(np.int64))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"Index of the {name[3:]}imum along `dim` (of the flattened tensor if dim is None); "
+                        f"at a tie, the first one.")
+    return function
+
+
+argmax, argmin = _arg_reduction(np.argmax, "argmax"), _arg_reduction(np.argmin, "argmin")
+
+
+def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """Indices that sort `input` along `dim`; equal values keep their order (always stable).
+
+    Descending order sorts the reversed tensor and reverses the answer back, rather than sorting
+    -x: that keeps ties in order, works for bools, and puts NaN first, as PyTorch does."""
+    x = _array(input)
+    if x.ndim == 0:
+        _axes("argsort", dim, 0)
+        return Tensor(np.zeros((), dtype=np.int64))
+    (axis,) = _axes("argsort", dim, x.ndim)
+    if not descending:
+        return Tensor(np.argsort(x, axis=axis, kind="stable"))
+    order = np.flip(np.argsort(np.flip(x, axis), axis=axis, kind="stable"), axis)
+    return Tensor(x.shape[axis] - 1 - order)
+
+
+def _logical_reduction(reduce, name: str):
+    def function(input: Any, dim: Dim = None, keepdim: bool = False) -> Tensor:
+        x = _array(input)
+        return Tensor(np.asarray(reduce(x, axis=_axes(name, dim, x.ndim), keepdims=keepdim)))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"Whether {name} of the values along `dim` are nonzero, as a bool tensor."
+    return function
+
+
+all, any = _logical_reduction(np.all, "all"), _logical_reduction(np.any, "any")
+
+
+def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether |input - other| <= atol + rtol |other| everywhere (a Python bool, as in PyTorch)."""
+    return bool(np.allclose(_array(input), _array(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input: Any, other: Any) -> bool:
+    """Whether both have the same shape and the same values (a Python bool)."""
+    return bool(np.array_equal(_array(input), _array(other)))
+
+
+def count_nonzero(input: Any, dim: Dim = None) -> Tensor:
+    x = _array(input)
+    return Tensor(np.asarray(np.count_nonzero(x, axis=_axes("count_nonzero", dim, x.ndim)), dtype=np.int64))
+
+
+def nonzero(input: Any, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """The indices of the nonzero values: one row per value (shape (n, ndim)), or with
+    `as_tuple`, one 1-D index tensor per dim (a 0-d input counts as 1-D)."""
+    x = _array(input)
+    if as_tuple:
+        return tuple(Tensor(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(x)))
+    return Tensor(np.argwhere(x).astype(np.int64))
+
+
+# Tensor methods, PyTorch-style (`x.argmax(dim=1)`, `x.isnan()`), where Tensor has none already.
+for _name in __all__:
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, globals()[_name])
