@@ -14,6 +14,7 @@ import numpy as np
 
 from .creation import (arange, eye, full, generator, linspace, manual_seed, ones, ones_like, rand, randn, zeros,
                        zeros_like)
+from .functions import *  # noqa: F401,F403  (comparisons, argmax, isnan...: no grad)
 from .errors import GraphError, LucidError, OpError, PluginError
 from .hookspecs import hookimpl
 from .op import REQUIRED, Arg, Draw, Example, Op, Param
