@@ -99,16 +99,12 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     """Run `op.forward` on the inputs' arrays and, if any input requires grad, record a Node."""
     if op.defaults:
         params = {**op.defaults, **params}
-    tensors, arrays, record = [], [], False
+    arrays, record = [], False
     for x in inputs:
-        if x is None:
-            arrays.append(None)
-        else:
-            if type(x) is not Tensor and not isinstance(x, Tensor):  # subclasses (nn.Parameter) are Tensors
-                x = _constant(x, inputs)
-            arrays.append(x.data)
-            record = record or x._requires_grad
-        tensors.append(x)
+        if type(x) is not Tensor and x is not None and not isinstance(x, Tensor):  # subclasses pass
+            return apply(op, tuple(_constant(x, inputs) for x in inputs), params)  # numbers become constants
+        arrays.append(None if x is None else x.data)
+        record = record or (x is not None and x._requires_grad)
     for i in op.float_inputs:
         if i < len(arrays) and arrays[i] is not None and arrays[i].dtype.kind not in "fc":
             raise OpError(f"{op.name}: argument {op.inputs[i].name!r} (input {i}) has dtype {arrays[i].dtype}, "
@@ -118,25 +114,30 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     except LucidError:
         raise
     except Exception as error:
-        raise OpError(f"{op.name}: {error} ({_describe(tensors)})") from error
-    record = record and _mode.enabled
+        raise OpError(f"{op.name}: {error} ({_describe(inputs)})") from error
+    node = Node(op, tuple(inputs), params, None) if record and _mode.enabled else None
     if op.outputs == 1:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        node = Node(op, tuple(tensors), params, (out,)) if record else None
-        return Tensor._make(out, record and out.dtype.kind == "f", node, 0)
+        if node is None:
+            return Tensor._make(out, False, None, 0)
+        node.outputs = (out,)
+        return Tensor._make(out, out.dtype.kind == "f", node, 0)
     outs = tuple(_as_array(o) for o in out)
-    node = Node(op, tuple(tensors), params, outs) if record else None
-    return tuple(Tensor._make(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
+    if node is not None:
+        node.outputs = outs
+    return tuple(Tensor._make(o, node is not None and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
 
 
 def _as_array(value: Any) -> np.ndarray:
     return value if type(value) is np.ndarray else np.asarray(value)
 
 
-def _constant(value: Any, inputs: Sequence[Any]) -> Tensor:
+def _constant(value: Any, inputs: Sequence[Any]) -> Tensor | None:
     """A Python number or array taking part in an op: a constant that never requires grad.
     Numbers take the dtype of the op's first Tensor (`x * 2` stays float32), as in PyTorch."""
+    if value is None or isinstance(value, Tensor):
+        return value
     if type(value) is np.ndarray:
         return Tensor._make(value, False, None, 0)
     if isinstance(value, (int, float, bool)):
@@ -434,10 +435,7 @@ def topological_order(roots: Iterable[Node]) -> list[Node]:
 def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = None, *,
              retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate the gradients of `tensors` into the `.grad` of every leaf they depend on."""
-    found = _run(tensors, grad_tensors, retain_graph, create_graph, capture=None)
-    for t, g in found:
-        if not create_graph:
-            g = g.detach()
+    for t, g in _run(tensors, grad_tensors, retain_graph, create_graph, capture=None):
         t.grad = g if t.grad is None else t.grad + g
 
 
@@ -470,54 +468,63 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
     """The reverse walk. Returns (tensor, gradient) pairs: for `capture`, those tensors;
     otherwise the leaves and the non-leaves that asked to retain their grad."""
     seeds = _seeds(roots, seeds)
-    handed_out = {id(s.data) for s in seeds}  # arrays a gradient must not alias
     pending: dict[Node, list] = {}  # gradients of each node's outputs, summed as they arrive
     leaves: dict[int, list] = {}  # id(leaf) -> [leaf, summed gradient]
-    wanted = None if capture is None else {id(t) for t in capture}
     found: list[tuple[Tensor, Tensor]] = []
-
-    def send(t: Tensor, g: Tensor) -> None:
-        if t._node is None:
-            entry = leaves.get(id(t))
-            if entry is None:
-                leaves[id(t)] = [t, g]
-            else:
-                entry[1] = entry[1] + g
-        else:
-            slots = pending.get(t._node)
-            if slots is None:
-                slots = pending[t._node] = [None] * t._node.op.outputs
-            slots[t._slot] = g if slots[t._slot] is None else slots[t._slot] + g
-
-    with set_grad_enabled(create_graph):
+    watched: dict[Node, list] = {}  # non-leaf tensors whose gradient is wanted, by their node
+    for t in capture or ():
+        if t._node is not None:
+            watched.setdefault(t._node, []).append((t._slot, weakref.ref(t)))
+    previous_mode, _mode.enabled = _mode.enabled, create_graph
+    try:
         for root, seed in zip(roots, seeds):
-            send(root, seed)
-        capture_nodes = {} if capture is None else {(t._node, t._slot): t for t in capture if t._node is not None}
-        for node in reversed(topological_order(r._node for r in roots if r._node is not None)):
+            _send(root, seed, pending, leaves)
+        for node in reversed(topological_order([r._node for r in roots if r._node is not None])):
             grads = pending.pop(node, None)
             if grads is None:
                 continue  # no gradient flows through this node
-            if node.inputs is None:
+            inputs = node.inputs
+            if inputs is None:
                 raise GraphError(f"trying to backward through the graph a second time (at op {node.op.name!r}): "
                                  f"its saved values were freed; pass retain_graph=True to the first backward")
-            outputs = tuple(Tensor._make(o, True, node, i) for i, o in enumerate(node.outputs))
-            if capture is None and node.retained:
-                for slot, ref in node.retained:
-                    t = ref()
-                    if t is not None and grads[slot] is not None:
-                        found.append((t, _owned(grads[slot], handed_out)))
-            for (n, slot), t in capture_nodes.items():
-                if n is node and grads[slot] is not None:
-                    found.append((t, grads[slot]))
-            for i, (x, g) in enumerate(zip(node.inputs, _vjp(node, grads, outputs, create_graph))):
+            wanted_here = watched.get(node) if capture is not None else node.retained
+            if wanted_here:
+                found.extend((ref(), grads[slot]) for slot, ref in wanted_here
+                             if ref() is not None and grads[slot] is not None)
+            i = 0
+            for g in _vjp(node, grads):
+                x = inputs[i]
                 if g is not None and x is not None and x._requires_grad:
-                    send(x, _conform(g, x, node, i, create_graph))
+                    if type(g) is not Tensor or g.data.shape != x.data.shape or g.data.dtype != x.data.dtype:
+                        g = _conform(g, x, node, i, create_graph)
+                    _send(x, g, pending, leaves)
+                i += 1
             if not retain_graph:
                 node.free()
-    for t, g in leaves.values():
-        if wanted is None or id(t) in wanted:
-            found.append((t, g if wanted is not None else _owned(g, handed_out)))
-    return found
+    finally:
+        _mode.enabled = previous_mode
+    if capture is None:
+        found.extend((t, g) for t, g in leaves.values())
+        handed_out = {id(s.data) for s in seeds}  # arrays a gradient must not alias
+        return [(t, _owned(g, handed_out)) for t, g in found]
+    wanted = {id(t) for t in capture}
+    return found + [(t, g) for t, g in leaves.values() if id(t) in wanted]
+
+
+def _send(t: Tensor, g: Tensor, pending: dict, leaves: dict) -> None:
+    """Add g to what t has received so far: a leaf's running total, or its node's output slot."""
+    node = t._node
+    if node is None:
+        entry = leaves.get(id(t))
+        if entry is None:
+            leaves[id(t)] = [t, g]
+        else:
+            entry[1] = entry[1] + g
+        return
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * node.op.outputs
+    slots[t._slot] = g if slots[t._slot] is None else slots[t._slot] + g
 
 
 def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]:
@@ -534,7 +541,7 @@ def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]
             if root.data.size != 1:
                 raise GraphError(f"backward() needs a gradient argument for a non-scalar output of shape "
                                  f"{root.shape}; it can only be implicit for a single-element output")
-            seed = Tensor._make(np.ones_like(root.data), False, None, 0)
+            seed = Tensor._make(np.ones(root.data.shape, root.data.dtype), False, None, 0)
         else:
             seed = seed if isinstance(seed, Tensor) else tensor(np.asarray(seed, dtype=root.dtype))
             if seed.shape != root.shape:
@@ -543,17 +550,19 @@ def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]
     return result
 
 
-def _vjp(node: Node, grads: list, outputs: tuple, create_graph: bool) -> tuple:
+def _vjp(node: Node, grads: list) -> tuple:
     """Call the op's local derivative and check that it kept its contract."""
     op = node.op
     if op.outputs == 1:
-        g, out = grads[0], outputs[0]
+        g, out = grads[0], Tensor._make(node.outputs[0], True, node, 0)
     else:  # several outputs: zeros stand in for outputs that received no gradient
+        out = tuple(Tensor._make(o, o.dtype.kind == "f", node, i) for i, o in enumerate(node.outputs))
         g = tuple(gi if gi is not None or o.dtype.kind != "f" else Tensor._make(np.zeros_like(o.data), False, None, 0)
-                  for gi, o in zip(grads, outputs))
-        out = outputs
+                  for gi, o in zip(grads, out))
     result = op.vjp(g, out, *node.inputs, **node.params)
-    if not isinstance(result, (tuple, list)) or len(result) != len(node.inputs):
+    if type(result) is not tuple or len(result) != len(node.inputs):
+        if isinstance(result, list) and len(result) == len(node.inputs):
+            return tuple(result)
         count = len(result) if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
         raise OpError(f"{op.name}: vjp returned {count} gradients for {len(node.inputs)} inputs; "
                       f"it must return a tuple with one gradient (or None) per input")
