@@ -1,2 +1,14 @@
-"""Neural-network building blocks."""
+"""Neural-network building blocks: Modules, layers, activation and loss modules, initialisers.
+
+`lucid.nn.functional` holds the ops (registered as "nn.functional.*"); the classes here wrap
+them with parameters and settings, as `torch.nn` does.
+"""
 from . import functional
+from . import init
+from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
+                         Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, Embedding,
+                     Flatten, Identity, LayerNorm, Linear, MaxPool2d)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential

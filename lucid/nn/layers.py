@@ -1,0 +1,333 @@
+"""Layers: Modules that own parameters (or settings) and call one op of `lucid.nn.functional`.
+
+A layer's job is bookkeeping: create and initialise its weights, check that an input fits them
+(so that a wrong shape is reported in the layer's terms), and hand both to the op. The math and
+its derivative live in the op.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import OpError
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module, Parameter, check_dtype
+
+
+def check_input(layer: Module, input: Any, ok: bool, expected: str) -> None:
+    """Raise a clear error, in the layer's own terms, if `input` is not a Tensor of the expected shape."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{type(layer).__name__}: expected a Tensor input, got {type(input).__name__}")
+    if not ok:
+        raise OpError(f"{type(layer).__name__}({layer.extra_repr()}): expected input of shape {expected}, "
+                      f"got {tuple(input.shape)}")
+
+
+def check_dtype_matches(layer: Module, input: Tensor, weight: Tensor | None) -> None:
+    """A float32 layer given float64 data (or integers) is an error, as in PyTorch, rather than a
+    silent upcast of every result."""
+    if weight is not None and input.dtype != weight.dtype:
+        raise OpError(f"{type(layer).__name__}: input has dtype {input.dtype} but the layer's weight is "
+                      f"{weight.dtype}; convert the input (x.to(...)) or the layer (layer.to(...)) so they match")
+
+
+def _new_parameter(shape: tuple[int, ...], dtype: Any, where: str) -> Parameter:
+    return Parameter(np.empty(shape, dtype=check_dtype(np.float32 if dtype is None else dtype, where)))
+
+
+class Identity(Module):
+    """Returns its input: a placeholder where a layer is optional."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch.
+
+    Both start uniform in (-1/sqrt(in_features), 1/sqrt(in_features)): PyTorch's default."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = _new_parameter((out_features, in_features), dtype, "Linear")
+        self.register_parameter("bias", _new_parameter((out_features,), dtype, "Linear") if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        check_input(self, input, input.ndim >= 1 and input.shape[-1] == self.in_features, f"(*, {self.in_features})")
+        check_dtype_matches(self, input, self.weight)
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _ConvNd(Module):
+    """Shared by Conv1d and Conv2d: weight (out_channels, in_channels / groups, *kernel_size)."""
+
+    dims: int
+    function: str
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] | str = 0,
+                 dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True, dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        if in_channels % groups or out_channels % groups:
+            raise OpError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                          f"divisible by groups ({groups})")
+        kernel = (kernel_size,) * self.dims if isinstance(kernel_size, int) else tuple(kernel_size)
+        if len(kernel) != self.dims:
+            raise OpError(f"{name}: kernel_size {kernel_size} should have {self.dims} entries")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = _new_parameter((out_channels, in_channels // groups, *kernel), dtype, name)
+        self.register_parameter("bias", _new_parameter((out_channels,), dtype, name) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = init.fans(self.weight)[0]
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        n = self.dims
+        spatial = "L" if n == 1 else "H, W"
+        ok = input.ndim in (n + 1, n + 2) and input.shape[-n - 1] == self.in_channels
+        check_input(self, input, ok, f"(N, {self.in_channels}, {spatial}) or ({self.in_channels}, {spatial})")
+        check_dtype_matches(self, input, self.weight)
+        return getattr(F, self.function)(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                                         self.groups)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        text += f", padding={self.padding}" if self.padding not in (0, (0,) * self.dims) else ""
+        text += f", dilation={self.dilation}" if self.dilation not in (1, (1,) * self.dims) else ""
+        text += f", groups={self.groups}" if self.groups != 1 else ""
+        return text + (", bias=False" if self.bias is None else "")
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation, as in PyTorch) over inputs (N, C, L)."""
+
+    dims, function = 1, "conv1d"
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation, as in PyTorch) over inputs (N, C, H, W)."""
+
+    dims, function = 2, "conv2d"
+
+
+def _check_image(layer: Module, input: Tensor) -> None:
+    check_input(layer, input, input.ndim in (3, 4), "(N, C, H, W) or (C, H, W)")
+
+
+class MaxPool2d(Module):
+    """The maximum of each kernel_size window (stride defaults to kernel_size: windows tile the input)."""
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
+        self.dilation, self.ceil_mode = dilation, ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_image(self, input)
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """The mean of each kernel_size window (stride defaults to kernel_size)."""
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_image(self, input)
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average-pools any (H, W) down to `output_size`: what lets a CNN head accept any image size."""
+
+    def __init__(self, output_size: int | Sequence[int]):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_image(self, input)
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        ndim = max(input.ndim, 1)
+        start, end = self.start_dim % ndim, self.end_dim % ndim
+        check_input(self, input, -ndim <= self.start_dim < ndim and -ndim <= self.end_dim < ndim and start <= end,
+                    f"with dims {self.start_dim}..{self.end_dim} in range")
+        shape = input.shape
+        return input.reshape(*shape[:start], int(np.prod(shape[start:end + 1])), *shape[end + 1:])
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the rest by 1/(1-p); in eval, identity."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise OpError(f"Dropout: probability p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class _BatchNorm(Module):
+    """Normalise each channel by its batch statistics in training, by running averages in eval;
+    then scale by `weight` and shift by `bias` (when affine)."""
+
+    shapes: tuple[int, ...]
+    expected: str
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = init.ones_(_new_parameter((num_features,), dtype, name))
+            self.bias = init.zeros_(_new_parameter((num_features,), dtype, name))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            float_type = check_dtype(np.float32 if dtype is None else dtype, name)
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=float_type)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=float_type)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        ok = input.ndim in self.shapes and input.shape[1] == self.num_features
+        check_input(self, input, ok, self.expected.format(C=self.num_features))
+        check_dtype_matches(self, input, self.weight)
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            if momentum is None:  # a cumulative average instead of an exponential one
+                momentum = 1.0 / int(self.num_batches_tracked.data)
+        use_batch_stats = self.training or not self.track_running_stats
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                            use_batch_stats, momentum if momentum is not None else 0.0, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    shapes, expected = (2, 3), "(N, {C}) or (N, {C}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    shapes, expected = (4,), "(N, {C}, H, W)"
+
+
+class LayerNorm(Module):
+    """Normalise over the last dims (`normalized_shape`) of each sample, then scale and shift."""
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype: Any = None):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = init.ones_(_new_parameter(self.normalized_shape, dtype, "LayerNorm"))
+            self.register_parameter(
+                "bias", init.zeros_(_new_parameter(self.normalized_shape, dtype, "LayerNorm")) if bias else None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        n = len(self.normalized_shape)
+        ok = input.ndim >= n and tuple(input.shape[input.ndim - n:]) == self.normalized_shape
+        check_input(self, input, ok, f"(*, {', '.join(map(str, self.normalized_shape))})")
+        check_dtype_matches(self, input, self.weight)
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class Embedding(Module):
+    """A lookup table: row i of `weight` (num_embeddings, embedding_dim) is the vector of index i.
+    Rows start standard normal; the `padding_idx` row starts at zero and gets no gradient."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype: Any = None):
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise OpError(f"Embedding: padding_idx {padding_idx} is out of range for {num_embeddings} embeddings")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.weight = init.normal_(_new_parameter((num_embeddings, embedding_dim), dtype, "Embedding"))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
+            got = input.dtype if isinstance(input, Tensor) else type(input).__name__
+            raise OpError(f"Embedding: expected a tensor of integer indices, got {got}")
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        return text + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+__all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten",
+           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding"]

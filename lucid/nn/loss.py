@@ -1,0 +1,98 @@
+"""Loss modules: `nn.CrossEntropyLoss()(logits, target)` is `F.cross_entropy(logits, target)` with
+its settings fixed at construction. Tensor settings (class weights, pos_weight) are buffers, so
+`.to(dtype)` converts them with the model."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..plugins import registry
+from ..tensor import Tensor
+from .module import Module
+
+
+class Loss(Module):
+    """Applies the loss op registered as `op_name` to (input, target), passing the settings and
+    the non-None buffers by name."""
+
+    op_name: str
+
+    def __init__(self, reduction: str = "mean", **settings: Any):
+        super().__init__()
+        self._settings = ("reduction", *settings)
+        self.reduction = reduction
+        for name, value in settings.items():
+            setattr(self, name, value)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        kwargs = {name: getattr(self, name) for name in self._settings}
+        kwargs.update((name, t) for name, t in self._buffers.items() if t is not None)
+        return registry[self.op_name](input, target, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
+
+
+class MSELoss(Loss):
+    op_name = "nn.functional.mse_loss"
+
+
+class L1Loss(Loss):
+    op_name = "nn.functional.l1_loss"
+
+
+class SmoothL1Loss(Loss):
+    op_name = "nn.functional.smooth_l1_loss"
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction, beta=beta)
+
+
+class HuberLoss(Loss):
+    op_name = "nn.functional.huber_loss"
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction, delta=delta)
+
+
+class KLDivLoss(Loss):
+    op_name = "nn.functional.kl_div"
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__(reduction, log_target=log_target)
+
+
+class CrossEntropyLoss(Loss):
+    """Softmax and negative log-likelihood in one, from logits (N, C) and class indices (N,) or
+    class probabilities (N, C)."""
+
+    op_name = "nn.functional.cross_entropy"
+
+    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(reduction, ignore_index=ignore_index, label_smoothing=label_smoothing)
+        self.register_buffer("weight", weight)
+
+
+class NLLLoss(Loss):
+    op_name = "nn.functional.nll_loss"
+
+    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction, ignore_index=ignore_index)
+        self.register_buffer("weight", weight)
+
+
+class BCELoss(Loss):
+    op_name = "nn.functional.binary_cross_entropy"
+
+    def __init__(self, weight: Tensor | None = None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+
+
+class BCEWithLogitsLoss(Loss):
+    op_name = "nn.functional.binary_cross_entropy_with_logits"
+
+    def __init__(self, weight: Tensor | None = None, reduction: str = "mean", pos_weight: Tensor | None = None):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
