@@ -19,6 +19,7 @@ from .errors import GraphError, LucidError, OpError, PluginError
 from .hookspecs import hookimpl
 from .op import REQUIRED, Arg, Draw, Example, Op, Param
 from .tensor import (Tensor, backward, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled, tensor)
+from .serialization import load, save
 
 float32, float64, int32, int64, bool_ = np.float32, np.float64, np.int32, np.int64, np.bool_
 float, double, long = np.float32, np.float64, np.int64
@@ -36,3 +37,4 @@ _plugins.load()
 globals().update(_plugins.exported("", globals()))
 
 from . import linalg, nn  # noqa: E402  (namespaces of built-in ops, filled once the registry is loaded)
+from . import optim, utils  # noqa: E402
