@@ -1,0 +1,494 @@
+"""`lucid-gradcheck`: check the derivative of every registered op, on a laptop or in CI.
+
+    lucid-gradcheck                      # every op: the built-ins and every installed plugin
+    lucid-gradcheck exp log -v           # two ops, one line each
+    lucid-gradcheck -k "linalg and not inv" -j 2
+    lucid-gradcheck -p my_ops.draft      # ops of a module that is not packaged yet
+
+Each op is fuzzed by `gradcheck.check_op`; this module only selects ops, runs the checks (in
+several processes with `-j`), and reports like pytest: a summary line, every failure with the
+command that reproduces it, JSON and JUnit XML for machines, and pytest's exit codes.
+Nothing heavy is imported until a check is asked for, so `--help` is instant and the pytest
+plugin can share the helpers below.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import random
+import re
+import shlex
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from lucid.errors import PluginError
+    from lucid.plugins import Registry
+
+    from gradcheck import OpReport
+
+# Exit codes, as pytest's.
+OK, FAILED, INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_OPS = range(6)
+
+#: hypothesis settings profiles. "ci" is hypothesis's own (derandomized, no example database),
+#: loaded automatically when the CI environment variable is set. Checks can be slow, so no deadline.
+PROFILES = {"dev": dict(deadline=None), "thorough": dict(deadline=None, max_examples=1000)}
+
+
+class UsageError(Exception):
+    """The command line asks for something impossible; exit code 4."""
+
+
+def register_profiles() -> None:
+    """Make the dev and thorough profiles known to hypothesis (ci is built in)."""
+    from hypothesis import settings
+
+    for name, values in PROFILES.items():
+        settings.register_profile(name, **values)
+
+
+def default_profile() -> str:
+    return "ci" if "CI" in os.environ else "dev"
+
+
+# -- Selecting ops -------------------------------------------------------------------------------
+
+def keyword_matcher(expression: str) -> Callable[[Sequence[str]], bool]:
+    """Compile a `-k` expression as pytest does: each word matches when it is a case-insensitive
+    substring of one of the given names (an op's name or its plugin's), combined with
+    `and`, `or`, `not` and parentheses. An empty expression matches everything."""
+    tokens = re.findall(r"\(|\)|[^\s()]+", expression)
+    position = 0
+
+    def peek() -> str | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal position
+        token = peek()
+        if token is None or (expected and token != expected):
+            where = f"got {token!r}" if token else "the expression ended"
+            raise UsageError(f"-k {expression!r}: expected {expected or 'a word'}, {where}")
+        position += 1
+        return token
+
+    def disjunction() -> Callable[[Sequence[str]], bool]:
+        terms = [conjunction()]
+        while peek() == "or":
+            take()
+            terms.append(conjunction())
+        return lambda names: any(term(names) for term in terms)
+
+    def conjunction() -> Callable[[Sequence[str]], bool]:
+        terms = [negation()]
+        while peek() == "and":
+            take()
+            terms.append(negation())
+        return lambda names: all(term(names) for term in terms)
+
+    def negation() -> Callable[[Sequence[str]], bool]:
+        if peek() == "not":
+            take()
+            inner = negation()
+            return lambda names: not inner(names)
+        if peek() == "(":
+            take()
+            inner = disjunction()
+            take(")")
+            return inner
+        word = take()
+        if word in ("and", "or", ")"):
+            raise UsageError(f"-k {expression!r}: expected a word, got {word!r}")
+        word = word.lower()
+        return lambda names: any(word in name.lower() for name in names)
+
+    if not tokens:
+        return lambda names: True
+    matcher = disjunction()
+    if peek() is not None:
+        raise UsageError(f"-k {expression!r}: unexpected {peek()!r}")
+    return matcher
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N), with 1 <= K <= N."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise UsageError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
+    return int(match[1]), int(match[2])
+
+
+def select(registry: Registry, names: Sequence[str] = (), keyword: str = "",
+           shard: tuple[int, int] = (1, 1)) -> list[str]:
+    """The sorted names of the ops to check. Shard K of N takes every N-th op from the K-th, so
+    each shard gets a similar mix of cheap and expensive ops, and the shards cover every op once."""
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        hint = "".join(f"\n  {error}" for error in registry.errors)
+        raise UsageError(f"no op named {', '.join(map(repr, unknown))} is registered "
+                         f"(see `lucid-gradcheck --list`){hint}")
+    matches = keyword_matcher(keyword)
+    chosen = [name for name in (sorted(set(names)) or registry)
+              if matches((name, registry.plugin_of(name)))]
+    k, n = shard
+    return chosen[k - 1::n]
+
+
+def load_plugins(modules: Sequence[str]) -> list[PluginError]:
+    """Import Lucid (which loads the built-ins and the entry-point plugins), then register each
+    `-p` module. Returns every plugin that failed, from either source, so the run can go on."""
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():  # a failing plugin is reported once, by us, not as a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        import lucid
+    errors = list(lucid.registry.errors)
+    for module in modules:
+        if lucid.registry.manager.get_plugin(module) is not None:
+            continue  # already loaded (a worker forked from a process that loaded it)
+        try:
+            lucid.register_plugin(importlib.import_module(module), name=module)
+        except lucid.PluginError as error:
+            errors.append(error)
+        except Exception as error:
+            errors.append(lucid.PluginError(module, f"failed to import: {type(error).__name__}: {error}"))
+    return errors
+
+
+def describe(name: str, registry: Registry) -> str:
+    """One `--list` line: the op, its plugin, its arity, its parameters and its inputs' domains."""
+    op = registry[name]
+
+    def domain(arg: Any) -> str:
+        text = f"{arg.name}: {arg.dtype} ({arg.low:g}, {arg.high:g})"
+        return text + (f" {arg.structure}" if arg.structure else "") + (" optional" if arg.optional else "")
+
+    def param(p: Any) -> str:
+        choices = getattr(p.choices, "__name__", None) or ("|".join(map(repr, p.choices)) if p.choices else "")
+        return f"{p.name}={p.default!r}" + (f" in {choices}" if choices else "")
+
+    arity = "variadic" if op.variadic else f"{op.arity} input{'s' * (op.arity != 1)}"
+    parts = [f"{name:<28} {registry.plugin_of(name):<28} {arity:<9}", "; ".join(map(domain, op.inputs))]
+    if op.params:
+        parts.append("params: " + ", ".join(map(param, op.params)))
+    return "  ".join(parts)
+
+
+# -- Running checks ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a check depends on; sent to worker processes, and turned back into the command
+    line that reproduces a check exactly."""
+
+    profile: str
+    max_examples: int
+    seed: int | None
+    order: int = 1
+    mode: str = "auto"
+    dtype: str = "float64"
+    plugins: tuple[str, ...] = ()
+
+    def command(self, name: str) -> str:
+        """The `lucid-gradcheck` command that repeats this check of op `name`."""
+        words = ["lucid-gradcheck", name, "--profile", self.profile, "--max-examples", str(self.max_examples)]
+        if self.seed is not None:
+            words += ["--seed", str(self.seed)]
+        for flag, value, default in (("--order", self.order, 1), ("--mode", self.mode, "auto"),
+                                     ("--dtype", self.dtype, "float64")):
+            if value != default:
+                words += [flag, str(value)]
+        for module in self.plugins:
+            words += ["-p", module]
+        return shlex.join(words)
+
+
+def prepare(options: Options) -> None:
+    """Load the profile and the plugins; done once per process (the main one and each worker)."""
+    from hypothesis import settings
+
+    register_profiles()
+    settings.load_profile(options.profile)
+    load_plugins(options.plugins)
+
+
+def worker(options: Options) -> None:
+    """Set up a worker process; Ctrl-C is the main process's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    prepare(options)
+
+
+def check(name: str, options: Options) -> OpReport:
+    """Check one op. A harness crash is that op's error, so the run goes on to the next op."""
+    import gradcheck
+    import lucid
+
+    try:
+        report = gradcheck.check_op(name, max_examples=options.max_examples, seed=options.seed,
+                                    order=options.order, mode=options.mode, dtype=options.dtype)
+    except Exception as error:
+        traceback.print_exc()  # a bug in the harness (or an op it failed to contain): show where
+        report = gradcheck.OpReport(op=name, plugin=lucid.registry.plugin_of(name), status="error",
+                                    reason=f"gradcheck crashed: {type(error).__name__}: {error}")
+    report.reproduce = options.command(name)
+    return report
+
+
+def run(names: Sequence[str], options: Options, jobs: int) -> Iterator[OpReport]:
+    """Check the ops and yield their reports in the order of `names`, whatever order the worker
+    processes finish them in."""
+    if jobs <= 1:
+        for name in names:
+            yield check(name, options)
+        return
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=worker, initargs=(options,))
+    try:
+        futures = [pool.submit(check, name, options) for name in names]
+        for future in futures:
+            yield future.result()
+    finally:  # on Ctrl-C, drop the checks not started; the running ones end with their op
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# -- Reporting -----------------------------------------------------------------------------------
+
+def summary(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], seconds: float,
+            deselected: int = 0) -> str:
+    """pytest's last line: '1 failed, 17 passed, 2 deselected, 1 error in 3.20s'."""
+    counts = {status: sum(r.status == status for r in reports) for status in ("failed", "passed", "skipped")}
+    counts["deselected"] = deselected
+    counts["error"] = sum(r.status == "error" for r in reports) + len(plugin_errors)
+    parts = [f"{n} {status}" + "s" * (status == "error" and n > 1) for status, n in counts.items() if n]
+    return f"{', '.join(parts) or 'no ops checked'} in {seconds:.2f}s"
+
+
+class Terminal:
+    """What a person sees: a progress line redrawn in place (on a terminal only), one line per
+    op with -v, then each failure and the summary; -q keeps only failures and the summary."""
+
+    def __init__(self, stream: IO[str], verbosity: int, total: int):
+        self.stream, self.verbosity, self.total = stream, verbosity, total
+        self.live = verbosity >= 0 and stream.isatty()
+        self.done = self.failures = 0
+
+    def write(self, text: str = "") -> None:
+        self.clear()
+        print(text, file=self.stream, flush=True)
+
+    def clear(self) -> None:
+        if self.live:
+            self.stream.write("\r\x1b[K")
+
+    def started(self, name: str) -> None:
+        if self.live:
+            failures = f", {self.failures} failed" if self.failures else ""
+            self.stream.write(f"\r\x1b[K[{self.done + 1}/{self.total}] checking {name}{failures}")
+            self.stream.flush()
+
+    def finished(self, report: OpReport) -> None:
+        self.done += 1
+        self.failures += report.status in ("failed", "error")
+        if self.verbosity > 0:
+            line = f"{report.op} {report.status.upper()}"
+            if report.status == "passed":
+                line += f" ({report.examples} examples, {report.rejected} rejected, {report.duration:.2f}s)"
+            elif report.reason:
+                line += f": {report.reason}"
+            self.write(line)
+
+
+def failure_text(report: OpReport) -> str:
+    """One failure as the CLI prints it: a pytest-like heading, then the harness's report (which
+    ends with the command that reproduces it)."""
+    return f"{f' {report.op} ({report.plugin}) '.center(80, '_')}\n{report.format()}"
+
+
+def as_json(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], options: Options,
+            seconds: float, exit_code: int) -> dict:
+    """The machine-readable report: every op with its status, counts, errors and timing."""
+    fields = ("op", "plugin", "status", "examples", "rejected", "max_abs_error", "max_rel_error",
+              "duration", "reason", "failing_input", "reproduce")
+
+    def number(value: Any) -> Any:  # JSON has no NaN or infinity
+        return value if not isinstance(value, float) or value == value and abs(value) != float("inf") else None
+
+    return {
+        "exit_code": exit_code,
+        "duration": seconds,
+        "settings": {"profile": options.profile, "max_examples": options.max_examples, "seed": options.seed,
+                     "order": options.order, "mode": options.mode, "dtype": options.dtype,
+                     "plugins": list(options.plugins)},
+        "summary": {status: sum(r.status == status for r in reports) for status in
+                    ("passed", "failed", "skipped", "error")} | {"plugin_errors": len(plugin_errors)},
+        "plugin_errors": [{"plugin": e.plugin, "reason": e.reason} for e in plugin_errors],
+        "ops": [{key: number(getattr(r, key)) for key in fields} for r in reports],
+    }
+
+
+def junit_xml(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], seconds: float) -> bytes:
+    """One <testcase> per op (classname = its plugin), one <error> case per broken plugin."""
+    import socket
+    import xml.etree.ElementTree as ET
+    from datetime import datetime, timezone
+
+    suite = ET.Element("testsuite", name="lucid-gradcheck", time=f"{seconds:.3f}",
+                       timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       hostname=socket.gethostname(), tests=str(len(reports) + len(plugin_errors)),
+                       failures=str(sum(r.status == "failed" for r in reports)),
+                       errors=str(sum(r.status == "error" for r in reports) + len(plugin_errors)),
+                       skipped=str(sum(r.status == "skipped" for r in reports)))
+    for error in plugin_errors:
+        case = ET.SubElement(suite, "testcase", classname=error.plugin, name="import", time="0")
+        ET.SubElement(case, "error", message=error.reason).text = str(error)
+    for report in reports:
+        case = ET.SubElement(suite, "testcase", classname=report.plugin or "", name=report.op,
+                             time=f"{report.duration:.3f}")
+        if report.status == "skipped":
+            ET.SubElement(case, "skipped", message=report.reason)
+        elif report.status != "passed":
+            tag = "failure" if report.status == "failed" else "error"
+            ET.SubElement(case, tag, message=report.reason).text = failure_text(report)
+    root = ET.Element("testsuites")
+    root.append(suite)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+# -- The command ---------------------------------------------------------------------------------
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2; pytest's usage errors exit 4
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="lucid-gradcheck", description="Check every registered Lucid op's derivative against "
+               "finite differences, on inputs drawn by hypothesis from the op's metadata.")
+    p.add_argument("ops", nargs="*", metavar="OP", help="op names to check (default: every registered op)")
+    p.add_argument("-k", dest="keyword", default="", metavar="EXPR",
+                   help="only ops whose name or plugin matches EXPR (substrings with and/or/not, as pytest -k)")
+    p.add_argument("--list", action="store_true", help="list the selected ops with their plugin, arity, "
+                   "parameters and domains, without checking them")
+    p.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
+                   help="also load this plugin module (an import path); repeatable")
+    p.add_argument("--max-examples", type=int, metavar="N", help="examples per op (default: the profile's)")
+    p.add_argument("--seed", type=int, metavar="N", help="seed of the random inputs (default: a random seed, "
+                   "printed, unless the profile is derandomized)")
+    p.add_argument("--profile", choices=("dev", "ci", "thorough"), default=None,
+                   help="hypothesis settings profile (default: ci if the CI variable is set, else dev)")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1, help="derivative order to check")
+    p.add_argument("--mode", choices=("auto", "full", "fast"), default="auto", help="full Jacobians, fast "
+                   "random projections, or auto (full for small inputs)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype the ops run in")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="check ops in N processes")
+    p.add_argument("--shard", default="1/1", metavar="K/N", help="check only the K-th of N slices of the "
+                   "sorted ops (for a CI matrix)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="one line per op")
+    p.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary line")
+    p.add_argument("--json", metavar="PATH", help="write a JSON report to PATH ('-': standard output)")
+    p.add_argument("--junitxml", metavar="PATH", help="write a JUnit XML report to PATH")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `lucid-gradcheck`; returns pytest's exit codes."""
+    args = parser().parse_args(argv)
+    stream = sys.stderr if args.json == "-" else sys.stdout  # keep standard output for the JSON
+    try:
+        return _main(args, stream)
+    except UsageError as error:
+        print(f"lucid-gradcheck: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=stream)
+        return INTERRUPTED
+    except BrokenPipeError:  # `lucid-gradcheck --list | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
+    except Exception:
+        print("lucid-gradcheck: internal error:\n" + traceback.format_exc(), file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def _main(args: argparse.Namespace, stream: IO[str]) -> int:
+    start = time.perf_counter()
+    if args.jobs < 1:
+        raise UsageError(f"-j {args.jobs}: expected at least 1 process")
+    if args.max_examples is not None and args.max_examples < 1:
+        raise UsageError(f"--max-examples {args.max_examples}: expected at least 1")
+    shard = parse_shard(args.shard)
+    from hypothesis import settings
+
+    register_profiles()
+    profile = args.profile or default_profile()
+    settings.load_profile(profile)
+    plugin_errors = load_plugins(args.plugins)
+    import lucid
+
+    names = select(lucid.registry, args.ops, args.keyword, shard)
+    verbosity = -1 if args.quiet else args.verbose
+    if args.list:
+        for name in names:
+            print(describe(name, lucid.registry), file=stream)
+        for error in plugin_errors:
+            print(f"ERROR {error}", file=stream)
+        return FAILED if plugin_errors else OK if names else NO_OPS
+
+    seed = args.seed
+    if seed is None and not settings.default.derandomize:
+        seed = random.randrange(2**32)  # chosen here, so the reproduction command can name it
+    options = Options(profile, args.max_examples or settings.default.max_examples, seed,
+                      args.order, args.mode, args.dtype, tuple(args.plugins))
+    terminal = Terminal(stream, verbosity, len(names))
+    if verbosity >= 0:
+        plugins = len(lucid.registry.manager.get_plugins())
+        terminal.write(f"lucid-gradcheck: {len(names)} of {len(lucid.registry)} ops from {plugins} plugins, "
+                       f"profile {profile}, {options.max_examples} examples, "
+                       f"{'derandomized' if seed is None else f'seed {seed}'}, order {args.order}, "
+                       f"mode {args.mode}, {args.dtype}, {args.jobs} job{'s' * (args.jobs > 1)}")
+    for error in plugin_errors:
+        terminal.write(f"ERROR {error}")
+
+    reports: list[OpReport] = []
+    interrupted = False
+    try:
+        checks = run(names, options, args.jobs)
+        for name in names:
+            terminal.started(name)
+            report = next(checks)
+            reports.append(report)
+            terminal.finished(report)
+    except KeyboardInterrupt:
+        interrupted = True
+    terminal.clear()
+    seconds = time.perf_counter() - start
+
+    failures = [r for r in reports if r.status in ("failed", "error")]
+    for report in failures:
+        terminal.write(failure_text(report))
+    exit_code = (INTERRUPTED if interrupted else FAILED if failures or plugin_errors
+                 else OK if names else NO_OPS)
+    line = summary(reports, plugin_errors, seconds, len(lucid.registry) - len(names))
+    terminal.write(("interrupted: " if interrupted else "") + line)
+    if args.json:
+        text = json.dumps(as_json(reports, plugin_errors, options, seconds, exit_code), indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as file:
+                file.write(text + "\n")
+    if args.junitxml:
+        with open(args.junitxml, "wb") as file:
+            file.write(junit_xml(reports, plugin_errors, seconds))
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""pytest plugin: `pytest --lucid-gradcheck` checks every registered op's derivative, one test each.
+
+The ops join the collection as one more root beside the test paths: one collector per Lucid
+plugin, one item per op, named after the op (`lucid_ops.exponential::exp`). So pytest's own
+tools work on them: `-k exp`, `-x`, `--junitxml`, pytest-xdist's `-n auto`, and hypothesis's
+`--hypothesis-profile` and `--hypothesis-seed`. A Lucid plugin that fails to load is a
+collection error naming it. Each item runs the same check as `lucid-gradcheck`, and a failure
+shows the same report and reproduction command.
+
+Registered through the `pytest11` entry point, so it is imported by every pytest run of an
+environment where Lucid is installed: it imports neither Lucid nor hypothesis until asked to.
+"""
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+if TYPE_CHECKING:
+    from gradcheck import OpReport
+    from gradcheck.cli import Options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lucid-gradcheck", "Lucid: check every op's derivative (see lucid-gradcheck)")
+    group.addoption("--lucid-gradcheck", action="store_true",
+                    help="add one test per registered Lucid op, checking its derivative")
+    group.addoption("--lucid-ops", metavar="EXPR", default="",
+                    help="only the ops whose name or plugin matches EXPR (substrings with and/or/not, as -k)")
+    group.addoption("--lucid-plugin", action="append", default=[], metavar="MODULE",
+                    help="also load this Lucid plugin module (an import path); repeatable")
+    group.addoption("--lucid-max-examples", type=int, metavar="N",
+                    help="examples per op (default: the hypothesis profile's max_examples)")
+    group.addoption("--lucid-order", type=int, choices=(1, 2), default=1, help="derivative order to check")
+    group.addoption("--lucid-mode", choices=("auto", "full", "fast"), default="auto", help="Jacobian mode")
+    group.addoption("--lucid-dtype", choices=("float64", "float32"), default="float64", help="dtype the ops run in")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the dev and thorough profiles before hypothesis's plugin loads --hypothesis-profile."""
+    if config.getoption("lucid_gradcheck"):
+        from gradcheck.cli import register_profiles
+
+        register_profiles()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    """Add the Lucid plugins to what the session collects."""
+    report = yield
+    if isinstance(collector, pytest.Session) and report.passed and collector.config.getoption("lucid_gradcheck"):
+        report.result.extend(plugins(collector))
+    return report
+
+
+def plugins(session: pytest.Session) -> Iterator[LucidPlugin]:
+    """One collector per Lucid plugin with selected ops, and one per plugin that failed to load."""
+    from gradcheck.cli import keyword_matcher, load_plugins
+
+    config = session.config
+    try:
+        errors = load_plugins(config.getoption("lucid_plugin"))
+        import lucid
+    except Exception as error:  # Lucid itself does not import: that is the one thing to report
+        yield LucidPlugin.from_parent(session, name="lucid", ops=[], error=f"{type(error).__name__}: {error}")
+        return
+    try:
+        matches = keyword_matcher(config.getoption("lucid_ops"))
+    except Exception as error:
+        raise pytest.UsageError(str(error)) from None
+    by_plugin: dict[str, list[str]] = {}
+    for name in lucid.registry:
+        plugin = lucid.registry.plugin_of(name)
+        if matches((name, plugin)):
+            by_plugin.setdefault(plugin, []).append(name)
+    for error in errors:
+        yield LucidPlugin.from_parent(session, name=error.plugin, ops=[], error=error.reason)
+    for plugin in sorted(by_plugin):
+        yield LucidPlugin.from_parent(session, name=plugin, ops=by_plugin[plugin], error=None)
+
+
+class LucidPlugin(pytest.Collector):
+    """The ops of one Lucid plugin (or the reason the plugin could not be loaded)."""
+
+    def __init__(self, *, ops: list[str], error: str | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.ops, self.error = ops, error
+
+    def collect(self) -> list[OpCheck]:
+        if self.error is not None:
+            raise self.CollectError(f"Lucid plugin {self.name!r} could not be loaded: {self.error}")
+        return [OpCheck.from_parent(self, name=name) for name in self.ops]
+
+
+class OpFailure(Exception):
+    """An op's check failed; carries the harness's report."""
+
+    def __init__(self, report: OpReport):
+        super().__init__(report.reason)
+        self.report = report
+
+
+class OpCheck(pytest.Item):
+    """The gradient check of one op."""
+
+    def runtest(self) -> None:
+        from gradcheck.cli import check
+
+        report = check(self.name, options(self.config))
+        if report.status == "skipped":
+            pytest.skip(report.reason)
+        if report.status != "passed":
+            raise OpFailure(report)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, OpFailure):
+            from gradcheck.cli import failure_text
+
+            return failure_text(excinfo.value.report)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"lucid-gradcheck {self.name}"
+
+
+_session_seed = random.randrange(2**32)  # one seed per process, printed in each reproduction command
+
+
+def options(config: pytest.Config) -> Options:
+    """The CLI's options, read from pytest's: hypothesis's current profile and seed included."""
+    from hypothesis import settings
+
+    from gradcheck.cli import Options
+
+    seed = config.getoption("hypothesis_seed", None)  # --hypothesis-seed, when given
+    if seed is None and not settings.default.derandomize:
+        seed = _session_seed
+    profile = settings.get_current_profile_name()
+    return Options(profile="dev" if profile == "default" else profile,
+                   max_examples=config.getoption("lucid_max_examples") or settings.default.max_examples,
+                   seed=None if seed is None else int(seed), order=config.getoption("lucid_order"),
+                   mode=config.getoption("lucid_mode"), dtype=config.getoption("lucid_dtype"),
+                   plugins=tuple(config.getoption("lucid_plugin")))
