@@ -1,13 +1,55 @@
-"""Linear algebra: matrix products and the `lucid.linalg` functions."""
+"""Linear algebra: matrix products, contractions, triangles and diagonals, and `lucid.linalg`.
+
+Every rule is written with Lucid ops (matmul, `.mT`, solve, eigh...), so it can be differentiated
+again. The textbook identities behind them, for `A` and a small change `dA`:
+
+- products: d(A @ B) = dA @ B + A @ dB, so the gradient of A is g @ B^T;
+- inverse:  d(A^-1) = -A^-1 dA A^-1, hence solve, det (d det = det tr(A^-1 dA)) and slogdet;
+- Cholesky and eigh: the perturbation formulas of Murray (2016) and of Giles (2008).
+
+cholesky and eigh read only a symmetric matrix. Here their forward uses the symmetric part of
+its input, (A + A^T) / 2, so that they are smooth functions of every entry and their gradient is
+symmetric, as PyTorch's is; on a symmetric input the values are those of PyTorch.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import string
+from collections import Counter
+
 import numpy as np
 
-from lucid import Arg, Op, hookimpl
+from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid.tensor import apply
+from lucid_ops.common import axes, keepdim_shape
+from lucid_ops.shape import index_backward, permute
+
+# --- products ------------------------------------------------------------------------------------
+
+
+def _shapes_text(a, b) -> str:
+    return f"{'x'.join(map(str, a.shape)) or 'scalar'} and {'x'.join(map(str, b.shape)) or 'scalar'}"
+
+
+def _matmul(a, b):
+    try:
+        return np.matmul(a, b)
+    except ValueError:
+        if a.ndim == 0 or b.ndim == 0:
+            raise OpError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}") \
+                from None
+        inner = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if a.shape[-1] != inner:
+            raise OpError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({_shapes_text(a, b)}): "
+                          f"the last dim of input ({a.shape[-1]}) must equal the rows of other ({inner})") from None
+        raise OpError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not broadcast") from None
 
 
 def _matmul_vjp(g, out, a, b):
     """matmul reads a 1-D `a` as a row and a 1-D `b` as a column: do the same, then
     ga = g @ b^T and gb = a^T @ g, and drop the added axis again. The engine sums away
-    broadcast batch axes."""
+    broadcast batch axes. (mm and bmm share this rule.)"""
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
     g2 = g.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
@@ -21,9 +63,533 @@ def _matmul_vjp(g, out, a, b):
     return ga, gb
 
 
-matmul = Op("matmul", np.matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)")
+def _fixed_rank(op: str, names: tuple[str, str], ndim: int, a, b) -> None:
+    """mm, bmm, dot and outer take tensors of one rank only, unlike matmul."""
+    if a.ndim != ndim or b.ndim != ndim:
+        raise OpError(f"{op}: {names[0]} and {names[1]} must be {ndim}-D, got shapes {a.shape} and {b.shape}")
+
+
+def _mm(a, b):
+    _fixed_rank("mm", ("input", "mat2"), 2, a, b)
+    if a.shape[1] != b.shape[0]:
+        raise OpError(f"mm: input and mat2 shapes cannot be multiplied ({_shapes_text(a, b)})")
+    return a @ b
+
+
+def _bmm(a, b):
+    _fixed_rank("bmm", ("input", "mat2"), 3, a, b)
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise OpError(f"bmm: input and mat2 shapes cannot be multiplied ({_shapes_text(a, b)}): expected "
+                      f"(b, n, m) and (b, m, p)")
+    return a @ b
+
+
+def _dot(a, b):
+    _fixed_rank("dot", ("input", "tensor"), 1, a, b)
+    if a.shape != b.shape:
+        raise OpError(f"dot: input and tensor must have the same number of elements, got shapes {a.shape} and "
+                      f"{b.shape}")
+    return np.dot(a, b)
+
+
+def _outer(a, b):
+    _fixed_rank("outer", ("input", "vec2"), 1, a, b)
+    return np.multiply.outer(a, b)
+
+
+def _mm_sample(draw):
+    m, n, p = (draw.integer(0, 4) for _ in range(3))
+    return Example(((m, n), (n, p)))
+
+
+def _bmm_sample(draw):
+    b, m, n, p = (draw.integer(1, 3) for _ in range(4))
+    return Example(((b, m, n), (b, n, p)))
+
+
+def _vectors_sample(same: bool):
+    def sample(draw):
+        n = draw.integer(0, 4)
+        return Example(((n,), (n if same else draw.integer(0, 4),)))
+    return sample
+
+
+matmul = Op("matmul", _matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)")
+mm = Op("mm", _mm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample)
+bmm = Op("bmm", _bmm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample)
+dot = Op("dot", _dot, lambda g, out, a, b: (g * b, g * a), (Arg("input"), Arg("tensor")), sample=_vectors_sample(True))
+outer = Op("outer", _outer,
+           lambda g, out, a, b: (matmul(g, b) if a.requires_grad else None, matmul(a, g) if b.requires_grad else None),
+           (Arg("input"), Arg("vec2")), sample=_vectors_sample(False))
+
+# --- einsum --------------------------------------------------------------------------------------
+
+
+def _einsum_labels(equation: str, shapes) -> tuple[list[str], str]:
+    """The equation in explicit form: one label per axis of each operand and of the output.
+
+    Each "..." becomes fresh letters, right-aligned as NumPy broadcasts them; without "->" the
+    output is the broadcast axes, then the labels used once, in alphabetical (ASCII) order."""
+    spec = equation.replace(" ", "")
+    lhs, arrow, rhs = spec.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise OpError(f"einsum: equation {equation!r} gives subscripts for {len(terms)} operands, "
+                      f"but {len(shapes)} operands were given")
+    spans = []
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        named = term.replace("...", "", 1)
+        if not all(c in string.ascii_letters for c in named):
+            raise OpError(f"einsum: subscripts {term!r} of operand {i} may hold only letters and one '...'")
+        span = len(shape) - len(named)
+        if span < 0 or (span > 0 and "..." not in term):
+            raise OpError(f"einsum: subscripts {term!r} of operand {i} do not fit its shape {shape}")
+        spans.append(span)
+    fresh = "".join(c for c in string.ascii_letters if c not in spec)[:max(spans, default=0)]
+    ins = [term.replace("...", fresh[len(fresh) - span:]) for term, span in zip(terms, spans)]
+    if arrow:
+        return ins, rhs.replace("...", fresh)
+    counts = Counter(lhs.replace("...", "").replace(",", ""))
+    return ins, fresh + "".join(sorted(c for c, n in counts.items() if n == 1))
+
+
+def _einsum(*operands, equation):
+    try:
+        return np.einsum(equation, *operands)
+    except ValueError as error:  # say which operands disagree, in PyTorch's terms
+        ins, _ = _einsum_labels(equation, [x.shape for x in operands])
+        first = {}
+        for i, (labels, x) in enumerate(zip(ins, operands)):
+            for axis, (label, n) in enumerate(zip(labels, x.shape)):
+                j, other = first.setdefault(label, (i, axis))
+                m = operands[j].shape[other]
+                if 1 != n != m != 1:
+                    name = f"label {label!r}" if label in equation else "a '...' dim"
+                    raise OpError(f"einsum: dim {other} of operand {j} (shape {operands[j].shape}) and dim {axis} of "
+                                  f"operand {i} (shape {x.shape}) share {name} but have sizes {m} and {n}") from None
+        raise OpError(f"einsum: {error} (equation {equation!r})") from None
+
+
+def _einsum_vjp(g, out, *operands, equation):
+    """The gradient of operand i is itself an einsum: g contracted with the other operands onto
+    operand i's labels. Two cases need a constant factor: a label repeated within operand i (a
+    diagonal, "ii") gets a fresh label tied to the first by an identity matrix, and a label that
+    only operand i has (summed away, or broadcast there) gets a vector of ones."""
+    ins, out_labels = _einsum_labels(equation, [x.shape for x in operands])
+    spare = iter(c for c in string.ascii_letters if c not in "".join(ins) + out_labels)
+    grads = []
+    for i, x in enumerate(operands):
+        if not x.requires_grad:
+            grads.append(None)
+            continue
+        others = [j for j in range(len(operands)) if j != i]
+        size = dict(zip(out_labels, g.shape))  # the size each label has outside operand i
+        for j in others:
+            for label, n in zip(ins[j], operands[j].shape):
+                size[label] = max(n, size.get(label, 1))
+        target, terms, constants = "", [], []
+        for label, n in zip(ins[i], x.shape):
+            if label in target:
+                new = next(spare)
+                target += new
+                terms.append(label + new)
+                constants.append(np.eye(n, dtype=g.dtype))
+            else:
+                target += label
+                if size.get(label, 1) < n or label not in size:
+                    terms.append(label)
+                    constants.append(np.ones(n, dtype=g.dtype))
+        spec = ",".join([out_labels] + [ins[j] for j in others] + terms) + "->" + target
+        grads.append(einsum(spec, g, *(operands[j] for j in others), *constants))
+    return tuple(grads)
+
+
+_EINSUM_EQUATIONS = ("ij,jk->ik", "ij->ji", "ba", "ii->i", "ii", "iij->j", "ij->", "i,i->", "i,j->ij",
+                     "bij,bjk->bik", "ij,jk,kl->il", "i,i,i->i", "ij,ij->ij", "aB,Ba", "...ij,...jk->...ik",
+                     "...ii->...i", "i...->...", "i,...->...i")
+
+
+def _einsum_sample(draw):
+    equation = draw.choice(_EINSUM_EQUATIONS)
+    size = {c: draw.integer(1, 3) for c in sorted(set(equation) - set(",.->"))}
+    batch = draw.shape(max_dims=2, max_side=3)
+    shapes = []
+    for term in equation.split("->")[0].split(","):
+        head, ellipsis, tail = term.partition("...")
+        lead = tuple(1 if draw.boolean() else n for n in batch[draw.integer(0, len(batch)):]) if ellipsis else ()
+        shapes.append(tuple(size[c] for c in head) + lead + tuple(size[c] for c in tail))
+    return Example(tuple(shapes), {"equation": equation})
+
+
+class _Einsum(Op):
+    """einsum takes its equation first, as PyTorch's does: `einsum("ij,jk->ik", a, b)`, or with the
+    operands in one list. The generic call of a variadic op, `einsum([a, b], equation="ij,jk->ik")`,
+    works too."""
+
+    def __call__(self, *args, **kwargs):
+        if args and isinstance(args[0], str):
+            operands = args[1:]
+            if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+                operands = operands[0]
+            return apply(self, tuple(operands), {"equation": args[0], **kwargs})
+        return super().__call__(*args, **kwargs)
+
+
+einsum = _Einsum("einsum", _einsum, _einsum_vjp,
+                 (Arg("operands"),), params=(Param("equation"),), sample=_einsum_sample, variadic=True)
+
+# --- tensordot -----------------------------------------------------------------------------------
+
+
+def _contracted(dims, a_ndim: int, b_ndim: int) -> tuple[list[int], list[int]]:
+    """tensordot's `dims` as two lists of paired axes: an int n pairs the last n axes of a with
+    the first n of b."""
+    if isinstance(dims, (int, np.integer)):
+        if not 0 <= dims <= min(a_ndim, b_ndim):
+            raise OpError(f"tensordot: dims={dims} must be in [0, {min(a_ndim, b_ndim)}] for tensors of "
+                          f"{a_ndim} and {b_ndim} dims")
+        return list(range(a_ndim - dims, a_ndim)), list(range(dims))
+    ia, ib = ([d] if isinstance(d, (int, np.integer)) else list(d) for d in dims)
+    if len(ia) != len(ib):
+        raise OpError(f"tensordot: dims {dims} pairs {len(ia)} axes of a with {len(ib)} axes of b")
+    return ([axes("tensordot", (d,), a_ndim)[0] for d in ia], [axes("tensordot", (d,), b_ndim)[0] for d in ib])
+
+
+def _tensordot(a, b, dims=2):
+    ia, ib = _contracted(dims, a.ndim, b.ndim)
+    for i, j in zip(ia, ib):
+        if a.shape[i] != b.shape[j]:
+            raise OpError(f"tensordot: dim {i} of a (shape {a.shape}) has size {a.shape[i]}, but dim {j} of b "
+                          f"(shape {b.shape}) it is contracted with has size {b.shape[j]}")
+    return np.tensordot(a, b, (ia, ib))
+
+
+def _tensordot_vjp(g, out, a, b, dims):
+    """ga = g contracted with b over b's free axes. What is left of b are its contracted axes, in
+    b's order; each stands for the axis of a it was paired with, so a permute puts them back."""
+    ia, ib = _contracted(dims, a.ndim, b.ndim)
+    fa = [i for i in range(a.ndim) if i not in ia]
+    fb = [j for j in range(b.ndim) if j not in ib]
+    ga = gb = None
+    if a.requires_grad:
+        r = tensordot(g, b, (list(range(len(fa), g.ndim)), fb))
+        ga = permute(r, tuple(np.argsort(fa + [ia[ib.index(j)] for j in sorted(ib)]).tolist()))
+    if b.requires_grad:
+        r = tensordot(a, g, (fa, list(range(len(fa)))))
+        gb = permute(r, tuple(np.argsort([ib[ia.index(i)] for i in sorted(ia)] + fb).tolist()))
+    return ga, gb
+
+
+def _placed(draw, free: tuple, contracted: tuple) -> tuple[tuple, list[int]]:
+    """A shape holding the free and the contracted sizes in a random order, and where each
+    contracted axis landed."""
+    order = draw.choice(list(itertools.permutations(range(len(free) + len(contracted)))))
+    sizes = free + contracted
+    return tuple(sizes[k] for k in order), [order.index(len(free) + c) for c in range(len(contracted))]
+
+
+def _tensordot_sample(draw):
+    contracted = draw.shape(min_dims=0, max_dims=2, max_side=3)
+    free_a, free_b = draw.shape(max_dims=2, max_side=3), draw.shape(max_dims=2, max_side=3)
+    if draw.boolean():
+        return Example((free_a + contracted, contracted + free_b), {"dims": len(contracted)})
+    a, ia = _placed(draw, free_a, contracted)
+    b, ib = _placed(draw, free_b, contracted)
+    return Example((a, b), {"dims": (ia, ib)})
+
+
+tensordot = Op("tensordot", _tensordot, _tensordot_vjp, (Arg("a"), Arg("b")), params=(Param("dims", 2),),
+               sample=_tensordot_sample)
+
+# --- diagonals and triangles ---------------------------------------------------------------------
+
+
+def _trace(x):
+    if x.ndim != 2:
+        raise OpError(f"trace: expected a 2-D matrix, got shape {x.shape}")
+    return np.trace(x)
+
+
+def _diagonal_axes(x_ndim: int, dim1: int, dim2: int) -> tuple[int, int]:
+    if x_ndim < 2:
+        raise OpError(f"diagonal: the input needs at least 2 dims, got {x_ndim}")
+    d1, d2 = axes("diagonal", (dim1,), x_ndim)[0], axes("diagonal", (dim2,), x_ndim)[0]
+    if d1 == d2:
+        raise OpError(f"diagonal: dim1 ({dim1}) and dim2 ({dim2}) name the same axis")
+    return d1, d2
+
+
+def _diagonal(x, offset=0, dim1=0, dim2=1):
+    return np.diagonal(x, offset, *_diagonal_axes(x.ndim, dim1, dim2))
+
+
+def _diagonal_vjp(g, out, x, offset, dim1, dim2):
+    """With dim1 and dim2 moved last, the diagonal is x[..., rows, cols]: scatter g back there."""
+    d1, d2 = _diagonal_axes(x.ndim, dim1, dim2)
+    order = [i for i in range(x.ndim) if i not in (d1, d2)] + [d1, d2]
+    k = g.shape[-1]
+    key = (Ellipsis, np.arange(k) + max(-offset, 0), np.arange(k) + max(offset, 0))
+    moved = index_backward(g, tuple(x.shape[i] for i in order), key)
+    return (permute(moved, tuple(np.argsort(order).tolist())),)
+
+
+def _diagonal_sample(draw):
+    shape = draw.shape(min_dims=2, max_dims=4)
+    d1, d2 = draw.choice(list(itertools.permutations(range(len(shape)), 2)))
+    return Example((shape,), {"offset": draw.integer(-2, 2), "dim1": d1, "dim2": d2 - len(shape) * draw.boolean()})
+
+
+def _triangle(op: str, part):
+    def forward(x, diagonal=0):
+        if x.ndim < 2:
+            raise OpError(f"{op}: the input needs at least 2 dims, got shape {x.shape}")
+        return part(x, diagonal)
+    return forward
+
+
+trace = Op("trace", _trace, lambda g, out, x: (g * np.eye(*x.shape, dtype=g.dtype),),
+           sample=lambda draw: Example((draw.shape(min_dims=2, max_dims=2),)))
+diagonal = Op("diagonal", _diagonal, _diagonal_vjp,
+              params=(Param("offset", 0), Param("dim1", 0), Param("dim2", 1)), sample=_diagonal_sample)
+triu = Op("triu", _triangle("triu", np.triu), lambda g, out, x, diagonal: (triu(g, diagonal),),
+          params=(Param("diagonal", 0, (-1, 0, 1)),), shapes="(m,n)->(m,n)")
+tril = Op("tril", _triangle("tril", np.tril), lambda g, out, x, diagonal: (tril(g, diagonal),),
+          params=(Param("diagonal", 0, (-1, 0, 1)),), shapes="(m,n)->(m,n)")
+
+# --- lucid.linalg --------------------------------------------------------------------------------
+
+
+def _square(op: str, a, name: str = "A") -> None:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise OpError(f"{op}: {name} must be a square matrix or a batch of them, got shape {a.shape}")
+
+
+def _singular(op: str, a) -> OpError:
+    return OpError(f"{op}: A of shape {a.shape} is singular (a matrix in it has no inverse)")
+
+
+def _symmetric_part(a):
+    return (a + np.swapaxes(a, -1, -2)) / 2
+
+
+def _inv(a):
+    _square("linalg.inv", a)
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise _singular("linalg.inv", a) from None
+
+
+def _det(a):
+    _square("linalg.det", a)
+    return np.linalg.det(a)
+
+
+def _slogdet(a):
+    _square("linalg.slogdet", a)
+    return np.linalg.slogdet(a)
+
+
+def _solve(a, b):
+    """B is a vector (or a batch of them) if it is 1-D or shaped like A without its last dim, as
+    in PyTorch; otherwise a matrix (or a batch) of right-hand sides."""
+    _square("linalg.solve", a)
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    rhs = b[..., None] if vector else b
+    if rhs.ndim < 2 or rhs.shape[-2] != a.shape[-1]:
+        raise OpError(f"linalg.solve: A of shape {a.shape} and B of shape {b.shape} are incompatible: B must be "
+                      f"(..., {a.shape[-1]}, k) or a vector of {a.shape[-1]}")
+    try:
+        x = np.linalg.solve(a, rhs)
+    except np.linalg.LinAlgError:
+        raise _singular("linalg.solve", a) from None
+    except ValueError:
+        raise OpError(f"linalg.solve: the batch dims of A (shape {a.shape}) and B (shape {b.shape}) do not "
+                      f"broadcast") from None
+    return x[..., 0] if vector else x
+
+
+def _solve_vjp(g, out, a, b):
+    """A X = B gives gB = A^-T g and gA = -gB X^T (a vector X read as a column)."""
+    gb = solve(a.mT, g)
+    ga = None
+    if a.requires_grad:
+        column = out.ndim == a.ndim - 1
+        ga = -(gb[..., None] @ out[..., None, :] if column else gb @ out.mT)
+    return ga, gb if b.requires_grad else None
+
+
+def _solve_sample(draw):
+    n = draw.integer(1, 4)
+    batch = draw.shape(max_dims=2, max_side=3)
+    a = batch[draw.integer(0, len(batch)):] + (n, n)
+    if draw.boolean():  # a vector, or a batch of vectors shaped like A without its last dim
+        return Example((a, draw.choice(((n,), a[:-1]))))
+    return Example((a, batch[draw.integer(0, len(batch)):] + (n, draw.integer(1, 3))))
+
+
+def _cholesky(a, upper=False):
+    _square("linalg.cholesky", a)
+    try:
+        lower = np.linalg.cholesky(_symmetric_part(a))
+    except np.linalg.LinAlgError:
+        raise OpError(f"linalg.cholesky: A of shape {a.shape} is not positive-definite") from None
+    return np.swapaxes(lower, -1, -2) if upper else lower
+
+
+def _cholesky_vjp(g, out, a, upper):
+    """With A = L L^T: dL = L phi(L^-1 dA L^-T), where phi keeps the lower triangle and halves the
+    diagonal. Its adjoint gives G = L^-T phi(L^T gL) L^-1, and the gradient is G's symmetric part."""
+    lower, gl = (out.mT, g.mT) if upper else (out, g)
+    n = lower.shape[-1]
+    phi = np.tril(np.ones((n, n), dtype=g.dtype)) - 0.5 * np.eye(n, dtype=g.dtype)
+    left = solve(lower.mT, (lower.mT @ gl) * phi)  # L^-T phi(L^T gL)
+    transposed = solve(lower.mT, left.mT)  # G^T = L^-T (L^-T phi(...))^T
+    return ((transposed + transposed.mT) * 0.5,)
+
+
+def _eigh(a):
+    """Eigenvalues ascending; each eigenvector's largest-magnitude entry is made positive, so that
+    the eigenvectors are a smooth function of A (NumPy's signs are arbitrary)."""
+    _square("linalg.eigh", a)
+    values, vectors = np.linalg.eigh(_symmetric_part(a))
+    if vectors.shape[-1]:
+        largest = np.take_along_axis(vectors, np.abs(vectors).argmax(axis=-2)[..., None, :], axis=-2)
+        vectors = vectors * np.where(largest < 0, -1, 1).astype(vectors.dtype)
+    return values, vectors
+
+
+def _eigh_vjp(g, out, a):
+    """With A V = V diag(w): dw_i = v_i^T dA v_i and dv_j = sum_(i != j) v_i (v_i^T dA v_j) / (w_j - w_i).
+    (The sign convention fixes v_j's sign; a real unit vector has no other freedom.) Their adjoint is
+    G = V (diag(gw) + F * (V^T gV)) V^T with F_ij = 1 / (w_j - w_i) off the diagonal and 0 on it;
+    the gradient is G's symmetric part."""
+    gw, gv = g
+    w, v = out
+    eye = np.eye(w.shape[-1], dtype=w.dtype)
+    f = (1 - eye) / (w[..., None, :] - w[..., :, None] + eye)
+    inner = gw[..., :, None] * eye + f * (v.mT @ gv)
+    grad = v @ inner @ v.mT
+    return ((grad + grad.mT) * 0.5,)
+
+
+# linalg.norm: PyTorch's orders. A vector norm reduces one dim, a matrix norm two (rows, columns).
+VECTOR_ORDS = (None, 2, 1, math.inf, -math.inf, 0, 3, -1, 0.5)
+MATRIX_ORDS = (None, "fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf)
+
+
+def _norm_dims(ndim: int, ord, dim) -> tuple[int, ...]:
+    """The reduced axes, in the order given (rows before columns for a matrix norm)."""
+    if dim is None:
+        if ord is not None and ndim not in (1, 2):
+            raise OpError(f"linalg.norm: with ord={ord!r} and dim=None the input must be 1-D or 2-D, got {ndim} dims")
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not 1 <= len(dims) <= 2 or ndim == 0:
+        raise OpError(f"linalg.norm: dim must name 1 axis (vector norm) or 2 (matrix norm) of the input, got "
+                      f"dim={dim} for a tensor with {ndim} dims")
+    result = tuple(axes("linalg.norm", (d,), ndim)[0] for d in dims)
+    if len(set(result)) != len(result):
+        raise OpError(f"linalg.norm: dim {dim} names the same axis twice")
+    return result
+
+
+def _norm(x, ord=None, dim=None, keepdim=False):
+    dims = _norm_dims(x.ndim, ord, dim)
+    if ord is None and dim is None:  # every entry, as one vector
+        return np.linalg.norm(x, keepdims=keepdim)
+    try:
+        return np.linalg.norm(x, ord, dims if len(dims) == 2 else dims[0], keepdim)
+    except ValueError:
+        kind, ords = ("matrix", MATRIX_ORDS) if len(dims) == 2 else ("vector", "a number, inf or -inf")
+        raise OpError(f"linalg.norm: ord={ord!r} is not a {kind} norm (dims {dims} of shape {x.shape}); "
+                      f"expected {ords}") from None
+
+
+def _extreme(values, ord, axis):
+    """1/count at the entries that attain the max (ord > 0) or min along `axis`, else 0: a tie
+    shares the gradient equally, as in PyTorch."""
+    best = values.max(axis=axis, keepdims=True) if ord > 0 else values.min(axis=axis, keepdims=True)
+    hit = values == best
+    return (hit / hit.sum(axis=axis, keepdims=True)).astype(values.dtype)
+
+
+def _vector_norm_grad(x, n, ord, dims):
+    """d|x|_p / dx = x |x|^(p-2) / |x|_p^(p-1); for p = +-inf, the sign at the extreme entries."""
+    if ord is None or ord == 2:
+        return x / n
+    if ord == 0:
+        return np.zeros(x.shape, dtype=x.dtype)  # counts non-zero entries: piecewise constant
+    sign = np.sign(x.data)
+    if math.isinf(ord):
+        return sign * _extreme(np.abs(x.data), ord, dims)
+    return x * ((x * sign) / n) ** (ord - 2) / n
+
+
+def _matrix_norm_grad(x, ord, rows, cols):
+    """1 / inf: the sign of the entries of the largest (smallest) column / row sum. 2, -2 and nuc
+    are read off the eigen-decomposition of the smaller Gram matrix, A^T A or A A^T: with
+    sigma^2 = w and W its eigenvectors, d sigma_max = A w w^T / sigma_max (A on the other side for
+    A A^T), and d nuc = A (A^T A)^(-1/2)."""
+    if ord in (1, -1, math.inf, -math.inf):
+        summed, picked = (rows, cols) if ord in (1, -1) else (cols, rows)
+        column_sums = np.abs(x.data).sum(axis=summed, keepdims=True)
+        return np.sign(x.data) * _extreme(column_sums, ord, picked)
+    order = [i for i in range(x.ndim) if i not in (rows, cols)] + [rows, cols]
+    a = permute(x, tuple(order))
+    tall = a.shape[-2] >= a.shape[-1]
+    w, v = eigh(a.mT @ a if tall else a @ a.mT)
+    if ord == "nuc":
+        p = (v * w[..., None, :] ** -0.5) @ v.mT
+    else:
+        pick = slice(-1, None) if ord == 2 else slice(0, 1)  # the largest or the smallest
+        u = v[..., :, pick]
+        p = u @ u.mT / w[..., pick, None] ** 0.5
+    return permute(a @ p if tall else p @ a, tuple(np.argsort(order).tolist()))
+
+
+def _norm_vjp(g, out, x, ord, dim, keepdim):
+    dims = _norm_dims(x.ndim, ord, dim)
+    if not keepdim:
+        shape = keepdim_shape(x.shape, dims)
+        g, out = g.reshape(shape), out.reshape(shape)
+    if len(dims) != 2 or ord in (None, "fro"):
+        return (g * _vector_norm_grad(x, out, 2 if ord == "fro" else ord, dims),)
+    return (g * _matrix_norm_grad(x, ord, *dims),)
+
+
+def _norm_sample(draw):
+    shape = draw.shape(min_dims=1, max_dims=3)
+    ndim = len(shape)
+    kind = draw.choice(("all", "vector", "matrix") if ndim >= 2 else ("all", "vector"))
+    if kind == "all":  # dim=None: every entry (ord=None) or, for a 1-D or 2-D input, that norm
+        ord = None if ndim > 2 else draw.choice(VECTOR_ORDS if ndim == 1 else MATRIX_ORDS)
+        return Example((shape,), {"ord": ord, "dim": None, "keepdim": draw.boolean()})
+    if kind == "vector":
+        return Example((shape,), {"ord": draw.choice(VECTOR_ORDS), "dim": draw.integer(-ndim, ndim - 1),
+                                  "keepdim": draw.boolean()})
+    rows, cols = draw.choice(list(itertools.permutations(range(ndim), 2)))
+    return Example((shape,), {"ord": draw.choice(MATRIX_ORDS), "dim": (rows - ndim * draw.boolean(), cols),
+                              "keepdim": draw.boolean()})
+
+
+invertible = (Arg("A", structure="invertible"),)
+spd = (Arg("A", structure="spd"),)
+
+inv = Op("linalg.inv", _inv, lambda g, out, a: (-(out.mT @ g @ out.mT),), invertible, shapes="(n,n)->(n,n)")
+det = Op("linalg.det", _det, lambda g, out, a: ((g * out)[..., None, None] * inv(a).mT,), invertible,
+         shapes="(n,n)->()")
+slogdet = Op("linalg.slogdet", _slogdet, lambda g, out, a: (g[1][..., None, None] * inv(a).mT,), invertible,
+             shapes="(n,n)->(),()", outputs=2)  # sign is piecewise constant: only logabsdet has a gradient
+solve = Op("linalg.solve", _solve, _solve_vjp, (Arg("A", structure="invertible"), Arg("B")), sample=_solve_sample)
+cholesky = Op("linalg.cholesky", _cholesky, _cholesky_vjp, spd, params=(Param("upper", False, (False, True)),),
+              shapes="(n,n)->(n,n)")
+eigh = Op("linalg.eigh", _eigh, _eigh_vjp, spd, shapes="(n,n)->(n),(n,n)", outputs=2, ties=True)
+norm = Op("linalg.norm", _norm, _norm_vjp, params=(Param("ord", None), Param("dim", None), Param("keepdim", False)),
+          sample=_norm_sample, kinks=(0.0,), ties=True)
 
 
 @hookimpl
 def lucid_ops():
-    return [matmul]
+    return [matmul, mm, bmm, dot, outer, einsum, tensordot, trace, diagonal, triu, tril,
+            inv, det, slogdet, solve, cholesky, eigh, norm]
