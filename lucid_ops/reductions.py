@@ -1,20 +1,51 @@
-"""Reductions: sum, mean, ... The gradient of a reduction spreads `g` back over the reduced axes."""
+"""Reductions over `dim`: sums, products, extrema, moments, norms, and the running sum and product.
+
+The gradient of a reduction spreads `g` back over the reduced axes; what differs from op to op is
+the weight each input gets: 1 for sum, the product of the other values for prod, an equal share
+of the tied maxima for amax. Where a reduction is not differentiable (ties of amax, zeros of
+norm) the entry says which derivative it picks, and declares those points (`ties`, `kinks`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from lucid import Op, Param, hookimpl
-from lucid.op import dims
+from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
+from lucid.op import Example, dim, dims
 from lucid_ops.common import axes, keepdim_shape
-from lucid_ops.shape import expand
+from lucid_ops.exponential import exp
+from lucid_ops.shape import expand, flip, one_axis, pad, permute
 
 reduction_params = (Param("dim", None, dims), Param("keepdim", False, (False, True)))
+any_input = (Arg("input", dtype="any"),)  # sums, products and extrema of integers are integers
+
+
+def _keep(t, x, dim, keepdim):
+    """A reduction's result (or its gradient) with the reduced axes kept as size 1, so that it
+    broadcasts against the input. With dim=None the result is 0-d and broadcasts already."""
+    if dim is None or keepdim:
+        return t
+    return t.reshape(keepdim_shape(x.shape, axes("", dim, x.ndim)))
 
 
 def _spread(g, x, dim, keepdim):
     """g, shaped like the reduction's result, broadcast back to x's shape."""
-    if not (dim is None or keepdim):
-        g = g.reshape(keepdim_shape(x.shape, axes("sum", dim, x.ndim)))
-    return expand(g, x.shape)
+    return expand(_keep(g, x, dim, keepdim), x.shape)
 
+
+def _constant(array: np.ndarray, like) -> Tensor:
+    """A weight computed from the values (a mask, a sign): constant, so the rule stays differentiable."""
+    return Tensor(array.astype(like.dtype, copy=False))
+
+
+def _count(x, dim) -> int:
+    return math.prod(x.shape[a] for a in axes("", dim, x.ndim))
+
+
+# --- sum, mean, prod -----------------------------------------------------------------------------
 
 def _sum(x, dim=None, keepdim=False):
     return np.sum(x, axis=axes("sum", dim, x.ndim), keepdims=keepdim)
@@ -24,15 +55,287 @@ def _mean(x, dim=None, keepdim=False):
     return np.mean(x, axis=axes("mean", dim, x.ndim), keepdims=keepdim)
 
 
-def _count(x, dim):
-    return int(np.prod([x.shape[a] for a in axes("mean", dim, x.ndim)]))
+def _prod(x, dim=None, keepdim=False):
+    return np.prod(x, axis=axes("prod", dim, x.ndim), keepdims=keepdim)
 
 
-sum = Op("sum", _sum, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim),), params=reduction_params)
+def _shift(t, d: int, by: int, fill: float):
+    """t moved `by` places along axis d (toward higher indices), `fill` coming in: one constant
+    pad that adds `by` values in front and crops `by` at the end."""
+    widths = (0, 0) * (t.ndim - 1 - d) + (by, -by)
+    return pad(t, widths, value=fill)
+
+
+def _exclusive_cumprod(x, d: int):
+    """x_0 ... x_{i-1} at position i (1 at position 0): a cumprod of x shifted by one."""
+    return cumprod(_shift(x, d, 1, 1.0), d)
+
+
+def _prod_vjp(g, out, x, dim, keepdim):
+    """d prod / d x_i is the product of all the other values. Dividing `out` by x_i would fail
+    where x_i = 0, so multiply instead the products before and after i, both exclusive cumprods
+    (one from each end) over the reduced axes gathered into the last one. No division, so zeros
+    (one or several) get exact first and higher derivatives."""
+    reduced = axes("prod", dim, x.ndim)
+    if not reduced:
+        return (g,)
+    kept = [a for a in range(x.ndim) if a not in reduced]
+    order = kept + list(reduced)
+    flat = permute(x, order).reshape(*[x.shape[a] for a in kept], _count(x, dim))
+    others = _exclusive_cumprod(flat, len(kept)) * flip(_exclusive_cumprod(flip(flat, -1), len(kept)), -1)
+    others = permute(others.reshape([x.shape[a] for a in order]), np.argsort(order).tolist())
+    return (_keep(g, x, dim, keepdim) * others,)
+
+
+sum = Op("sum", _sum, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim),), any_input,
+         params=reduction_params)
 mean = Op("mean", _mean, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) / _count(x, dim),),
           params=reduction_params)
+prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params)
+
+
+# --- extrema -------------------------------------------------------------------------------------
+# amax/amin split the gradient evenly among tied extrema (as PyTorch's amax does); max/min along
+# a dim return the index of the first extremum, and the gradient flows to that index only.
+
+def _extremum_vjp(g, out, x, dim, keepdim):
+    """g shared equally by the values equal to the extremum of their slice."""
+    reduced = axes("", dim, x.ndim)
+    hit = x.data == _keep(out, x, dim, keepdim).data
+    share = hit / hit.sum(axis=reduced, keepdims=True)
+    return (_keep(g, x, dim, keepdim) * _constant(share, x),)
+
+
+def _amax(x, dim=None, keepdim=False):
+    return np.amax(x, axis=axes("amax", dim, x.ndim), keepdims=keepdim)
+
+
+def _amin(x, dim=None, keepdim=False):
+    return np.amin(x, axis=axes("amin", dim, x.ndim), keepdims=keepdim)
+
+
+def _arg_extremum(arg, name):
+    """The forward of max or min along `dim`: (values, indices of the first extremum)."""
+
+    def forward(x, dim, keepdim=False):
+        d = one_axis(name, dim, x.ndim)
+        if x.ndim == 0:
+            return x.copy(), np.zeros((), np.int64)
+        indices = arg(x, axis=d, keepdims=True)
+        values = np.take_along_axis(x, indices, axis=d)
+        if not keepdim:
+            values, indices = values.squeeze(d), indices.squeeze(d)
+        return values, indices.astype(np.int64)
+
+    forward.__doc__ = f"{name}(input) is the {name}imum; {name}(input, dim) is (values, indices) along dim."
+    return forward
+
+
+def _arg_extremum_vjp(g, out, x, dim, keepdim):
+    """All of g goes to the index the forward returned (the first extremum of each slice)."""
+    if x.ndim == 0:
+        return (g[0],)
+    d = one_axis("", dim, x.ndim)
+    indices = out[1].data if keepdim else np.expand_dims(out[1].data, d)
+    position = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d))
+    return (_keep(g[0], x, dim, keepdim) * _constant(position == indices, x),)
+
+
+@dataclass(frozen=True)
+class Extremum(Op):
+    """max and min have PyTorch's two call forms under one name: `max(x)` is the largest value
+    (the op `whole`, amax over every dim) and `max(x, dim, keepdim=False)` is the registered
+    op itself, returning (values, indices)."""
+
+    whole: Op | None = None
+
+    def __call__(self, input: Any, *args: Any, **kwargs: Any) -> Any:
+        if (args[0] if args else kwargs.get("dim")) is None and not kwargs.keys() - {"dim"}:
+            return self.whole(input)
+        return super().__call__(input, *args, **kwargs)
+
+
+def _one_dim_sample(draw) -> Example:
+    shape = draw.shape()
+    return Example((shape,), {"dim": draw.choice(dim((shape,))), "keepdim": draw.boolean()})
+
+
+amax = Op("amax", _amax, _extremum_vjp, any_input, params=reduction_params, ties=True)
+amin = Op("amin", _amin, _extremum_vjp, any_input, params=reduction_params, ties=True)
+max = Extremum("max", _arg_extremum(np.argmax, "max"), _arg_extremum_vjp, any_input,
+               params=(Param("dim", choices=dim), Param("keepdim", False, (False, True))),
+               sample=_one_dim_sample, ties=True, outputs=2, whole=amax)
+min = Extremum("min", _arg_extremum(np.argmin, "min"), _arg_extremum_vjp, any_input,
+               params=(Param("dim", choices=dim), Param("keepdim", False, (False, True))),
+               sample=_one_dim_sample, ties=True, outputs=2, whole=amin)
+
+
+# --- var, std, logsumexp -------------------------------------------------------------------------
+
+def _ddof(op, dim, unbiased, correction):
+    """PyTorch's two spellings of Bessel's correction: `correction` (default 1) or the older
+    `unbiased`; `var(x, False)` passes unbiased in dim's place, as in PyTorch."""
+    if isinstance(dim, bool):
+        if unbiased is not None:
+            raise OpError(f"{op}: got unbiased twice (positionally as dim={dim} and as unbiased={unbiased})")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise OpError(f"{op}: pass either unbiased or correction, not both")
+    return dim, (correction if correction is not None else 1 if unbiased is None else int(unbiased))
+
+
+def _var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    dim, ddof = _ddof("var", dim, unbiased, correction)
+    return np.var(x, axis=axes("var", dim, x.ndim), ddof=ddof, keepdims=keepdim)
+
+
+def _std(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    dim, ddof = _ddof("std", dim, unbiased, correction)
+    return np.std(x, axis=axes("std", dim, x.ndim), ddof=ddof, keepdims=keepdim)
+
+
+def _centred(x, dim, unbiased, correction):
+    """(x - mean, number of values less the correction), the two factors of d var / d x."""
+    dim, ddof = _ddof("", dim, unbiased, correction)
+    return x - mean(x, dim, True), _count(x, dim) - ddof, dim
+
+
+def _var_vjp(g, out, x, dim, unbiased, keepdim, correction):
+    """var = sum (x - mean)^2 / (N - correction); the mean's own dependence on x cancels."""
+    centred, n, dim = _centred(x, dim, unbiased, correction)
+    return (_keep(g, x, dim, keepdim) * centred * (2 / n),)
+
+
+def _std_vjp(g, out, x, dim, unbiased, keepdim, correction):
+    """std = sqrt(var): d std = d var / (2 std). Not differentiable where all values are equal."""
+    centred, n, dim = _centred(x, dim, unbiased, correction)
+    return (_keep(g, x, dim, keepdim) * centred / (_keep(out, x, dim, keepdim) * n),)
+
+
+def _moments_sample(draw) -> Example:
+    """At least two values per reduction, and a correction of 0 or 1, so the result is finite."""
+    shape = draw.shape(min_dims=1, min_side=2)
+    spelling = draw.choice(({}, {"correction": 0}, {"correction": 1}, {"unbiased": True}, {"unbiased": False}))
+    return Example((shape,), {"dim": draw.choice(dims((shape,))), "keepdim": draw.boolean(), **spelling})
+
+
+moment_params = (Param("dim", None, dims), Param("unbiased", None, (None, True, False)),
+                 Param("keepdim", False, (False, True)), Param("correction", None, (None, 0, 1)))
+
+
+def _logsumexp(x, dim, keepdim=False):
+    """log sum exp(x) = m + log sum exp(x - m) with m the max: no overflow, and exact for -inf."""
+    reduced = axes("logsumexp", dim, x.ndim)
+    m = np.amax(x, axis=reduced, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0)  # an all -inf (or empty) slice: any finite shift will do
+    with np.errstate(divide="ignore"):  # log 0 = -inf: the sum of no values, or of exp(-inf)
+        out = np.log(np.sum(np.exp(x - m), axis=reduced, keepdims=True)) + m
+    return out if keepdim else out.squeeze(reduced)
+
+
+var = Op("var", _var, _var_vjp, params=moment_params, sample=_moments_sample)
+std = Op("std", _std, _std_vjp, params=moment_params, sample=_moments_sample)
+logsumexp = Op("logsumexp", _logsumexp,
+               lambda g, out, x, dim, keepdim: (_keep(g, x, dim, keepdim) * exp(x - _keep(out, x, dim, keepdim)),),
+               params=(Param("dim", choices=dims), Param("keepdim", False, (False, True))))
+
+
+# --- norm ----------------------------------------------------------------------------------------
+
+def _order(p) -> float:
+    """torch.norm's p as a number: 'fro' is the 2-norm of all the values (a vector norm)."""
+    if p == "fro":
+        return 2.0
+    if isinstance(p, str) or not isinstance(p, (int, float, np.number)) or p < 0 and p != -math.inf:
+        raise OpError(f"norm: p must be 'fro', a number >= 0, inf or -inf, got {p!r}")
+    return float(p)
+
+
+def _norm(x, p="fro", dim=None, keepdim=False):
+    """The vector p-norm over `dim` (all values by default), as torch.norm computes it."""
+    reduced, p = axes("norm", dim, x.ndim), _order(p)
+    size = np.abs(x)
+    if p == math.inf:
+        return np.amax(size, axis=reduced, keepdims=keepdim)
+    if p == -math.inf:
+        return np.amin(size, axis=reduced, keepdims=keepdim)
+    if p == 0:
+        return np.sum(size != 0, axis=reduced, keepdims=keepdim).astype(x.dtype)
+    if p == 1:
+        return np.sum(size, axis=reduced, keepdims=keepdim)
+    if p == 2:
+        return np.sqrt(np.sum(size * size, axis=reduced, keepdims=keepdim))
+    return np.sum(size ** p, axis=reduced, keepdims=keepdim) ** (1 / p)
+
+
+def _norm_vjp(g, out, x, p, dim, keepdim):
+    """d |x|_p / d x_i = sign(x_i) (|x_i| / |x|_p)^(p-1); for p = inf, an equal share for the
+    tied largest |x_i|. Where the whole slice is 0 the gradient is 0, as in PyTorch (a subgradient)."""
+    p, g, norm = _order(p), _keep(g, x, dim, keepdim), _keep(out, x, dim, keepdim)
+    sign = _constant(np.sign(x.data), x)
+    if p == 0:
+        return (g * _constant(np.zeros_like(x.data), x),)
+    if p == 1:
+        return (g * sign,)
+    if math.isinf(p):
+        hit = np.abs(x.data) == norm.data
+        return (g * sign * _constant(hit / hit.sum(axis=axes("", dim, x.ndim), keepdims=True), x),)
+    norm = norm + _constant(norm.data == 0, norm)  # 0/0 -> 0/1 where the slice is all zeros
+    if p == 2:
+        return (g * x / norm,)
+    return (g * sign * (x * sign / norm) ** (p - 1),)
+
+
+norm = Op("norm", _norm, _norm_vjp,
+          params=(Param("p", "fro", ("fro", 1, 2, 3, 0.5, math.inf, -math.inf)), Param("dim", None, dims),
+                  Param("keepdim", False, (False, True))), kinks=(0.0,), ties=True)
+
+
+# --- cumsum, cumprod -----------------------------------------------------------------------------
+
+def _scan(ufunc, name):
+    """cumsum or cumprod along dim; integers accumulate in int64, as in PyTorch."""
+
+    def forward(x, dim):
+        d = one_axis(name, dim, x.ndim)
+        wide = np.int64 if x.dtype.kind in "biu" else x.dtype
+        return ufunc.accumulate(x, axis=d, dtype=wide) if x.ndim else x.astype(wide)
+
+    return forward
+
+
+def _cumsum_vjp(g, out, x, dim):
+    """Input i reaches every out_k with k >= i: a cumsum of g from the far end."""
+    if x.ndim == 0:
+        return (g,)
+    d = one_axis("cumsum", dim, x.ndim)
+    return (flip(cumsum(flip(g, d), d), d),)
+
+
+def _cumprod_vjp(g, out, x, dim):
+    """d out_k / d x_i = (x_0 ... x_{i-1}) (x_{i+1} ... x_k) for k >= i. Dividing out_k by x_i
+    fails at zeros; instead, grad_i = before_i * after_i with before_i = x_0 ... x_{i-1} (an
+    exclusive cumprod) and after_i = sum_{k>=i} g_k x_{i+1} ... x_k, which obeys
+    after_i = g_i + x_{i+1} after_{i+1}. That recurrence is solved in log2(n) doubling steps:
+    after each, `after` sums `span` terms and `factor_i` = x_{i+1} ... x_{i+span}. Only products
+    and sums, so zeros get exact first and higher derivatives."""
+    if x.ndim == 0:
+        return (g,)
+    d = one_axis("cumprod", dim, x.ndim)
+    n = x.shape[d]
+    after, factor, span = g, _shift(x, d, -1, 0.0), 1
+    while span < n:
+        after = after + factor * _shift(after, d, -span, 0.0)
+        if 2 * span < n:
+            factor = factor * _shift(factor, d, -span, 0.0)
+        span *= 2
+    return (_exclusive_cumprod(x, d) * after,)
+
+
+cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(Param("dim", choices=dim),))
+cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input, params=(Param("dim", choices=dim),))
 
 
 @hookimpl
 def lucid_ops():
-    return [sum, mean]
+    return [sum, mean, prod, amax, amin, max, min, var, std, logsumexp, norm, cumsum, cumprod]

@@ -1,18 +1,44 @@
 """Shape and indexing: ops that move values around without changing them.
 
-Their gradients move `g` back: the inverse reshape or permutation, or a scatter into zeros.
+Their gradients move `g` back: the inverse reshape, permutation, flip or roll; a crop for a
+pad; a split for a cat; and for every op that picks values by index (getitem, gather,
+index_select, take_along_dim, reflect padding), a scatter-add into zeros (`index_backward`),
+whose own gradient is the same pick again.
 """
+from __future__ import annotations
+
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 
-from lucid import Arg, Example, Op, Param, hookimpl
-from lucid.op import dim
+from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
+from lucid.op import dim, dims
 from lucid_ops.common import axes
 
 anything = (Arg("input", dtype="any"),)
+index_arg = Arg("index", dtype="int")
 
+
+def one_axis(op: str, d: Any, ndim: int, new: bool = False) -> int:
+    """One `dim` as a non-negative axis. A 0-d tensor accepts dim 0 and -1, as in PyTorch; with
+    new=True, `d` is where a new axis goes (unsqueeze, stack), one of ndim + 1 places."""
+    size = ndim + 1 if new else max(ndim, 1)
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+        raise OpError(f"{op}: dim must be an int, got {d!r}")
+    if not -size <= d < size:
+        raise OpError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
+                      f"(expected a dim in [{-size}, {size - 1}])")
+    return int(d) % size
+
+
+def _back_to_input_shape(g, out, x, **params):
+    """The gradient of any op that only changes the shape: g in the input's shape."""
+    return (g.reshape(x.shape),)
+
+
+# --- reshape and friends -------------------------------------------------------------------------
 
 def _reshape(x, shape):
     try:
@@ -26,6 +52,64 @@ def _reshapes(shapes):
     shape = shapes[0]
     return ((int(np.prod(shape)),), (-1,), tuple(reversed(shape)), (*shape, 1))
 
+
+def _flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return x.reshape(1)
+    start, end = one_axis("flatten", start_dim, x.ndim), one_axis("flatten", end_dim, x.ndim)
+    if start > end:
+        raise OpError(f"flatten: start_dim {start_dim} must not come after end_dim {end_dim} "
+                      f"(for a tensor with {x.ndim} dims)")
+    return x.reshape(x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])
+
+
+def _flatten_sample(draw):
+    shape = draw.shape()
+    start = draw.integer(0, max(len(shape) - 1, 0))
+    end = draw.integer(start, max(len(shape) - 1, 0))
+    return Example((shape,), {"start_dim": start, "end_dim": end - len(shape) if draw.boolean() else end})
+
+
+def _unflatten(x, dim, sizes):
+    d = one_axis("unflatten", dim, x.ndim)
+    sizes = tuple(sizes)
+    known = math.prod(n for n in sizes if n != -1)
+    fits = sizes.count(-1) <= 1 and (known == x.shape[d] if -1 not in sizes else known and x.shape[d] % known == 0)
+    if not fits:
+        raise OpError(f"unflatten: sizes {sizes} don't multiply to the size {x.shape[d]} of dim {dim} "
+                      f"(input shape {x.shape})")
+    sizes = tuple(x.shape[d] // known if n == -1 else n for n in sizes)
+    return x.reshape(x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+def _unflatten_sample(draw):
+    shape = draw.shape(min_dims=1)
+    d = draw.integer(-len(shape), len(shape) - 1)
+    n = shape[d]
+    return Example((shape,), {"dim": d, "sizes": draw.choice(((n,), (1, n), (n, 1), (-1,), (1, -1, 1)))})
+
+
+def _squeeze(x, dim=None):
+    chosen = axes("squeeze", dim, x.ndim)
+    return x.reshape(tuple(n for a, n in enumerate(x.shape) if not (a in chosen and n == 1)))
+
+
+def _squeeze_sample(draw):
+    shape = tuple(1 if draw.boolean() else n for n in draw.shape())
+    return Example((shape,), {"dim": draw.choice(dims((shape,)))})
+
+
+def _unsqueeze(x, dim):
+    return np.expand_dims(x, one_axis("unsqueeze", dim, x.ndim, new=True))
+
+
+def _new_axes(shapes):
+    """Each place a new axis can go: ndim + 1 of them, negative too."""
+    ndim = len(shapes[0])
+    return tuple(range(-ndim - 1, ndim + 1))
+
+
+# --- permutations --------------------------------------------------------------------------------
 
 def _permute(x, dims):
     order = [d % x.ndim if -x.ndim <= d < x.ndim else d for d in dims]
@@ -45,9 +129,44 @@ def _permutations(shapes):
 
 
 def _transpose(x, dim0, dim1):
-    return np.swapaxes(x, *axes("transpose", (dim0,), x.ndim), *axes("transpose", (dim1,), x.ndim)) \
-        if dim0 % max(x.ndim, 1) != dim1 % max(x.ndim, 1) else x
+    a, b = one_axis("transpose", dim0, x.ndim), one_axis("transpose", dim1, x.ndim)
+    return np.swapaxes(x, a, b) if x.ndim else x
 
+
+def _flip(x, dims):
+    return np.flip(x, axes("flip", dims, x.ndim))
+
+
+def _some_axes(shapes):
+    """Each axis alone, the first and last together, and all of them."""
+    ndim = len(shapes[0])
+    return tuple(range(-max(ndim, 1), max(ndim, 1))) + (((0, -1),) if ndim >= 2 else ()) + (tuple(range(ndim)),)
+
+
+def _roll(x, shifts, dims=None):
+    if dims is None:
+        return np.roll(x, shifts)
+    shifts, dims = (shifts,) if isinstance(shifts, int) else tuple(shifts), (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise OpError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    if x.ndim == 0:
+        return x.copy()
+    return np.roll(x, shifts, tuple(one_axis("roll", d, x.ndim) for d in dims))
+
+
+def _roll_sample(draw):
+    shape = draw.shape()
+    if not shape or draw.boolean():
+        return Example((shape,), {"shifts": draw.integer(-5, 5), "dims": None})
+    chosen = tuple(sorted({draw.integer(-len(shape), len(shape) - 1) for _ in range(draw.integer(1, 2))}))
+    return Example((shape,), {"shifts": tuple(draw.integer(-5, 5) for _ in chosen), "dims": chosen})
+
+
+def _negated(shifts):
+    return -shifts if isinstance(shifts, int) else tuple(-s for s in shifts)
+
+
+# --- broadcasting and repetition -----------------------------------------------------------------
 
 def _expand(x, size):
     """PyTorch's expand: -1 keeps a size; new axes may be added in front."""
@@ -68,6 +187,206 @@ def _expand_sample(draw):
     return Example((shape,), {"size": (draw.integer(1, 3),) * draw.integer(0, 1) + target})
 
 
+def _repeat(x, repeats):
+    if len(repeats) < x.ndim:
+        raise OpError(f"repeat: the number of repeats ({len(repeats)}) must be at least the number of dims "
+                      f"({x.ndim}) of the input of shape {x.shape}")
+    return np.tile(x, repeats)
+
+
+def _untile(g, out, x, **params):
+    """Each input value appears once per copy: reshape g to (copies, size) pairs of axes and
+    sum over the copies. Works for repeat and tile, whose only param is the copy counts."""
+    (copies,) = params.values()
+    ndim = max(len(copies), x.ndim)
+    copies = (1,) * (ndim - len(copies)) + tuple(copies)
+    sizes = (1,) * (ndim - x.ndim) + x.shape
+    pairs = g.reshape([n for pair in zip(copies, sizes) for n in pair])
+    return (pairs.sum(tuple(range(0, 2 * ndim, 2))).reshape(x.shape),)
+
+
+def _repeat_sample(draw):
+    shape = draw.shape()
+    return Example((shape,), {"repeats": tuple(draw.integer(1, 3) for _ in range(len(shape) + draw.integer(0, 1)))})
+
+
+def _tile_sample(draw):
+    shape = draw.shape()
+    return Example((shape,), {"dims": tuple(draw.integer(1, 3) for _ in range(draw.integer(0, len(shape) + 1)))})
+
+
+# --- joining and splitting -----------------------------------------------------------------------
+# cat and split undo each other, and so do stack and unbind: each is the other's gradient.
+# split, chunk and unbind return as many tensors as the call asks for: they are multi-output ops
+# (outputs=2 marks "a tuple of tensors"; how many depends on the params and the input's shape).
+
+def _cat(*tensors, dim=0):
+    if not tensors:
+        raise OpError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise OpError(f"cat: tensor {i} is 0-d; 0-d tensors cannot be concatenated (use stack)")
+    d = one_axis("cat", dim, first.ndim)
+    for i, t in enumerate(tensors):
+        if t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:] or t.ndim != first.ndim:
+            raise OpError(f"cat: tensor 0 has shape {first.shape} and tensor {i} has shape {t.shape}; "
+                          f"they must match except in dim {dim}")
+    return np.concatenate(tensors, axis=d)
+
+
+def _stack(*tensors, dim=0):
+    if not tensors:
+        raise OpError("stack: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise OpError(f"stack: tensor 0 has shape {tensors[0].shape} and tensor {i} has shape {t.shape}; "
+                          f"stack needs tensors of equal shape")
+    return np.stack(tensors, axis=one_axis("stack", dim, tensors[0].ndim, new=True))
+
+
+def _sizes(op, n, split_size_or_sections, dim):
+    """The sizes of the pieces: as many `split_size` as fit (the last one smaller), or the sections."""
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0 and n:
+            raise OpError(f"{op}: split_size must be a positive int, got {size}")
+        return [size] * (n // size) + [n % size] * bool(n % size) if n else [0]
+    sections = [int(s) for s in split_size_or_sections]
+    if any(s < 0 for s in sections) or sum(sections) != n:
+        raise OpError(f"{op}: sections {tuple(sections)} must be sizes >= 0 that add up to {n}, "
+                      f"the size of dim {dim}")
+    return sections
+
+
+
+def _split(x, split_size_or_sections, dim=0):
+    d = one_axis("split", dim, x.ndim)
+    if x.ndim == 0:
+        raise OpError("split: a 0-d tensor cannot be split")
+    offsets = np.cumsum(_sizes("split", x.shape[d], split_size_or_sections, dim))[:-1]
+    return tuple(np.split(x, offsets, axis=d))
+
+
+def _chunk(x, chunks, dim=0):
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise OpError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    d = one_axis("chunk", dim, x.ndim)
+    if x.ndim == 0:
+        raise OpError("chunk: a 0-d tensor cannot be chunked")
+    return _split(x, max(-(-x.shape[d] // chunks), 1), dim)
+
+
+def _unbind(x, dim=0):
+    d = one_axis("unbind", dim, x.ndim)
+    if x.ndim == 0:
+        raise OpError("unbind: a 0-d tensor cannot be unbound")
+    return tuple(np.moveaxis(x, d, 0))
+
+
+def _joined_sample(same_size):
+    def sample(draw):
+        shape = draw.shape(min_dims=1)
+        if same_size:
+            d = draw.integer(-len(shape) - 1, len(shape))
+            return Example((shape,) * draw.integer(1, 3), {"dim": d})
+        d = draw.integer(-len(shape), len(shape) - 1)
+        shapes = tuple(shape[:d % len(shape)] + (draw.integer(1, 3),) + shape[d % len(shape) + 1:]
+                       for _ in range(draw.integer(1, 3)))
+        return Example(shapes, {"dim": d})
+
+    return sample
+
+
+def _split_sample(draw):
+    shape = draw.shape(min_dims=1)
+    d = draw.integer(-len(shape), len(shape) - 1)
+    n = shape[d]
+    if draw.boolean():
+        return Example((shape,), {"split_size_or_sections": draw.integer(1, n), "dim": d})
+    cuts = sorted(draw.integer(0, n) for _ in range(draw.integer(0, 2)))
+    return Example((shape,), {"split_size_or_sections": tuple(np.diff([0, *cuts, n]).tolist()), "dim": d})
+
+
+def _chunk_sample(draw):
+    shape = draw.shape(min_dims=1)
+    return Example((shape,), {"chunks": draw.integer(1, 4), "dim": draw.integer(-len(shape), len(shape) - 1)})
+
+
+def _one_axis_sample(draw):
+    shape = draw.shape(min_dims=1)
+    return Example((shape,), {"dim": draw.integer(-len(shape), len(shape) - 1)})
+
+
+# --- padding -------------------------------------------------------------------------------------
+
+NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _widths(x, pad):
+    """PyTorch's pad (last dim first, (before, after) pairs) as (axis, before, after) triples."""
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise OpError(f"pad: padding {tuple(pad)} must have an even length of at most 2 * {x.ndim} "
+                      f"(two values per dim, last dim first) for an input of shape {x.shape}")
+    return [(x.ndim - 1 - i, int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
+
+
+def _pad_key(x, pad, mode):
+    """reflect, replicate and circular padding pick input values by index: an open grid of the
+    NumPy-padded positions along each padded axis."""
+    widths = _widths(x, pad)
+    if mode not in NUMPY_PAD_MODES:
+        raise OpError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    picks = [np.arange(n) for n in x.shape]
+    for axis, before, after in widths:
+        n = x.shape[axis]
+        limit = {"reflect": n - 1, "replicate": math.inf if n else 0, "circular": n}[mode]
+        if min(before, after) < 0 or max(before, after) > limit:
+            raise OpError(f"pad: {mode} padding ({before}, {after}) of dim {axis} (size {n}) must be "
+                          f"between 0 and {limit}")
+        picks[axis] = np.pad(picks[axis], (before, after), mode=NUMPY_PAD_MODES[mode])
+    first = min(axis for axis, _, _ in widths) if widths else x.ndim
+    return (slice(None),) * first + np.ix_(*picks[first:])
+
+
+def _pad(x, pad, mode="constant", value=None):
+    """torch.nn.functional.pad. Negative constant padding crops, as in PyTorch."""
+    if mode != "constant":
+        return x[_pad_key(x, pad, mode)]
+    widths = _widths(x, pad)
+    crop, grow = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
+    for axis, before, after in widths:
+        n = x.shape[axis]
+        if n + before + after < 0:
+            raise OpError(f"pad: padding ({before}, {after}) leaves dim {axis} of size {n} with a negative size")
+        crop[axis] = slice(max(-before, 0), n - max(-after, 0))
+        grow[axis] = (max(before, 0), max(after, 0))
+    return np.pad(x[tuple(crop)], grow, constant_values=0 if value is None else value)
+
+
+def _pad_vjp(g, out, x, **params):
+    """Constant padding: crop g back (and zero-pad where the forward cropped): the same pad,
+    negated. Other modes picked values by index: scatter g back."""
+    if params["mode"] == "constant":
+        return (pad(g, tuple(-w for w in params["pad"])),)
+    return (index_backward(g, x.shape, _pad_key(x, params["pad"], params["mode"])),)
+
+
+def _pad_sample(draw):
+    shape = draw.shape(min_dims=1)
+    mode = draw.choice(("constant", "reflect", "replicate", "circular"))
+    widths = []
+    for n in reversed(shape[-draw.integer(1, len(shape)):]):
+        low, high = {"constant": (-(n // 2), 2), "reflect": (0, n - 1), "replicate": (0, 2), "circular": (0, n)}[mode]
+        widths += [draw.integer(low, high), draw.integer(low, high)]
+    params = {"pad": tuple(widths), "mode": mode}
+    if mode == "constant":
+        params["value"] = draw.choice((None, 0.5))
+    return Example((shape,), params)
+
+
+# --- indexing ------------------------------------------------------------------------------------
+
 def _is_basic(key):
     key = key if isinstance(key, tuple) else (key,)
     return all(k is None or k is Ellipsis or isinstance(k, (int, slice, np.integer)) for k in key)
@@ -84,10 +403,17 @@ def _index_backward(g, shape, key):
 
 
 def _draw_key(draw, shape):
-    """A PyTorch-style index of an array of `shape`: ints, slices (negative steps too),
-    None, an integer array or a boolean mask."""
-    if shape and draw.integer(0, 4) == 0:
-        return draw.mask(shape) if draw.boolean() else draw.indices((draw.integer(1, 4),), shape[0])
+    """A PyTorch-style index of an array of `shape`: ints, slices (negative steps too), None,
+    Ellipsis, integer arrays (one, or two that broadcast) and boolean masks."""
+    kind = draw.integer(0, 5) if shape else 0
+    if kind == 1:  # a mask over the leading axes
+        return draw.mask(shape[:draw.integer(1, len(shape))])
+    if kind == 2:  # an integer array on one axis, slices elsewhere
+        axis = draw.integer(0, len(shape) - 1)
+        return (slice(None),) * axis + (draw.indices((draw.integer(1, 4),), shape[axis]),)
+    if kind == 3 and len(shape) >= 2:  # two integer arrays, broadcast together
+        rows = draw.indices((draw.integer(1, 3), 1), shape[0])
+        return rows, draw.indices((draw.integer(1, 3),), shape[1])
     key = []
     for n in shape[:draw.integer(0, len(shape))]:
         kind = draw.integer(0, 2)
@@ -98,6 +424,8 @@ def _draw_key(draw, shape):
             key.append(slice(draw.integer(-n, n - 1), None, step) if kind == 1 else slice(None, None, step))
     if draw.boolean():
         key.insert(draw.integer(0, len(key)), None)
+    if draw.boolean() and len(key) < len(shape):
+        key.insert(draw.integer(0, len(key)), Ellipsis)
     return tuple(key)
 
 
@@ -112,22 +440,179 @@ def _index_backward_sample(draw):
     return Example((np.empty(shape)[key].shape,), {"shape": shape, "key": key})
 
 
+def _check_index(op, index, n, dim):
+    if index.dtype.kind not in "iu":
+        raise OpError(f"{op}: index must be an integer tensor, got dtype {index.dtype}")
+    if index.size and (index.min() < 0 or index.max() >= n):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise OpError(f"{op}: index {bad} is out of bounds for dim {dim} with size {n}")
+
+
+def _along(shape, index, d):
+    """The NumPy key that picks, at each position of `index`, the value `index` names along
+    axis d and the value at the same position along every other axis (position 0 where the
+    input has size 1 and is broadcast)."""
+    key = []
+    for a, n in enumerate(index.shape):
+        position = np.arange(n) if shape[a] != 1 else np.zeros(n, np.int64)
+        key.append(position.reshape((-1,) + (1,) * (index.ndim - 1 - a)))
+    key[d] = index
+    return tuple(key)
+
+
+def _gather_key(x, index, dim):
+    d = one_axis("gather", dim, x.ndim)
+    if index.ndim != x.ndim or any(m > n for a, (m, n) in enumerate(zip(index.shape, x.shape)) if a != d):
+        raise OpError(f"gather: index of shape {index.shape} must have the input's {x.ndim} dims and be no "
+                      f"larger than the input's shape {x.shape} except in dim {dim}")
+    _check_index("gather", index, x.shape[d] if x.ndim else 1, dim)
+    return _along(x.shape, index, d) if x.ndim else ()
+
+
+def _gather_sample(draw):
+    shape = draw.shape(min_dims=1)
+    d = draw.integer(-len(shape), len(shape) - 1)
+    index_shape = tuple(draw.integer(1, 4) if a == d % len(shape) else draw.integer(1, n) for a, n in enumerate(shape))
+    return Example((shape, draw.indices(index_shape, shape[d])), {"dim": d})
+
+
+def _select_key(x, index, dim):
+    d = one_axis("index_select", dim, x.ndim)
+    if index.ndim > 1:
+        raise OpError(f"index_select: index must be 0-d or 1-d, got shape {index.shape}")
+    _check_index("index_select", index, x.shape[d] if x.ndim else 1, dim)
+    return (slice(None),) * d + (index.reshape(-1),) if x.ndim else ()
+
+
+def _index_select_sample(draw):
+    shape = draw.shape(min_dims=1)
+    d = draw.integer(-len(shape), len(shape) - 1)
+    return Example((shape, draw.indices((draw.integer(0, 4),), shape[d])), {"dim": d})
+
+
+def _take_key(x, indices, dim):
+    """take_along_dim broadcasts input and indices against each other, except along dim."""
+    if dim is None:
+        _check_index("take_along_dim", indices, x.size, dim)
+        return (indices.reshape(-1),)
+    d = one_axis("take_along_dim", dim, x.ndim)
+    if indices.ndim != x.ndim:
+        raise OpError(f"take_along_dim: input of shape {x.shape} and indices of shape {indices.shape} must "
+                      f"have the same number of dims")
+    try:
+        shape = np.broadcast_shapes(x.shape[:d] + (indices.shape[d],) + x.shape[d + 1:], indices.shape)
+    except ValueError:
+        raise OpError(f"take_along_dim: input of shape {x.shape} and indices of shape {indices.shape} don't "
+                      f"broadcast outside dim {dim}") from None
+    _check_index("take_along_dim", indices, x.shape[d] if x.ndim else 1, dim)
+    return _along(x.shape, np.broadcast_to(indices, shape), d) if x.ndim else ()
+
+
+def _take_along_dim(x, indices, dim=None):
+    return (x.reshape(-1) if dim is None else x)[_take_key(x, indices, dim)]
+
+
+def _take_along_dim_vjp(g, out, x, indices, dim):
+    if dim is None:
+        return index_backward(g, (x.data.size,), _take_key(x.data, indices.data, dim)).reshape(x.shape), None
+    return index_backward(g, x.shape, _take_key(x.data, indices.data, dim)), None
+
+
+def _take_along_dim_sample(draw):
+    shape = draw.shape(min_dims=1)
+    if draw.boolean():
+        return Example((shape, draw.indices(draw.shape(max_dims=2), math.prod(shape))), {"dim": None})
+    d = draw.integer(-len(shape), len(shape) - 1)
+    index_shape = tuple(draw.integer(1, 3) if a == d % len(shape) else draw.choice((1, n))
+                        for a, n in enumerate(shape))
+    x_shape = tuple(1 if a != d % len(shape) and draw.integer(0, 3) == 0 else n for a, n in enumerate(shape))
+    return Example((x_shape, draw.indices(index_shape, shape[d])), {"dim": d})
+
+
+def _masked_fill(x, mask, value):
+    if mask.dtype != np.bool_:
+        raise OpError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
+    try:
+        return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+    except ValueError:
+        raise OpError(f"masked_fill: mask of shape {mask.shape} does not broadcast with the input's "
+                      f"shape {x.shape}") from None
+
+
+def _masked_fill_sample(draw):
+    shape = draw.shape()
+    mask_shape = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)[draw.integer(0, len(shape)):]
+    return Example((shape, draw.mask(mask_shape)), {"value": draw.choice((0.0, -1.5))})
+
+
+class DimSecond(Op):
+    """An op PyTorch calls with `dim` between its tensors: gather(input, dim, index). The Op
+    contract lists tensors first, so an int in second place is taken as that dim."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) >= 2 and isinstance(args[1], (int, np.integer)):
+            args, kwargs = (args[0], *args[2:]), {**kwargs, "dim": args[1]}
+        return super().__call__(*args, **kwargs)
+
+
+# --- the entries ---------------------------------------------------------------------------------
+
 reshape = Op("reshape", _reshape, lambda g, out, x, shape: (g.reshape(x.shape),), anything,
              params=(Param("shape", choices=_reshapes),))
+flatten = Op("flatten", _flatten, _back_to_input_shape, anything,
+             params=(Param("start_dim", 0, dim), Param("end_dim", -1, dim)), sample=_flatten_sample)
+unflatten = Op("unflatten", _unflatten, _back_to_input_shape, anything,
+               params=(Param("dim"), Param("sizes")), sample=_unflatten_sample)
+squeeze = Op("squeeze", _squeeze, _back_to_input_shape, anything, params=(Param("dim", None, dims),),
+             sample=_squeeze_sample)
+unsqueeze = Op("unsqueeze", _unsqueeze, _back_to_input_shape, anything, params=(Param("dim", choices=_new_axes),))
 permute = Op("permute", _permute, lambda g, out, x, dims: (permute(g, _unpermute(dims)),), anything,
              params=(Param("dims", choices=_permutations),))
 transpose = Op("transpose", _transpose, lambda g, out, x, dim0, dim1: (transpose(g, dim0, dim1),), anything,
                params=(Param("dim0", choices=dim), Param("dim1", choices=dim)))
+flip = Op("flip", _flip, lambda g, out, x, dims: (flip(g, dims),), anything, params=(Param("dims", choices=_some_axes),))
+roll = Op("roll", _roll, lambda g, out, x, shifts, dims: (roll(g, _negated(shifts), dims),), anything,
+          params=(Param("shifts"), Param("dims", None)), sample=_roll_sample)
 expand = Op("expand", _expand, lambda g, out, x, size: (g,), anything, params=(Param("size"),), sample=_expand_sample)
+broadcast_to = Op("broadcast_to", _expand, lambda g, out, x, size: (g,), anything, params=(Param("size"),),
+                  sample=_expand_sample)
+repeat = Op("repeat", _repeat, _untile, anything, params=(Param("repeats"),), sample=_repeat_sample)
+tile = Op("tile", lambda x, dims: np.tile(x, dims), _untile, anything, params=(Param("dims"),), sample=_tile_sample)
+cat = Op("cat", _cat, lambda g, out, *tensors, dim: split(g, [t.shape[one_axis("cat", dim, t.ndim)] for t in tensors], dim),
+         (Arg("tensors", dtype="any"),), params=(Param("dim", 0),), sample=_joined_sample(False), variadic=True)
+stack = Op("stack", _stack, lambda g, out, *tensors, dim: unbind(g, dim), (Arg("tensors", dtype="any"),),
+           params=(Param("dim", 0),), sample=_joined_sample(True), variadic=True)
+split = Op("split", _split, lambda g, out, x, split_size_or_sections, dim: (cat(g, dim),), (Arg("tensor", dtype="any"),),
+           params=(Param("split_size_or_sections"), Param("dim", 0)), sample=_split_sample, outputs=2)
+chunk = Op("chunk", _chunk, lambda g, out, x, chunks, dim: (cat(g, dim),), anything,
+           params=(Param("chunks"), Param("dim", 0)), sample=_chunk_sample, outputs=2)
+unbind = Op("unbind", _unbind, lambda g, out, x, dim: (stack(g, dim),), anything, params=(Param("dim", 0),),
+            sample=_one_axis_sample, outputs=2)
+pad = Op("nn.functional.pad", _pad, _pad_vjp, anything,
+         params=(Param("pad"), Param("mode", "constant"), Param("value", None)), sample=_pad_sample)
 getitem = Op("getitem", lambda x, key: x[key], lambda g, out, x, key: (index_backward(g, x.shape, key),),
              anything, params=(Param("key"),), sample=_getitem_sample)
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
+gather = DimSecond("gather", lambda x, index, dim: x[_gather_key(x, index, dim)],
+                   lambda g, out, x, index, dim: (index_backward(g, x.shape, _gather_key(x.data, index.data, dim)), None),
+                   (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_gather_sample)
+index_select = DimSecond("index_select", lambda x, index, dim: x[_select_key(x, index, dim)],
+                         lambda g, out, x, index, dim: (index_backward(g, x.shape, _select_key(x.data, index.data, dim)),
+                                                        None),
+                         (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_index_select_sample)
+take_along_dim = Op("take_along_dim", _take_along_dim, _take_along_dim_vjp,
+                    (Arg("input", dtype="any"), Arg("indices", dtype="int")), params=(Param("dim", None),),
+                    sample=_take_along_dim_sample)
+masked_fill = Op("masked_fill", _masked_fill, lambda g, out, x, mask, value: (g * Tensor(~mask.data), None),
+                 (Arg("input", dtype="any"), Arg("mask", dtype="bool")), params=(Param("value"),),
+                 sample=_masked_fill_sample)
 to = Op("to", lambda x, dtype: x.astype(dtype), lambda g, out, x, dtype: (g.to(x.dtype),), anything,
         params=(Param("dtype", choices=(np.float32, np.float64)),))
 
 
-
 @hookimpl
 def lucid_ops():
-    return [reshape, permute, transpose, expand, getitem, index_backward, to]
+    return [reshape, flatten, unflatten, squeeze, unsqueeze, permute, transpose, flip, roll, expand, broadcast_to,
+            repeat, tile, cat, stack, split, chunk, unbind, pad, getitem, index_backward, gather, index_select,
+            take_along_dim, masked_fill, to]
