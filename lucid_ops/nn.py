@@ -1,7 +1,401 @@
-"""(being written)"""
-from lucid import hookimpl
+"""Neural-network functions (`lucid.nn.functional`): softmax, linear, normalization, embedding, dropout.
+
+Forwards are plain NumPy; every gradient is written with Lucid ops, so each op can be differentiated
+twice. The normalizations share one idea: the gradient through `xhat = (x - mean) / std` is `g` with
+its mean and its component along `xhat` removed, scaled by 1/std (`_standardize_grad`).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from lucid import Arg, Example, Op, OpError, Param, generator, hookimpl
+from lucid.op import dim as one_dim
+from lucid.tensor import apply
+from lucid_ops.arithmetic import abs as absolute, sqrt, where
+from lucid_ops.common import axes, keepdim_shape
+from lucid_ops.exponential import exp
+from lucid_ops.shape import expand, index_backward
+
+
+# --- softmax and log_softmax -----------------------------------------------------------------
+
+def _shifted(x, dim, name):
+    """x minus its max along dim (so exp cannot overflow), and the reduced axes."""
+    a = axes(name, dim, x.ndim)
+    return x - np.max(x, axis=a, keepdims=True, initial=-np.inf), a
+
+
+def _softmax(x, dim):
+    e, a = _shifted(x, dim, "nn.functional.softmax")
+    e = np.exp(e)
+    return e / np.sum(e, axis=a, keepdims=True)
+
+
+def _log_softmax(x, dim):
+    s, a = _shifted(x, dim, "nn.functional.log_softmax")
+    return s - np.log(np.sum(np.exp(s), axis=a, keepdims=True))
+
+
+def log_softmax_grad(g, out, dim):
+    """Gradient through log_softmax, given its output: g minus softmax times the sum of g."""
+    return g - exp(out) * g.sum(dim, keepdim=True)
+
+
+softmax = Op("nn.functional.softmax", _softmax,
+             lambda g, out, x, dim: (out * (g - (g * out).sum(dim, keepdim=True)),),
+             params=(Param("dim", choices=one_dim),))
+log_softmax = Op("nn.functional.log_softmax", _log_softmax,
+                 lambda g, out, x, dim: (log_softmax_grad(g, out, dim),),
+                 params=(Param("dim", choices=one_dim),))
+
+
+# --- linear ----------------------------------------------------------------------------------
+
+def _linear(x, weight, bias=None):
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise OpError(f"nn.functional.linear: input of shape {x.shape} does not fit weight of shape "
+                      f"{weight.shape}: expected a 2-D weight (out_features, in_features) and an input whose "
+                      f"last dim is in_features")
+    if bias is not None and bias.shape not in ((), (weight.shape[0],)):
+        raise OpError(f"nn.functional.linear: bias of shape {bias.shape} does not match weight of shape "
+                      f"{weight.shape}: expected ({weight.shape[0]},)")
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+def _linear_vjp(g, out, x, weight, bias):
+    """y = x W^T + b: gx = g W, gW = g^T x summed over the batch, gb = g (the engine sums the batch)."""
+    n_out, n_in = weight.shape
+    return (g @ weight if x.requires_grad else None,
+            g.reshape(-1, n_out).mT @ x.reshape(-1, n_in) if weight.requires_grad else None,
+            g if bias is not None else None)
+
+
+def _linear_sample(draw):
+    n_in, n_out = draw.integer(1, 4), draw.integer(1, 4)
+    batch = draw.shape(min_dims=0, max_dims=2)
+    return Example((batch + (n_in,), (n_out, n_in), (n_out,) if draw.boolean() else None))
+
+
+linear = Op("nn.functional.linear", _linear, _linear_vjp,
+            (Arg("input"), Arg("weight"), Arg("bias", optional=True)), sample=_linear_sample)
+
+
+# --- layer_norm and batch_norm ---------------------------------------------------------------
+
+def _standardized(x, a, eps):
+    """(x - mean) / sqrt(var + eps) over axes a, and 1 / sqrt(var + eps), as Lucid tensors."""
+    centered = x - x.mean(a, keepdim=True)
+    rstd = ((centered * centered).mean(a, keepdim=True) + eps) ** -0.5
+    return centered * rstd, rstd
+
+
+def _standardize_grad(gy, xhat, rstd, a):
+    """Gradient through xhat = (x - mean) / std: the mean and the xhat-component of gy, removed."""
+    return rstd * (gy - gy.mean(a, keepdim=True) - xhat * (gy * xhat).mean(a, keepdim=True))
+
+
+def _norm_axes(x, normalized_shape):
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+        raise OpError(f"nn.functional.layer_norm: normalized_shape {shape} must be the last dims of the input, "
+                      f"got input of shape {x.shape}")
+    return shape, tuple(range(x.ndim - len(shape), x.ndim))
+
+
+def _layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
+    shape, a = _norm_axes(x, normalized_shape)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise OpError(f"nn.functional.layer_norm: {name} of shape {t.shape} must have normalized_shape {shape}")
+    centered = x - x.mean(axis=a, keepdims=True)
+    y = centered / np.sqrt((centered * centered).mean(axis=a, keepdims=True) + eps)
+    if weight is not None:
+        y *= weight
+    if bias is not None:
+        y += bias
+    return y
+
+
+def _layer_norm_vjp(g, out, x, weight, bias, normalized_shape, eps):
+    _, a = _norm_axes(x, normalized_shape)
+    xhat, rstd = _standardized(x, a, eps)
+    return (_standardize_grad(g if weight is None else g * weight, xhat, rstd, a) if x.requires_grad else None,
+            g * xhat if weight is not None and weight.requires_grad else None,
+            g if bias is not None else None)
+
+
+def _layer_norm_sample(draw):
+    shape = draw.shape(min_dims=1, max_dims=3)
+    k = draw.integer(1, len(shape))
+    normalized = shape[len(shape) - k:]
+    affine = draw.boolean()
+    return Example((shape, normalized if affine else None, normalized if affine and draw.boolean() else None),
+                   {"normalized_shape": normalized})
+
+
+class _LayerNorm(Op):
+    """layer_norm keeps PyTorch's argument order, where normalized_shape comes between the tensors:
+    `layer_norm(x, (4,), w, b)`. Calls that name it (`layer_norm(x, w, b, normalized_shape=...)`) work too."""
+
+    def __call__(self, *args, **kwargs):
+        if len(args) >= 2 and isinstance(args[1], (numbers.Integral, tuple, list)):
+            x, shape, *rest = args
+            return super().__call__(x, *rest[:2], normalized_shape=shape, **dict(zip(("eps",), rest[2:])), **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+layer_norm = _LayerNorm("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
+                        (Arg("input"), Arg("weight", optional=True), Arg("bias", optional=True)),
+                        params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,))), sample=_layer_norm_sample)
+
+
+def _channels(x):
+    """The axes batch_norm reduces (all but the channels, dim 1) and the shape a (C,) vector takes
+    to broadcast against x."""
+    if x.ndim < 2:
+        raise OpError(f"nn.functional.batch_norm: expected an input of shape (N, C, ...), got shape {x.shape}")
+    return (0, *range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _batch_norm(x, running_mean, running_var, weight, bias, training=False, momentum=0.1, eps=1e-5):
+    """In training, normalize with the batch's statistics and move the running statistics towards
+    them, in place (the variance unbiased, as PyTorch does); in eval, use the running statistics."""
+    a, shape_c = _channels(x)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (x.shape[1],):
+            raise OpError(f"nn.functional.batch_norm: {name} of shape {t.shape} does not match the input's "
+                          f"{x.shape[1]} channels (input shape {x.shape})")
+    if training:
+        n = x.size // max(x.shape[1], 1)
+        if n <= 1:
+            raise OpError(f"nn.functional.batch_norm: expected more than 1 value per channel when training, "
+                          f"got input of shape {x.shape}")
+        mean, var = x.mean(axis=a), x.var(axis=a)
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+        if running_var is not None:
+            running_var *= 1 - momentum
+            running_var += momentum * var * (n / (n - 1))
+    elif running_mean is None or running_var is None:
+        raise OpError("nn.functional.batch_norm: running_mean and running_var are required when training=False")
+    else:
+        mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
+    y = (x - mean.reshape(shape_c)) / np.sqrt(var.reshape(shape_c) + eps)
+    if weight is not None:
+        y *= weight.reshape(shape_c)
+    if bias is not None:
+        y += bias.reshape(shape_c)
+    return y
+
+
+def _batch_norm_vjp(g, out, x, running_mean, running_var, weight, bias, training, momentum, eps):
+    """Training: the batch statistics depend on x (the running ones do not touch the output).
+    Eval: an affine map of x whose coefficients are the running statistics."""
+    a, shape_c = _channels(x)
+    gy = g if weight is None else g * weight.reshape(shape_c)
+    g_mean = g_var = None
+    if training:
+        xhat, rstd = _standardized(x, a, eps)
+        gx = _standardize_grad(gy, xhat, rstd, a)
+    else:
+        rstd = (running_var.reshape(shape_c) + eps) ** -0.5
+        xhat = (x - running_mean.reshape(shape_c)) * rstd
+        gx = gy * rstd
+        g_mean = -gx.sum(a) if running_mean.requires_grad else None
+        g_var = (gy * xhat * rstd * rstd).sum(a) * -0.5 if running_var.requires_grad else None
+    return (gx if x.requires_grad else None, g_mean, g_var,
+            (g * xhat).sum(a) if weight is not None and weight.requires_grad else None,
+            g.sum(a) if bias is not None and bias.requires_grad else None)
+
+
+def _batch_norm_sample(draw):
+    training = draw.boolean()
+    n, c = draw.integer(2 if training else 1, 3), draw.integer(1, 3)
+    shape = (n, c) + draw.shape(min_dims=0, max_dims=2, max_side=3)
+    running = (c,) if not training or draw.boolean() else None
+    return Example((shape, running, running, (c,) if draw.boolean() else None, (c,) if draw.boolean() else None),
+                   {"training": training})
+
+
+batch_norm = Op("nn.functional.batch_norm", _batch_norm, _batch_norm_vjp,
+                (Arg("input"), Arg("running_mean", optional=True), Arg("running_var", low=0, optional=True),
+                 Arg("weight", optional=True), Arg("bias", optional=True)),
+                params=(Param("training", False, (False, True)), Param("momentum", 0.1, (0.1, 0.5)),
+                        Param("eps", 1e-5, (1e-5,))),
+                sample=_batch_norm_sample)
+
+
+# --- embedding -------------------------------------------------------------------------------
+
+def _embedding(indices, weight, padding_idx=None):
+    if weight.ndim != 2:
+        raise OpError(f"nn.functional.embedding: weight must be 2-D (num_embeddings, embedding_dim), "
+                      f"got shape {weight.shape}")
+    if indices.dtype.kind not in "iu":
+        raise OpError(f"nn.functional.embedding: indices must be an integer tensor, got dtype {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= len(weight)):
+        raise OpError(f"nn.functional.embedding: indices must lie in [0, {len(weight)}) for a weight of shape "
+                      f"{weight.shape}, got values from {indices.min()} to {indices.max()}")
+    return weight[indices]
+
+
+def _embedding_vjp(g, out, indices, weight, padding_idx):
+    """Each row of g goes back to the row of weight it was read from; repeated indices add up.
+    The row at padding_idx gets no gradient, as in PyTorch."""
+    if padding_idx is not None:
+        g = g * (indices.data != padding_idx % len(weight.data))[..., None].astype(g.dtype)
+    return None, index_backward(g, weight.shape, indices.data)
+
+
+def _embedding_sample(draw):
+    num, size = draw.integer(1, 5), draw.integer(1, 3)
+    return Example((draw.indices(draw.shape(max_dims=2), num), (num, size)))
+
+
+# padding_idx's zero gradient is a convention, not the derivative: the harness keeps it None.
+embedding = Op("nn.functional.embedding", _embedding, _embedding_vjp,
+               (Arg("input", dtype="int"), Arg("weight")), params=(Param("padding_idx", None, (None,)),),
+               sample=_embedding_sample)
+
+
+# --- dropout ---------------------------------------------------------------------------------
+
+def _check_probability(p):
+    if not 0 <= p <= 1:
+        raise OpError(f"nn.functional.dropout: dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout(x, mask, p=0.5, training=True):
+    _check_probability(p)
+    if not training:
+        return x
+    if mask.shape != x.shape:
+        raise OpError(f"nn.functional.dropout: mask of shape {mask.shape} does not match input of shape {x.shape}")
+    return x * (mask * (0.0 if p == 1 else 1 / (1 - p))).astype(x.dtype)
+
+
+def _dropout_vjp(g, out, x, mask, p, training):
+    return (g * (mask.data * (0.0 if p == 1 else 1 / (1 - p))).astype(g.dtype) if training else g), None
+
+
+class _Dropout(Op):
+    """dropout draws its mask from `lucid.generator()` *before* the op and passes it as a
+    non-differentiable input, so the recorded op is a deterministic function of (input, mask):
+    its vjp sees exactly the mask the forward used, and the harness can check it like any op.
+
+    `dropout(x, p=0.5, training=True)` draws the mask (PyTorch's call); `dropout(x, mask, p=...)`
+    replays a given one. With training=False it returns the input itself."""
+
+    def __call__(self, input, *args, **kwargs):
+        if "mask" in kwargs or (args and not isinstance(args[0], numbers.Real)):
+            return super().__call__(input, *args, **kwargs)
+        params = dict(zip(("p", "training"), args), **kwargs)
+        params.pop("inplace", None)
+        p, training = params.get("p", 0.5), params.get("training", True)
+        _check_probability(p)
+        if not training:
+            return input
+        mask = generator().random(np.shape(input)) >= p
+        return apply(self, (input, mask), {"p": p, "training": True})
+
+
+def _dropout_sample(draw):
+    shape = draw.shape()
+    return Example((shape, draw.mask(shape)))
+
+
+dropout = _Dropout("nn.functional.dropout", _dropout, _dropout_vjp, (Arg("input"), Arg("mask", dtype="bool")),
+                   params=(Param("p", 0.5, (0.0, 0.2, 0.5, 1.0)), Param("training", True, (True, False))),
+                   sample=_dropout_sample)
+
+
+# --- normalize and cosine_similarity ---------------------------------------------------------
+
+def _check_p(p):
+    if not (isinstance(p, numbers.Real) and 0 < p < np.inf):
+        raise OpError(f"nn.functional.normalize: p must be a positive finite number, got {p!r}")
+
+
+def _normalize(x, p=2.0, dim=1, eps=1e-12):
+    _check_p(p)
+    a = axes("nn.functional.normalize", dim, x.ndim)
+    norm = np.sum(np.abs(x) ** p, axis=a, keepdims=True) ** (1 / p)
+    return x / np.maximum(norm, eps)
+
+
+def normalize_grad(g, x, p, a, eps):
+    """Gradient through y = x / max(||x||_p, eps) along axes a. Where the norm is clamped the divisor
+    is the constant eps; elsewhere d||x||/dx = sign(x) |x|^(p-1) / ||x||^(p-1) adds a second term."""
+    sign = np.sign(x.data)
+    if p == 1:
+        norm, slope = absolute(x).sum(a, keepdim=True), sign
+    elif p == 2:
+        norm, slope = sqrt((x * x).sum(a, keepdim=True)), x
+    else:
+        norm, slope = (absolute(x) ** p).sum(a, keepdim=True) ** (1 / p), absolute(x) ** (p - 1) * sign
+    big = norm.data > eps
+    d = where(big, norm, eps)
+    return g / d - (g * x).sum(a, keepdim=True) * big * slope / d ** (p + 1)
+
+
+def _normalize_vjp(g, out, x, p, dim, eps):
+    return (normalize_grad(g, x, p, axes("nn.functional.normalize", dim, x.ndim), eps),)
+
+
+def _normalize_sample(draw):
+    shape = draw.shape(min_dims=1)
+    return Example((shape,), {"dim": draw.integer(-len(shape), len(shape) - 1), "p": draw.choice((1.0, 2.0, 3.0))})
+
+
+normalize = Op("nn.functional.normalize", _normalize, _normalize_vjp,
+               params=(Param("p", 2.0, (1.0, 2.0, 3.0)), Param("dim", 1, one_dim), Param("eps", 1e-12, (1e-12,))),
+               sample=_normalize_sample, kinks=lambda params: (0.0,) if params.get("p", 2.0) < 2 else ())
+
+
+def _common_axis(name, x1_shape, x2_shape, dim):
+    try:
+        shape = np.broadcast_shapes(x1_shape, x2_shape)
+    except ValueError:
+        raise OpError(f"{name}: x1 of shape {x1_shape} and x2 of shape {x2_shape} do not broadcast") from None
+    return shape, axes(name, dim, len(shape))
+
+
+def _cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """The inputs broadcast, then each divided by its norm (clamped to eps), as PyTorch does: the result
+    stays in [-1, 1]."""
+    shape, a = _common_axis("nn.functional.cosine_similarity", x1.shape, x2.shape, dim)
+    x1, x2 = np.broadcast_to(x1, shape), np.broadcast_to(x2, shape)
+    n1 = np.maximum(np.sqrt(np.sum(x1 * x1, axis=a, keepdims=True)), eps)
+    n2 = np.maximum(np.sqrt(np.sum(x2 * x2, axis=a, keepdims=True)), eps)
+    return np.sum(x1 / n1 * (x2 / n2), axis=a)
+
+
+def _cosine_similarity_vjp(g, out, x1, x2, dim, eps):
+    """out = sum(u1 * u2) with u = normalize(x): each gradient is the other unit vector, sent back
+    through normalize. Inputs are broadcast first, since their norms are taken after broadcasting."""
+    shape, a = _common_axis("nn.functional.cosine_similarity", x1.shape, x2.shape, dim)
+    g = g.reshape(keepdim_shape(shape, a))
+    x1b, x2b = expand(x1, shape), expand(x2, shape)
+    return (normalize_grad(g * normalize(x2b, 2.0, dim, eps), x1b, 2.0, a, eps) if x1.requires_grad else None,
+            normalize_grad(g * normalize(x1b, 2.0, dim, eps), x2b, 2.0, a, eps) if x2.requires_grad else None)
+
+
+def _cosine_similarity_sample(draw):
+    shape = draw.shape(min_dims=1)
+    other = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)
+    return Example((shape, other) if draw.boolean() else (other, shape),
+                   {"dim": draw.integer(-len(shape), len(shape) - 1)})
+
+
+cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _cosine_similarity_vjp,
+                       (Arg("x1"), Arg("x2")), params=(Param("dim", 1, one_dim), Param("eps", 1e-8, (1e-8,))),
+                       sample=_cosine_similarity_sample)
 
 
 @hookimpl
 def lucid_ops():
-    return []
+    return [softmax, log_softmax, linear, layer_norm, batch_norm, embedding, dropout, normalize, cosine_similarity]

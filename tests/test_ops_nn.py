@@ -1,0 +1,314 @@
+"""nn.functional: softmax, log_softmax, linear, layer_norm, batch_norm, embedding, dropout, normalize,
+cosine_similarity.
+
+Forward values against NumPy references written independently of lucid_ops (loops or a different
+formula), PyTorch when it is installed, dtypes, errors, and first and second derivatives against
+central finite differences (`assert_gradients`, shared with the loss and conv tests).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lucid
+
+F = lucid.nn.functional
+rng = np.random.default_rng(0)
+
+
+# --- finite differences ------------------------------------------------------------------------
+
+def _numerical_grad(f, arrays, i, h=1e-6):
+    """d f(arrays) / d arrays[i] by central differences (f returns a float)."""
+    x = arrays[i]
+    grad = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        old = x[k]
+        x[k] = old + h
+        up = f(arrays)
+        x[k] = old - h
+        down = f(arrays)
+        x[k] = old
+        grad[k] = (up - down) / (2 * h)
+    return grad
+
+
+def assert_gradients(fn, *arrays, wrt=None, order=2, atol=1e-6, rtol=1e-4):
+    """Check the gradients of the Lucid function `fn` of the given float64 arrays (None and integer
+    arrays pass through as constants) against finite differences, for the inputs in `wrt` (default:
+    every float array): first derivatives, then, for order=2, the derivatives of <grad, v>."""
+    arrays = [a if a is None or not isinstance(a, np.ndarray) or a.dtype.kind != "f" else a.astype(np.float64)
+              for a in arrays]
+    wrt = [i for i, a in enumerate(arrays) if isinstance(a, np.ndarray) and a.dtype.kind == "f"] if wrt is None \
+        else list(wrt)
+    probe = rng.standard_normal(np.shape(fn(*[_const(a) for a in arrays]).data))
+
+    def scalar(values):  # <fn(values), probe>, as a float
+        return float(np.sum(fn(*[_const(a) for a in values]).data * probe))
+
+    tensors = [lucid.tensor(a, requires_grad=i in wrt) if i in wrt else _const(a) for i, a in enumerate(arrays)]
+    out = fn(*tensors)
+    grads = [None] * len(wrt) if not out.requires_grad else lucid.grad(  # a constant: zero derivatives
+        out, [tensors[i] for i in wrt], grad_outputs=lucid.tensor(probe), create_graph=order > 1, allow_unused=True)
+    for i, g in zip(wrt, grads):
+        expected = _numerical_grad(scalar, [a.copy() if isinstance(a, np.ndarray) else a for a in arrays], i)
+        actual = np.zeros_like(arrays[i]) if g is None else g.data
+        np.testing.assert_allclose(actual, expected, atol=atol, rtol=rtol, err_msg=f"first derivative, input {i}")
+    if order > 1:
+        vs = [rng.standard_normal(arrays[i].shape) for i in wrt]
+
+        def second(*ts):  # <grad fn, v>, itself differentiable
+            ts = [lucid.tensor(t.data, requires_grad=True) if i in wrt and not t.requires_grad else t
+                  for i, t in enumerate(ts)]
+            gs = lucid.grad(fn(*ts), [ts[i] for i in wrt], grad_outputs=lucid.tensor(probe), create_graph=True,
+                            allow_unused=True)
+            return sum(((g * v).sum() for g, v in zip(gs, vs) if g is not None), lucid.tensor(0.0, dtype=np.float64))
+
+        assert_gradients(second, *arrays, wrt=wrt, order=1, atol=atol * 10, rtol=rtol * 10)
+
+
+def _const(a):
+    return a if a is None or not isinstance(a, np.ndarray) else lucid.tensor(a)
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+# --- softmax, log_softmax ----------------------------------------------------------------------
+
+def _softmax_ref(x, dim):
+    x = np.moveaxis(x, dim, -1)
+    out = np.empty_like(x)
+    for k in np.ndindex(x.shape[:-1]):
+        e = np.exp(x[k] - x[k].max())
+        out[k] = e / e.sum()
+    return np.moveaxis(out, -1, dim)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_and_log_softmax_values(dim):
+    x = rng.standard_normal((3, 4, 2)) * 5
+    np.testing.assert_allclose(F.softmax(lucid.tensor(x), dim).data, _softmax_ref(x, dim), rtol=1e-12)
+    np.testing.assert_allclose(F.log_softmax(lucid.tensor(x), dim=dim).data, np.log(_softmax_ref(x, dim)),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_softmax_is_stable_and_keeps_dtype():
+    x = np.array([[1000.0, 1000.0, -1000.0]], dtype=np.float32)
+    assert F.softmax(lucid.tensor(x), 1).dtype == np.float32
+    np.testing.assert_allclose(F.softmax(lucid.tensor(x), 1).data, [[0.5, 0.5, 0.0]])
+    np.testing.assert_allclose(F.log_softmax(lucid.tensor(x), 1).data, [[-np.log(2), -np.log(2), -2000 - np.log(2)]],
+                               rtol=1e-6)
+    assert F.softmax(lucid.tensor(2.0), 0).item() == 1.0
+    assert F.softmax(lucid.zeros(0, 3), 1).shape == (0, 3)
+
+
+def test_softmax_bad_dim():
+    with pytest.raises(lucid.OpError, match="dim 2 is out of range for a tensor with 2 dims"):
+        F.softmax(lucid.zeros(2, 3), 2)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_gradients(name):
+    assert_gradients(lambda x: getattr(F, name)(x, 1), rng.standard_normal((2, 3)))
+
+
+# --- linear --------------------------------------------------------------------------------------
+
+def test_linear_values_and_gradients():
+    x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    expected = np.einsum("nti,oi->nto", x, w) + b
+    np.testing.assert_allclose(F.linear(lucid.tensor(x), lucid.tensor(w), lucid.tensor(b)).data, expected)
+    np.testing.assert_allclose(F.linear(lucid.tensor(x[0, 0]), lucid.tensor(w)).data, w @ x[0, 0])
+    assert_gradients(F.linear, x[0], w, b)
+    assert_gradients(lambda x, w: F.linear(x, w), x[0, 0], w)
+
+
+def test_linear_shape_errors_name_both_shapes():
+    with pytest.raises(lucid.OpError, match=r"input of shape \(2, 3\) does not fit weight of shape \(5, 4\)"):
+        F.linear(lucid.zeros(2, 3), lucid.zeros(5, 4))
+    with pytest.raises(lucid.OpError, match=r"bias of shape \(4,\)"):
+        F.linear(lucid.zeros(2, 4), lucid.zeros(5, 4), lucid.zeros(4))
+
+
+# --- layer_norm, batch_norm ----------------------------------------------------------------------
+
+def _layer_norm_ref(x, k, w=None, b=None, eps=1e-5):
+    flat = x.reshape(x.shape[:x.ndim - k] + (-1,))
+    mu = flat.sum(-1, keepdims=True) / flat.shape[-1]
+    var = ((flat - mu) ** 2).sum(-1, keepdims=True) / flat.shape[-1]
+    y = ((flat - mu) / np.sqrt(var + eps)).reshape(x.shape)
+    return y * (1 if w is None else w) + (0 if b is None else b)
+
+
+def test_layer_norm_values_in_both_argument_orders():
+    x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    expected = _layer_norm_ref(x, 2, w, b)
+    tx, tw, tb = map(lucid.tensor, (x, w, b))
+    np.testing.assert_allclose(F.layer_norm(tx, (3, 4), tw, tb).data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(F.layer_norm(tx, tw, tb, normalized_shape=(3, 4)).data, expected, rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(F.layer_norm(tx, 4).data, _layer_norm_ref(x, 1), rtol=1e-10, atol=1e-12)
+    assert F.layer_norm(lucid.tensor(x.astype(np.float32)), [4]).dtype == np.float32
+
+
+def test_layer_norm_errors():
+    with pytest.raises(lucid.OpError, match=r"normalized_shape \(3,\) must be the last dims .* shape \(2, 4\)"):
+        F.layer_norm(lucid.zeros(2, 4), (3,))
+
+
+def test_layer_norm_gradients():
+    x = rng.standard_normal((2, 3))
+    assert_gradients(lambda x, w, b: F.layer_norm(x, (3,), w, b), x, rng.standard_normal(3), rng.standard_normal(3))
+    assert_gradients(lambda x: F.layer_norm(x, (2, 3)), x)
+
+
+def _batch_norm_ref(x, mean, var, w, b, eps=1e-5):
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * w.reshape(shape) + b.reshape(shape)
+
+
+def test_batch_norm_training_updates_running_stats_in_place():
+    x = rng.standard_normal((4, 3, 2, 2))
+    w, b = rng.standard_normal(3), rng.standard_normal(3)
+    running_mean, running_var = lucid.zeros(3, dtype=np.float64), lucid.ones(3, dtype=np.float64)
+    out = F.batch_norm(lucid.tensor(x), running_mean, running_var, lucid.tensor(w), lucid.tensor(b), training=True,
+                       momentum=0.2)
+    per_channel = np.moveaxis(x, 1, 0).reshape(3, -1)
+    mean, var = per_channel.mean(1), per_channel.var(1)
+    np.testing.assert_allclose(out.data, _batch_norm_ref(x, mean, var, w, b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(running_mean.data, 0.2 * mean)
+    np.testing.assert_allclose(running_var.data, 0.8 + 0.2 * per_channel.var(1, ddof=1))
+
+
+def test_batch_norm_eval_uses_running_stats():
+    x = rng.standard_normal((2, 3))
+    mean, var, w, b = rng.standard_normal(3), rng.random(3) + 0.5, rng.standard_normal(3), rng.standard_normal(3)
+    out = F.batch_norm(*map(lucid.tensor, (x, mean, var, w, b)))
+    np.testing.assert_allclose(out.data, _batch_norm_ref(x, mean, var, w, b))
+    with pytest.raises(lucid.OpError, match="running_mean and running_var are required"):
+        F.batch_norm(lucid.tensor(x), None, None)
+    with pytest.raises(lucid.OpError, match=r"more than 1 value per channel .* \(1, 3\)"):
+        F.batch_norm(lucid.zeros(1, 3), None, None, training=True)
+    with pytest.raises(lucid.OpError, match=r"weight of shape \(2,\) does not match the input's 3 channels"):
+        F.batch_norm(lucid.tensor(x), lucid.tensor(mean), lucid.tensor(var), lucid.zeros(2, dtype=np.float64))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradients(training):
+    x = rng.standard_normal((3, 2, 2))
+    mean, var = rng.standard_normal(2), rng.random(2) + 0.5
+    assert_gradients(lambda x, m, v, w, b: F.batch_norm(x, m, v, w, b, training=training),
+                     x, mean, var, rng.standard_normal(2), rng.standard_normal(2),
+                     wrt=(0, 3, 4) if training else (0, 1, 2, 3, 4))
+
+
+# --- embedding, dropout --------------------------------------------------------------------------
+
+def test_embedding_values_and_gradient_accumulates_repeats():
+    weight = rng.standard_normal((5, 3))
+    idx = np.array([[0, 2], [2, 4]])
+    w = lucid.tensor(weight, requires_grad=True)
+    out = F.embedding(lucid.tensor(idx), w)
+    np.testing.assert_array_equal(out.data, np.stack([[weight[i] for i in row] for row in idx]))
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.data[:, 0], [1, 0, 2, 0, 1])
+    assert_gradients(lambda w: F.embedding(lucid.tensor(idx), w), weight)
+    with pytest.raises(lucid.OpError, match=r"indices must lie in \[0, 5\)"):
+        F.embedding(lucid.tensor([5]), w)
+    with pytest.raises(lucid.OpError, match="integer"):
+        F.embedding(lucid.tensor([0.0]), w)
+
+
+def test_embedding_padding_idx_gets_no_gradient():
+    w = lucid.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    F.embedding(lucid.tensor([1, 3, 3]), w, padding_idx=3).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [[0, 0], [1, 1], [0, 0], [0, 0]])
+
+
+def test_dropout_is_seeded_scaled_and_identity_in_eval():
+    x = lucid.ones(1000, dtype=np.float32, requires_grad=True)
+    lucid.manual_seed(3)
+    a = F.dropout(x, 0.25)
+    lucid.manual_seed(3)
+    b = F.dropout(x, p=0.25, training=True)
+    np.testing.assert_array_equal(a.data, b.data)
+    assert a.dtype == np.float32
+    assert set(np.unique(a.data)) <= {0.0, np.float32(1 / 0.75)}
+    assert 150 < np.sum(a.data == 0) < 350
+    a.sum().backward()  # the gradient uses the forward's own mask
+    np.testing.assert_array_equal(x.grad.data, a.data)
+    assert F.dropout(x, 0.5, training=False) is x
+    np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0)
+    with pytest.raises(lucid.OpError, match="between 0 and 1, but got 1.5"):
+        F.dropout(x, 1.5)
+
+
+def test_dropout_with_a_given_mask_is_differentiable():
+    mask = rng.random((3, 4)) > 0.5
+    assert_gradients(lambda x: F.dropout(x, lucid.tensor(mask), p=0.5), rng.standard_normal((3, 4)))
+
+
+# --- normalize, cosine_similarity ----------------------------------------------------------------
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_normalize(p):
+    x = rng.standard_normal((3, 4))
+    norms = np.array([sum(abs(v) ** p for v in col) ** (1 / p) for col in x.T])
+    np.testing.assert_allclose(F.normalize(lucid.tensor(x), p, 0).data, x / norms)
+    assert_gradients(lambda x: F.normalize(x, p=p, dim=-1), x)
+    np.testing.assert_array_equal(F.normalize(lucid.zeros(2, 3)).data, 0)
+    zero = lucid.zeros(1, 2, dtype=np.float64, requires_grad=True)
+    F.normalize(zero, p, eps=1e-3).sum().backward()  # the norm is clamped: y = x / eps
+    np.testing.assert_allclose(zero.grad.data, 1e3)
+
+
+def test_cosine_similarity_broadcasts():
+    x1, x2 = rng.standard_normal((3, 4)), rng.standard_normal((1, 4))
+    expected = [a @ x2[0] / np.linalg.norm(a) / np.linalg.norm(x2[0]) for a in x1]
+    np.testing.assert_allclose(F.cosine_similarity(lucid.tensor(x1), lucid.tensor(x2)).data, expected)
+    assert_gradients(F.cosine_similarity, x1, x2)
+    assert_gradients(lambda a, b: F.cosine_similarity(a, b, dim=0), rng.standard_normal((2, 3)),
+                     rng.standard_normal((2, 1)))
+    with pytest.raises(lucid.OpError, match=r"x1 of shape \(3, 4\) and x2 of shape \(2, 4\) do not broadcast"):
+        F.cosine_similarity(lucid.tensor(x1), lucid.zeros(2, 4))
+
+
+# --- PyTorch parity ------------------------------------------------------------------------------
+
+def test_matches_pytorch():
+    torch = torch_or_skip()
+    tf = torch.nn.functional
+    x, w, b = rng.standard_normal((4, 3, 5)), rng.standard_normal(3), rng.standard_normal(3)
+    cases = [
+        (lambda f, x: f.softmax(x, 1), (x,)),
+        (lambda f, x: f.log_softmax(x, -1), (x,)),
+        (lambda f, x, w: f.linear(x, w), (x, rng.standard_normal((2, 5)))),
+        (lambda f, x, w, b: f.layer_norm(x, (5,), w, b), (x, w[:1].repeat(5), b[:1].repeat(5))),
+        (lambda f, x, w, b: f.batch_norm(x, None, None, w, b, training=True), (x, w, b)),
+        (lambda f, x: f.normalize(x, p=3.0, dim=2), (x,)),
+        (lambda f, x, y: f.cosine_similarity(x, y, dim=1), (x, rng.standard_normal((4, 1, 5)))),
+    ]
+    for fn, arrays in cases:
+        ours = [lucid.tensor(a, requires_grad=True) for a in arrays]
+        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        out, ref = fn(F, *ours), fn(tf, *theirs)
+        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+        probe = rng.standard_normal(ref.shape)
+        out.backward(lucid.tensor(probe))
+        ref.backward(torch.tensor(probe))
+        for a, t in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_batch_norm_running_stats_match_pytorch():
+    torch = torch_or_skip()
+    x = rng.standard_normal((5, 3, 2))
+    mean, var = lucid.zeros(3, dtype=np.float64), lucid.ones(3, dtype=np.float64)
+    tmean, tvar = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    for _ in range(3):
+        F.batch_norm(lucid.tensor(x), mean, var, training=True)
+        torch.nn.functional.batch_norm(torch.tensor(x), tmean, tvar, training=True)
+    np.testing.assert_allclose(mean.data, tmean.numpy())
+    np.testing.assert_allclose(var.data, tvar.numpy())
