@@ -199,6 +199,11 @@ def test_forward_on_0d(name, case, dtype):
     _check_forward(name, case, dtype, [()] * lucid.registry[name].arity, seed=2)
 
 
+@pytest.mark.parametrize("name,case", CASES)
+def test_forward_on_empty(name, case):
+    _check_forward(name, case, np.float32, [(0, 3)] * lucid.registry[name].arity, seed=5)
+
+
 # --- derivatives --------------------------------------------------------------------------------
 
 def _numerical(f, xs, i, eps=1e-6):
