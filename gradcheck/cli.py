@@ -53,6 +53,16 @@ def register_profiles() -> None:
         settings.register_profile(name, **values)
 
 
+def run_seed(seed: int | None) -> int:
+    """The seed of a run: the one asked for, 0 under a derandomized profile (ci), else a random
+    one. It is always explicit, so that every reproduction command can name it."""
+    from hypothesis import settings
+
+    if seed is not None:
+        return seed
+    return 0 if settings.default.derandomize else random.randrange(2**32)
+
+
 def default_profile() -> str:
     return "ci" if "CI" in os.environ else "dev"
 
@@ -380,7 +390,7 @@ def parser() -> argparse.ArgumentParser:
                    help="also load this plugin module (an import path); repeatable")
     p.add_argument("--max-examples", type=int, metavar="N", help="examples per op (default: the profile's)")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the random inputs (default: a random seed, "
-                   "printed, unless the profile is derandomized)")
+                   "printed; 0 under the derandomized ci profile)")
     p.add_argument("--profile", choices=("dev", "ci", "thorough"), default=None,
                    help="hypothesis settings profile (default: ci if the CI variable is set, else dev)")
     p.add_argument("--order", type=int, choices=(1, 2), default=1, help="derivative order to check")
@@ -399,7 +409,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lucid-gradcheck`; returns pytest's exit codes."""
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit:  # --help (0) or a usage error (4)
+        return int(exit.code or 0)
     stream = sys.stderr if args.json == "-" else sys.stdout  # keep standard output for the JSON
     try:
         return _main(args, stream)
@@ -441,9 +454,7 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
             print(f"ERROR {error}", file=stream)
         return FAILED if plugin_errors else OK if names else NO_OPS
 
-    seed = args.seed
-    if seed is None and not settings.default.derandomize:
-        seed = random.randrange(2**32)  # chosen here, so the reproduction command can name it
+    seed = run_seed(args.seed)
     options = Options(profile, args.max_examples or settings.default.max_examples, seed,
                       args.order, args.mode, args.dtype, tuple(args.plugins))
     terminal = Terminal(stream, verbosity, len(names))
@@ -451,7 +462,7 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
         plugins = len(lucid.registry.manager.get_plugins())
         terminal.write(f"lucid-gradcheck: {len(names)} of {len(lucid.registry)} ops from {plugins} plugins, "
                        f"profile {profile}, {options.max_examples} examples, "
-                       f"{'derandomized' if seed is None else f'seed {seed}'}, order {args.order}, "
+                       f"seed {seed}, order {args.order}, "
                        f"mode {args.mode}, {args.dtype}, {args.jobs} job{'s' * (args.jobs > 1)}")
     for error in plugin_errors:
         terminal.write(f"ERROR {error}")

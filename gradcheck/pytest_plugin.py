@@ -12,7 +12,6 @@ environment where Lucid is installed: it imports neither Lucid nor hypothesis un
 """
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
@@ -64,7 +63,7 @@ def plugins(session: pytest.Session) -> Iterator[LucidPlugin]:
         errors = load_plugins(config.getoption("lucid_plugin"))
         import lucid
     except Exception as error:  # Lucid itself does not import: that is the one thing to report
-        yield LucidPlugin.from_parent(session, name="lucid", ops=[], error=f"{type(error).__name__}: {error}")
+        yield LucidPlugin.from_parent(session, name="lucid", nodeid="lucid", ops=[], error=f"{type(error).__name__}: {error}")
         return
     try:
         matches = keyword_matcher(config.getoption("lucid_ops"))
@@ -76,9 +75,9 @@ def plugins(session: pytest.Session) -> Iterator[LucidPlugin]:
         if matches((name, plugin)):
             by_plugin.setdefault(plugin, []).append(name)
     for error in errors:
-        yield LucidPlugin.from_parent(session, name=error.plugin, ops=[], error=error.reason)
+        yield LucidPlugin.from_parent(session, name=error.plugin, nodeid=error.plugin, ops=[], error=error.reason)
     for plugin in sorted(by_plugin):
-        yield LucidPlugin.from_parent(session, name=plugin, ops=by_plugin[plugin], error=None)
+        yield LucidPlugin.from_parent(session, name=plugin, nodeid=plugin, ops=by_plugin[plugin], error=None)
 
 
 class LucidPlugin(pytest.Collector):
@@ -116,30 +115,23 @@ class OpCheck(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, OpFailure):
-            from gradcheck.cli import failure_text
-
-            return failure_text(excinfo.value.report)
+            return excinfo.value.report.format()
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"lucid-gradcheck {self.name}"
-
-
-_session_seed = random.randrange(2**32)  # one seed per process, printed in each reproduction command
+        return self.path, None, self.name
 
 
 def options(config: pytest.Config) -> Options:
     """The CLI's options, read from pytest's: hypothesis's current profile and seed included."""
     from hypothesis import settings
 
-    from gradcheck.cli import Options
+    from gradcheck.cli import Options, run_seed
 
     seed = config.getoption("hypothesis_seed", None)  # --hypothesis-seed, when given
-    if seed is None and not settings.default.derandomize:
-        seed = _session_seed
     profile = settings.get_current_profile_name()
     return Options(profile="dev" if profile == "default" else profile,
                    max_examples=config.getoption("lucid_max_examples") or settings.default.max_examples,
-                   seed=None if seed is None else int(seed), order=config.getoption("lucid_order"),
+                   seed=run_seed(None if seed is None else int(seed)), order=config.getoption("lucid_order"),
                    mode=config.getoption("lucid_mode"), dtype=config.getoption("lucid_dtype"),
                    plugins=tuple(config.getoption("lucid_plugin")))

@@ -1,0 +1,27 @@
+"""gradcheck: verify derivatives against finite differences, on inputs drawn by hypothesis.
+
+    >>> import gradcheck
+    >>> gradcheck.check_op("exp").passed          # fuzz a registered op (or any lucid.Op)
+    True
+    >>> [r.op for r in gradcheck.check_ops() if not r.passed]   # every registered op
+    []
+    >>> x = lucid.randn(3, dtype=lucid.float64, requires_grad=True)
+    >>> gradcheck.gradcheck(lambda x: (x * x).sum(), [x])   # one function at one input
+    True
+
+`check_op` draws inputs from the op's metadata (`gradcheck.strategies.inputs_for`), checks the
+Jacobian against central differences with an error estimate, rejects samples at
+non-differentiable points, checks the rule's contract (linear, no mutation, no aliasing, layout
+independent, repeatable), and shrinks any failure to a minimal input in an `OpReport`.
+"""
+from __future__ import annotations
+
+from . import strategies
+from .checks import Tolerance
+from .hookspecs import hookimpl
+from .plugins import register_plugin
+from .report import Entry, GradcheckError, OpReport
+from .runner import check_op, check_ops, gradcheck, gradgradcheck
+
+__all__ = ["check_op", "check_ops", "gradcheck", "gradgradcheck", "GradcheckError", "OpReport", "Entry",
+           "Tolerance", "strategies", "hookimpl", "register_plugin"]

@@ -1,0 +1,369 @@
+"""The checks run on every drawn input. Each either returns quietly or raises `Failure` with
+a one-line reason (and, for the Jacobian, the worst entries); `Rejected` means the input sits at
+a non-differentiable point and says nothing either way.
+
+The Jacobian check is the heart; the others catch what agreeing with finite differences on one
+input cannot: a rule that is not linear in the output gradient, that writes into its inputs, that
+hands out aliased arrays, that depends on memory layout, or that gives a different answer the
+second time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import lucid
+from lucid import Op, Tensor
+
+from .numerical import Evaluator, analytic_jacobian, directional, jacobian
+from .report import Entry, Failure, Rejected, worst_entries
+from .target import OpTarget, SecondOrderTarget, Target, flat_outputs
+
+#: mode="auto" builds the full Jacobian up to this many entries, and projects it beyond.
+FULL_LIMIT = 4096
+#: Fast mode compares this many independent random projections.
+PROJECTIONS = 2
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|analytic - numerical| <= atol + rtol * |numerical| + the numerical error estimate
+    (+ a few units of rounding of the working dtype, scaled by the gradient's size)."""
+
+    atol: float = 1e-5
+    rtol: float = 1e-3
+    eps: float = 1e-6  # the finite-difference step, relative to max(1, |x|)
+
+
+DEFAULT_TOLERANCE = {"float64": Tolerance(1e-5, 1e-3), "float32": Tolerance(1e-4, 5e-3)}
+
+
+@dataclass
+class Errors:
+    """The largest absolute and relative errors seen, over all entries compared."""
+
+    abs: float = 0.0
+    rel: float = 0.0
+
+    def add(self, diff: np.ndarray, numerical: np.ndarray, atol: float) -> None:
+        if diff.size:
+            self.abs = max(self.abs, float(np.nanmax(diff)))
+            self.rel = max(self.rel, float(np.nanmax(diff / np.maximum(np.abs(numerical), atol))))
+
+
+def describe_error(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def guarded(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the function under test; anything it raises is its failure, not the harness's."""
+    try:
+        return fn(*args, **kwargs)
+    except (Failure, Rejected):
+        raise
+    except Exception as error:
+        raise Failure(f"{what} raised {describe_error(error)}") from error
+
+
+def rounding(dtype: np.dtype) -> float:
+    """Relative rounding allowed for an analytic gradient computed in `dtype`: none in float64,
+    where atol/rtol suffice, a few dozen units in lower precision."""
+    return 0.0 if np.dtype(dtype) == np.float64 else 32 * float(np.finfo(dtype).eps)
+
+
+# --- the Jacobian ------------------------------------------------------------------------------
+
+
+def compare(target: Target, index: int, analytic: np.ndarray, numerical: np.ndarray, error: np.ndarray,
+            tol: Tolerance, errors: Errors, what: str = "gradient") -> None:
+    """Compare an (M, N) analytic Jacobian of input `target.wrt[index]` to the numerical one."""
+    i = target.wrt[index]
+    x = target.arrays[i]
+    if not np.isfinite(analytic).all():
+        bad = np.argwhere(~np.isfinite(analytic))[0]
+        raise Failure(f"the {what} of input {i} is {analytic[tuple(bad)]} at a point where the op is smooth "
+                      f"and finite", input=i,
+                      worst=worst_entries(i, x.shape, target.out_shapes, analytic, numerical,
+                                          np.where(np.isfinite(analytic), 0.0, np.inf), x.astype(np.float64)))
+    diff = np.abs(analytic - numerical)
+    slack = rounding(x.dtype) * (np.abs(analytic) + np.abs(analytic).max(axis=1, keepdims=True, initial=0.0))
+    allowed = tol.atol + tol.rtol * np.abs(numerical) + error + slack
+    badness = diff / allowed
+    errors.add(diff, numerical, tol.atol)
+    if (badness > 1).any():
+        worst = worst_entries(i, x.shape, target.out_shapes, analytic, numerical, badness, x.astype(np.float64))
+        k = np.unravel_index(int(np.argmax(badness)), badness.shape)
+        ratio = analytic[k] / numerical[k] if numerical[k] else float("inf")
+        raise Failure(f"the {what} of input {i} differs from finite differences ({int((badness > 1).sum())} of "
+                      f"{badness.size} entries; worst: analytic {analytic[k]:.6g}, numerical {numerical[k]:.6g}, "
+                      f"ratio {ratio:.4g})", input=i, worst=worst, max_abs_error=errors.abs,
+                      max_rel_error=errors.rel)
+
+
+def check_jacobian(target: Target, tol: Tolerance, mode: str, rng: np.random.Generator,
+                   what: str = "gradient") -> Errors:
+    """The analytic derivative against central differences: the full Jacobian, or (mode "fast",
+    or "auto" on a large one) random signed projections u^T J v, falling back to the full
+    Jacobian of the failing input to say where it is wrong."""
+    errors = Errors()
+    m = target.out_size
+    if m == 0 or not target.wrt:
+        return errors
+    evaluate = Evaluator(target)
+    sizes = [target.arrays[i].size for i in target.wrt]
+    full = mode == "full" or (mode == "auto" and m * sum(sizes) <= FULL_LIMIT)
+    if full:
+        u = unit(rng.standard_normal(m))
+        grads = guarded("the vjp", target.vjp, u)
+        analytic = guarded("the vjp", analytic_jacobian, target, u, grads)
+        for index, i in enumerate(target.wrt):
+            d = guarded("the forward", jacobian, evaluate, i, tol.eps)
+            if not d.smooth.all():
+                raise Rejected(f"input {i} is at a non-differentiable point")
+            compare(target, index, analytic[index], d.value.T, d.error.T, tol, errors, what)
+        return errors
+    us = [unit(rng.standard_normal(m)) for _ in range(PROJECTIONS)]
+    grads = [guarded("the vjp", target.vjp, u) for u in us]
+    for index, i in enumerate(target.wrt):
+        vs = np.stack([unit(rng.standard_normal(sizes[index])) for _ in us])
+        d = guarded("the forward", directional, evaluate, i, vs, tol.eps)
+        if not d.smooth.all():
+            raise Rejected(f"input {i} is at a non-differentiable point")
+        for k, (u, g) in enumerate(zip(us, grads)):
+            analytic = float(g[index].reshape(-1) @ vs[k])
+            if not np.isfinite(analytic):
+                raise Failure(f"the {what} of input {i} is not finite at a point where the op is smooth", input=i)
+            numerical = float(u @ d.value[k])
+            error = float(np.abs(u) @ d.error[k])
+            slack = rounding(target.arrays[i].dtype) * float(np.abs(g[index]).sum())
+            diff = abs(analytic - numerical)
+            errors.add(np.array([diff]), np.array([numerical]), tol.atol)
+            if diff > tol.atol + tol.rtol * abs(numerical) + error + slack:
+                explain_projection(target, index, evaluate, tol, u, grads[k][index], analytic, numerical, what)
+    return errors
+
+
+def explain_projection(target: Target, index: int, evaluate: Evaluator, tol: Tolerance, u: np.ndarray,
+                       g: np.ndarray, analytic: float, numerical: float, what: str) -> None:
+    """A projection disagreed: build the full Jacobian of that input to report the entries."""
+    i = target.wrt[index]
+    full = analytic_jacobian(target, u, [g] if len(target.wrt) == 1 else guarded("the vjp", target.vjp, u))
+    d = jacobian(evaluate, i, tol.eps)
+    if d.smooth.all():
+        compare(target, index, full[index], d.value.T, d.error.T, tol, Errors(), what)
+    raise Failure(f"the {what} of input {i} differs from finite differences along a random projection "
+                  f"(u^T J v: analytic {analytic:.6g}, numerical {numerical:.6g})", input=i,
+                  worst=[Entry(i, (), (), analytic, numerical, abs(analytic - numerical),
+                               abs(analytic - numerical) / abs(numerical) if numerical else float("inf"), None)])
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """A random direction with both signs (never all-positive, which can miss a wrong sign)."""
+    norm = np.linalg.norm(v)
+    return v / norm if norm else v
+
+
+# --- the rule's contract -----------------------------------------------------------------------
+
+
+def snapshot(arrays: Sequence[Any]) -> list[np.ndarray | None]:
+    return [None if a is None else np.array(a.data if isinstance(a, Tensor) else a, copy=True) for a in arrays]
+
+
+def unchanged(before: Sequence[np.ndarray | None], after: Sequence[Any]) -> list[int]:
+    """Indices of the arrays whose contents changed."""
+    return [k for k, (b, a) in enumerate(zip(before, after))
+            if b is not None and not np.array_equal(b, np.asarray(a.data if isinstance(a, Tensor) else a),
+                                                    equal_nan=b.dtype.kind == "f")]
+
+
+def check_forward(op: Op, target: OpTarget) -> None:
+    """Through the engine, as users call it: no error, finite outputs, the dtype kept, inputs intact."""
+    leaves = target.tensors()
+    before = snapshot(target.arrays)
+    out = guarded("the forward", call, op, leaves, target.params)
+    if unchanged(before, target.arrays):
+        raise Failure(f"the forward wrote into input {unchanged(before, target.arrays)[0]}")
+    outs = flat_outputs(out)
+    floats = {x.dtype for x in target.arrays if x is not None and x.dtype.kind == "f"}
+    converts = any(isinstance(p, np.dtype) or (isinstance(p, type) and issubclass(p, np.generic))
+                   for p in target.params.values())  # a dtype param: changing the dtype is the point
+    for k, o in enumerate(outs):
+        if not np.isfinite(o).all():
+            where = tuple(int(v) for v in np.argwhere(~np.isfinite(o))[0])
+            raise Failure(f"the forward returned {o[where]} at output {k} index {where} on a valid input")
+        if len(floats) == 1 and o.dtype not in floats and not converts:
+            raise Failure(f"the forward returned {o.dtype} for {floats.pop()} inputs (output {k})")
+
+
+def call(op: Op, tensors: Sequence[Any], params: dict) -> Any:
+    """Call an op through its public interface (the engine), variadic ops with a list."""
+    if op.variadic:
+        return op(list(tensors), **params)
+    return op(*tensors, **params)
+
+
+def check_vjp_contract(target: OpTarget, u: np.ndarray) -> list[np.ndarray]:
+    """The rule's raw answer: one gradient per input, each of a shape that sums to its input's
+    shape and of its input's dtype, finite; inputs, output and output gradient left intact."""
+    gs = [p.astype(target.arrays[target.wrt[0]].dtype) for p in target.split(u)]
+    tensors = target.tensors()
+    out = target._call(target.arrays)
+    before = snapshot(list(target.arrays) + gs)
+    out_before = snapshot(out if isinstance(out, (tuple, list)) else [out])
+    raw = guarded("the vjp", target.raw_vjp, gs, target.arrays, out)
+    if not isinstance(raw, (tuple, list)) or len(raw) != len(target.arrays):
+        count = len(raw) if isinstance(raw, (tuple, list)) else f"a {type(raw).__name__}"
+        raise Failure(f"the vjp returned {count} gradients for {len(target.arrays)} inputs")
+    changed = unchanged(before, list(target.arrays) + gs)
+    if changed:
+        k = changed[0]
+        raise Failure(f"the vjp wrote into input {k}" if k < len(target.arrays) else "the vjp wrote into the output gradient")
+    if unchanged(out_before, out if isinstance(out, (tuple, list)) else [out]):
+        raise Failure("the vjp wrote into the forward's output")
+    for i in target.wrt:
+        g = raw[i]
+        if g is None:
+            continue
+        data = np.asarray(g.data if isinstance(g, Tensor) else g)
+        x = target.arrays[i]
+        try:
+            ok = np.broadcast_shapes(data.shape, x.shape) == data.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise Failure(f"the vjp gave input {i} (shape {x.shape}) a gradient of shape {data.shape}", input=i)
+        if data.dtype != x.dtype:
+            raise Failure(f"the vjp gave input {i} ({x.dtype}) a {data.dtype} gradient", input=i)
+        if not np.isfinite(data).all():
+            raise Failure(f"the vjp gave input {i} a non-finite gradient on a valid input", input=i)
+    del tensors
+    return target._conform(raw, [() if x is None else x.shape for x in target.arrays])
+
+
+def check_linearity(target: OpTarget, u: np.ndarray, v: np.ndarray, grads_u: list[np.ndarray]) -> None:
+    """A VJP is linear in the output gradient: zero in, zero out; twice in, twice out; sums add."""
+    zero = guarded("the vjp", target.vjp, np.zeros_like(u))
+    for i, g in zip(target.wrt, zero):
+        if np.abs(g).max(initial=0.0) != 0:
+            raise Failure(f"the vjp of input {i} is not zero for a zero output gradient "
+                          f"(max {np.abs(g).max():.3g}): it is not linear in the gradient", input=i)
+    twice = guarded("the vjp", target.vjp, 2 * u)
+    grads_v = guarded("the vjp", target.vjp, v)
+    both = guarded("the vjp", target.vjp, u + v)
+    for i, g, g2, gv, gb in zip(target.wrt, grads_u, twice, grads_v, both):
+        scale = np.abs(g).max(initial=0.0) + np.abs(gv).max(initial=0.0) + 1e-30
+        rtol = 1e3 * np.finfo(target.arrays[i].dtype).eps
+        if np.abs(g2 - 2 * g).max(initial=0.0) > rtol * scale:
+            raise Failure(f"the vjp of input {i} does not double when the output gradient doubles", input=i)
+        if np.abs(gb - g - gv).max(initial=0.0) > rtol * scale:
+            raise Failure(f"the vjp of input {i} is not additive in the output gradient", input=i)
+
+
+def check_engine(op: Op, target: OpTarget, u: np.ndarray, grads_u: list[np.ndarray]) -> None:
+    """backward() through the engine, twice on the same graph: each .grad has its input's shape
+    and dtype, equals the rule's answer, aliases nothing, and the second pass gives the same."""
+    leaves = target.tensors()
+    if target.symmetric:
+        return  # the engine differentiates the op, not op(sym(X)): compared in the Jacobian check only
+    out = call(op, leaves, target.params)
+    outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if o.dtype.kind == "f"]
+    pairs = [(o, Tensor(p.astype(o.dtype))) for o, p in zip(outs, target.split(u)) if o.requires_grad]
+    if not pairs:
+        return
+    seeds = [s for _, s in pairs]
+    seed_copies = snapshot(seeds)
+    passes = []
+    for _ in range(2):
+        for x in leaves:
+            if x is not None:
+                x.grad = None
+        guarded("backward", lucid.backward, [o for o, _ in pairs], seeds, retain_graph=True)
+        passes.append([leaves[i].grad for i in target.wrt])
+    if unchanged(seed_copies, seeds):
+        raise Failure("backward wrote into the output gradient")
+    for i, g, expected, again in zip(target.wrt, passes[0], grads_u, passes[1]):
+        x = target.arrays[i]
+        if g is None:
+            if np.abs(expected).max(initial=0.0) > 0:
+                raise Failure(f"backward left input {i} without a gradient", input=i)
+            continue
+        if g.shape != x.shape or g.dtype != x.dtype:
+            raise Failure(f"backward gave input {i} ({x.dtype}{list(x.shape)}) a {g.dtype}{list(g.shape)} .grad", input=i)
+        rtol = 1e4 * np.finfo(x.dtype).eps
+        if not np.allclose(g.data, expected, rtol=rtol, atol=rtol * np.abs(expected).max(initial=0.0)):
+            raise Failure(f"backward's gradient of input {i} differs from the rule's own answer", input=i)
+        if again is None or not np.array_equal(g.data, again.data):
+            raise Failure(f"a second backward through the same graph gives input {i} a different gradient", input=i)
+    grads = [(i, leaves[i].grad.data) for i in target.wrt if leaves[i].grad is not None]
+    others = [("the output gradient", s.data) for s in seeds] + \
+        [(f"input {i}", x) for i, x in enumerate(target.arrays) if x is not None]
+    for k, (i, g) in enumerate(grads):
+        for name, a in [(f"the gradient of input {j}", h) for j, h in grads[k + 1:]] + others:
+            if np.shares_memory(g, a):
+                raise Failure(f"the gradient of input {i} shares memory with {name}", input=i)
+
+
+def layouts(x: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, view, contiguous copy of the same values) pairs of other memory layouts."""
+    out = []
+    if x.ndim >= 2:
+        out.append(("a transposed (Fortran-order) layout", np.asfortranarray(x), x))
+    if x.ndim >= 1 and x.size > 1:
+        out.append(("a reversed-stride view", x[::-1].copy()[::-1], x))
+    if x.ndim >= 1 and x.shape[0] > 1:
+        view = np.broadcast_to(x[:1], x.shape)
+        out.append(("a broadcast (stride-0, read-only) view", view, np.ascontiguousarray(view)))
+    return out
+
+
+def check_layouts(target: OpTarget, u: np.ndarray) -> None:
+    """The same values in another memory layout give the same output and the same gradients."""
+    for i in target.wrt:
+        for name, view, copy in layouts(target.arrays[i]):
+            try:
+                arrays = list(target.arrays)
+                arrays[i] = copy
+                expected = (target.forward(arrays), target._conform(target.raw_vjp(target.split(u), arrays),
+                                                                   [() if x is None else x.shape for x in arrays]))
+            except Exception:
+                continue  # the contiguous copy is not a valid input (a broadcast singular matrix, say)
+            if not all(np.isfinite(e).all() for e in [expected[0], *expected[1]]):
+                continue
+            arrays[i] = view
+            got_out = guarded(f"the forward on {name} of input {i}", target.forward, arrays)
+            raw = guarded(f"the vjp on {name} of input {i}", target.raw_vjp, target.split(u), arrays)
+            got = target._conform(raw, [() if x is None else x.shape for x in arrays])
+            rtol = 1e4 * np.finfo(target.arrays[i].dtype).eps
+            if not np.allclose(got_out, expected[0], rtol=rtol, atol=rtol * np.abs(expected[0]).max(initial=1.0)):
+                raise Failure(f"the forward gives a different output when input {i} is {name}", input=i)
+            for j, g, e in zip(target.wrt, got, expected[1]):
+                if not np.allclose(g, e, rtol=rtol, atol=rtol * np.abs(e).max(initial=1.0)):
+                    raise Failure(f"the gradient of input {j} changes when input {i} is {name}", input=j)
+
+
+def check_example(op: Op, arrays: list, params: dict, symmetric: Sequence[int], tol: Tolerance, mode: str,
+                  order: int, rng: np.random.Generator) -> Errors:
+    """Every check on one drawn input. Raises Failure or Rejected."""
+    target = guarded("the forward", OpTarget, op, arrays, params, symmetric)
+    check_forward(op, target)
+    m = target.out_size
+    if not target.wrt or m == 0:
+        return Errors()
+    u, v = unit(rng.standard_normal(m)), unit(rng.standard_normal(m))
+    if order == 1:
+        grads_u = check_vjp_contract(target, u)
+        check_linearity(target, u, v, grads_u)
+        check_engine(op, target, u, grads_u)
+        check_layouts(target, u)
+        return check_jacobian(target, tol, mode, rng)
+    second = SecondOrderTarget(target, lambda leaves: call(op, symmetrized(leaves, symmetric), target.params), u)
+    return check_jacobian(second, tol, mode, rng, what="second derivative")
+
+
+def symmetrized(leaves: list, symmetric: Sequence[int]) -> list:
+    """sym(X) = (X + X^T) / 2 for the inputs declared "spd", as Lucid ops (differentiable)."""
+    return [(x + x.mT) / 2 if i in symmetric else x for i, x in enumerate(leaves)]

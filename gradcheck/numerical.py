@@ -1,0 +1,186 @@
+"""Finite differences in float64, with an error estimate, and the analytic Jacobian to compare.
+
+Every numerical derivative here is a central difference taken with two steps, h and 2h:
+
+    D(h) = (f(x + h v) - f(x - h v)) / 2h        D(2h) = (f(x + 2h v) - f(x - 2h v)) / 4h
+
+D(h) is the estimate. Their difference, about three times D(h)'s truncation error plus the
+rounding noise of both, is its error estimate: the comparison tolerates it on top of the fixed
+atol/rtol, so a steep or noisy function does not fail for the finite difference's sake. The
+five values f(x + t h v), t in -2..2, also tell whether f is smooth there (`kinks`).
+
+The step is relative, h = eps * max(1, |x|), and always taken on float64 copies of the
+inputs, whatever dtype the function is checked in.
+
+Cost: a full Jacobian needs 4 evaluations per input element. For a target that broadcasts
+over a leading axis they are stacked and evaluated in a few calls (`Target.forward_batch`);
+the analytic Jacobian likewise takes one VJP call per chunk of output elements.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .kinks import nondifferentiable
+from .target import NotBatchable, Target
+
+OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
+#: Largest stack (elements of inputs plus outputs) evaluated in one batched call.
+BATCH_ELEMENTS = 1 << 21
+EPS64 = np.finfo(np.float64).eps
+
+
+@dataclass
+class Derivatives:
+    """Numerical derivatives along K directions: `value` and `error`, shape (K, M) for M
+    outputs; `smooth`, shape (K,), False where the function is not differentiable (or not
+    finite) inside the stencil."""
+
+    value: np.ndarray
+    error: np.ndarray
+    smooth: np.ndarray
+
+
+class Evaluator:
+    """Evaluates a target on stacks of perturbed inputs: batched where the target allows it
+    (checked once per input against one-at-a-time calls), one call per row otherwise."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.base = target.points64()
+        self.batched: dict[int, bool] = {}
+        self.calls = 0
+
+    def __call__(self, i: int, rows: int, make: Callable[[int, int], np.ndarray]) -> np.ndarray:
+        """The flat outputs, shape (rows, M), for input i set to each of make(lo, hi)'s rows."""
+        n_in = self.base[i].size
+        chunk = max(1, BATCH_ELEMENTS // max(1, n_in + self.target.out_size))
+        if self.batched.get(i, True):
+            try:
+                return np.concatenate([self._batch(i, make(lo, min(lo + chunk, rows)))
+                                       for lo in range(0, rows, chunk)])
+            except NotBatchable:
+                self.batched[i] = False
+        out = np.empty((rows, self.target.out_size))
+        arrays = list(self.base)
+        for lo in range(0, rows, chunk):
+            stack = make(lo, min(lo + chunk, rows))
+            for r, x in enumerate(stack):
+                arrays[i] = x
+                out[lo + r] = self.target.forward(arrays)
+                self.calls += 1
+        return out
+
+    def _batch(self, i: int, stack: np.ndarray) -> np.ndarray:
+        if i not in self.batched:  # first use: the unperturbed input, first and last, must match
+            x = self.base[i][None]
+            ys = self.target.forward_batch(i, np.concatenate([x, stack, x]))
+            self.calls += 1
+            y0 = self.target.forward(self.base)
+            with np.errstate(invalid="ignore"):
+                same = np.allclose(ys[0], y0, rtol=1e-12, atol=1e-300, equal_nan=True) and \
+                    np.allclose(ys[-1], y0, rtol=1e-12, atol=1e-300, equal_nan=True)
+            if not same:
+                raise NotBatchable
+            self.batched[i] = True
+            return ys[1:-1]
+        self.calls += 1
+        return self.target.forward_batch(i, stack)
+
+
+def steps(x: np.ndarray, eps: float) -> np.ndarray:
+    return eps * np.maximum(1.0, np.abs(x))
+
+
+def along(evaluate: Evaluator, i: int, k: int, make: Callable[[int, int], np.ndarray], h: np.ndarray) -> Derivatives:
+    """Derivatives along k directions of input i. make(lo, hi) gives rows lo..hi of the stack
+    [center, then k rows for each offset in OFFSETS]; h, shape (k,), is each direction's step."""
+    ys = evaluate(i, 1 + 4 * k, make)
+    center, ys = ys[0], ys[1:].reshape(4, k, -1)
+    d1 = (ys[2] - ys[1]) / (2 * h[:, None])
+    d2 = (ys[3] - ys[0]) / (4 * h[:, None])
+    five = np.stack([ys[0], ys[1], np.broadcast_to(center, ys[0].shape), ys[2], ys[3]])
+    noise = evaluate.target.out_eps
+    with np.errstate(invalid="ignore", over="ignore"):
+        error = np.abs(d1 - d2) + 10 * noise * np.abs(five).max(axis=0) / h[:, None]
+    return Derivatives(d1, error, ~nondifferentiable(five, h, noise))
+
+
+def step(target: Target, eps: float) -> float:
+    """The relative step: `eps`, or larger for outputs rounded to less than float64 (the optimal
+    central-difference step grows as the cube root of the rounding)."""
+    return max(eps, float(np.cbrt(target.out_eps))) if target.out_eps > EPS64 else eps
+
+
+def jacobian(evaluate: Evaluator, i: int, eps: float) -> Derivatives:
+    """d outputs / d input i, one direction per element: value and error of shape (N_i, M)."""
+    x = evaluate.base[i]
+    flat = x.reshape(-1)
+    n = flat.size
+    h = steps(flat, step(evaluate.target, eps))
+
+    def make(lo: int, hi: int) -> np.ndarray:
+        r = np.arange(lo, hi)
+        stack = np.repeat(flat[None], hi - lo, axis=0)
+        perturbed = r > 0
+        j = (r[perturbed] - 1) % n
+        t = OFFSETS[(r[perturbed] - 1) // n]
+        stack[np.nonzero(perturbed)[0], j] += t * h[j]
+        return stack.reshape((hi - lo,) + x.shape)
+
+    return along(evaluate, i, n, make, h)
+
+
+def directional(evaluate: Evaluator, i: int, directions: np.ndarray, eps: float) -> Derivatives:
+    """d outputs / d input i along each row of `directions` (shape (K, N_i)): J v for each v."""
+    x = evaluate.base[i]
+    flat = x.reshape(-1)
+    k = len(directions)
+    h = np.full(k, step(evaluate.target, eps) * max(1.0, float(np.abs(flat).max(initial=0.0))))
+
+    def make(lo: int, hi: int) -> np.ndarray:
+        r = np.arange(lo, hi)
+        stack = np.repeat(flat[None], hi - lo, axis=0)
+        perturbed = r > 0
+        which = (r[perturbed] - 1) % k
+        t = OFFSETS[(r[perturbed] - 1) // k]
+        stack[perturbed] += (t * h[which])[:, None] * directions[which]
+        return stack.reshape((hi - lo,) + x.shape)
+
+    return along(evaluate, i, k, make, h)
+
+
+def analytic_jacobian(target: Target, check_row: np.ndarray, check_grads: list[np.ndarray]) -> list[np.ndarray]:
+    """d outputs / d each input in `target.wrt`, shape (M, N_i), one VJP per output element:
+    all at once where the target allows it. The batched form must reproduce `check_grads`,
+    the unbatched VJP of `check_row`, or it is not used."""
+    m = target.out_size
+    sizes = [target.arrays[i].size for i in target.wrt]
+    chunk = max(1, BATCH_ELEMENTS // max(1, m + sum(sizes)))
+    try:
+        first = target.vjp_batch(np.concatenate([check_row[None], np.eye(min(chunk, m), m)]))
+        rtol = 1e4 * np.finfo(target.arrays[target.wrt[0]].dtype).eps
+        if not all(np.allclose(f[0], g.reshape(-1), rtol=rtol, atol=rtol * np.abs(g).max(initial=0.0), equal_nan=True)
+                   for f, g in zip(first, check_grads)):
+            raise NotBatchable
+        parts = [[f[1:]] for f in first]
+        for lo in range(chunk, m, chunk):
+            eye = np.zeros((min(chunk, m - lo), m))
+            eye[np.arange(len(eye)), lo + np.arange(len(eye))] = 1.0
+            for part, f in zip(parts, target.vjp_batch(eye)):
+                part.append(f)
+        return [np.concatenate(p) if p else np.zeros((0, n)) for p, n in zip(parts, sizes)]
+    except NotBatchable:
+        pass
+    except Exception:  # a rule that cannot take a stack of gradients: the loop below reports its errors
+        pass
+    rows = [np.empty((m, n)) for n in sizes]
+    e = np.zeros(m)
+    for k in range(m):
+        e[k] = 1.0
+        for r, g in zip(rows, target.vjp(e)):
+            r[k] = g.reshape(-1)
+        e[k] = 0.0
+    return rows

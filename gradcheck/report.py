@@ -1,0 +1,137 @@
+"""What a check says: an `OpReport` per op, and the exception that carries a failure.
+
+A report is for a person first: `format()` names the op, the input, the few worst Jacobian
+entries with everything needed to judge them, the shrunk input and one command that replays
+the failure. It never prints a whole matrix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Entry:
+    """One Jacobian entry d output[output] / d input[input][index] (or, in fast mode, one random
+    projection of the Jacobian, with empty indices)."""
+
+    input: int
+    index: tuple[int, ...]
+    output: tuple[int, ...]
+    analytic: float
+    numerical: float
+    abs_error: float
+    rel_error: float
+    value: float | None  # the input's value at `index`
+
+    def row(self) -> str:
+        value = "" if self.value is None else f"{self.value:.6g}"
+        return (f"  {self.input:>5}  {str(self.index):<12} {str(self.output):<12} {value:>12} {self.analytic:>14.7g} "
+                f"{self.numerical:>14.7g} {self.abs_error:>10.3g} {self.rel_error:>10.3g}")
+
+
+HEADER = (f"  {'input':>5}  {'index':<12} {'output':<12} {'value':>12} {'analytic':>14} {'numerical':>14} "
+          f"{'abs err':>10} {'rel err':>10}")
+
+
+class Failure(Exception):
+    """A check found something wrong with the function under test (not with the harness)."""
+
+    def __init__(self, reason: str, input: int | None = None, worst: list[Entry] | None = None,
+                 max_abs_error: float = 0.0, max_rel_error: float = 0.0):
+        super().__init__(reason)
+        self.reason, self.input, self.worst = reason, input, worst or []
+        self.max_abs_error, self.max_rel_error = max_abs_error, max_rel_error
+
+
+class Rejected(Exception):
+    """The drawn input sits at a non-differentiable point: there is nothing to check there."""
+
+
+@dataclass
+class OpReport:
+    """The outcome of checking one op (or one function)."""
+
+    op: str
+    plugin: str | None = None
+    status: str = "passed"  # "passed" | "failed" | "error" | "skipped"
+    examples: int = 0
+    rejected: int = 0
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
+    duration: float = 0.0
+    reason: str = ""
+    failing_input: str | None = None
+    worst: list[Entry] = field(default_factory=list)
+    reproduce: str = ""
+    blob: str | None = None  # hypothesis's @reproduce_failure decorator, when it gave one
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def summary(self) -> str:
+        """One line: status, op, counts, errors, time."""
+        where = f" [{self.plugin}]" if self.plugin else ""
+        counts = f"{self.examples} examples, {self.rejected} rejected"
+        line = (f"{self.status.upper():7} {self.op}{where}: {counts}, max abs err {self.max_abs_error:.2g}, "
+                f"max rel err {self.max_rel_error:.2g}, {self.duration:.2f}s")
+        return line + (f" -- {self.reason}" if self.reason and not self.passed else "")
+
+    def format(self) -> str:
+        """The human report: the summary, and for a failure everything needed to act on it."""
+        lines = [self.summary()]
+        if self.passed:
+            return lines[0]
+        if self.failing_input:
+            lines.append(f"  minimal failing input: {self.failing_input}")
+        if self.worst:
+            lines.append("  worst entries (d output[output] / d input[index]):")
+            lines.append(HEADER)
+            lines.extend(e.row() for e in self.worst)
+        if self.reproduce:
+            lines.append(f"  reproduce: {self.reproduce}")
+        if self.blob:
+            lines.append(f"  or replay the exact example with {self.blob} on a hypothesis test")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class GradcheckError(AssertionError):
+    """Raised by `gradcheck`/`gradgradcheck` (and `check_op(..., raise_exception=True)`) on a failure;
+    `.report` is the structured `OpReport`."""
+
+    def __init__(self, report: OpReport):
+        super().__init__(report.format())
+        self.report = report
+
+
+def worst_entries(input: int, shape: tuple[int, ...], out_shapes: list[tuple[int, ...]], analytic: np.ndarray,
+                  numerical: np.ndarray, badness: np.ndarray, x: np.ndarray, count: int = 5) -> list[Entry]:
+    """The `count` entries of an (M, N) Jacobian comparison with the largest badness."""
+    flat = badness.reshape(-1)
+    order = np.argsort(-np.nan_to_num(flat, nan=np.inf))[:count]
+    entries = []
+    sizes = [int(np.prod(s, dtype=int)) for s in out_shapes]
+    for k in order:
+        if not flat[k] > 1:
+            break
+        m, j = divmod(int(k), analytic.shape[1])
+        out = m
+        for o, (s, n) in enumerate(zip(out_shapes, sizes)):
+            if out < n:
+                output = tuple(int(v) for v in np.unravel_index(out, s)) if s else ()
+                output = (o, *output) if len(out_shapes) > 1 else output
+                break
+            out -= n
+        index = tuple(int(v) for v in np.unravel_index(j, shape)) if shape else ()
+        a, n_ = float(analytic[m, j]), float(numerical[m, j])
+        err = abs(a - n_)
+        entries.append(Entry(input, index, output, a, n_, err, err / abs(n_) if n_ else float("inf") if err else 0.0,
+                             float(x.reshape(-1)[j])))
+    return entries

@@ -1,0 +1,233 @@
+"""check_op: fuzz one op's derivative with hypothesis; gradcheck: check one function at one input.
+
+check_op draws inputs from the op's metadata (`strategies.inputs_for`), runs every check of
+`checks` on each, and lets hypothesis shrink a failure to a minimal input. Whatever the op
+does (raise, return NaN, return a gradient of the wrong shape) ends up in its `OpReport`;
+nothing it does stops a `check_ops` run over the whole registry.
+"""
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+
+import lucid
+from lucid import Op, Tensor
+
+from . import plugins
+from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
+from .report import Failure, GradcheckError, OpReport, Rejected
+from .strategies import arg_of, describe, inputs_for
+from .target import FunctionTarget, SecondOrderTarget
+
+MODES = ("auto", "full", "fast")
+DTYPES = {"float64": np.float64, "float32": np.float32}
+#: A check whose samples are mostly rejected (at non-differentiable points) checked nothing.
+VACUOUS = 0.5
+
+
+def tolerance_for(op: Op, dtype: str, atol: float | None, rtol: float | None) -> Tolerance:
+    tol = DEFAULT_TOLERANCE[dtype]
+    custom = plugins.hook().lucid_gradcheck_tolerance(op=op, dtype=dtype)
+    if custom:
+        tol = replace(tol, **dict(custom))
+    if atol is not None:
+        tol = replace(tol, atol=atol)
+    if rtol is not None:
+        tol = replace(tol, rtol=rtol)
+    return tol
+
+
+def reproduce_line(name: str, registered: bool, seed: int, max_examples: int, order: int, mode: str,
+                   dtype: str) -> str:
+    if not registered:
+        return f"gradcheck.check_op(<your Op {name!r}>, seed={seed}, max_examples={max_examples}, order={order}, " \
+               f"mode={mode!r}, dtype={dtype!r})"
+    parts = ["lucid-gradcheck", name, "--seed", str(seed)]
+    if max_examples != 100:
+        parts += ["--max-examples", str(max_examples)]
+    if order != 1:
+        parts += ["--order", str(order)]
+    if mode != "auto":
+        parts += ["--mode", mode]
+    if dtype != "float64":
+        parts += ["--dtype", dtype]
+    return " ".join(parts)
+
+
+def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None = None, order: int = 1,
+             mode: str = "auto", dtype: str = "float64", atol: float | None = None,
+             rtol: float | None = None) -> OpReport:
+    """Fuzz `op`'s derivative (a registered name, or any `Op`, registered or not) and report.
+
+    `order=2` checks the derivative of the gradient (through create_graph); `mode` chooses the
+    full Jacobian, random projections ("fast"), or either by size ("auto"); `dtype="float32"`
+    runs the op in float32 and compares with looser tolerances. `atol`/`rtol` override the
+    defaults and any plugin's `lucid_gradcheck_tolerance`."""
+    start = time.perf_counter()
+    if isinstance(op_or_name, str):
+        name = op_or_name
+        try:
+            op = lucid.registry[name]
+        except KeyError as error:
+            return OpReport(name, status="error", reason=str(error.args[0]))
+    else:
+        op, name = op_or_name, op_or_name.name
+    registered = lucid.registry.get(name) is op
+    report = OpReport(name, plugin=lucid.registry.plugin_of(name) if registered else None,
+                      settings={"max_examples": max_examples, "order": order, "mode": mode, "dtype": dtype})
+    if mode not in MODES or order not in (1, 2) or dtype not in DTYPES:
+        report.status, report.reason = "error", f"invalid settings: order={order!r}, mode={mode!r}, dtype={dtype!r}"
+        return report
+    if not any(arg.differentiable for arg in op.inputs):
+        report.status, report.reason = "skipped", "no differentiable input"
+        return report
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    report.reproduce = reproduce_line(name, registered, seed, max_examples, order, mode, dtype)
+    try:
+        tol = tolerance_for(op, dtype, atol, rtol)
+        custom = plugins.hook().lucid_gradcheck_strategy(op=op)
+        strategy = inputs_for(op, custom)
+    except Exception as error:
+        report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
+        report.duration = time.perf_counter() - start
+        return report
+    state = _Run()
+    test = _hypothesis_test(op, strategy, tol, mode, order, DTYPES[dtype], state)
+    run = settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck),
+                   report_multiple_bugs=False, print_blob=True, database=None)(test)
+    run = hypothesis_seed(seed)(run)
+    try:
+        run()
+    except Unsatisfiable:
+        state.vacuous = True
+    except Failure as failure:
+        _failed(report, failure, state)
+        report.reason = failure.reason
+    except Exception as error:  # the op's metadata or sample(), or the harness itself
+        _failed(report, None, state, error)
+        report.status = "error"
+        report.reason = f"{describe_error(error)} (while drawing or checking an input)"
+    report.examples, report.rejected = state.examples, state.rejected
+    report.max_abs_error, report.max_rel_error = state.errors.abs, state.errors.rel
+    if report.status == "passed" and (state.vacuous or state.rejected > VACUOUS * (state.examples + state.rejected)):
+        report.status = "failed"
+        report.reason = (f"vacuous: {state.rejected} of {state.examples + state.rejected} samples were at "
+                         f"non-differentiable points and rejected")
+    report.duration = time.perf_counter() - start
+    return report
+
+
+class _Run:
+    """What the hypothesis test function learns, across its calls."""
+
+    def __init__(self) -> None:
+        self.examples = self.rejected = 0
+        self.errors = Errors()
+        self.failing: str | None = None
+        self.failed = self.vacuous = False
+
+
+def _hypothesis_test(op: Op, strategy: st.SearchStrategy, tol: Tolerance, mode: str, order: int, dtype: Any,
+                     state: _Run) -> Callable[..., None]:
+    @given(st.data())
+    def test(data: st.DataObject) -> None:
+        case = data.draw(strategy, label="input")
+        rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="projection seed"))
+        arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+        state.failing = describe(arrays, case.params)
+        try:
+            errors = check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng)
+        except Rejected:
+            if not state.failed:
+                state.rejected += 1
+            reject()
+        except BaseException:
+            state.failed = True
+            raise
+        if not state.failed:
+            state.examples += 1
+            state.errors.abs = max(state.errors.abs, errors.abs)
+            state.errors.rel = max(state.errors.rel, errors.rel)
+
+    return test
+
+
+def _failed(report: OpReport, failure: Failure | None, state: _Run, error: BaseException | None = None) -> None:
+    report.status = "failed"
+    report.failing_input = state.failing
+    if failure is not None:
+        report.worst = failure.worst
+        state.errors.abs = max(state.errors.abs, failure.max_abs_error)
+        state.errors.rel = max(state.errors.rel, failure.max_rel_error)
+    notes = getattr(failure or error, "__notes__", [])
+    for note in notes:
+        match = re.search(r"@reproduce_failure\(.*?\)", note)
+        if match:
+            report.blob = match.group(0)
+
+
+def check_ops(names: Iterable[str] | None = None, **kwargs: Any) -> list[OpReport]:
+    """check_op on each named op (default: every registered op, in name order)."""
+    return [check_op(name, **kwargs) for name in (lucid.registry if names is None else names)]
+
+
+# --- one function at one input, PyTorch-style ---------------------------------------------------
+
+
+def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, *, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, mode: str = "auto", raise_exception: bool = True, seed: int = 0) -> bool:
+    """Check fn's gradients with respect to its inputs that require grad, at these inputs, against
+    central differences (in float64). Returns True, or raises GradcheckError (False with
+    raise_exception=False). Points of non-differentiability fail here: there is no other input."""
+    return _check_function(fn, inputs, 1, eps, atol, rtol, mode, raise_exception, seed)
+
+
+def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, grad_outputs: Sequence[Any] | None = None,
+                  *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, mode: str = "auto",
+                  raise_exception: bool = True, seed: int = 0) -> bool:
+    """Check the second derivatives of fn: the derivative of <fn(x), u> 's gradient, for a random
+    (or the given) output gradient u, against finite differences of the first-order gradient."""
+    return _check_function(fn, inputs, 2, eps, atol, rtol, mode, raise_exception, seed, grad_outputs)
+
+
+def _check_function(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, order: int, eps: float, atol: float,
+                    rtol: float, mode: str, raise_exception: bool, seed: int,
+                    grad_outputs: Sequence[Any] | None = None) -> bool:
+    start = time.perf_counter()
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    target = FunctionTarget(fn, inputs)
+    report = OpReport(target.name, examples=1, reproduce="")
+    rng = np.random.default_rng(seed)
+    tol = Tolerance(atol, rtol, eps)
+    report.failing_input = describe(target.arrays, {})
+    try:
+        if order == 2:
+            if grad_outputs is None:
+                u = unit(rng.standard_normal(target.out_size))
+            else:
+                u = np.concatenate([np.asarray(getattr(g, "data", g), dtype=np.float64).reshape(-1)
+                                    for g in ([grad_outputs] if isinstance(grad_outputs, Tensor) else grad_outputs)])
+            target = SecondOrderTarget(target, lambda leaves: fn(*leaves), u)
+        errors = check_jacobian(target, tol, mode, rng, what="gradient" if order == 1 else "second derivative")
+        report.max_abs_error, report.max_rel_error = errors.abs, errors.rel
+    except Rejected as rejected:
+        report.status, report.reason = "failed", f"not differentiable here: {rejected}"
+    except Failure as failure:
+        report.status, report.reason, report.worst = "failed", failure.reason, failure.worst
+        report.max_abs_error, report.max_rel_error = failure.max_abs_error, failure.max_rel_error
+    report.duration = time.perf_counter() - start
+    if report.passed:
+        return True
+    if raise_exception:
+        raise GradcheckError(report)
+    return False

@@ -1,0 +1,272 @@
+"""What is being checked: a function of arrays, its analytic VJP, and the point to check it at.
+
+A `Target` hides where the function comes from (one op on one drawn input, any function of
+Lucid tensors, or the first derivative of either for second-order checks) behind four calls:
+
+- `forward(arrays)`: the outputs at a float64 point, flattened into one vector (finite
+  differences need nothing else);
+- `forward_batch(i, X)`: the same for a whole stack of values of input `i` at once, when the
+  function broadcasts over leading dimensions (elementwise ops and gufuncs do): one call
+  instead of one per perturbation, which is what makes the full Jacobian cheap;
+- `vjp(g)`: the analytic gradients for one output gradient `g`, in the working dtype;
+- `vjp_batch(G)`: the same for a stack of output gradients (the rows of the Jacobian).
+
+The batched forms are an optimisation, never trusted blindly: each is checked against the
+unbatched form on its first use, and a target that does not match falls back to a loop.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import lucid
+from lucid import Op, Tensor
+
+Arrays = list  # list[np.ndarray | None]
+
+
+class NotBatchable(Exception):
+    """The target cannot evaluate a stack of inputs in one call (the caller loops instead)."""
+
+
+def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a gradient over the axes its input was broadcast along (the engine's rule, in NumPy)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0 or np.broadcast_shapes(g.shape, shape) != g.shape:
+        raise ValueError(f"a gradient of shape {g.shape} cannot be summed to the input's shape {shape}")
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
+
+
+def flat_outputs(out: Any) -> list[np.ndarray]:
+    """The floating-point outputs of a call (integer outputs, like argmax indices, have no gradient)."""
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    arrays = [o.data if isinstance(o, Tensor) else np.asarray(o) for o in outs]
+    return [a for a in arrays if a.dtype.kind == "f"]
+
+
+def symmetric(x: np.ndarray) -> np.ndarray:
+    return (x + np.swapaxes(x, -1, -2)) / 2
+
+
+class Target:
+    """A function, the point where it is checked, and its analytic derivative there."""
+
+    name: str
+    arrays: Arrays  # the point, in the working dtype (None for a missing optional input)
+    wrt: tuple[int, ...]  # the inputs whose gradient is checked
+    out_shapes: list[tuple[int, ...]]  # of the floating-point outputs
+    out_eps: float = float(np.finfo(np.float64).eps)  # the outputs' precision at float64 inputs
+
+    def forward(self, arrays: Arrays) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward_batch(self, i: int, stack: np.ndarray) -> np.ndarray:
+        raise NotBatchable
+
+    def vjp(self, g: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def vjp_batch(self, G: np.ndarray) -> list[np.ndarray]:
+        raise NotBatchable
+
+    @property
+    def out_size(self) -> int:
+        return int(sum(np.prod(s, dtype=int) for s in self.out_shapes))
+
+    def split(self, flat: np.ndarray) -> list[np.ndarray]:
+        """A flat output vector (or a row of the Jacobian) as one array per output."""
+        parts, start = [], 0
+        for shape in self.out_shapes:
+            n = int(np.prod(shape, dtype=int))
+            parts.append(flat[..., start:start + n].reshape(flat.shape[:-1] + shape))
+            start += n
+        return parts
+
+    def points64(self) -> Arrays:
+        return [None if x is None else (x.astype(np.float64) if x.dtype.kind == "f" else x) for x in self.arrays]
+
+
+# --- one op on one input -------------------------------------------------------------------------
+
+
+class OpTarget(Target):
+    """`op(*inputs, **params)`: the forward called directly on arrays, the vjp rule called directly
+    on Tensors (no graph: the engine's own part is checked separately, in `checks`)."""
+
+    def __init__(self, op: Op, arrays: Arrays, params: dict, symmetric_inputs: Sequence[int] = ()):
+        self.op, self.name, self.params = op, op.name, {**op.defaults, **params}
+        self.arrays = list(arrays)
+        self.symmetric = tuple(symmetric_inputs)
+        self.wrt = tuple(i for i, x in enumerate(self.arrays)
+                         if x is not None and x.dtype.kind == "f" and self._arg(i).differentiable)
+        self.batchable = op.shapes != "" and op.sample is None and not op.variadic
+        outs64 = flat_outputs(self._call(self.points64()))
+        self.out_eps = max([float(np.finfo(o.dtype).eps) for o in outs64], default=self.out_eps)
+        self.out_shapes = [o.shape for o in flat_outputs(self._call(self.arrays))]
+
+    def _arg(self, i: int):
+        return self.op.inputs[0] if self.op.variadic else self.op.inputs[i]
+
+    def _call(self, arrays: Arrays) -> Any:
+        if self.symmetric:
+            arrays = [symmetric(x) if i in self.symmetric else x for i, x in enumerate(arrays)]
+        return self.op.forward(*arrays, **self.params)
+
+    def forward(self, arrays: Arrays) -> np.ndarray:
+        outs = flat_outputs(self._call(arrays))
+        return np.concatenate([o.reshape(-1) for o in outs]).astype(np.float64, copy=False) if outs else np.zeros(0)
+
+    def forward_batch(self, i: int, stack: np.ndarray) -> np.ndarray:
+        """Input i replaced by a stack along a new leading axis; the others broadcast against it."""
+        if not self.batchable:
+            raise NotBatchable
+        arrays = self.points64()
+        ndim = max(x.ndim for x in arrays if x is not None)
+        x = arrays[i]
+        arrays[i] = stack.reshape((len(stack),) + (1,) * (ndim - x.ndim) + x.shape)
+        outs = flat_outputs(self._call(arrays))
+        b = len(stack)
+        if [o.shape for o in outs] != [(b,) + s for s in self.out_shapes]:
+            raise NotBatchable
+        return np.concatenate([o.reshape(b, -1) for o in outs], axis=1).astype(np.float64, copy=False)
+
+    # the analytic side -----------------------------------------------------------------------
+    def tensors(self, arrays: Arrays | None = None) -> list[Tensor | None]:
+        arrays = self.arrays if arrays is None else arrays
+        return [None if x is None else Tensor(x, requires_grad=i in self.wrt) for i, x in enumerate(arrays)]
+
+    def raw_vjp(self, gs: list[np.ndarray], arrays: Arrays | None = None, out: Any = None) -> tuple:
+        """The rule's own answer for the output gradients `gs` (one per float output), as returned."""
+        arrays = self.arrays if arrays is None else arrays
+        tensors = self.tensors(arrays)
+        if self.symmetric:
+            tensors = [Tensor(symmetric(t.data), requires_grad=t.requires_grad) if i in self.symmetric else t
+                       for i, t in enumerate(tensors)]
+        if out is None:
+            out = self._call(arrays)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        parts = iter(gs)
+        g_tensors, out_tensors = [], []
+        for o in outs:
+            o = np.asarray(o)
+            out_tensors.append(Tensor(o))
+            g_tensors.append(Tensor(next(parts).astype(o.dtype, copy=False)) if o.dtype.kind == "f" else None)
+        with lucid.no_grad():
+            if self.op.outputs == 1:
+                return self.op.vjp(g_tensors[0], out_tensors[0], *tensors, **self.params)
+            return self.op.vjp(tuple(g_tensors), tuple(out_tensors), *tensors, **self.params)
+
+    def _conform(self, grads: Any, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+        if not isinstance(grads, (tuple, list)) or len(grads) != len(self.arrays):
+            raise ValueError(f"vjp returned {type(grads).__name__ if not isinstance(grads, (tuple, list)) else len(grads)}"
+                             f" gradients for {len(self.arrays)} inputs")
+        result = []
+        for i in self.wrt:
+            g = grads[i]
+            if g is None:
+                result.append(np.zeros(shapes[i]))
+                continue
+            g = np.asarray(g.data if isinstance(g, Tensor) else g)
+            g = sum_to(g, shapes[i])
+            if i in self.symmetric:  # the gradient of sym(X) with respect to X
+                g = symmetric(g)
+            result.append(g)
+        return result
+
+    def vjp(self, g: np.ndarray) -> list[np.ndarray]:
+        shapes = [() if x is None else x.shape for x in self.arrays]
+        return self._conform(self.raw_vjp(self.split(g)), shapes)
+
+    def vjp_batch(self, G: np.ndarray) -> list[np.ndarray]:
+        """All rows at once: inputs and outputs broadcast (as read-only views) along a leading axis."""
+        if not self.batchable:
+            raise NotBatchable
+        k = len(G)
+        ndim = max(x.ndim for x in self.arrays if x is not None)
+        arrays = [None if x is None else np.broadcast_to(x, (k,) + (1,) * (ndim - x.ndim) + x.shape)
+                  for x in self.arrays]
+        out = self._call(self.arrays)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        out = tuple(np.broadcast_to(o, (k,) + np.shape(o)) for o in outs)
+        shapes = [() if x is None else x.shape for x in arrays]
+        grads = self.raw_vjp(self.split(G), arrays, out)
+        return [g.reshape(k, -1) for g in self._conform(grads, shapes)]
+
+
+# --- any function of tensors -----------------------------------------------------------------
+
+
+class FunctionTarget(Target):
+    """`fn(*tensors)` for any function of Lucid tensors, differentiated through the engine."""
+
+    def __init__(self, fn: Callable[..., Any], inputs: Sequence[Any], name: str | None = None):
+        self.fn, self.name = fn, name or getattr(fn, "__name__", "fn")
+        self.inputs = [x if isinstance(x, Tensor) or x is None else lucid.tensor(x) for x in inputs]
+        self.arrays = [None if x is None else x.data for x in self.inputs]
+        self.wrt = tuple(i for i, x in enumerate(self.inputs) if x is not None and x.requires_grad)
+        with lucid.no_grad():
+            self.out_shapes = [o.shape for o in flat_outputs(fn(*self.inputs))]
+
+    def forward(self, arrays: Arrays) -> np.ndarray:
+        with lucid.no_grad():
+            outs = flat_outputs(self.fn(*[None if x is None else Tensor(x) for x in arrays]))
+        return np.concatenate([o.reshape(-1) for o in outs]).astype(np.float64, copy=False) if outs else np.zeros(0)
+
+    def vjp(self, g: np.ndarray) -> list[np.ndarray]:
+        leaves = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt) for i, x in enumerate(self.inputs)]
+        outs = self.fn(*leaves)
+        outs = [o for o in (outs if isinstance(outs, (tuple, list)) else (outs,)) if o.dtype.kind == "f"]
+        parts = self.split(g)
+        pairs = [(o, p) for o, p in zip(outs, parts) if o.requires_grad]
+        if not pairs:
+            return [np.zeros(self.arrays[i].shape) for i in self.wrt]
+        grads = lucid.grad([o for o, _ in pairs], [leaves[i] for i in self.wrt],
+                           [Tensor(p.astype(o.dtype)) for o, p in pairs], allow_unused=True)
+        return [np.zeros(self.arrays[i].shape) if gr is None else gr.data for i, gr in zip(self.wrt, grads)]
+
+
+# --- second order ------------------------------------------------------------------------------
+
+
+class SecondOrderTarget(Target):
+    """x -> the first-order gradients at x for a fixed output gradient u, all concatenated.
+
+    Its analytic VJP goes through the engine with create_graph=True: that is what a user of
+    second derivatives runs, and it is where a rule that is not itself differentiable fails."""
+
+    def __init__(self, first: Target, call: Callable[[list[Tensor | None]], Any], u: np.ndarray):
+        self.first, self.call, self.u = first, call, u
+        self.name = first.name
+        self.arrays, self.wrt = first.arrays, first.wrt
+        self.out_shapes = [first.arrays[i].shape for i in first.wrt]
+
+    def _grads(self, arrays: Arrays, create_graph: bool) -> tuple[list[Tensor | None], list[Tensor | None]]:
+        leaves = [None if x is None else Tensor(x, requires_grad=i in self.wrt) for i, x in enumerate(arrays)]
+        with lucid.enable_grad():
+            outs = self.call(leaves)
+            outs = [o for o in (outs if isinstance(outs, (tuple, list)) else (outs,)) if o.dtype.kind == "f"]
+            pairs = [(o, p) for o, p in zip(outs, self.first.split(self.u)) if o.requires_grad]
+            if not pairs:
+                return leaves, [None for _ in self.wrt]
+            grads = lucid.grad([o for o, _ in pairs], [leaves[i] for i in self.wrt],
+                               [Tensor(p.astype(o.dtype)) for o, p in pairs],
+                               create_graph=create_graph, allow_unused=True)
+        return leaves, list(grads)
+
+    def forward(self, arrays: Arrays) -> np.ndarray:
+        _, grads = self._grads(arrays, create_graph=False)
+        return np.concatenate([(np.zeros(s) if g is None else g.data.astype(np.float64)).reshape(-1)
+                               for g, s in zip(grads, self.out_shapes)]) if grads else np.zeros(0)
+
+    def vjp(self, g: np.ndarray) -> list[np.ndarray]:
+        leaves, grads = self._grads(self.arrays, create_graph=True)
+        pairs = [(gr, p) for gr, p in zip(grads, self.split(g)) if gr is not None and gr.requires_grad]
+        if not pairs:
+            return [np.zeros(self.arrays[i].shape) for i in self.wrt]
+        second = lucid.grad([gr for gr, _ in pairs], [leaves[i] for i in self.wrt],
+                            [Tensor(p.astype(gr.dtype)) for gr, p in pairs], allow_unused=True)
+        return [np.zeros(self.arrays[i].shape) if s is None else s.data for i, s in zip(self.wrt, second)]
