@@ -1,7 +1,321 @@
-"""(being written)"""
-from lucid import hookimpl
+"""Loss functions (`lucid.nn.functional`), with PyTorch's arguments and reductions.
+
+Every loss is a per-element (or per-sample) loss followed by a reduction: 'none' keeps it, 'sum'
+adds it up, 'mean' divides the sum by a count (or, with class weights, by the total weight of the
+non-ignored targets, as PyTorch does). A gradient first undoes the reduction (`_per_element`),
+then applies the per-element derivative, written with Lucid ops.
+
+cross_entropy and nll_loss are one computation: a loss linear in log-probabilities,
+    loss_i = -sum_c w_c q_ic logp_ic,
+where q holds the target (one-hot class indices, possibly smoothed, or probabilities). cross_entropy
+takes logp = log_softmax(input); nll_loss takes logp = input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid_ops.arithmetic import where
+from lucid_ops.exponential import exp, log
+from lucid_ops.nn import log_softmax, log_softmax_grad
+from lucid_ops.special import sigmoid, softplus
+
+REDUCTIONS = ("mean", "sum", "none")
+reduction = Param("reduction", "mean", REDUCTIONS)
+
+
+def _reduce(loss, reduction, name):
+    if reduction == "mean":
+        return np.mean(loss) if loss.size else np.full((), np.nan, loss.dtype)
+    if reduction == "sum":
+        return np.sum(loss)
+    if reduction == "none":
+        return loss
+    raise OpError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _per_element(g, reduction, shape):
+    """The gradient reaching each element of the unreduced loss (of `shape`)."""
+    return g / max(int(np.prod(shape)), 1) if reduction == "mean" else g
+
+
+def _same_shape(name, x, t):
+    if x.shape != t.shape:
+        raise OpError(f"{name}: target of shape {t.shape} must have the input's shape {x.shape}")
+
+
+# --- regression losses -----------------------------------------------------------------------
+
+def _broadcast(name, x, t):
+    try:
+        return np.broadcast_shapes(x.shape, t.shape)
+    except ValueError:
+        raise OpError(f"{name}: input of shape {x.shape} and target of shape {t.shape} do not broadcast") from None
+
+
+def _huber(d, delta):
+    """0.5 d^2 within delta of 0, then the line delta (|d| - delta/2): Huber's loss."""
+    ad = np.abs(d)
+    return np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+
+
+def _huber_slope(d, delta):
+    """d/dd of _huber, with Lucid ops: d inside, delta * sign(d) outside."""
+    inside = np.abs(d.data) < delta
+    return where(inside, d, delta * np.sign(d.data).astype(d.dtype))
+
+
+def _regression_op(name, forward, slope, params=()):
+    """An elementwise loss that depends on d = input - target only: forward(d) and its slope(d)."""
+
+    def fwd(x, t, reduction="mean", **params):
+        _broadcast(name, x, t)
+        return _reduce(forward(x - t, **params), reduction, name)
+
+    def vjp(g, out, x, t, reduction, **params):
+        gd = _per_element(g, reduction, _broadcast(name, x.data, t.data)) * slope(x - t, **params)
+        return gd, -gd
+
+    return Op(name, fwd, vjp, (Arg("input"), Arg("target")), params=(reduction, *params), ties=True)
+
+
+mse_loss = _regression_op("nn.functional.mse_loss", lambda d: d * d, lambda d: 2 * d)
+l1_loss = _regression_op("nn.functional.l1_loss", np.abs, lambda d: np.sign(d.data).astype(d.dtype))
+# smooth_l1 with beta is Huber with delta = beta, divided by beta; beta = 0 is l1.
+smooth_l1_loss = _regression_op(
+    "nn.functional.smooth_l1_loss",
+    lambda d, beta: _huber(d, beta) / beta if beta > 0 else np.abs(d),
+    lambda d, beta: _huber_slope(d, beta) / beta if beta > 0 else np.sign(d.data).astype(d.dtype),
+    (Param("beta", 1.0, (1.0, 0.5, 0.0)),))
+huber_loss = _regression_op("nn.functional.huber_loss", _huber, _huber_slope, (Param("delta", 1.0, (1.0, 0.5)),))
+
+
+# --- binary classification -------------------------------------------------------------------
+
+def _binary_cross_entropy(x, t, weight=None, reduction="mean"):
+    """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch."""
+    name = "nn.functional.binary_cross_entropy"
+    _same_shape(name, x, t)
+    if x.size and not (np.min(x) >= 0 and np.max(x) <= 1):
+        raise OpError(f"{name}: all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        loss = -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
+    return _reduce(loss if weight is None else loss * weight, reduction, name)
+
+
+def _binary_cross_entropy_vjp(g, out, x, t, weight, reduction):
+    g = _per_element(g, reduction, x.shape)
+    gw = g if weight is None else g * weight
+    return (gw * (x - t) / (x * (1 - x)) if x.requires_grad else None,
+            gw * (log(1 - x) - log(x)) if t.requires_grad else None,
+            -g * (t * log(x) + (1 - t) * log(1 - x)) if weight is not None and weight.requires_grad else None)
+
+
+def _binary_sample(draw):
+    shape = draw.shape()
+    weight = draw.choice((None, shape, shape[len(shape) - 1:]))
+    return Example((shape, shape, weight))
+
+
+def _binary_cross_entropy_with_logits(x, t, weight=None, pos_weight=None, reduction="mean"):
+    """With p = pos_weight: (1 - t) x + (1 + (p - 1) t) softplus(-x), which is
+    -(p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))) without overflow."""
+    name = "nn.functional.binary_cross_entropy_with_logits"
+    _same_shape(name, x, t)
+    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
+    loss = (1 - t) * x + scale * np.logaddexp(0, -x)
+    return _reduce(loss if weight is None else loss * weight, reduction, name)
+
+
+def _binary_cross_entropy_with_logits_vjp(g, out, x, t, weight, pos_weight, reduction):
+    g = _per_element(g, reduction, x.shape)
+    gw = g if weight is None else g * weight
+    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
+    sp_neg = softplus(-x)
+    return (gw * ((1 - t) - scale * sigmoid(-x)) if x.requires_grad else None,
+            gw * (-x + (0 if pos_weight is None else pos_weight - 1) * sp_neg) if t.requires_grad else None,
+            g * ((1 - t) * x + scale * sp_neg) if weight is not None and weight.requires_grad else None,
+            gw * t * sp_neg if pos_weight is not None and pos_weight.requires_grad else None)
+
+
+def _logits_sample(draw):
+    shape = draw.shape()
+    classes = shape[len(shape) - 1:]
+    return Example((shape, shape, draw.choice((None, shape, classes)), draw.choice((None, classes))))
+
+
+# --- distributions ---------------------------------------------------------------------------
+
+def _kl_div(x, t, reduction="mean", log_target=False):
+    """target * (log target - input) pointwise, 0 where target is 0; 'batchmean' divides the sum by
+    the batch size, the true KL divergence per sample."""
+    name = "nn.functional.kl_div"
+    _broadcast(name, x, t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = np.exp(t) * (t - x) if log_target else np.where(t > 0, t * (np.log(t) - x), -t * x)
+    if reduction == "batchmean":
+        return np.sum(loss) / (x.shape[0] if x.ndim else 1)
+    return _reduce(loss, reduction, name)
+
+
+def _kl_div_vjp(g, out, x, t, reduction, log_target):
+    if reduction == "batchmean":
+        g = g / (x.shape[0] if x.ndim else 1)
+    else:
+        g = _per_element(g, reduction, np.broadcast_shapes(x.shape, t.shape))
+    p = exp(t) if log_target else t
+    return (-g * p if x.requires_grad else None,
+            g * p * (t - x + 1) if log_target else g * (log(t) + 1 - x))
+
+
+kl_div = Op("nn.functional.kl_div", _kl_div, _kl_div_vjp, (Arg("input"), Arg("target", low=0)),
+            params=(Param("reduction", "mean", REDUCTIONS + ("batchmean",)), Param("log_target", False, (False, True))))
+
+
+# --- classification: nll_loss and cross_entropy ----------------------------------------------
+
+def _class_dim(name, x):
+    """The class dim: 1, or 0 for a single sample of shape (C,)."""
+    if x.ndim == 0:
+        raise OpError(f"{name}: input must have a class dim, got a 0-d input")
+    return 0 if x.ndim == 1 else 1
+
+
+def _coefficients(name, logp, target, weight, ignore_index, label_smoothing):
+    """q (logp's shape): how much each log-probability counts; `chosen`: the one-hot of the
+    non-ignored class-index targets (None for probability targets); and the weight shaped to
+    broadcast along the class dim (dim 1, or dim 0 for a single sample)."""
+    cd = _class_dim(name, logp)
+    classes = logp.shape[cd]
+    along = (classes,) + (1,) * (logp.ndim - cd - 1)
+    if weight is not None and weight.shape != (classes,):
+        raise OpError(f"{name}: weight of shape {weight.shape} must have one value per class ({classes},)")
+    w = None if weight is None else weight.reshape(along)
+    if target.dtype.kind in "fc":
+        if name.endswith("nll_loss"):
+            raise OpError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
+        _same_shape(name, logp, target)
+        return target * (1 - label_smoothing) + label_smoothing / classes, None, w
+    expected = logp.shape[:cd] + logp.shape[cd + 1:]
+    if target.shape != expected:
+        raise OpError(f"{name}: class-index target of shape {target.shape} does not fit input of shape "
+                      f"{logp.shape}: expected shape {expected}")
+    if np.any((target != ignore_index) & ((target < 0) | (target >= classes))):
+        raise OpError(f"{name}: class-index target values must lie in [0, {classes}) or equal ignore_index "
+                      f"({ignore_index}), got values from {target.min()} to {target.max()}")
+    valid = np.expand_dims(target != ignore_index, cd)
+    chosen = (np.expand_dims(target, cd) == np.arange(classes).reshape(along)) & valid
+    q = (1 - label_smoothing) * chosen + (label_smoothing / classes) * valid
+    return q.astype(logp.dtype), chosen.astype(logp.dtype), w
+
+
+def _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing):
+    q, chosen, w = _coefficients(name, logp, target, weight, ignore_index, label_smoothing)
+    wq = q if w is None else w * q
+    loss = -np.sum(np.where(wq != 0, wq * logp, 0), axis=_class_dim(name, logp))
+    if reduction == "mean" and chosen is not None:
+        return np.sum(loss) / np.sum(chosen if w is None else chosen * w)
+    return _reduce(loss, reduction, name)
+
+
+def _logp_loss_vjp(name, g, out, logp, target, weight, ignore_index, reduction, label_smoothing):
+    """The gradients of the loss with respect to logp, target and weight. With class weights and
+    'mean', the divisor is the total weight of the targets, so the weight's gradient has a second
+    term: d(S/W)/dw = (dS/dw - out dW/dw) / W."""
+    q, chosen, w = _coefficients(name, logp.data, target if target.dtype.kind in "fc" else target.data,
+                                 weight, ignore_index, label_smoothing)
+    cd = 0 if logp.ndim == 1 else 1
+    if reduction == "none":
+        g = g.reshape(np.expand_dims(out.data, cd).shape)
+    elif reduction == "mean":
+        if chosen is None:
+            g = g / max(logp.data.size // logp.shape[cd], 1)
+        else:
+            g = g / (chosen.sum() if w is None else (w * chosen).sum())
+    g_logp = -g * q if w is None else -g * w * q
+    g_target = g_weight = None
+    if chosen is None and target.requires_grad:
+        g_target = -(1 - label_smoothing) * g * (logp if w is None else w * logp)
+    if weight is not None and weight.requires_grad:
+        terms = -q * logp
+        if reduction == "mean" and chosen is not None:
+            terms = terms - out * chosen
+        g_weight = (g * terms).sum(tuple(a for a in range(logp.ndim) if a != cd))
+    return g_logp, g_target, g_weight
+
+
+def _check_smoothing(name, label_smoothing):
+    if not 0 <= label_smoothing <= 1:
+        raise OpError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+
+
+def _cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    name = "nn.functional.cross_entropy"
+    _check_smoothing(name, label_smoothing)
+    logp = log_softmax.forward(x, _class_dim(name, x))
+    return _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label_smoothing):
+    """Through log_softmax: recompute logp = log_softmax(x) with Lucid ops (so that the gradient
+    depends on x where a second derivative needs it), then send g_logp back through it."""
+    cd = 0 if x.ndim == 1 else 1
+    logp = log_softmax(x, cd)
+    g_logp, g_target, g_weight = _logp_loss_vjp("nn.functional.cross_entropy", g, out, logp, target, weight,
+                                                ignore_index, reduction, label_smoothing)
+    return log_softmax_grad(g_logp, logp, cd), g_target, g_weight
+
+
+def _nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):
+    return _logp_loss("nn.functional.nll_loss", logp, target, weight, ignore_index, reduction, 0.0)
+
+
+def _nll_loss_vjp(g, out, logp, target, weight, ignore_index, reduction):
+    return _logp_loss_vjp("nn.functional.nll_loss", g, out, logp, target, weight, ignore_index, reduction, 0.0)
+
+
+def _class_sample(draw, probabilities_allowed=True):
+    """(C,) with a 0-d target, (N, C) or (N, C, d): class indices (some set to ignore_index, but
+    never all, so that 'mean' is defined) or, for cross_entropy, probabilities."""
+    classes = draw.integer(1, 4)
+    layout = draw.integer(0, 2)
+    batch = () if layout == 0 else (draw.integer(1, 3),) + ((draw.integer(1, 3),) if layout == 2 else ())
+    shape = batch[:1] + (classes,) + batch[1:]
+    weight = (classes,) if draw.boolean() else None
+    if probabilities_allowed and draw.integer(0, 2) == 0:
+        return Example((shape, shape, weight), {"label_smoothing": draw.choice((0.0, 0.2))})
+    target = draw.indices(batch, classes)
+    ignore_index = draw.choice((-100, 1))
+    ignored = draw.mask(batch) if batch else np.zeros((), bool)
+    ignored.flat[0] = False
+    target = np.where(ignored, ignore_index, target)
+    if target.flat[0] == ignore_index:
+        target.flat[0] = 0
+    params = {"ignore_index": ignore_index}
+    if probabilities_allowed:
+        params["label_smoothing"] = draw.choice((0.0, 0.2))
+    return Example((shape, np.asarray(target, dtype=np.int64), weight), params)
+
+
+cross_entropy = Op("nn.functional.cross_entropy", _cross_entropy, _cross_entropy_vjp,
+                   (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", optional=True)),
+                   params=(Param("ignore_index", -100, (-100,)), reduction, Param("label_smoothing", 0.0, (0.0, 0.2))),
+                   sample=_class_sample)
+nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
+              (Arg("input"), Arg("target", dtype="int"), Arg("weight", optional=True)),
+              params=(Param("ignore_index", -100, (-100,)), reduction),
+              sample=lambda draw: _class_sample(draw, probabilities_allowed=False))
+binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
+                          (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),
+                          params=(reduction,), sample=_binary_sample)
+binary_cross_entropy_with_logits = Op(
+    "nn.functional.binary_cross_entropy_with_logits", _binary_cross_entropy_with_logits,
+    _binary_cross_entropy_with_logits_vjp,
+    (Arg("input"), Arg("target", low=0, high=1), Arg("weight", optional=True), Arg("pos_weight", optional=True)),
+    params=(reduction,), sample=_logits_sample)
 
 
 @hookimpl
 def lucid_ops():
-    return []
+    return [mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
+            kl_div, nll_loss, cross_entropy]
