@@ -1,0 +1,262 @@
+"""The `lucid-gradcheck` command: selection, output, reports, reproduction and exit codes.
+
+Runs that load extra plugins happen in a subprocess, so the registry of this test session stays
+as Lucid built it.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import lucid
+from gradcheck import OpReport, cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLUGIN = '''
+import numpy as np
+from lucid import Op, hookimpl
+
+# x², with its derivative right and 1% off.
+square = Op("testing.square", lambda x: x * x, lambda g, out, x: (g * 2 * x,))
+square_off = Op("testing.square_off", lambda x: x * x, lambda g, out, x: (g * 2.02 * x,))
+
+
+@hookimpl
+def lucid_ops():
+    return [square, square_off]
+'''
+
+INTERRUPTING = '''
+from lucid import Op, hookimpl
+
+
+def forward(x):
+    raise KeyboardInterrupt
+
+
+@hookimpl
+def lucid_ops():
+    return [Op("testing.interrupt", forward, lambda g, out, x: (g,))]
+'''
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Path:
+    (tmp_path / "cli_test_ops.py").write_text(PLUGIN)
+    (tmp_path / "cli_interrupting_ops.py").write_text(INTERRUPTING)
+    return tmp_path
+
+
+def lucid_gradcheck(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the command as a user would, in a fresh process (`python -m gradcheck.cli`)."""
+    environment = {key: value for key, value in os.environ.items() if key != "CI"}  # dev unless asked
+    environment.update(PYTHONPATH=os.pathsep.join([str(cwd), str(ROOT)]), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "gradcheck.cli", *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+# -- Selecting ops ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("expression, names, expected", [
+    ("exp", ("exp", "lucid_ops.exponential"), True),
+    ("EXP", ("exp", "x"), True),
+    ("exp", ("log", "lucid_ops.trig"), False),
+    ("exp and not expand", ("expand", "lucid_ops.shape"), False),
+    ("exp and not expand", ("expm1", "lucid_ops.exponential"), True),
+    ("linalg or sum", ("sum", "lucid_ops.reductions"), True),
+    ("not (linalg or sum)", ("linalg.inv", "lucid_ops.linalg"), False),
+    ("not not sum", ("sum", "r"), True),
+    ("nn.functional.relu", ("nn.functional.relu", "lucid_ops.activations"), True),
+    ("a and b or c", ("c", "z"), True),   # and binds tighter than or, as in Python and pytest
+    ("a and (b or c)", ("c", "z"), False),
+    ("", ("anything", "at all"), True),
+])
+def test_keyword_expressions_match_like_pytest(expression, names, expected):
+    assert cli.keyword_matcher(expression)(names) is expected
+
+
+@pytest.mark.parametrize("expression", ["not", "exp and", "(exp", "exp)", "and exp", "exp or or log"])
+def test_malformed_keyword_expression_is_a_usage_error(expression):
+    with pytest.raises(cli.UsageError, match="-k"):
+        cli.keyword_matcher(expression)
+
+
+def test_shards_are_disjoint_deterministic_and_cover_every_op():
+    everything = cli.select(lucid.registry)
+    shards = [cli.select(lucid.registry, shard=(k, 3)) for k in (1, 2, 3)]
+    assert sorted(sum(shards, [])) == everything == sorted(lucid.registry)
+    assert all(set(a).isdisjoint(b) for i, a in enumerate(shards) for b in shards[i + 1:])
+    assert shards == [cli.select(lucid.registry, shard=(k, 3)) for k in (1, 2, 3)]
+
+
+def test_selection_by_names_and_keyword():
+    assert cli.select(lucid.registry, ["log", "exp", "exp"]) == ["exp", "log"]
+    assert cli.select(lucid.registry, ["log", "exp"], keyword="not log") == ["exp"]
+    assert all("exponential" in lucid.registry.plugin_of(n) or "exp" in n
+               for n in cli.select(lucid.registry, keyword="exp"))
+    with pytest.raises(cli.UsageError, match="no op named 'no_such_op'"):
+        cli.select(lucid.registry, ["exp", "no_such_op"])
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
+def test_bad_shard_is_a_usage_error(text):
+    with pytest.raises(cli.UsageError, match="--shard"):
+        cli.parse_shard(text)
+
+
+@pytest.mark.parametrize("args", [["--no-such-flag"], ["--shard", "4/3"], ["no_such_op"], ["-k", "exp and"],
+                                  ["-j", "0"], ["--order", "3"], ["--max-examples", "0"]])
+def test_usage_errors_exit_4(args, capsys):
+    assert cli.main(args) == cli.USAGE_ERROR
+    assert "error" in capsys.readouterr().err
+
+
+def test_list_shows_plugin_arity_params_and_domains(capsys):
+    assert cli.main(["--list", "-k", "log or sum"]) == cli.OK
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "lucid_ops.exponential" in lines["log"] and "1 input" in lines["log"]
+    assert "input: float (0, inf)" in lines["log"]  # log's domain
+    assert "dim=None" in lines["sum"] and "keepdim=False" in lines["sum"]
+
+
+def test_nothing_selected_exits_5(capsys):
+    assert cli.main(["-q", "-k", "no_op_has_this_name"]) == cli.NO_OPS
+    assert "deselected" in capsys.readouterr().out
+
+
+def test_internal_error_exits_3(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the CLI")
+
+    monkeypatch.setattr(cli, "select", broken)
+    assert cli.main(["exp"]) == cli.INTERNAL_ERROR
+    assert "a bug in the CLI" in capsys.readouterr().err
+
+
+# -- Output ---------------------------------------------------------------------------------------
+
+class TTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_only_on_a_terminal():
+    failed = OpReport(op="exp", plugin="p", status="failed", reason="wrong")
+    for stream, live in ((TTY(), True), (io.StringIO(), False)):
+        terminal = cli.Terminal(stream, verbosity=0, total=2)
+        terminal.started("exp")
+        terminal.finished(failed)
+        terminal.started("log")
+        text = stream.getvalue()
+        assert ("[1/2] checking exp" in text and "[2/2] checking log, 1 failed" in text) is live
+        assert ("\r" in text) is live
+
+
+def test_verbose_prints_one_line_per_op_and_quiet_none():
+    reports = [OpReport(op="exp", plugin="p", examples=100), OpReport(op="log", plugin="p", status="failed",
+                                                                       reason="d/dx is 2% off")]
+    for verbosity, lines in ((1, ["exp PASSED (100 examples, 0 rejected, 0.00s)", "log FAILED: d/dx is 2% off"]),
+                             (0, []), (-1, [])):
+        stream = io.StringIO()
+        terminal = cli.Terminal(stream, verbosity, total=2)
+        for report in reports:
+            terminal.finished(report)
+        assert stream.getvalue().splitlines() == lines
+
+
+def test_summary_line_is_pytests():
+    reports = [OpReport(op=n, status=s) for n, s in (("a", "passed"), ("b", "failed"), ("c", "passed"),
+                                                      ("d", "skipped"), ("e", "error"))]
+    plugin_error = lucid.PluginError("broken", "no module named broken")
+    assert cli.summary(reports, [plugin_error], 1.234, deselected=3) == \
+        "1 failed, 2 passed, 1 skipped, 3 deselected, 2 errors in 1.23s"
+    assert cli.summary(reports[:1], [], 0.5) == "1 passed in 0.50s"
+
+
+# -- Whole runs -----------------------------------------------------------------------------------
+
+def test_correct_op_passes_and_wrong_op_fails_with_an_exact_reproduction(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_test_ops", "-k", "testing", "--max-examples", "20", cwd=plugin_dir)
+    assert done.returncode == cli.FAILED, done.stdout + done.stderr
+    out = done.stdout
+    assert out.strip().splitlines()[-1].startswith("1 failed, 1 passed,")
+    assert "testing.square_off (cli_test_ops)" in out and "testing.square (" not in out  # only the failure shown
+    reproduce = next(line.split("reproduce: ", 1)[1] for line in out.splitlines() if "reproduce: " in line)
+    words = shlex.split(reproduce)
+    assert words[:2] == ["lucid-gradcheck", "testing.square_off"] and "--seed" in words and "cli_test_ops" in words
+    again = lucid_gradcheck(*words[1:], cwd=plugin_dir)
+    assert again.returncode == cli.FAILED
+    shrunk = [line for line in out.splitlines() if "minimal failing input" in line]
+    assert shrunk and shrunk == [line for line in again.stdout.splitlines() if "minimal failing input" in line]
+
+
+def test_json_and_junitxml_reports(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_test_ops", "testing.square", "testing.square_off", "--max-examples", "10",
+                           "--json", "-", "--junitxml", "report.xml", cwd=plugin_dir)
+    assert done.returncode == cli.FAILED
+    report = json.loads(done.stdout)  # the human output went to stderr
+    assert report["exit_code"] == 1 and report["summary"]["failed"] == 1 and report["summary"]["passed"] == 1
+    ops = {op["op"]: op for op in report["ops"]}
+    assert ops["testing.square"]["status"] == "passed" and ops["testing.square"]["examples"] >= 1
+    assert ops["testing.square_off"]["status"] == "failed" and ops["testing.square_off"]["plugin"] == "cli_test_ops"
+    assert "testing.square_off" in ops["testing.square_off"]["reproduce"]
+    assert "1 failed, 1 passed" in done.stderr
+    suite = ET.parse(plugin_dir / "report.xml").getroot().find("testsuite")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert set(cases) == {"testing.square", "testing.square_off"} and suite.get("failures") == "1"
+    assert cases["testing.square_off"].find("failure") is not None and cases["testing.square"].find("failure") is None
+    assert cases["testing.square"].get("classname") == "cli_test_ops"
+
+
+def test_broken_plugin_is_reported_and_the_other_ops_still_checked(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_test_ops", "-p", "no_such_plugin_module", "testing.square",
+                           "--max-examples", "10", cwd=plugin_dir)
+    assert done.returncode == cli.FAILED
+    assert "ERROR plugin 'no_such_plugin_module': failed to import: ModuleNotFoundError" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("1 passed, ")
+    assert "1 error in" in done.stdout
+
+
+def test_jobs_give_the_same_reports_in_the_same_order(plugin_dir):
+    runs = [lucid_gradcheck("-p", "cli_test_ops", "-k", "testing or exp2 or log1p", "--max-examples", "10", "--seed", "7",
+                            "-j", jobs, "--json", "-", cwd=plugin_dir) for jobs in ("1", "2")]
+    reports = [[(op["op"], op["status"], op["examples"]) for op in json.loads(run.stdout)["ops"]] for run in runs]
+    assert reports[0] == reports[1] and [name for name, *_ in reports[0]] == sorted(name for name, *_ in reports[0])
+    assert ("testing.square_off", "failed") in [(name, status) for name, status, _ in reports[0]]
+
+
+def test_ci_profile_is_derandomized_and_chosen_from_the_environment(plugin_dir):
+    runs = [lucid_gradcheck("-p", "cli_test_ops", "testing.square_off", "--max-examples", "10", "--json", "-",
+                            cwd=plugin_dir, env={"CI": "true"}) for _ in range(2)]
+    settings = [json.loads(run.stdout)["settings"] for run in runs]
+    assert settings[0]["profile"] == "ci" and settings[0]["seed"] == 0  # the same examples on every run
+    assert "profile ci" in runs[0].stderr and "seed 0" in runs[0].stderr
+    inputs = [json.loads(run.stdout)["ops"][0]["failing_input"] for run in runs]
+    assert inputs[0] and inputs[0] == inputs[1]
+
+
+def test_interrupt_exits_2(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_interrupting_ops", "testing.interrupt", cwd=plugin_dir)
+    assert done.returncode == cli.INTERRUPTED
+    assert "interrupted" in done.stdout
+
+
+def test_tty_shows_no_animation_when_piped(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_test_ops", "testing.square", "--max-examples", "5", cwd=plugin_dir)
+    assert done.returncode == cli.OK and "\r" not in done.stdout and "checking" not in done.stdout
+
+
+def test_command_rebuilds_every_setting():
+    options = cli.Options("ci", 50, None, order=2, mode="fast", dtype="float32", plugins=("a.b",))
+    assert options.command("linalg.inv") == ("lucid-gradcheck linalg.inv --profile ci --max-examples 50 "
+                                              "--order 2 --mode fast --dtype float32 -p a.b")
+    assert cli.Options("dev", 100, 3).command("exp") == "lucid-gradcheck exp --profile dev --max-examples 100 --seed 3"

@@ -1,0 +1,104 @@
+"""`pytest --lucid-gradcheck`: one test item per op, so pytest's own options work on them.
+
+Each case runs pytest in a fresh process (`-p gradcheck.pytest_plugin`, as Lucid's pyproject does)
+in a directory holding a small op plugin, so this session's registry is left alone.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from test_cli import PLUGIN, ROOT
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "cli_test_ops.py").write_text(PLUGIN)
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+    return tmp_path
+
+
+def pytest_run(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key != "CI"}
+    environment.update(PYTHONPATH=os.pathsep.join([str(project), str(ROOT)]), **(env or {}))
+    command = [sys.executable, "-m", "pytest", "-p", "gradcheck.pytest_plugin", "-p", "no:cacheprovider",
+               "--rootdir", str(project), *args]
+    return subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def gradcheck(*args: str) -> list[str]:
+    """Options that check this test's two ops quickly."""
+    return ["--lucid-gradcheck", "--lucid-plugin", "cli_test_ops", "--lucid-ops", "testing",
+            "--lucid-max-examples", "10", *args]
+
+
+def test_importing_the_plugin_loads_neither_lucid_nor_hypothesis():
+    code = ("import sys, gradcheck.pytest_plugin; "
+            "print(sorted(m for m in ('lucid', 'hypothesis', 'numpy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_without_the_option_only_the_tests_run(project):
+    (project / "test_light.py").write_text("import sys\n\ndef test_light():\n    assert 'lucid' not in sys.modules\n")
+    done = pytest_run(project, "-q")
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout
+
+
+def test_one_item_per_op_named_after_it(project):
+    done = pytest_run(project, *gradcheck("--collect-only", "-q"))
+    items = [line for line in done.stdout.splitlines() if "::" in line]
+    assert items == ["test_plain.py::test_plain", "cli_test_ops::testing.square", "cli_test_ops::testing.square_off"]
+
+
+def test_a_wrong_derivative_fails_with_the_report_and_reproduction(project):
+    done = pytest_run(project, *gradcheck("-v"))
+    assert done.returncode == 1
+    out = done.stdout
+    assert "cli_test_ops::testing.square PASSED" in out and "cli_test_ops::testing.square_off FAILED" in out
+    assert "minimal failing input" in out and "reproduce: lucid-gradcheck testing.square_off" in out
+    assert "-p cli_test_ops" in out
+    assert "1 failed, 2 passed" in out
+
+
+def test_keyword_selection_and_junitxml(project):
+    done = pytest_run(project, *gradcheck("-k", "square_off", "--junitxml", "report.xml"))
+    assert done.returncode == 1 and "1 failed, 2 deselected" in done.stdout
+    cases = list(ET.parse(project / "report.xml").getroot().iter("testcase"))
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [("cli_test_ops", "testing.square_off")]
+    assert cases[0].find("failure") is not None
+
+
+def test_exitfirst_stops_at_the_first_failing_op(project):
+    done = pytest_run(project, *gradcheck("-x", "-k", "not plain", "--lucid-ops", "testing.square_off or exp"))
+    assert done.returncode == 1 and "1 failed" in done.stdout and "passed" not in done.stdout.splitlines()[-1]
+
+
+def test_hypothesis_profiles_apply(project):
+    done = pytest_run(project, *gradcheck("-k", "square_off", "--hypothesis-profile", "ci"))
+    assert "hypothesis profile 'ci'" in done.stdout
+    assert "reproduce: lucid-gradcheck testing.square_off --profile ci --max-examples 10 -p cli_test_ops" in done.stdout
+    assert pytest_run(project, *gradcheck("--collect-only", "--hypothesis-profile", "thorough")).returncode == 0
+
+
+def test_a_plugin_that_fails_to_load_is_a_collection_error_naming_it(project):
+    done = pytest_run(project, *gradcheck("--lucid-plugin", "no_such_plugin_module"))
+    assert done.returncode == 2  # pytest's "interrupted: errors during collection"
+    assert "Lucid plugin 'no_such_plugin_module' could not be loaded" in done.stdout
+    assert "ModuleNotFoundError" in done.stdout
+    done = pytest_run(project, *gradcheck("--lucid-plugin", "no_such_plugin_module",
+                                          "--continue-on-collection-errors", "-k", "not square_off"))
+    assert done.returncode == 1 and "2 passed" in done.stdout and "1 error" in done.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="pytest-xdist is not installed")
+def test_xdist_distributes_the_ops(project):
+    done = pytest_run(project, *gradcheck("-n", "2"))
+    assert done.returncode == 1 and "1 failed, 2 passed" in done.stdout
