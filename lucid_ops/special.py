@@ -50,6 +50,13 @@ def _softplus_vjp(g, out, x, beta, threshold):
     return (g * where(x.data * beta > threshold, 1.0, sigmoid(x * beta)),)
 
 
+def _xlogy_vjp(g, out, x, y):
+    """d/dx x log y = log y, written xlogy(1, y); at x = 0, y <= 0 (where xlogy is defined as 0)
+    PyTorch takes 0 instead, written xlogy(0, y)."""
+    defined = ((x.data != 0) | (y.data > 0)).astype(g.dtype)
+    return g * xlogy(defined, y), g * x / y
+
+
 erf = Op("erf", _same_dtype(sp.erf), lambda g, out, x: (g * exp(-x * x) * TWO_OVER_SQRT_PI,))
 erfc = Op("erfc", _same_dtype(sp.erfc), lambda g, out, x: (g * exp(-x * x) * -TWO_OVER_SQRT_PI,))
 # lgamma = log|Γ(x)|; it has poles at 0, -1, -2..., so the harness stays on x > 0.
@@ -64,10 +71,7 @@ logit = Op("logit", _logit, _logit_vjp, (Arg("input", low=0, high=1),), params=(
 softplus = Op("nn.functional.softplus", _softplus, _softplus_vjp,
               params=(Param("beta", 1.0, (1.0, 2.0, 0.5)), Param("threshold", 20.0, (20.0, 1.0))),
               kinks=lambda p: (p["threshold"] / p["beta"],))
-# d/dx x log y = log y, except that PyTorch's gradient is 0 wherever x == 0 (as xlogy(0, y) = 0).
-xlogy = Op("xlogy", _same_dtype(sp.xlogy),
-           lambda g, out, x, y: (g * xlogy((x.data != 0).astype(g.dtype), y), g * x / y),
-           (Arg("input"), Arg("other", low=0)))
+xlogy = Op("xlogy", _same_dtype(sp.xlogy), _xlogy_vjp, (Arg("input"), Arg("other", low=0)))
 
 
 @hookimpl

@@ -286,6 +286,9 @@ def test_gradients_at_corners_follow_pytorch():
     assert _grad(lambda x: F.elu(x, alpha=2.0), [0.0])[0].tolist() == [2.0]
     assert _grad(F.hardswish, [-3.0, 3.0])[0].tolist() == [0.0, 1.0]
     assert _grad(lambda x: lucid.logit(x, eps=0.1), [0.05])[0].tolist() == [0.0]
+    # xlogy is smooth in x at x = 0 (slope log y); only where y <= 0 too does PyTorch take 0.
+    assert _grad(lambda x: lucid.xlogy(x, lucid.tensor([0.5, 0.0], dtype=np.float64)), [0.0, 0.0])[0].tolist() \
+        == [math.log(0.5), 0.0]
     ga, gb = _grad(lucid.maximum, [1.0, 2.0, 3.0], [1.0, 1.0, 4.0])
     assert ga.tolist() == [0.5, 1.0, 0.0] and gb.tolist() == [0.5, 0.0, 1.0]
     ga, gb = _grad(lucid.minimum, [1.0, 2.0], [1.0, 1.0])
