@@ -453,9 +453,9 @@ def _eigh(a):
     the eigenvectors are a smooth function of A (NumPy's signs are arbitrary)."""
     _square("linalg.eigh", a)
     values, vectors = np.linalg.eigh(_symmetric_part(a))
-    if vectors.shape[-1]:
-        largest = np.take_along_axis(vectors, np.abs(vectors).argmax(axis=-2)[..., None, :], axis=-2)
-        vectors = vectors * np.where(largest < 0, -1, 1).astype(vectors.dtype)
+    if vectors.size:
+        negative = vectors.max(axis=-2) < -vectors.min(axis=-2)  # its largest-magnitude entry is negative
+        vectors = np.where(negative[..., None, :], -vectors, vectors)
     return values, vectors
 
 
