@@ -7,9 +7,15 @@ again. The textbook identities behind them, for `A` and a small change `dA`:
 - inverse:  d(A^-1) = -A^-1 dA A^-1, hence solve, det (d det = det tr(A^-1 dA)) and slogdet;
 - Cholesky and eigh: the perturbation formulas of Murray (2016) and of Giles (2008).
 
-cholesky and eigh read only a symmetric matrix. Here their forward uses the symmetric part of
-its input, (A + A^T) / 2, so that they are smooth functions of every entry and their gradient is
-symmetric, as PyTorch's is; on a symmetric input the values are those of PyTorch.
+Conventions where PyTorch leaves a choice:
+- cholesky and eigh read only a symmetric matrix. Here their forward uses the symmetric part of
+  its input, (A + A^T) / 2, so that they are smooth functions of every entry and their gradient
+  is symmetric, as PyTorch's is; on a symmetric input the values are those of PyTorch.
+- eigh's eigenvectors have an arbitrary sign: each is flipped so that its largest-magnitude entry
+  is positive, which makes them a smooth function of A away from repeated eigenvalues (where no
+  choice is differentiable: `ties=True`).
+- einsum takes its equation first, `einsum("ij,jk->ik", a, b)`, as in PyTorch (see `_Einsum`).
+- the gradients of det and slogdet go through inv(A): at a singular A they raise an OpError.
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import scipy.linalg
 
 import lucid
 import lucid_ops.linalg
+from finite_differences import check_derivatives
 from lucid import OpError
 
 linalg = lucid.linalg
@@ -246,55 +247,6 @@ def test_bad_input_names_the_op_and_the_shapes(call, words):
 
 
 # --- gradients -----------------------------------------------------------------------------------
-
-def as_tuple(y):
-    return y if isinstance(y, tuple) else (y,)
-
-
-def numerical_gradient(f, arrays, k, eps=1e-6):
-    grad = np.zeros_like(arrays[k])
-    for index in np.ndindex(arrays[k].shape):
-        plus, minus = [a.copy() for a in arrays], [a.copy() for a in arrays]
-        plus[k][index] += eps
-        minus[k][index] -= eps
-        grad[index] = (f(plus) - f(minus)) / (2 * eps)
-    return grad
-
-
-def check_derivatives(fn, arrays, seed=0, atol=1e-6, rtol=1e-4):
-    """Compare the gradient of <c, fn(x)> (random c) and the gradient of <w, that gradient> (a
-    Hessian-vector product, through create_graph=True) with central differences."""
-    rng = np.random.default_rng(seed)
-    cotangents = [rng.standard_normal(o.shape) for o in as_tuple(fn(*map(lucid.tensor, arrays)))]
-    directions = [rng.standard_normal(a.shape) for a in arrays]
-
-    def gradients(values, create_graph=False):
-        leaves = [lucid.tensor(a, requires_grad=True) for a in values]
-        outs = as_tuple(fn(*leaves))
-        total = sum((o * c).sum() for o, c in zip(outs, cotangents) if o.requires_grad)
-        return leaves, lucid.grad(total, leaves, create_graph=create_graph, allow_unused=True)
-
-    def dense(g, like):
-        return np.zeros_like(like) if g is None else g.data
-
-    def first(values):
-        with lucid.no_grad():
-            outs = as_tuple(fn(*map(lucid.tensor, values)))
-        return sum(float(np.sum(o.data * c)) for o, c in zip(outs, cotangents))
-
-    def hessian_vector(values):
-        return sum(float(np.sum(dense(g, a) * w)) for g, a, w in zip(gradients(values)[1], values, directions))
-
-    leaves, grads = gradients(arrays, create_graph=True)
-    for k, a in enumerate(arrays):
-        np.testing.assert_allclose(dense(grads[k], a), numerical_gradient(first, arrays, k), atol=atol, rtol=rtol,
-                                   err_msg=f"first derivative of input {k}")
-    total = sum((g * w).sum() for g, w in zip(grads, directions) if g is not None and g.requires_grad)
-    seconds = lucid.grad(total, leaves, allow_unused=True) if isinstance(total, lucid.Tensor) else [None] * len(leaves)
-    for k, a in enumerate(arrays):
-        np.testing.assert_allclose(dense(seconds[k], a), numerical_gradient(hessian_vector, arrays, k),
-                                   atol=10 * atol, rtol=10 * rtol, err_msg=f"second derivative of input {k}")
-
 
 def _gradient_cases():
     rng = np.random.default_rng(1)
