@@ -12,8 +12,8 @@ import scipy.special as sp
 
 from lucid import Op, Param, hookimpl
 from lucid_ops.arithmetic import abs, square, where
-from lucid_ops.special import erf, sigmoid, softplus
 from lucid_ops.exponential import exp
+from lucid_ops.special import erf, sigmoid, softplus
 from lucid_ops.trigonometric import tanh
 
 SELU_ALPHA = 1.6732632423543772848170429916717

@@ -43,6 +43,10 @@ def _softplus(x, beta=1.0, threshold=20.0):
     return np.where(beta * x > threshold, x, np.log(1 + np.exp(beta * x)) / beta)
 
 
+def _gelu_tanh(x, approximate):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
 #: name -> [(reference on float64 arrays, params), ...]: one entry per case to check.
 REFERENCES = {
     "add": [(lambda a, b: a + b, {})],
@@ -103,8 +107,7 @@ REFERENCES = {
     "nn.functional.celu": [(lambda x, alpha=1.0: np.maximum(0, x) + np.minimum(0, alpha * (np.exp(x / alpha) - 1)),
                             {"alpha": 0.5})],
     "nn.functional.gelu": [(lambda x, approximate="none": x * scipy.stats.norm.cdf(x), {}),
-                           (lambda x, approximate: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
-                            {"approximate": "tanh"})],
+                           (_gelu_tanh, {"approximate": "tanh"})],
     "nn.functional.silu": [(lambda x: x / (1 + np.exp(-x)), {})],
     "nn.functional.mish": [(lambda x: x * np.tanh(np.log(1 + np.exp(x))), {})],
     "nn.functional.hardtanh": [(lambda x, min_val=-1.0, max_val=1.0: _clamp(x, min_val, max_val), {}),
