@@ -13,6 +13,7 @@ import scipy.special as sp
 import scipy.stats
 
 import lucid
+from finite_differences import check_derivatives
 
 PLUGINS = ("lucid_ops.arithmetic", "lucid_ops.exponential", "lucid_ops.trigonometric", "lucid_ops.special",
            "lucid_ops.activations")
@@ -209,17 +210,6 @@ def test_forward_on_empty(name, case):
 
 # --- derivatives --------------------------------------------------------------------------------
 
-def _numerical(f, xs, i, eps=1e-6):
-    """Central differences of the scalar f(xs) with respect to xs[i]."""
-    grad = np.zeros_like(xs[i])
-    for k in np.ndindex(xs[i].shape):
-        plus, minus = [x.copy() for x in xs], [x.copy() for x in xs]
-        plus[i][k] += eps
-        minus[i][k] -= eps
-        grad[k] = (f(plus) - f(minus)) / (2 * eps)
-    return grad
-
-
 def _differentiable(op):
     return [i for i, arg in enumerate(op.inputs) if arg.dtype in ("float", "any")]
 
@@ -228,46 +218,16 @@ def _differentiable(op):
 def test_first_and_second_derivatives_match_finite_differences(name, case):
     op = lucid.registry[name]
     params = REFERENCES[name][case][1]
-    rng = np.random.default_rng(3)
-    shapes = [(2, 3), (3,), (2, 1)][:op.arity]
-    arrays = _inputs(op, params, shapes, rng)
+    arrays = _inputs(op, params, [(2, 3), (3,), (2, 1)][:op.arity], np.random.default_rng(3))
     wanted = _differentiable(op)
-    weights = rng.standard_normal(np.broadcast_shapes(*shapes))  # f = sum(w * op(x)): every output counts
 
-    def tensors(xs):
-        return [lucid.tensor(x, requires_grad=i in wanted) for i, x in enumerate(xs)]
+    def fn(*xs):  # the op as a function of its float inputs; a mask or an int n stays as drawn
+        full = list(arrays)
+        for i, x in zip(wanted, xs):
+            full[i] = x
+        return op(*full, **params)
 
-    def f(xs):
-        return float((op(*tensors(xs), **params).data * weights).sum())
-
-    def grads(xs, create_graph=False):
-        ts = tensors(xs)
-        return ts, lucid.grad(op(*ts, **params), [ts[i] for i in wanted], grad_outputs=weights,
-                              create_graph=create_graph)
-
-    _, analytic = grads(arrays)
-    for i, g in zip(wanted, analytic):
-        np.testing.assert_allclose(g.data, _numerical(f, arrays, i), rtol=1e-4, atol=1e-6,
-                                   err_msg=f"{name}: d/d{op.inputs[i].name}")
-
-    # Second derivative: differentiate h = sum_j v_j * grad_j, checked against differences of grad.
-    vs = [rng.standard_normal(arrays[i].shape) for i in wanted]
-
-    def h(xs):
-        return sum(float((g.data * v).sum()) for g, v in zip(grads(xs)[1], vs))
-
-    ts, first = grads(arrays, create_graph=True)
-    live = [(g, v) for g, v in zip(first, vs) if g.requires_grad]
-    expected = [_numerical(h, arrays, i) for i in wanted]
-    if not live:  # piecewise linear (relu, clamp...): the gradient is constant between kinks
-        for e in expected:
-            np.testing.assert_allclose(e, 0, atol=1e-6, err_msg=f"{name}: second derivative")
-        return
-    second = lucid.grad([g for g, _ in live], [ts[i] for i in wanted], grad_outputs=[v for _, v in live],
-                        allow_unused=True)
-    for i, g, e in zip(wanted, second, expected):
-        np.testing.assert_allclose(0 if g is None else g.data, e, rtol=1e-4, atol=1e-5,
-                                   err_msg=f"{name}: second derivative along {op.inputs[i].name}")
+    check_derivatives(fn, [arrays[i] for i in wanted])
 
 
 # --- the conventions at corners, as PyTorch defines them ----------------------------------------
