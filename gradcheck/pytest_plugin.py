@@ -119,7 +119,7 @@ class OpCheck(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, self.name
+        return self.path, None, f"{self.name} ({self.parent.name})"  # the heading of a failure, as the CLI's
 
 
 def options(config: pytest.Config) -> Options:

@@ -63,7 +63,8 @@ def test_a_wrong_derivative_fails_with_the_report_and_reproduction(project):
     assert done.returncode == 1
     out = done.stdout
     assert "cli_test_ops::testing.square PASSED" in out and "cli_test_ops::testing.square_off FAILED" in out
-    assert "minimal failing input" in out and "reproduce: lucid-gradcheck testing.square_off" in out
+    assert "_ testing.square_off (cli_test_ops) _" in out and "minimal failing input" in out
+    assert "reproduce: lucid-gradcheck testing.square_off" in out
     assert "-p cli_test_ops" in out
     assert "1 failed, 2 passed" in out
 
@@ -83,8 +84,8 @@ def test_exitfirst_stops_at_the_first_failing_op(project):
 
 def test_hypothesis_profiles_apply(project):
     done = pytest_run(project, *gradcheck("-k", "square_off", "--hypothesis-profile", "ci"))
-    assert "hypothesis profile 'ci'" in done.stdout
-    assert "reproduce: lucid-gradcheck testing.square_off --profile ci --max-examples 10 -p cli_test_ops" in done.stdout
+    assert "reproduce: lucid-gradcheck testing.square_off --profile ci --max-examples 10 --seed 0 -p cli_test_ops" \
+        in done.stdout
     assert pytest_run(project, *gradcheck("--collect-only", "--hypothesis-profile", "thorough")).returncode == 0
 
 
