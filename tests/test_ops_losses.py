@@ -200,6 +200,7 @@ def test_kl_div(reduction, log_target):
 
 # --- PyTorch parity ------------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # PyTorch's notice about kl_div's 'mean'
 def test_losses_match_pytorch():
     torch = torch_or_skip()
     tf = torch.nn.functional

@@ -1,0 +1,201 @@
+"""Convolution and pooling: values against naive loops over every output pixel, fold as the exact
+adjoint of unfold, PyTorch parity when installed, dtypes, errors naming both shapes, and first and
+second derivatives by finite differences."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from test_ops_nn import assert_gradients, torch_or_skip
+
+import lucid
+
+F = lucid.nn.functional
+rng = np.random.default_rng(2)
+
+
+def _pad(x, pads, value=0.0):
+    return np.pad(x, ((0, 0), (0, 0)) + tuple(pads), constant_values=value)
+
+
+def _conv2d_ref(x, w, b, stride, pads, dilation, groups):
+    """out[n, o, i, j] = sum over c, ki, kj of xpad[n, c, i*s + ki*d, j*s + kj*d] * w[o, c, ki, kj]."""
+    xp = _pad(x, pads)
+    n, c_in = x.shape[:2]
+    c_out, c_group, kh, kw = w.shape
+    oh = (xp.shape[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (xp.shape[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, c_out, oh, ow))
+    for b_, o, i, j in itertools.product(range(n), range(c_out), range(oh), range(ow)):
+        first = o // (c_out // groups) * c_group
+        for c, ki, kj in itertools.product(range(c_group), range(kh), range(kw)):
+            out[b_, o, i, j] += (xp[b_, first + c, i * stride[0] + ki * dilation[0], j * stride[1] + kj * dilation[1]]
+                                 * w[o, c, ki, kj])
+        out[b_, o, i, j] += 0 if b is None else b[o]
+    return out
+
+
+CONV_CASES = [  # stride, padding, dilation, groups
+    (1, 0, 1, 1), (2, 1, 1, 1), (1, "same", 2, 2), (2, (1, 0), (2, 1), 2), (1, "valid", 1, 4), ((2, 1), 2, 1, 1),
+]
+
+
+def _pads(padding, kernel, dilation):
+    dilation = (dilation,) * 2 if isinstance(dilation, int) else dilation
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return [(t // 2, t - t // 2) for t in totals]
+    if padding == "valid":
+        return [(0, 0)] * 2
+    padding = (padding,) * 2 if isinstance(padding, int) else padding
+    return [(p, p) for p in padding]
+
+
+@pytest.mark.parametrize("stride, padding, dilation, groups", CONV_CASES)
+def test_conv2d_matches_loops(stride, padding, dilation, groups):
+    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((4, 4 // groups, 3, 2)), rng.standard_normal(4)
+    out = F.conv2d(lucid.tensor(x), lucid.tensor(w), lucid.tensor(b), stride, padding, dilation, groups)
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    expected = _conv2d_ref(x, w, b, pair(stride), _pads(padding, (3, 2), dilation), pair(dilation), groups)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    unbatched = F.conv2d(lucid.tensor(x[0]), lucid.tensor(w), None, stride, padding, dilation, groups)
+    np.testing.assert_allclose(unbatched.data, expected[0] - b[:, None, None], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride, padding, dilation, groups", CONV_CASES[:4])
+def test_conv2d_gradients(stride, padding, dilation, groups):
+    x, w, b = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((2, 2 // groups, 2, 2)), rng.standard_normal(2)
+    assert_gradients(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups), x, w, b)
+
+
+def test_conv1d_matches_loops_and_gradients():
+    x, w, b = rng.standard_normal((2, 4, 9)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)
+    out = F.conv1d(lucid.tensor(x), lucid.tensor(w), lucid.tensor(b), stride=2, padding=1, dilation=2, groups=2)
+    expected = _conv2d_ref(x[:, :, None], w[:, :, None], b, (1, 2), [(0, 0), (1, 1)], (1, 2), 2)[:, :, 0]
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    assert F.conv1d(lucid.tensor(x[0]), lucid.tensor(w), groups=2, padding="same").shape == (6, 9)
+    assert_gradients(lambda x, w, b: F.conv1d(x, w, b, 2, 1, 1, 2), x[:1, :, :5], w, b)
+
+
+def test_conv_keeps_float32():
+    x, w = lucid.zeros(1, 2, 5, 5), lucid.zeros(3, 2, 3, 3, requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert w.grad.dtype == np.float32
+
+
+def test_conv_errors_name_both_shapes():
+    with pytest.raises(lucid.OpError, match=r"weight of shape \(4, 3, 3, 3\) with groups=1 expects 3 input channels, "
+                                            r"but input of shape \(1, 2, 5, 5\) has 2"):
+        F.conv2d(lucid.zeros(1, 2, 5, 5), lucid.zeros(4, 3, 3, 3))
+    with pytest.raises(lucid.OpError, match=r"groups=3 must be a positive int dividing out_channels"):
+        F.conv2d(lucid.zeros(1, 3, 5, 5), lucid.zeros(4, 1, 3, 3), groups=3)
+    with pytest.raises(lucid.OpError, match=r"spatial size \(2, 2\) .* smaller than the kernel \(3, 3\)"):
+        F.conv2d(lucid.zeros(1, 1, 2, 2), lucid.zeros(1, 1, 3, 3))
+    with pytest.raises(lucid.OpError, match="padding='same' is not supported for strided"):
+        F.conv2d(lucid.zeros(1, 1, 4, 4), lucid.zeros(1, 1, 3, 3), stride=2, padding="same")
+    with pytest.raises(lucid.OpError, match=r"expected a 4-D \(batched\) or 3-D \(unbatched\) input, got shape \(5, 5\)"):
+        F.conv2d(lucid.zeros(5, 5), lucid.zeros(1, 1, 3, 3))
+    with pytest.raises(lucid.OpError, match=r"bias of shape \(2,\) must have one value per output channel \(1,\)"):
+        F.conv1d(lucid.zeros(1, 1, 5), lucid.zeros(1, 1, 3), lucid.zeros(2))
+
+
+# --- unfold and fold -------------------------------------------------------------------------------
+
+def test_unfold_columns_and_fold_is_its_adjoint():
+    x = rng.standard_normal((2, 3, 5, 4))
+    cols = F.unfold(lucid.tensor(x), (2, 3), dilation=1, padding=1, stride=(2, 1)).data
+    xp = _pad(x, [(1, 1), (1, 1)])
+    windows = [xp[:, :, i:i + 2, j:j + 3].reshape(2, -1) for i in range(0, 6, 2) for j in range(0, 4)]
+    np.testing.assert_array_equal(cols, np.stack(windows, axis=-1))
+    c = rng.standard_normal(cols.shape)
+    back = F.fold(lucid.tensor(c), (5, 4), (2, 3), padding=1, stride=(2, 1)).data
+    np.testing.assert_allclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)  # <unfold x, c> = <x, fold c>
+    assert_gradients(lambda x: F.unfold(x, 2, 2, 1, 1), x[:1, :1])
+    assert_gradients(lambda c: F.fold(c, (3, 3), 2), rng.standard_normal((1, 8, 4)))
+
+
+# --- pooling -------------------------------------------------------------------------------------
+
+def _pool_ref(x, k, s, p, reduce, pad_value, dilation=1):
+    xp = _pad(x, [(p, p)] * 2, pad_value)
+    oh = (xp.shape[2] - dilation * (k - 1) - 1) // s + 1
+    ow = (xp.shape[3] - dilation * (k - 1) - 1) // s + 1
+    out = np.empty(x.shape[:2] + (oh, ow))
+    for n, c, i, j in np.ndindex(*out.shape):
+        out[n, c, i, j] = reduce(xp[n, c, i * s:i * s + dilation * (k - 1) + 1:dilation,
+                                    j * s:j * s + dilation * (k - 1) + 1:dilation])
+    return out
+
+
+@pytest.mark.parametrize("k, s, p, d", [(2, 2, 0, 1), (3, 1, 1, 1), (3, 2, 1, 2)])
+def test_max_pool2d(k, s, p, d):
+    x = rng.standard_normal((2, 3, 7, 6))
+    out = F.max_pool2d(lucid.tensor(x), k, s, p, d)
+    np.testing.assert_array_equal(out.data, _pool_ref(x, k, s, p, np.max, -np.inf, d))
+    assert F.max_pool2d(lucid.tensor(x[0]), k, s, p, d).shape == out.shape[1:]
+    assert_gradients(lambda x: F.max_pool2d(x, k, s, p, d), x[:1, :2])
+
+
+def test_max_pool2d_ties_go_to_the_first_maximum():
+    x = lucid.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[1, 0], [0, 0]]]])
+    with pytest.raises(lucid.OpError, match="should be at most half of kernel size"):
+        F.max_pool2d(x, 2, padding=2)
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d(count_include_pad):
+    x = rng.standard_normal((2, 2, 5, 6))
+    out = F.avg_pool2d(lucid.tensor(x), 3, 2, 1, count_include_pad=count_include_pad)
+    counts = _pool_ref(np.ones_like(x), 3, 2, 1, np.sum, 0.0) if not count_include_pad else 9
+    np.testing.assert_allclose(out.data, _pool_ref(x, 3, 2, 1, np.sum, 0.0) / counts)
+    np.testing.assert_allclose(F.avg_pool2d(lucid.tensor(x), 2, divisor_override=3).data,
+                               _pool_ref(x, 2, 2, 0, np.sum, 0.0) / 3)
+    assert_gradients(lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=count_include_pad), x[:1])
+    assert F.avg_pool2d(lucid.zeros(1, 1, 4, 4), 2).dtype == np.float32
+
+
+@pytest.mark.parametrize("output_size", [1, 3, (2, None), (5, 4)])
+def test_adaptive_avg_pool2d(output_size):
+    x = rng.standard_normal((2, 3, 5, 4))
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    ow = 4 if ow is None else ow
+    expected = np.empty((2, 3, oh, ow))
+    for i, j in np.ndindex(oh, ow):
+        rows = slice(i * 5 // oh, -(-(i + 1) * 5 // oh))
+        cols = slice(j * 4 // ow, -(-(j + 1) * 4 // ow))
+        expected[:, :, i, j] = x[:, :, rows, cols].mean(axis=(2, 3))
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(lucid.tensor(x), output_size).data, expected, rtol=1e-12)
+    assert_gradients(lambda x: F.adaptive_avg_pool2d(x, output_size), x[0, :1])
+
+
+# --- PyTorch parity ------------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_conv_and_pool_match_pytorch():
+    torch = torch_or_skip()
+    tf = torch.nn.functional
+    x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
+    cases = [
+        (lambda f, x, w, b: f.conv2d(x, w, b, 2, (1, 2), (1, 2), 2), (x, w, b)),
+        (lambda f, x, w: f.conv2d(x, w, None, 1, "same", 2, 2), (x, w)),
+        (lambda f, x, w, b: f.conv1d(x, w, b, 1, "same", 1, 2), (x[:, :, 0], w[:, :, 0], b)),
+        (lambda f, x: f.max_pool2d(x, 3, 2, 1), (x,)),
+        (lambda f, x: f.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (x,)),
+        (lambda f, x: f.adaptive_avg_pool2d(x, (3, 4)), (x,)),
+        (lambda f, x: f.unfold(x, (2, 3), 2, 1, 2), (x,)),
+    ]
+    for fn, arrays in cases:
+        ours = [lucid.tensor(a, requires_grad=True) for a in arrays]
+        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        out, ref = fn(F, *ours), fn(tf, *theirs)
+        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+        probe = rng.standard_normal(ref.shape)
+        out.backward(lucid.tensor(probe))
+        ref.backward(torch.tensor(probe))
+        for a, t in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-11)
