@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lucid-gradcheck", "Lucid: check every op's derivative (see lucid-gradcheck)")
     group.addoption("--lucid-gradcheck", action="store_true",
-                    help="add one test per registered Lucid op, checking its derivative")
+                    help="add one test per registered Lucid op, checking its derivative (when set in addopts: "
+                         "only to runs that name no test paths)")
     group.addoption("--lucid-ops", metavar="EXPR", default="",
                     help="only the ops whose name or plugin matches EXPR (substrings with and/or/not, as -k)")
     group.addoption("--lucid-plugin", action="append", default=[], metavar="MODULE",
@@ -36,10 +37,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lucid-dtype", choices=("float64", "float32"), default="float64", help="dtype the ops run in")
 
 
+def enabled(config: pytest.Config) -> bool:
+    """Whether to check the ops in this run. `--lucid-gradcheck` typed on the command line always
+    does; set in the project's addopts, it does for runs of the whole suite (no test paths
+    named), so that `pytest tests/test_one.py` stays quick. pytest-xdist's workers receive the
+    same command line, so they all decide alike."""
+    if not config.getoption("lucid_gradcheck"):
+        return False
+    typed = "--lucid-gradcheck" in config.invocation_params.args
+    return typed or config.args_source is not pytest.Config.ArgsSource.ARGS
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Register the dev and thorough profiles before hypothesis's plugin loads --hypothesis-profile."""
-    if config.getoption("lucid_gradcheck"):
+    if enabled(config):
         from gradcheck.cli import register_profiles
 
         register_profiles()
@@ -49,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     """Add the Lucid plugins to what the session collects."""
     report = yield
-    if isinstance(collector, pytest.Session) and report.passed and collector.config.getoption("lucid_gradcheck"):
+    if isinstance(collector, pytest.Session) and report.passed and enabled(collector.config):
         report.result.extend(plugins(collector))
     return report
 

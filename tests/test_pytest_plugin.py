@@ -58,6 +58,20 @@ def test_one_item_per_op_named_after_it(project):
     assert items == ["test_plain.py::test_plain", "cli_test_ops::testing.square", "cli_test_ops::testing.square_off"]
 
 
+def test_from_addopts_only_whole_suite_runs_check_the_ops(project):
+    (project / "pytest.ini").write_text("[pytest]\naddopts = --lucid-gradcheck --lucid-plugin cli_test_ops "
+                                        "--lucid-ops testing\n")
+
+    def collected(*args: str) -> list[str]:
+        done = pytest_run(project, "--collect-only", "-q", *args)
+        return [line for line in done.stdout.splitlines() if "::" in line]
+
+    ops = ["cli_test_ops::testing.square", "cli_test_ops::testing.square_off"]
+    assert collected() == ["test_plain.py::test_plain", *ops]
+    assert collected("test_plain.py") == ["test_plain.py::test_plain"]
+    assert collected("test_plain.py", "--lucid-gradcheck") == ["test_plain.py::test_plain", *ops]
+
+
 def test_a_wrong_derivative_fails_with_the_report_and_reproduction(project):
     done = pytest_run(project, *gradcheck("-v"))
     assert done.returncode == 1
