@@ -350,18 +350,18 @@ def _pad_key(x, pad, mode):
 
 
 def _pad(x, pad, mode="constant", value=None):
-    """torch.nn.functional.pad. Negative constant padding crops, as in PyTorch."""
+    """torch.nn.functional.pad. Negative constant padding crops, as in PyTorch: grow by the
+    positive widths, then crop by the negative ones."""
     if mode != "constant":
         return x[_pad_key(x, pad, mode)]
-    widths = _widths(x, pad)
-    crop, grow = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
-    for axis, before, after in widths:
+    grow, crop = [(0, 0)] * x.ndim, [slice(None)] * x.ndim
+    for axis, before, after in _widths(x, pad):
         n = x.shape[axis]
         if n + before + after < 0:
             raise OpError(f"pad: padding ({before}, {after}) leaves dim {axis} of size {n} with a negative size")
-        crop[axis] = slice(max(-before, 0), n - max(-after, 0))
         grow[axis] = (max(before, 0), max(after, 0))
-    return np.pad(x[tuple(crop)], grow, constant_values=0 if value is None else value)
+        crop[axis] = slice(max(-before, 0), n + max(before, 0) + after)
+    return np.pad(x, grow, constant_values=0 if value is None else value)[tuple(crop)]
 
 
 def _pad_vjp(g, out, x, **params):

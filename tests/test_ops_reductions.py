@@ -234,3 +234,12 @@ def test_float32_gradients_stay_float32():
     t = lucid.tensor(POINT.astype(np.float32), requires_grad=True)
     (lucid.prod(t, 1).sum() + lucid.cumprod(t, 0).sum() + lucid.std(t) + lucid.norm(t, 3)).backward()
     assert t.grad.dtype == np.float32
+
+
+def test_gradients_over_empty_reductions():
+    e = lucid.tensor(np.zeros((0, 3)), requires_grad=True)
+    (lucid.prod(e, 0).sum() + lucid.cumprod(e, 1).sum() + lucid.cumprod(e, 0).sum() + lucid.sum(e)).backward()
+    assert e.grad.shape == (0, 3)
+    x = lucid.tensor(np.ones((2, 0, 3)), requires_grad=True)
+    lucid.prod(x, (0, 1)).sum().backward()
+    assert x.grad.shape == (2, 0, 3)

@@ -232,3 +232,19 @@ def test_first_and_second_derivatives(name):
 def test_cat_and_stack_differentiate_each_input():
     check_derivatives(lambda a, b: lucid.cat([a * a, b * a[:, :2]], 1), [P, P[:, :2] + 1])
     check_derivatives(lambda a, b: lucid.stack([a * b, a]), [P, 2 * P])
+
+
+def test_constant_pad_grows_then_crops():
+    x = np.arange(4.0)
+    np.testing.assert_array_equal(F.pad(lucid.tensor(x), (-1, 2), value=9.0).data, [1, 2, 3, 9, 9])
+    np.testing.assert_array_equal(F.pad(lucid.tensor(x), (2, -5)).data, [0])  # crops into the padding
+    assert F.pad(lucid.tensor(np.zeros((0, 3))), (0, 0, 1, -1)).shape == (0, 3)
+    check_derivatives(lambda t: F.pad(t * t, (2, -5), value=1.0), [x])
+
+
+def test_empty_tensors():
+    e = lucid.tensor(np.zeros((0, 3)), requires_grad=True)
+    assert lucid.cat([e, lucid.tensor(np.ones((2, 3)))]).shape == (2, 3)
+    assert [p.shape for p in e.split(2, 0)] == [(0, 3)] and e.flip(0).shape == (0, 3)
+    (lucid.cat([e, e], 1).sum() + e.flatten().sum() + e[e.data > 0].sum()).backward()
+    assert e.grad.shape == (0, 3)
