@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import OpError
-from .tensor import Tensor
+from .tensor import OPERATORS, Tensor
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "sign", "floor", "ceil", "round", "trunc", "isnan", "isinf",
            "isfinite", "logical_and", "logical_or", "logical_not", "argmax", "argmin", "argsort", "all", "any",
@@ -152,3 +152,16 @@ def nonzero(input: Any, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...
 for _name in __all__:
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, globals()[_name])
+
+
+def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
+    """`x.where(condition, y)` is `where(condition, x, y)`, as in PyTorch."""
+    return OPERATORS["where"](condition, self, other)
+
+
+def _polygamma_method(self: Tensor, n: int) -> Tensor:
+    """`x.polygamma(n)` is `polygamma(n, x)`, as in PyTorch."""
+    return OPERATORS["polygamma"](n, self)
+
+
+Tensor.where, Tensor.polygamma = _where_method, _polygamma_method

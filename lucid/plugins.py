@@ -165,11 +165,13 @@ def _builtin_ops() -> Iterator[Op]:
 
 
 def _export_builtins() -> None:
-    """Make the built-in ops Tensor operators and methods (`x.exp()`), unless Tensor already has one."""
+    """Make the built-in ops Tensor operators and methods (`x.exp()`), unless Tensor already has one.
+    An op whose first input is an int or bool (where, polygamma) takes `self` elsewhere: its method,
+    if PyTorch has one, is written by hand (lucid/functions.py)."""
     for op in _builtin_ops():
         OPERATORS[op.name] = op
-        if "." not in op.name and not op.variadic and not hasattr(Tensor, op.name):
-            setattr(Tensor, op.name, _method(op))
+        if "." not in op.name and not op.variadic and op.inputs[0].differentiable and not hasattr(Tensor, op.name):
+            setattr(Tensor, op.name, _method(op))  # not where(condition, ...) or polygamma(n, ...): self is no int
 
 
 def exported(prefix: str, existing: Mapping[str, Any]) -> dict[str, Op]:

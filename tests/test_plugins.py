@@ -219,3 +219,10 @@ def test_autoload_can_be_disabled(installed_distribution, monkeypatch):
     off = subprocess.run([sys.executable, "-c", code], env={**env, "LUCID_DISABLE_PLUGIN_AUTOLOAD": "1"},
                          capture_output=True, text=True, check=True)
     assert (on.stdout.strip(), off.stdout.strip()) == ("True", "False")
+
+
+def test_methods_whose_self_is_not_the_first_input_bind_like_pytorch():
+    x = lucid.tensor([1.0, 2.0, 3.0], dtype=lucid.float64)
+    condition = lucid.tensor([True, False, True])
+    np.testing.assert_array_equal(x.where(condition, 0.0).data, [1.0, 0.0, 3.0])
+    np.testing.assert_array_equal(x.polygamma(1).data, lucid.polygamma(1, x).data)
