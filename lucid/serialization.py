@@ -29,7 +29,7 @@ def save(obj: Any, f: str | os.PathLike | IO[bytes]) -> None:
     with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
             with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def load(f: str | os.PathLike | IO[bytes]) -> Any:
