@@ -66,6 +66,15 @@ def _huber_slope(d, delta):
     return where(inside, d, delta * np.sign(d.data).astype(d.dtype))
 
 
+def _pair_sample(draw):
+    """Input and target of one shape, or one broadcasting against the other (PyTorch allows it).
+    Drawing shapes here also tells the harness that these ops cannot be batched along a new
+    leading axis: 'mean' and 'sum' reduce over every axis, that one included."""
+    shape = draw.shape()
+    other = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)[draw.integer(0, len(shape)):]
+    return Example((shape, other) if draw.boolean() else (other, shape))
+
+
 def _regression_op(name, forward, slope, params=()):
     """An elementwise loss that depends on d = input - target only: forward(d) and its slope(d)."""
 
@@ -77,7 +86,8 @@ def _regression_op(name, forward, slope, params=()):
         gd = _per_element(g, reduction, _broadcast(name, x.data, t.data)) * slope(x - t, **params)
         return gd, -gd
 
-    return Op(name, fwd, vjp, (Arg("input"), Arg("target")), params=(reduction, *params), ties=True)
+    return Op(name, fwd, vjp, (Arg("input"), Arg("target")), params=(reduction, *params), sample=_pair_sample,
+              ties=True)
 
 
 mse_loss = _regression_op("nn.functional.mse_loss", lambda d: d * d, lambda d: 2 * d)
@@ -168,7 +178,8 @@ def _kl_div_vjp(g, out, x, t, reduction, log_target):
 
 
 kl_div = Op("nn.functional.kl_div", _kl_div, _kl_div_vjp, (Arg("input"), Arg("target", low=0)),
-            params=(Param("reduction", "mean", REDUCTIONS + ("batchmean",)), Param("log_target", False, (False, True))))
+            params=(Param("reduction", "mean", REDUCTIONS + ("batchmean",)), Param("log_target", False, (False, True))),
+            sample=_pair_sample)
 
 
 # --- classification: nll_loss and cross_entropy ----------------------------------------------

@@ -349,6 +349,7 @@ def _normalize_vjp(g, out, x, p, dim, eps):
     return (normalize_grad(g, x, p, axes("nn.functional.normalize", dim, x.ndim), eps),)
 
 
+# Kinks at 0: |x| for p <= 1, and the clamp of the norm, which a vector of zeros sits on.
 def _normalize_sample(draw):
     shape = draw.shape(min_dims=1)
     return Example((shape,), {"dim": draw.integer(-len(shape), len(shape) - 1), "p": draw.choice((1.0, 2.0, 3.0))})
@@ -356,7 +357,7 @@ def _normalize_sample(draw):
 
 normalize = Op("nn.functional.normalize", _normalize, _normalize_vjp,
                params=(Param("p", 2.0, (1.0, 2.0, 3.0)), Param("dim", 1, one_dim), Param("eps", 1e-12, (1e-12,))),
-               sample=_normalize_sample, kinks=lambda params: (0.0,) if params.get("p", 2.0) < 2 else ())
+               sample=_normalize_sample, kinks=(0.0,))
 
 
 def _common_axis(name, x1_shape, x2_shape, dim):
@@ -396,7 +397,7 @@ def _cosine_similarity_sample(draw):
 
 cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _cosine_similarity_vjp,
                        (Arg("x1"), Arg("x2")), params=(Param("dim", 1, one_dim), Param("eps", 1e-8, (1e-8,))),
-                       sample=_cosine_similarity_sample)
+                       sample=_cosine_similarity_sample, kinks=(0.0,))
 
 
 @hookimpl
