@@ -14,8 +14,9 @@ plugin can share the helpers below.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import functools
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -253,18 +254,13 @@ def check(name: str, options: Options) -> OpReport:
 
 def run(names: Sequence[str], options: Options, jobs: int) -> Iterator[OpReport]:
     """Check the ops and yield their reports in the order of `names`, whatever order the worker
-    processes finish them in."""
+    processes finish them in. Closing the generator (on Ctrl-C) stops the workers at once."""
     if jobs <= 1:
         for name in names:
             yield check(name, options)
         return
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=worker, initargs=(options,))
-    try:
-        futures = [pool.submit(check, name, options) for name in names]
-        for future in futures:
-            yield future.result()
-    finally:  # on Ctrl-C, drop the checks not started; the running ones end with their op
-        pool.shutdown(wait=False, cancel_futures=True)
+    with multiprocessing.Pool(jobs, initializer=worker, initargs=(options,)) as pool:
+        yield from pool.imap(functools.partial(check, options=options), names)
 
 
 # -- Reporting -----------------------------------------------------------------------------------
@@ -469,8 +465,8 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
 
     reports: list[OpReport] = []
     interrupted = False
+    checks = run(names, options, args.jobs)
     try:
-        checks = run(names, options, args.jobs)
         for name in names:
             terminal.started(name)
             report = next(checks)
@@ -478,6 +474,8 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
             terminal.finished(report)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        checks.close()
     terminal.clear()
     seconds = time.perf_counter() - start
 
