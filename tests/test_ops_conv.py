@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from test_ops_nn import assert_gradients, torch_or_skip
+from finite_differences import check_derivatives
 
 import lucid
 
@@ -66,7 +66,7 @@ def test_conv2d_matches_loops(stride, padding, dilation, groups):
 @pytest.mark.parametrize("stride, padding, dilation, groups", CONV_CASES[:4])
 def test_conv2d_gradients(stride, padding, dilation, groups):
     x, w, b = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((2, 2 // groups, 2, 2)), rng.standard_normal(2)
-    assert_gradients(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups), x, w, b)
+    check_derivatives(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups), [x, w, b])
 
 
 def test_conv1d_matches_loops_and_gradients():
@@ -75,7 +75,7 @@ def test_conv1d_matches_loops_and_gradients():
     expected = _conv2d_ref(x[:, :, None], w[:, :, None], b, (1, 2), [(0, 0), (1, 1)], (1, 2), 2)[:, :, 0]
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
     assert F.conv1d(lucid.tensor(x[0]), lucid.tensor(w), groups=2, padding="same").shape == (6, 9)
-    assert_gradients(lambda x, w, b: F.conv1d(x, w, b, 2, 1, 1, 2), x[:1, :, :5], w, b)
+    check_derivatives(lambda x, w, b: F.conv1d(x, w, b, 2, 1, 1, 2), [x[:1, :, :5], w, b])
 
 
 def test_conv_keeps_float32():
@@ -96,7 +96,7 @@ def test_conv_errors_name_both_shapes():
         F.conv2d(lucid.zeros(1, 1, 2, 2), lucid.zeros(1, 1, 3, 3))
     with pytest.raises(lucid.OpError, match="padding='same' is not supported for strided"):
         F.conv2d(lucid.zeros(1, 1, 4, 4), lucid.zeros(1, 1, 3, 3), stride=2, padding="same")
-    with pytest.raises(lucid.OpError, match=r"expected a 4-D \(batched\) or 3-D \(unbatched\) input, got shape \(5, 5\)"):
+    with pytest.raises(lucid.OpError, match=r"a 4-D \(batched\) or 3-D \(unbatched\) input, got shape \(5, 5\)"):
         F.conv2d(lucid.zeros(5, 5), lucid.zeros(1, 1, 3, 3))
     with pytest.raises(lucid.OpError, match=r"bias of shape \(2,\) must have one value per output channel \(1,\)"):
         F.conv1d(lucid.zeros(1, 1, 5), lucid.zeros(1, 1, 3), lucid.zeros(2))
@@ -113,8 +113,8 @@ def test_unfold_columns_and_fold_is_its_adjoint():
     c = rng.standard_normal(cols.shape)
     back = F.fold(lucid.tensor(c), (5, 4), (2, 3), padding=1, stride=(2, 1)).data
     np.testing.assert_allclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)  # <unfold x, c> = <x, fold c>
-    assert_gradients(lambda x: F.unfold(x, 2, 2, 1, 1), x[:1, :1])
-    assert_gradients(lambda c: F.fold(c, (3, 3), 2), rng.standard_normal((1, 8, 4)))
+    check_derivatives(lambda x: F.unfold(x, 2, 2, 1, 1), [x[:1, :1]])
+    check_derivatives(lambda c: F.fold(c, (3, 3), 2), [rng.standard_normal((1, 8, 4))])
 
 
 # --- pooling -------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_max_pool2d(k, s, p, d):
     out = F.max_pool2d(lucid.tensor(x), k, s, p, d)
     np.testing.assert_array_equal(out.data, _pool_ref(x, k, s, p, np.max, -np.inf, d))
     assert F.max_pool2d(lucid.tensor(x[0]), k, s, p, d).shape == out.shape[1:]
-    assert_gradients(lambda x: F.max_pool2d(x, k, s, p, d), x[:1, :2])
+    check_derivatives(lambda x: F.max_pool2d(x, k, s, p, d), [x[:1, :2]])
 
 
 def test_max_pool2d_ties_go_to_the_first_maximum():
@@ -155,7 +155,7 @@ def test_avg_pool2d(count_include_pad):
     np.testing.assert_allclose(out.data, _pool_ref(x, 3, 2, 1, np.sum, 0.0) / counts)
     np.testing.assert_allclose(F.avg_pool2d(lucid.tensor(x), 2, divisor_override=3).data,
                                _pool_ref(x, 2, 2, 0, np.sum, 0.0) / 3)
-    assert_gradients(lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=count_include_pad), x[:1])
+    check_derivatives(lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=count_include_pad), [x[:1]])
     assert F.avg_pool2d(lucid.zeros(1, 1, 4, 4), 2).dtype == np.float32
 
 
@@ -170,14 +170,14 @@ def test_adaptive_avg_pool2d(output_size):
         cols = slice(j * 4 // ow, -(-(j + 1) * 4 // ow))
         expected[:, :, i, j] = x[:, :, rows, cols].mean(axis=(2, 3))
     np.testing.assert_allclose(F.adaptive_avg_pool2d(lucid.tensor(x), output_size).data, expected, rtol=1e-12)
-    assert_gradients(lambda x: F.adaptive_avg_pool2d(x, output_size), x[0, :1])
+    check_derivatives(lambda x: F.adaptive_avg_pool2d(x, output_size), [x[0, :1]])
 
 
 # --- PyTorch parity ------------------------------------------------------------------------------
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_conv_and_pool_match_pytorch():
-    torch = torch_or_skip()
+    torch = pytest.importorskip("torch")
     tf = torch.nn.functional
     x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
     cases = [
