@@ -123,7 +123,7 @@ def test_repr_follows_pytorch():
                            "  (1): ReLU()\n"
                            "  (2): Linear(in_features=8, out_features=3, bias=True)\n"
                            ")")
-    assert repr(nn.Conv2d(1, 4, 3, padding=1)) == "Conv2d(1, 4, kernel_size=(3, 3), stride=1, padding=1)"
+    assert repr(nn.Conv2d(1, 4, 3, padding=1)) == "Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
 
 
 def test_containers():
@@ -406,5 +406,7 @@ def test_bad_layer_settings():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="Dropout: probability p must be in"):
         nn.Dropout(1.5)
+    with pytest.raises(ValueError, match="MaxPool2d: ceil_mode=True is not supported"):
+        nn.MaxPool2d(2, ceil_mode=True)
     with pytest.raises(ValueError, match="padding_idx 5 is out of range for 3 embeddings"):
         nn.Embedding(3, 2, padding_idx=5)

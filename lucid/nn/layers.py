@@ -87,14 +87,18 @@ class _ConvNd(Module):
         if in_channels % groups or out_channels % groups:
             raise OpError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                           f"divisible by groups ({groups})")
-        kernel = (kernel_size,) * self.dims if isinstance(kernel_size, int) else tuple(kernel_size)
+        kernel = self._tuple(kernel_size)
         if len(kernel) != self.dims:
             raise OpError(f"{name}: kernel_size {kernel_size} should have {self.dims} entries")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.stride, self.dilation, self.groups = self._tuple(stride), self._tuple(dilation), groups
+        self.padding = padding if isinstance(padding, str) else self._tuple(padding)  # "same" / "valid" stay
         self.weight = _new_parameter((out_channels, in_channels // groups, *kernel), dtype, name)
         self.register_parameter("bias", _new_parameter((out_channels,), dtype, name) if bias else None)
         self.reset_parameters()
+
+    def _tuple(self, value: int | Sequence[int]) -> tuple[int, ...]:
+        return (value,) * self.dims if isinstance(value, int) else tuple(value)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -114,8 +118,8 @@ class _ConvNd(Module):
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        text += f", padding={self.padding}" if self.padding not in (0, (0,) * self.dims) else ""
-        text += f", dilation={self.dilation}" if self.dilation not in (1, (1,) * self.dims) else ""
+        text += f", padding={self.padding}" if self.padding != (0,) * self.dims else ""
+        text += f", dilation={self.dilation}" if self.dilation != (1,) * self.dims else ""
         text += f", groups={self.groups}" if self.groups != 1 else ""
         return text + (", bias=False" if self.bias is None else "")
 
@@ -136,18 +140,25 @@ def _check_image(layer: Module, input: Tensor) -> None:
     check_input(layer, input, input.ndim in (3, 4), "(N, C, H, W) or (C, H, W)")
 
 
+def _no_ceil_mode(layer: Module, ceil_mode: bool) -> None:
+    if ceil_mode:
+        raise OpError(f"{type(layer).__name__}: ceil_mode=True is not supported; the pooling ops "
+                      f"floor the output size (pad the input to keep a last partial window)")
+
+
 class MaxPool2d(Module):
     """The maximum of each kernel_size window (stride defaults to kernel_size: windows tile the input)."""
 
     def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
                  padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False):
         super().__init__()
+        _no_ceil_mode(self, ceil_mode)
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
 
     def forward(self, input: Tensor) -> Tensor:
         _check_image(self, input)
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -160,12 +171,14 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
                  padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True):
         super().__init__()
+        _no_ceil_mode(self, ceil_mode)
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input: Tensor) -> Tensor:
         _check_image(self, input)
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
+                            count_include_pad=self.count_include_pad)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
