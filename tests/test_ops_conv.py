@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 from finite_differences import check_derivatives
+from test_ops_nn import assert_like_pytorch
 
 import lucid
 
@@ -177,8 +178,6 @@ def test_adaptive_avg_pool2d(output_size):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_conv_and_pool_match_pytorch():
-    torch = pytest.importorskip("torch")
-    tf = torch.nn.functional
     x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
     cases = [
         (lambda f, x, w, b: f.conv2d(x, w, b, 2, (1, 2), (1, 2), 2), (x, w, b)),
@@ -189,13 +188,4 @@ def test_conv_and_pool_match_pytorch():
         (lambda f, x: f.adaptive_avg_pool2d(x, (3, 4)), (x,)),
         (lambda f, x: f.unfold(x, (2, 3), 2, 1, 2), (x,)),
     ]
-    for fn, arrays in cases:
-        ours = [lucid.tensor(a, requires_grad=True) for a in arrays]
-        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
-        out, ref = fn(F, *ours), fn(tf, *theirs)
-        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
-        probe = rng.standard_normal(ref.shape)
-        out.backward(lucid.tensor(probe))
-        ref.backward(torch.tensor(probe))
-        for a, t in zip(ours, theirs):
-            np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-11)
+    assert_like_pytorch(cases, grad_rtol=1e-9)

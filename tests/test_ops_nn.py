@@ -222,11 +222,26 @@ def test_cosine_similarity_broadcasts():
 
 # --- PyTorch parity ------------------------------------------------------------------------------
 
-def test_matches_pytorch():
+def assert_like_pytorch(cases, differentiable=lambda array: True, grad_rtol=1e-8):
+    """Each case is (fn(f, *tensors), arrays): with f = lucid.nn.functional and with PyTorch's, the
+    values and the gradients (of a random projection of the output) agree."""
     torch = pytest.importorskip("torch")
-    tf = torch.nn.functional
+    for fn, arrays in cases:
+        ours = [lucid.tensor(a, requires_grad=True) for a in arrays]
+        theirs = [torch.tensor(a, requires_grad=bool(differentiable(a))) for a in arrays]
+        out, ref = fn(F, *ours), fn(torch.nn.functional, *theirs)
+        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+        probe = rng.standard_normal(tuple(ref.shape))
+        pairs = [(a, t) for a, t in zip(ours, theirs) if t.requires_grad]
+        expected = torch.autograd.grad(ref, [t for _, t in pairs], torch.tensor(probe))
+        got = lucid.grad(out, [a for a, _ in pairs], lucid.tensor(probe))
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g.data, e.numpy(), rtol=grad_rtol, atol=1e-11)
+
+
+def test_matches_pytorch():
     x, w, b = rng.standard_normal((4, 3, 5)), rng.standard_normal(3), rng.standard_normal(3)
-    cases = [
+    assert_like_pytorch([
         (lambda f, x: f.softmax(x, 1), (x,)),
         (lambda f, x: f.log_softmax(x, -1), (x,)),
         (lambda f, x, w: f.linear(x, w), (x, rng.standard_normal((2, 5)))),
@@ -234,17 +249,7 @@ def test_matches_pytorch():
         (lambda f, x, w, b: f.batch_norm(x, None, None, w, b, training=True), (x, w, b)),
         (lambda f, x: f.normalize(x, p=3.0, dim=2), (x,)),
         (lambda f, x, y: f.cosine_similarity(x, y, dim=1), (x, rng.standard_normal((4, 1, 5)))),
-    ]
-    for fn, arrays in cases:
-        ours = [lucid.tensor(a, requires_grad=True) for a in arrays]
-        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
-        out, ref = fn(F, *ours), fn(tf, *theirs)
-        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
-        probe = rng.standard_normal(ref.shape)
-        out.backward(lucid.tensor(probe))
-        ref.backward(torch.tensor(probe))
-        for a, t in zip(ours, theirs):
-            np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-8, atol=1e-10)
+    ])
 
 
 def test_batch_norm_running_stats_match_pytorch():
