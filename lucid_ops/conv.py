@@ -4,7 +4,8 @@ Everything rests on one picture: `unfold` (im2col) lays every kernel-sized windo
 as a column, so a convolution is a matrix product of the weight with those columns. Its adjoint,
 `fold` (col2im), adds each column back onto the window it came from. So:
 
-- conv2d's forward is tensordot over NumPy's sliding-window view (vectorized, no loop over pixels);
+- conv2d's forward is a matmul of the weight with the columns, read from NumPy's sliding-window
+  view (vectorized, no loop over pixels);
 - the weight's gradient is the output gradient times the input's columns: matmul(g, unfold(x)^T);
 - the input's gradient is fold of weight^T times g: a transposed convolution;
 - unfold and fold are each other's gradient, so all of this can be differentiated again.
@@ -184,14 +185,12 @@ def _conv_check(name, x, weight, bias, groups, n):
 
 
 def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """The weight times the input's columns, per group: (G, O/G, C/G k) @ (N, G, C/G k, L)."""
     name = "nn.functional.conv2d"
     xb, added = _conv_check(name, x, weight, bias, groups, 2)
     w = _windows(name, xb.shape[2:], weight.shape[2:], stride, padding, dilation)
-    views = _views(xb, w)  # (N, C, oH, oW, kH, kW)
-    cin, cout = weight.shape[1], weight.shape[0] // groups
-    out = np.concatenate([  # one tensordot per group: (N, oH, oW, O/G)
-        np.tensordot(views[:, g * cin:(g + 1) * cin], weight[g * cout:(g + 1) * cout], axes=([1, 4, 5], [1, 2, 3]))
-        for g in range(groups)], axis=-1).transpose(0, 3, 1, 2)
+    cols = _unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(len(xb), groups, -1, math.prod(w.out))
+    out = (weight.reshape(groups, weight.shape[0] // groups, -1) @ cols).reshape(len(xb), -1, *w.out)
     if bias is not None:
         out += bias.reshape(-1, 1, 1)
     return out[0] if added else out
