@@ -273,20 +273,25 @@ def _pool_windows(name, x, kernel_size, stride, padding, dilation=1):
     return xb, added, w
 
 
-def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """The max of each window; padding counts as -inf, so it is never chosen."""
+def _max_windows(x, kernel_size, stride, padding, dilation):
+    """The windows max_pool2d reads, padded with -inf (so that padding is never the max)."""
     xb, added, w = _pool_windows("nn.functional.max_pool2d", x, kernel_size, stride, padding, dilation)
+    if all(p == (0, 0) for p in w.pads):
+        return _views(xb, w), added, w
     padded = np.pad(xb, ((0, 0), (0, 0)) + w.pads, constant_values=-np.inf)
-    out = _views(padded, w._replace(pads=((0, 0), (0, 0)))).max(axis=(-2, -1))
+    return _views(padded, w._replace(pads=((0, 0), (0, 0)))), added, w
+
+
+def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
+    views, added, _ = _max_windows(x, kernel_size, stride, padding, dilation)
+    out = views.max(axis=(-2, -1))
     return out[0] if added else out
 
 
 def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
     """Each window's g goes to the first position of its maximum, as in PyTorch; positions that
     are the maximum of several windows collect all their g."""
-    xb, added, w = _pool_windows("nn.functional.max_pool2d", x.data, kernel_size, stride, padding, dilation)
-    padded = np.pad(xb, ((0, 0), (0, 0)) + w.pads, constant_values=-np.inf)
-    views = _views(padded, w._replace(pads=((0, 0), (0, 0))))
+    views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
     best = views.reshape(*views.shape[:4], -1).argmax(-1)  # (N, C, oH, oW): offset inside the window
     n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
     rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
