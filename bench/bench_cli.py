@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,16 +21,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed_run(jobs: int, extra: list[str]) -> tuple[float, int, str]:
-    """Wall time, exit code and summary line of one lucid-gradcheck run."""
+def timed_run(jobs: int, extra: list[str]) -> tuple[float, float, int, str]:
+    """Wall time, CPU time (of the run and its workers), exit code and summary line of one run.
+    On a busy machine the CPU time says what the run itself costs."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), LUCID_DISABLE_PLUGIN_AUTOLOAD="1")
     env.pop("CI", None)
     command = [sys.executable, "-m", "gradcheck.cli", "-q", "--profile", "dev", "--seed", "0", "-j", str(jobs), *extra]
-    start = time.perf_counter()
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    seconds, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     lines = done.stdout.strip().splitlines()
-    return seconds, done.returncode, lines[-1] if lines else done.stderr.strip()[-200:]
+    return seconds, cpu, done.returncode, lines[-1] if lines else done.stderr.strip()[-200:]
 
 
 def main() -> None:
@@ -37,14 +40,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per job count (the median is reported)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     args, extra = parser.parse_known_args()
-    print(f"lucid-gradcheck over the built-in ops, {os.cpu_count()} cores, median of {args.runs} runs")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"lucid-gradcheck over the built-in ops, {os.cpu_count()} cores (load average {load}), "
+          f"median of {args.runs} runs")
     medians = {}
     for jobs in args.jobs:
         times = []
         for _ in range(args.runs):
-            seconds, code, line = timed_run(jobs, extra)
+            seconds, cpu, code, line = timed_run(jobs, extra)
             times.append(seconds)
-            print(f"  -j {jobs}: {seconds:6.1f}s  exit {code}  ({line})", flush=True)
+            print(f"  -j {jobs}: {seconds:6.1f}s wall, {cpu:6.1f}s CPU, exit {code} ({line})", flush=True)
         medians[jobs] = statistics.median(times)
     base = medians[args.jobs[0]]
     for jobs, median in medians.items():

@@ -201,7 +201,7 @@ class Options:
 
     profile: str
     max_examples: int
-    seed: int | None
+    seed: int
     order: int = 1
     mode: str = "auto"
     dtype: str = "float64"
@@ -209,9 +209,8 @@ class Options:
 
     def command(self, name: str) -> str:
         """The `lucid-gradcheck` command that repeats this check of op `name`."""
-        words = ["lucid-gradcheck", name, "--profile", self.profile, "--max-examples", str(self.max_examples)]
-        if self.seed is not None:
-            words += ["--seed", str(self.seed)]
+        words = ["lucid-gradcheck", name, "--profile", self.profile, "--max-examples", str(self.max_examples),
+                 "--seed", str(self.seed)]
         for flag, value, default in (("--order", self.order, 1), ("--mode", self.mode, "auto"),
                                      ("--dtype", self.dtype, "float64")):
             if value != default:
@@ -221,19 +220,20 @@ class Options:
         return shlex.join(words)
 
 
-def prepare(options: Options) -> None:
-    """Load the profile and the plugins; done once per process (the main one and each worker)."""
+def prepare(profile: str, plugins: Sequence[str]) -> list[PluginError]:
+    """Load the hypothesis profile and the plugins, once per process (the main one and each
+    worker); returns the plugins that failed to load."""
     from hypothesis import settings
 
     register_profiles()
-    settings.load_profile(options.profile)
-    load_plugins(options.plugins)
+    settings.load_profile(profile)
+    return load_plugins(plugins)
 
 
 def worker(options: Options) -> None:
     """Set up a worker process; Ctrl-C is the main process's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    prepare(options)
+    prepare(options.profile, options.plugins)
 
 
 def check(name: str, options: Options) -> OpReport:
@@ -433,13 +433,10 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
     if args.max_examples is not None and args.max_examples < 1:
         raise UsageError(f"--max-examples {args.max_examples}: expected at least 1")
     shard = parse_shard(args.shard)
-    from hypothesis import settings
-
-    register_profiles()
     profile = args.profile or default_profile()
-    settings.load_profile(profile)
-    plugin_errors = load_plugins(args.plugins)
+    plugin_errors = prepare(profile, args.plugins)
     import lucid
+    from hypothesis import settings
 
     names = select(lucid.registry, args.ops, args.keyword, shard)
     verbosity = -1 if args.quiet else args.verbose
@@ -456,10 +453,9 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
     terminal = Terminal(stream, verbosity, len(names))
     if verbosity >= 0:
         plugins = len(lucid.registry.manager.get_plugins())
-        terminal.write(f"lucid-gradcheck: {len(names)} of {len(lucid.registry)} ops from {plugins} plugins, "
-                       f"profile {profile}, {options.max_examples} examples, "
-                       f"seed {seed}, order {args.order}, "
-                       f"mode {args.mode}, {args.dtype}, {args.jobs} job{'s' * (args.jobs > 1)}")
+        terminal.write(f"lucid-gradcheck: {len(names)} of {len(lucid.registry)} ops from {plugins} plugins, profile "
+                       f"{profile}, {options.max_examples} examples, seed {seed}, order {args.order}, mode "
+                       f"{args.mode}, {args.dtype}, {args.jobs} job{'s' * (args.jobs > 1)}")
     for error in plugin_errors:
         terminal.write(f"ERROR {error}")
 

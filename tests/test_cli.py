@@ -256,7 +256,7 @@ def test_tty_shows_no_animation_when_piped(plugin_dir):
 
 
 def test_command_rebuilds_every_setting():
-    options = cli.Options("ci", 50, None, order=2, mode="fast", dtype="float32", plugins=("a.b",))
-    assert options.command("linalg.inv") == ("lucid-gradcheck linalg.inv --profile ci --max-examples 50 "
+    options = cli.Options("ci", 50, 0, order=2, mode="fast", dtype="float32", plugins=("a.b",))
+    assert options.command("linalg.inv") == ("lucid-gradcheck linalg.inv --profile ci --max-examples 50 --seed 0 "
                                               "--order 2 --mode fast --dtype float32 -p a.b")
     assert cli.Options("dev", 100, 3).command("exp") == "lucid-gradcheck exp --profile dev --max-examples 100 --seed 3"
