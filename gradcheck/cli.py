@@ -89,19 +89,19 @@ def keyword_matcher(expression: str) -> Callable[[Sequence[str]], bool]:
         position += 1
         return token
 
-    def disjunction() -> Callable[[Sequence[str]], bool]:
-        terms = [conjunction()]
-        while peek() == "or":
+    def chain(operator: str, operand: Callable, combine: Callable) -> Callable[[Sequence[str]], bool]:
+        """operand (operator operand)*, e.g. `a or b or c` -> any of them."""
+        terms = [operand()]
+        while peek() == operator:
             take()
-            terms.append(conjunction())
-        return lambda names: any(term(names) for term in terms)
+            terms.append(operand())
+        return lambda names: combine(term(names) for term in terms)
 
-    def conjunction() -> Callable[[Sequence[str]], bool]:
-        terms = [negation()]
-        while peek() == "and":
-            take()
-            terms.append(negation())
-        return lambda names: all(term(names) for term in terms)
+    def disjunction() -> Callable[[Sequence[str]], bool]:
+        return chain("or", conjunction, any)
+
+    def conjunction() -> Callable[[Sequence[str]], bool]:  # `and` binds tighter than `or`
+        return chain("and", negation, all)
 
     def negation() -> Callable[[Sequence[str]], bool]:
         if peek() == "not":

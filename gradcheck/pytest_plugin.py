@@ -68,19 +68,21 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 
 def plugins(session: pytest.Session) -> Iterator[LucidPlugin]:
     """One collector per Lucid plugin with selected ops, and one per plugin that failed to load."""
-    from gradcheck.cli import keyword_matcher, load_plugins
+    from gradcheck.cli import UsageError, keyword_matcher, load_plugins
 
     config = session.config
     try:
-        errors = load_plugins(config.getoption("lucid_plugin"))
-        import lucid
-    except Exception as error:  # Lucid itself does not import: that is the one thing to report
-        yield LucidPlugin.from_parent(session, name="lucid", nodeid="lucid", ops=[], error=f"{type(error).__name__}: {error}")
-        return
-    try:
         matches = keyword_matcher(config.getoption("lucid_ops"))
-    except Exception as error:
-        raise pytest.UsageError(str(error)) from None
+    except UsageError as error:
+        raise pytest.UsageError(f"--lucid-ops: {error}") from None
+    try:
+        errors = load_plugins(config.getoption("lucid_plugin"))
+    except Exception as error:  # Lucid itself does not import: that is the one thing to report
+        yield LucidPlugin.from_parent(session, name="lucid", nodeid="lucid", ops=[],
+                                      error=f"{type(error).__name__}: {error}")
+        return
+    import lucid
+
     by_plugin: dict[str, list[str]] = {}
     for name in lucid.registry:
         plugin = lucid.registry.plugin_of(name)
