@@ -166,11 +166,13 @@ class Op:
     def __call__(self, *args: Any, **kwargs: Any):
         """Call the op on Tensors (or arrays and numbers), PyTorch-style: inputs first, then params."""
         n = len(self.inputs)
-        if not self.variadic and not kwargs and n <= len(args) <= n + len(self.param_names):
-            return apply(self, args[:n], dict(zip(self.param_names, args[n:])))  # the common case, quickly
-        if self.variadic or len(args) != n or kwargs.keys() - self.defaults.keys():
-            args, kwargs = self._bind(args, kwargs)
-        return apply(self, args, kwargs)
+        if not kwargs and len(args) == n and not self.variadic:
+            return apply(self, args, {})  # the commonest call: the inputs alone
+        if not self.variadic and n <= len(args) <= n + len(self.param_names):
+            params = dict(zip(self.param_names, args[n:]))
+            if not kwargs or not (kwargs.keys() - self.param_names or kwargs.keys() & params.keys()):
+                return apply(self, args[:n], {**params, **kwargs})  # inputs, then params by position or name
+        return apply(self, *self._bind(args, kwargs))
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         """Sort a call's arguments into inputs and params the way Python would bind them."""

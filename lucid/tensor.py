@@ -5,7 +5,7 @@ Read this file top to bottom:
 2. `Node`: what an op call leaves behind so that backward can differentiate it;
 3. `apply`: how an op is called, the one hot path every op goes through;
 4. `Tensor`: data, grad, and the Node that produced it;
-5. backward: a topological order of the nodes, walked in reverse, applying each op's local
+5. backward: the nodes, latest first (a reverse topological order), each applying its op's local
    derivative (its vjp) and summing the contributions of every path into each input's gradient.
 
 This module knows no specific op: the operators (`+`, `*`, `@`, `x[i]`...) look ops up by name
@@ -13,6 +13,8 @@ in `OPERATORS`, which `lucid.plugins` fills from the plugins.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import weakref
 from typing import Any, Callable, Iterable, Sequence
@@ -70,6 +72,8 @@ class enable_grad(set_grad_enabled):
 
 # --- 2. Node -----------------------------------------------------------------------------------
 
+_sequence = itertools.count()  # numbers the nodes in the order they are created
+
 
 class Node:
     """One recorded op call: the op, its input Tensors, its params and its output arrays.
@@ -77,13 +81,17 @@ class Node:
     A Node keeps its outputs as arrays, not Tensors, so there is no reference cycle: a Tensor
     points to its Node, the Node points to its inputs, and backward rebuilds output Tensors
     when the vjp asks for them. `free()` drops the inputs once backward is done with them.
+
+    `seq` is the Node's creation number. An op runs after the ops that made its inputs, so a
+    Node's number is higher than the numbers of the Nodes it depends on: backward uses this order.
     """
 
-    __slots__ = ("op", "inputs", "params", "outputs", "retained")
+    __slots__ = ("op", "inputs", "params", "outputs", "retained", "seq")
 
     def __init__(self, op: Any, inputs: tuple, params: dict, outputs: tuple):
         self.op, self.inputs, self.params, self.outputs = op, inputs, params, outputs
         self.retained: list | None = None  # (slot, weakref) of outputs that asked to retain_grad
+        self.seq = next(_sequence)
 
     def __repr__(self) -> str:
         return f"<{self.op.name}>"
@@ -96,41 +104,43 @@ class Node:
 
 
 def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
-    """Run `op.forward` on the inputs' arrays and, if any input requires grad, record a Node."""
-    if op.defaults:
-        params = {**op.defaults, **params}
-    arrays, record = [], False
+    """Run `op.forward` on the inputs' arrays and, if any input requires grad, record a Node.
+
+    Every op call goes through here, so it does only what it must: unwrap the arrays, check that
+    float-only inputs are floats, run the forward, wrap the result. Op metadata is never validated
+    here (that happened once, when the Op was made)."""
+    arrays = []
+    record = False
     for x in inputs:
-        if type(x) is not Tensor and x is not None and not isinstance(x, Tensor):  # subclasses pass
-            return apply(op, tuple(_constant(x, inputs) for x in inputs), params)  # numbers become constants
-        arrays.append(None if x is None else x.data)
-        record = record or (x is not None and x._requires_grad)
+        if isinstance(x, Tensor):
+            arrays.append(x.data)
+            record = record or x._requires_grad
+        elif x is None:
+            arrays.append(None)  # an optional input left out
+        else:  # numbers and arrays become constants, then the call starts again
+            return apply(op, tuple(_constant(v, inputs) for v in inputs), params)
     for i in op.float_inputs:
         if i < len(arrays) and arrays[i] is not None and arrays[i].dtype.kind not in "fc":
             raise OpError(f"{op.name}: argument {op.inputs[i].name!r} (input {i}) has dtype {arrays[i].dtype}, "
                           f"expected a floating-point tensor")
+    if op.defaults:
+        params = {**op.defaults, **params}
     try:
         out = op.forward(*arrays, **params)
     except LucidError:
         raise
     except Exception as error:
         raise OpError(f"{op.name}: {error} ({_describe(inputs)})") from error
-    node = Node(op, tuple(inputs), params, None) if record and _mode.enabled else None
+    record = record and _mode.enabled
     if op.outputs == 1:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if node is None:
-            return Tensor._make(out, False, None, 0)
-        node.outputs = (out,)
-        return Tensor._make(out, out.dtype.kind == "f", node, 0)
-    outs = tuple(_as_array(o) for o in out)
-    if node is not None:
-        node.outputs = outs
-    return tuple(Tensor._make(o, node is not None and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
-
-
-def _as_array(value: Any) -> np.ndarray:
-    return value if type(value) is np.ndarray else np.asarray(value)
+        if record:
+            return _new_tensor(out, out.dtype.kind == "f", Node(op, tuple(inputs), params, (out,)), 0)
+        return _new_tensor(out, False, None, 0)
+    outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
+    node = Node(op, tuple(inputs), params, outs) if record else None
+    return tuple(_new_tensor(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
 
 
 def _constant(value: Any, inputs: Sequence[Any]) -> Tensor | None:
@@ -139,12 +149,12 @@ def _constant(value: Any, inputs: Sequence[Any]) -> Tensor | None:
     if value is None or isinstance(value, Tensor):
         return value
     if type(value) is np.ndarray:
-        return Tensor._make(value, False, None, 0)
+        return _new_tensor(value, False, None, 0)
     if isinstance(value, (int, float, bool)):
         for like in inputs:
             if isinstance(like, Tensor):
                 dtype = like.data.dtype if like.data.dtype.kind == "f" else np.result_type(like.data.dtype, value)
-                return Tensor._make(np.asarray(value, dtype=dtype), False, None, 0)
+                return _new_tensor(np.asarray(value, dtype=dtype), False, None, 0)
     return tensor(value)
 
 
@@ -198,13 +208,6 @@ class Tensor:
         self._requires_grad = False
         self.requires_grad = requires_grad
 
-    @classmethod
-    def _make(cls, data: np.ndarray, requires_grad: bool, node: Node | None, slot: int) -> Tensor:
-        """The fast constructor behind every op result: no checks, the caller vouches for them."""
-        t = _new_object(cls)
-        t.data, t.grad, t._requires_grad, t._node, t._slot = data, None, requires_grad, node, slot
-        return t
-
     # graph ----------------------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
@@ -232,7 +235,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
-        return Tensor._make(self.data, False, None, 0)
+        return _new_tensor(self.data, False, None, 0)
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
@@ -371,6 +374,13 @@ class Tensor:
         return self.to(other.dtype)
 
 
+def _new_tensor(data: np.ndarray, requires_grad: bool, node: Node | None, slot: int) -> Tensor:
+    """The fast constructor behind every op result: no checks, the caller vouches for them."""
+    t = _new_object(Tensor)
+    t.data, t.grad, t._requires_grad, t._node, t._slot = data, None, requires_grad, node, slot
+    return t
+
+
 def _shape_args(args: tuple) -> tuple:
     """`x.reshape(2, 3)` and `x.reshape((2, 3))` mean the same, as in PyTorch."""
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
@@ -407,31 +417,6 @@ def _flatten(items: Iterable) -> Iterable:
 # --- 5. backward -------------------------------------------------------------------------------
 
 
-def topological_order(roots: Iterable[Node]) -> list[Node]:
-    """Every node reachable from the roots, each once, inputs before the ops that consume them.
-
-    Iterative depth-first search: a million-op chain needs no million-deep Python stack.
-    """
-    order: list[Node] = []
-    seen: set[Node] = set()
-    stack: list[tuple[Node, bool]] = [(node, False) for node in roots]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        if node.inputs is None:
-            continue  # freed: backward reports it when it gets there
-        for t in node.inputs:
-            if t is not None and t._node is not None and t._node not in seen:
-                stack.append((t._node, False))
-    return order
-
-
 def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = None, *,
              retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate the gradients of `tensors` into the `.grad` of every leaf they depend on."""
@@ -466,9 +451,17 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
 def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: bool, create_graph: bool,
          capture: Sequence[Tensor] | None) -> list[tuple[Tensor, Tensor]]:
     """The reverse walk. Returns (tensor, gradient) pairs: for `capture`, those tensors;
-    otherwise the leaves and the non-leaves that asked to retain their grad."""
+    otherwise the leaves and the non-leaves that asked to retain their grad.
+
+    A node may run its vjp only once every path from the roots has delivered its gradient, that
+    is after every node that consumed its outputs. Those consumers were created after it, so they
+    have higher numbers (`Node.seq`): visiting nodes from the highest number down is a reverse
+    topological order. A heap hands out the highest number among the nodes that have received a
+    gradient so far; a node that receives none is never visited. No sort, no recursion.
+    """
     seeds = _seeds(roots, seeds)
     pending: dict[Node, list] = {}  # gradients of each node's outputs, summed as they arrive
+    ready: list[tuple[int, Node]] = []  # heap of (-seq, node) for the nodes in pending
     leaves: dict[int, list] = {}  # id(leaf) -> [leaf, summed gradient]
     found: list[tuple[Tensor, Tensor]] = []
     watched: dict[Node, list] = {}  # non-leaf tensors whose gradient is wanted, by their node
@@ -478,15 +471,11 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
     previous_mode, _mode.enabled = _mode.enabled, create_graph
     try:
         for root, seed in zip(roots, seeds):
-            _send(root, seed, pending, leaves)
-        for node in reversed(topological_order([r._node for r in roots if r._node is not None])):
-            grads = pending.pop(node, None)
-            if grads is None:
-                continue  # no gradient flows through this node
+            _send(root, seed, pending, ready, leaves, create_graph)
+        while ready:
+            node = heapq.heappop(ready)[1]
+            grads = pending.pop(node)
             inputs = node.inputs
-            if inputs is None:
-                raise GraphError(f"trying to backward through the graph a second time (at op {node.op.name!r}): "
-                                 f"its saved values were freed; pass retain_graph=True to the first backward")
             wanted_here = watched.get(node) if capture is not None else node.retained
             if wanted_here:
                 found.extend((ref(), grads[slot]) for slot, ref in wanted_here
@@ -497,7 +486,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
                 if g is not None and x is not None and x._requires_grad:
                     if type(g) is not Tensor or g.data.shape != x.data.shape or g.data.dtype != x.data.dtype:
                         g = _conform(g, x, node, i, create_graph)
-                    _send(x, g, pending, leaves)
+                    _send(x, g, pending, ready, leaves, create_graph)
                 i += 1
             if not retain_graph:
                 node.free()
@@ -511,20 +500,33 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
     return found + [(t, g) for t, g in leaves.values() if id(t) in wanted]
 
 
-def _send(t: Tensor, g: Tensor, pending: dict, leaves: dict) -> None:
-    """Add g to what t has received so far: a leaf's running total, or its node's output slot."""
+def _send(t: Tensor, g: Tensor, pending: dict, ready: list, leaves: dict, create_graph: bool) -> None:
+    """Add g to what t has received so far: a leaf's running total, or its node's output slot
+    (the first gradient a node receives puts it on the `ready` heap)."""
     node = t._node
     if node is None:
         entry = leaves.get(id(t))
         if entry is None:
             leaves[id(t)] = [t, g]
         else:
-            entry[1] = entry[1] + g
+            entry[1] = _add(entry[1], g, create_graph)
         return
     slots = pending.get(node)
     if slots is None:
-        slots = pending[node] = [None] * node.op.outputs
-    slots[t._slot] = g if slots[t._slot] is None else slots[t._slot] + g
+        if node.outputs is None:
+            raise GraphError(f"trying to backward through the graph a second time (at op {node.op.name!r}): "
+                             f"its saved values were freed; pass retain_graph=True to the first backward")
+        slots = pending[node] = [None] * len(node.outputs)  # split's count depends on its params
+        heapq.heappush(ready, (-node.seq, node))
+    slots[t._slot] = g if slots[t._slot] is None else _add(slots[t._slot], g, create_graph)
+
+
+def _add(a: Tensor, b: Tensor, create_graph: bool) -> Tensor:
+    """The sum of two gradients of one tensor. Only a recorded backward needs the add op (and its
+    node); first-order gradients are added as arrays, into a fresh one that aliases neither."""
+    if create_graph:
+        return a + b
+    return _new_tensor(np.add(a.data, b.data), False, None, 0)
 
 
 def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]:
@@ -541,7 +543,9 @@ def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]
             if root.data.size != 1:
                 raise GraphError(f"backward() needs a gradient argument for a non-scalar output of shape "
                                  f"{root.shape}; it can only be implicit for a single-element output")
-            seed = Tensor._make(np.ones(root.data.shape, root.data.dtype), False, None, 0)
+            dtype = root.data.dtype  # a 0-d loss, the usual root, needs no np.ones (a slow Python wrapper)
+            ones = np.array(1, dtype) if root.data.ndim == 0 else np.ones(root.data.shape, dtype)
+            seed = _new_tensor(ones, False, None, 0)
         else:
             seed = seed if isinstance(seed, Tensor) else tensor(np.asarray(seed, dtype=root.dtype))
             if seed.shape != root.shape:
@@ -554,10 +558,10 @@ def _vjp(node: Node, grads: list) -> tuple:
     """Call the op's local derivative and check that it kept its contract."""
     op = node.op
     if op.outputs == 1:
-        g, out = grads[0], Tensor._make(node.outputs[0], True, node, 0)
+        g, out = grads[0], _new_tensor(node.outputs[0], True, node, 0)
     else:  # several outputs: zeros stand in for outputs that received no gradient
-        out = tuple(Tensor._make(o, o.dtype.kind == "f", node, i) for i, o in enumerate(node.outputs))
-        g = tuple(gi if gi is not None or o.dtype.kind != "f" else Tensor._make(np.zeros_like(o.data), False, None, 0)
+        out = tuple(_new_tensor(o, o.dtype.kind == "f", node, i) for i, o in enumerate(node.outputs))
+        g = tuple(gi if gi is not None or o.dtype.kind != "f" else _new_tensor(np.zeros_like(o.data), False, None, 0)
                   for gi, o in zip(grads, out))
     result = op.vjp(g, out, *node.inputs, **node.params)
     if type(result) is not tuple or len(result) != len(node.inputs):
@@ -576,7 +580,7 @@ def _conform(g: Any, x: Tensor, node: Node, i: int, create_graph: bool) -> Tenso
         if create_graph:
             raise GraphError(f"{node.op.name}: its vjp returns NumPy arrays, which cannot be differentiated "
                              f"again (create_graph=True); write the vjp with Lucid ops on Tensors")
-        g = Tensor._make(np.asarray(g), False, None, 0)
+        g = _new_tensor(np.asarray(g), False, None, 0)
     if g.shape != x.shape:
         try:
             reducible = np.broadcast_shapes(g.shape, x.shape) == g.shape
@@ -604,6 +608,6 @@ def _owned(g: Tensor, handed_out: set[int]) -> Tensor:
     array = g.data
     if id(array) in handed_out or array.base is not None or not array.flags.writeable:
         array = array.copy()
-        g = Tensor._make(array, g._requires_grad, g._node, g._slot)
+        g = _new_tensor(array, g._requires_grad, g._node, g._slot)
     handed_out.add(id(array))
     return g
