@@ -40,9 +40,10 @@ def mlp() -> nn.Module:
 
 
 def cnn() -> nn.Module:
+    """Two conv blocks; BatchNorm lets it train in a few epochs at a high learning rate."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 16 x 4 x 4
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 32 x 2 x 2
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),   # 16 x 4 x 4
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),  # 32 x 2 x 2
         nn.Flatten(), nn.Linear(128, 10),
     )
 
@@ -111,13 +112,13 @@ def train(model: nn.Module, data: tuple, epochs: int, lr: float, batch_size: int
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=[*MODELS, "both"], default="both")
-    parser.add_argument("--epochs", type=int, default=None, help="default: 20 for the MLP, 20 for the CNN")
+    parser.add_argument("--epochs", type=int, default=None, help="default: 20 for the MLP, 15 for the CNN")
     parser.add_argument("--lr", type=float, default=None, help="Adam's learning rate (default: 0.01 / 0.005)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     data = load_digits(args.seed)
     print(f"digits: {len(data[0])} training and {len(data[2])} test images")
-    settings = {"mlp": (20, 1e-2), "cnn": (20, 5e-3)}  # (epochs, lr)
+    settings = {"mlp": (20, 1e-2), "cnn": (15, 5e-3)}  # (epochs, lr)
     for name in MODELS if args.model == "both" else [args.model]:
         lucid.manual_seed(args.seed)
         model = MODELS[name]()

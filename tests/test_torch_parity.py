@@ -138,7 +138,8 @@ def test_reprs_match():
     assert repr(ours) == repr(theirs)
     for a, b in [(nn.Conv2d(1, 8, 3, padding=1), torch.nn.Conv2d(1, 8, 3, padding=1)),
                  (nn.MaxPool2d(2), torch.nn.MaxPool2d(2)),  # (Dropout: Lucid has no inplace= to show)
-                 (nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4)), (nn.LayerNorm(5), torch.nn.LayerNorm(5)),
+                 (nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4)), (nn.BatchNorm1d(4, bias=False), torch.nn.BatchNorm1d(4, bias=False)),
+                 (nn.LayerNorm(5), torch.nn.LayerNorm(5)), (nn.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False)),
                  (nn.Embedding(10, 3), torch.nn.Embedding(10, 3)), (nn.Flatten(), torch.nn.Flatten()),
                  (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2))]:
         assert repr(a) == repr(b)
@@ -146,6 +147,7 @@ def test_reprs_match():
 
 def test_state_dict_keys_match():
     for a, b in [(nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)), (nn.LayerNorm(3), torch.nn.LayerNorm(3)),
+                 (nn.BatchNorm1d(3, affine=False), torch.nn.BatchNorm1d(3, affine=False)),
                  (nn.Conv2d(1, 2, 3, bias=False), torch.nn.Conv2d(1, 2, 3, bias=False))]:
         assert list(a.state_dict()) == list(b.state_dict())
 

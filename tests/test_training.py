@@ -1,8 +1,10 @@
-"""Real training: a shortened run of examples/train_digits.py must learn the digits.
+"""Real training: shortened runs of examples/train_digits.py must learn the digits.
 
-The thresholds are ones a subtly broken gradient cannot reach: with the first or last layer's
-gradient missing, the same run ends with a training loss above 0.2 and a test accuracy below 96%
-(measured), while the working run ends below 0.05 and above 96.5%.
+The thresholds are ones a broken gradient cannot reach (measured with seed 0): with the first or
+the last layer's gradient missing, the MLP's last epoch ends with a training loss above 0.2 and a
+test accuracy below 96%, while the working run ends below 0.05 and near 97%; with the CNN's last
+layer frozen, its loss stays above 0.2. (A frozen first conv layer still learns well on random
+features, so the convolution's gradient is checked against PyTorch in test_torch_parity.py.)
 """
 import importlib.util
 import pathlib
@@ -34,8 +36,8 @@ def test_mlp_learns_the_digits(example):
 def test_cnn_learns_the_digits(example):
     lucid.manual_seed(0)
     accuracy, losses = example.train(example.cnn(), example.load_digits(0), epochs=4, lr=5e-3, quiet=True)
-    assert losses[-1] < 0.15 < losses[0]
-    assert accuracy >= 0.95
+    assert losses[-1] < 0.1 < losses[0]
+    assert accuracy >= 0.97
 
 
 def test_the_script_reports_progress_and_accuracy(example, capsys):

@@ -242,17 +242,14 @@ class _BatchNorm(Module):
     expected: str
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype: Any = None):
+                 track_running_stats: bool = True, dtype: Any = None, *, bias: bool = True):
         super().__init__()
         name = type(self).__name__
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = init.ones_(_new_parameter((num_features,), dtype, name))
-            self.bias = init.zeros_(_new_parameter((num_features,), dtype, name))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.register_parameter("weight", init.ones_(_new_parameter((num_features,), dtype, name)) if affine else None)
+        self.register_parameter(
+            "bias", init.zeros_(_new_parameter((num_features,), dtype, name)) if affine and bias else None)
         if track_running_stats:
             float_type = check_dtype(np.float32 if dtype is None else dtype, name)
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=float_type)))
@@ -278,7 +275,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -313,7 +310,8 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Embedding(Module):
