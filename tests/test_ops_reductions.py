@@ -243,3 +243,46 @@ def test_gradients_over_empty_reductions():
     x = lucid.tensor(np.ones((2, 0, 3)), requires_grad=True)
     lucid.prod(x, (0, 1)).sum().backward()
     assert x.grad.shape == (2, 0, 3)
+
+
+# --- PyTorch's conventions, where it is installed ---------------------------------------------------
+
+TIES = np.array([[1.0, 3.0, 3.0, -2.0], [0.0, 0.0, 2.0, 0.0], [-1.0, -1.0, -1.0, -1.0]])
+
+TORCH_CASES = {
+    "amax ties": (lambda m, x: m.amax(x, 1), TIES),
+    "amin all": (lambda m, x: m.amin(x), TIES),
+    "max dim ties": (lambda m, x: m.max(x, 1)[0], TIES),
+    "min dim keepdim": (lambda m, x: m.min(x, 0, keepdim=True)[0], TIES),
+    "prod zeros": (lambda m, x: m.prod(x, 1), TIES),
+    "prod all zeros": (lambda m, x: m.prod(x), TIES),
+    "cumprod zeros": (lambda m, x: m.cumprod(x, 1), TIES),
+    "var legacy": (lambda m, x: m.var(x, 1, False, True), TIES),
+    "std correction": (lambda m, x: m.std(x, 0, correction=0), TIES + np.arange(4)),
+    "logsumexp": (lambda m, x: m.logsumexp(x, (0, 1)), TIES),
+    "norm inf ties": (lambda m, x: m.norm(x, float("inf"), 1), TIES),
+    "norm 1 zeros": (lambda m, x: m.norm(x, 1, 0), TIES),
+    "norm 2 zero slice": (lambda m, x: m.norm(x * m.tensor(np.array([[1.0], [0.0], [1.0]])), 2, 1), TIES),
+    "norm 3": (lambda m, x: m.norm(x, 3), TIES),
+}
+
+
+@pytest.mark.parametrize("name", TORCH_CASES)
+def test_values_and_gradients_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    call, x = TORCH_CASES[name]
+    t = torch.tensor(x, requires_grad=True)
+    expected = call(torch, t)
+    expected.backward(torch.ones_like(expected))
+    ours = lucid.tensor(x, requires_grad=True)
+    out = call(lucid, ours)
+    out.backward(np.ones(out.shape))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.grad.data, t.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_max_indices_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for d in (0, 1):
+        np.testing.assert_array_equal(lucid.max(lucid.tensor(TIES), d)[1].data, torch.max(torch.tensor(TIES), d)[1])
+        np.testing.assert_array_equal(lucid.min(lucid.tensor(TIES), d)[1].data, torch.min(torch.tensor(TIES), d)[1])

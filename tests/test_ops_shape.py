@@ -248,3 +248,49 @@ def test_empty_tensors():
     assert [p.shape for p in e.split(2, 0)] == [(0, 3)] and e.flip(0).shape == (0, 3)
     (lucid.cat([e, e], 1).sum() + e.flatten().sum() + e[e.data > 0].sum()).backward()
     assert e.grad.shape == (0, 3)
+
+
+# --- PyTorch's conventions, where it is installed ---------------------------------------------------
+
+TORCH_CASES = {
+    "chunk": lambda m, x: m.chunk(x, 3, 1),
+    "chunk more than size": lambda m, x: m.chunk(x, 7, 0),
+    "split": lambda m, x: m.split(x, [1, 3], 1),
+    "split size": lambda m, x: m.split(x, 3, 1),
+    "pad reflect": lambda m, x: m.nn.functional.pad(x.unsqueeze(0), (3, 1, 2, 2), mode="reflect"),
+    "pad replicate": lambda m, x: m.nn.functional.pad(x, (3, 1), mode="replicate"),
+    "pad circular": lambda m, x: m.nn.functional.pad(x.unsqueeze(0), (3, 1, 2, 0), mode="circular"),
+    "pad crop": lambda m, x: m.nn.functional.pad(x, (-1, 2, 1, -2), value=0.5),
+    "take_along_dim broadcast": lambda m, x: m.take_along_dim(x[:1], m.tensor(np.array([[0, 3], [2, 2]])), 1),
+    "gather": lambda m, x: m.gather(x, 0, m.tensor(np.array([[0, 2, 1], [1, 1, 1]]))),
+    "index_select": lambda m, x: m.index_select(x, 1, m.tensor(np.array([3, 3, 0]))),
+    "masked_fill": lambda m, x: x.masked_fill(m.tensor(np.array([True, False, False, True])), 2.0),
+    "repeat": lambda m, x: x.repeat(2, 1, 2),
+    "tile": lambda m, x: x.tile((2,)),
+    "roll": lambda m, x: m.roll(x, (1, -1), (0, 1)),
+    "unflatten": lambda m, x: x.unflatten(1, (2, -1)),
+    "squeeze": lambda m, x: x.unsqueeze(0).unsqueeze(-1).squeeze(),
+    "getitem": lambda m, x: x[m.tensor(np.array([2, 0, 2])), 1:],
+    "getitem mask": lambda m, x: x[m.tensor(P > 0)],
+}
+
+
+@pytest.mark.parametrize("name", TORCH_CASES)
+def test_values_and_gradients_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    call = TORCH_CASES[name]
+    t = torch.tensor(P, requires_grad=True)
+    ours = lucid.tensor(P, requires_grad=True)
+    expected, out = call(torch, t), call(lucid, ours)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    out = out if isinstance(out, tuple) else (out,)
+    assert len(out) == len(expected)
+    weights = [rng.standard_normal(tuple(e.shape)) for e in expected]
+    sum((e * torch.tensor(w)).sum() for e, w in zip(expected, weights)).backward()
+    total = None
+    for o, w, e in zip(out, weights, expected):
+        np.testing.assert_allclose(o.data, e.detach().numpy())
+        term = (o * lucid.tensor(w)).sum()
+        total = term if total is None else total + term
+    total.backward()
+    np.testing.assert_allclose(ours.grad.data, t.grad.numpy(), atol=1e-15)
