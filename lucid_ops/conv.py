@@ -103,7 +103,7 @@ def _unfold(x, kernel_size, dilation=1, padding=0, stride=1):
     xb, added = _batched(x, 2, "nn.functional.unfold")
     w = _windows("nn.functional.unfold", xb.shape[2:], kernel_size, stride, padding, dilation)
     views = _views(xb, w)  # (N, C, oH, oW, kH, kW)
-    cols = views.transpose(0, 1, 4, 5, 2, 3).reshape(len(xb), -1, math.prod(w.out))
+    cols = views.transpose(0, 1, 4, 5, 2, 3).reshape(len(xb), xb.shape[1] * math.prod(w.kernel), math.prod(w.out))
     return cols[0] if added else cols
 
 
@@ -117,7 +117,7 @@ def _fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if cb.shape[1] % k or cb.shape[2] != length:
         raise OpError(f"{name}: input of shape {cols.shape} does not fit kernel {w.kernel} and output_size {size}: "
                       f"expected (N, C * {k}, {length})")
-    blocks = cb.reshape(len(cb), -1, *w.kernel, *w.out)
+    blocks = cb.reshape(len(cb), cb.shape[1] // k, *w.kernel, *w.out)
     (top, bottom), (left, right) = w.pads
     out = np.zeros((len(cb), blocks.shape[1], size[0] + top + bottom, size[1] + left + right), dtype=cols.dtype)
     for i, j in np.ndindex(*w.kernel):  # one pass per kernel offset, each over all windows at once
@@ -189,8 +189,9 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     name = "nn.functional.conv2d"
     xb, added = _conv_check(name, x, weight, bias, groups, 2)
     w = _windows(name, xb.shape[2:], weight.shape[2:], stride, padding, dilation)
-    cols = _unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(len(xb), groups, -1, math.prod(w.out))
-    out = (weight.reshape(groups, weight.shape[0] // groups, -1) @ cols).reshape(len(xb), -1, *w.out)
+    n, (c_out, c_in), k, length = len(xb), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
+    cols = _unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * k, length)
+    out = (weight.reshape(groups, c_out // groups, c_in * k) @ cols).reshape(n, c_out, *w.out)
     if bias is not None:
         out += bias.reshape(-1, 1, 1)
     return out[0] if added else out
@@ -201,15 +202,15 @@ def _conv2d_grads(g, x, weight, bias, stride, padding, dilation, groups, need_x,
     folded back onto the input."""
     xb = x if x.ndim == 4 else x.reshape(1, *x.shape)
     w = _windows("nn.functional.conv2d", xb.shape[2:], weight.shape[2:], stride, padding, dilation)
-    n, (c_out, c_in) = len(xb.data), weight.shape[:2]
-    gy = g.reshape(n, groups, c_out // groups, -1)  # (N, G, O/G, L)
+    n, (c_out, c_in), k, length = len(xb.data), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
+    gy = g.reshape(n, groups, c_out // groups, length)  # (N, G, O/G, L)
     gx = gw = None
     if need_w:
-        cols = unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * math.prod(w.kernel), -1)
+        cols = unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * k, length)
         gw = (gy @ cols.mT).sum(0).reshape(weight.shape)
     if need_x:
-        wm = weight.reshape(groups, c_out // groups, -1)
-        gcols = (wm.mT @ gy).reshape(n, -1, math.prod(w.out))
+        wm = weight.reshape(groups, c_out // groups, c_in * k)
+        gcols = (wm.mT @ gy).reshape(n, groups * c_in * k, length)
         gx = fold(gcols, xb.shape[2:], w.kernel, w.dilation, w.pads, w.stride).reshape(x.shape)
     return gx, gw, gy.sum((0, 3)).reshape(c_out) if bias is not None else None
 
@@ -292,7 +293,7 @@ def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
     """Each window's g goes to the first position of its maximum, as in PyTorch; positions that
     are the maximum of several windows collect all their g."""
     views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
-    best = views.reshape(*views.shape[:4], -1).argmax(-1)  # (N, C, oH, oW): offset inside the window
+    best = views.reshape(*views.shape[:4], math.prod(w.kernel)).argmax(-1)  # (N, C, oH, oW): offset inside the window
     n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
     rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
     cols = ow * w.stride[1] + best % w.kernel[1] * w.dilation[1] - w.pads[1][0]
@@ -321,8 +322,9 @@ def _avg_pool2d_vjp(g, out, x, kernel_size, stride, padding, count_include_pad, 
     """Each window spreads g / divisor evenly over itself: a fold of that value repeated per kernel position."""
     xb, added, w = _pool_windows("nn.functional.avg_pool2d", x.data, kernel_size, stride, padding)
     n, c = xb.shape[:2]
-    g = (g.reshape(n, c, *w.out) / _avg_divisor(xb, w, count_include_pad, divisor_override)).reshape(n, c, 1, -1)
-    spread = expand(g, (n, c, math.prod(w.kernel), g.shape[-1])).reshape(n, -1, g.shape[-1])
+    k, length = math.prod(w.kernel), math.prod(w.out)
+    g = (g.reshape(n, c, *w.out) / _avg_divisor(xb, w, count_include_pad, divisor_override)).reshape(n, c, 1, length)
+    spread = expand(g, (n, c, k, length)).reshape(n, c * k, length)
     return (fold(spread, xb.shape[2:], w.kernel, 1, w.pads, w.stride).reshape(x.shape),)
 
 

@@ -35,7 +35,8 @@ def _softmax(x, dim):
 
 def _log_softmax(x, dim):
     s, a = _shifted(x, dim, "nn.functional.log_softmax")
-    return s - np.log(np.sum(np.exp(s), axis=a, keepdims=True))
+    with np.errstate(divide="ignore"):  # log(0) only for an empty dim, whose result is empty
+        return s - np.log(np.sum(np.exp(s), axis=a, keepdims=True))
 
 
 def log_softmax_grad(g, out, dim):
@@ -62,7 +63,9 @@ def _linear(x, weight, bias=None):
         raise OpError(f"nn.functional.linear: bias of shape {bias.shape} does not match weight of shape "
                       f"{weight.shape}: expected ({weight.shape[0]},)")
     out = x @ weight.T
-    return out if bias is None else out + bias
+    if bias is not None:
+        out += bias
+    return out
 
 
 def _linear_vjp(g, out, x, weight, bias):
@@ -140,11 +143,13 @@ class _LayerNorm(Op):
     """layer_norm keeps PyTorch's argument order, where normalized_shape comes between the tensors:
     `layer_norm(x, (4,), w, b)`. Calls that name it (`layer_norm(x, w, b, normalized_shape=...)`) work too."""
 
-    def __call__(self, *args, **kwargs):
-        if len(args) >= 2 and isinstance(args[1], (numbers.Integral, tuple, list)):
-            x, shape, *rest = args
-            return super().__call__(x, *rest[:2], normalized_shape=shape, **dict(zip(("eps",), rest[2:])), **kwargs)
-        return super().__call__(*args, **kwargs)
+    def __call__(self, input, *args, **kwargs):
+        if args and isinstance(args[0], (numbers.Integral, tuple, list)):
+            return self._pytorch_order(input, *args, **kwargs)
+        return super().__call__(input, *args, **kwargs)
+
+    def _pytorch_order(self, input, normalized_shape, weight=None, bias=None, eps=1e-5):
+        return super().__call__(input, weight, bias, normalized_shape=normalized_shape, eps=eps)
 
 
 layer_norm = _LayerNorm("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
@@ -292,11 +297,14 @@ class _Dropout(Op):
 
     def __call__(self, input, *args, **kwargs):
         if "mask" in kwargs or (args and not isinstance(args[0], numbers.Real)):
-            return super().__call__(input, *args, **kwargs)
-        params = dict(zip(("p", "training"), args), **kwargs)
-        params.pop("inplace", None)
-        p, training = params.get("p", 0.5), params.get("training", True)
+            return super().__call__(input, *args, **kwargs)  # a mask given: the recorded form
+        return self._draw(input, *args, **kwargs)
+
+    def _draw(self, input, p=0.5, training=True, inplace=False):
         _check_probability(p)
+        if inplace:
+            raise OpError("nn.functional.dropout: inplace=True is not supported (Lucid ops never write into "
+                          "their inputs)")
         if not training:
             return input
         mask = generator().random(np.shape(input)) >= p

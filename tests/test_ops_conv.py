@@ -189,3 +189,13 @@ def test_conv_and_pool_match_pytorch():
         (lambda f, x: f.unfold(x, (2, 3), 2, 1, 2), (x,)),
     ]
     assert_like_pytorch(cases, grad_rtol=1e-9)
+
+
+@pytest.mark.parametrize("fn", [lambda x, w: F.conv2d(x, w, groups=2), lambda x, w: F.max_pool2d(x, 2),
+                                lambda x, w: F.avg_pool2d(x, 2), lambda x, w: F.adaptive_avg_pool2d(x, 1)])
+def test_empty_batch(fn):
+    x, w = lucid.zeros(0, 2, 4, 4, requires_grad=True), lucid.zeros(4, 1, 2, 2, requires_grad=True)
+    out = fn(x, w)
+    assert out.shape[0] == 0
+    out.sum().backward()
+    assert x.grad.shape == x.shape
