@@ -196,7 +196,8 @@ def test_save_and_load_a_state_dict(tmp_path):
 
 
 def test_save_nested_structures_and_plain_npz(tmp_path):
-    obj = {"epoch": 3, "name": "run", "none": None, "ratio": 0.5, "pair": (1, [2.0, np.arange(3)]), 7: {"t": lucid.tensor(1.5)}}
+    obj = {"epoch": 3, "name": "run", "none": None, "ratio": 0.5, "pair": (1, [2.0, np.arange(3)]),
+           7: {"t": lucid.tensor(1.5)}}
     lucid.save(obj, tmp_path / "obj.npz")
     back = lucid.load(tmp_path / "obj.npz")
     assert back["epoch"] == 3 and back["name"] == "run" and back["none"] is None and back["ratio"] == 0.5

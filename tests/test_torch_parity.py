@@ -138,8 +138,10 @@ def test_reprs_match():
     assert repr(ours) == repr(theirs)
     for a, b in [(nn.Conv2d(1, 8, 3, padding=1), torch.nn.Conv2d(1, 8, 3, padding=1)),
                  (nn.MaxPool2d(2), torch.nn.MaxPool2d(2)),  # (Dropout: Lucid has no inplace= to show)
-                 (nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4)), (nn.BatchNorm1d(4, bias=False), torch.nn.BatchNorm1d(4, bias=False)),
-                 (nn.LayerNorm(5), torch.nn.LayerNorm(5)), (nn.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False)),
+                 (nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4)),
+                 (nn.BatchNorm1d(4, bias=False), torch.nn.BatchNorm1d(4, bias=False)),
+                 (nn.LayerNorm(5), torch.nn.LayerNorm(5)),
+                 (nn.LayerNorm(5, bias=False), torch.nn.LayerNorm(5, bias=False)),
                  (nn.Embedding(10, 3), torch.nn.Embedding(10, 3)), (nn.Flatten(), torch.nn.Flatten()),
                  (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2))]:
         assert repr(a) == repr(b)
@@ -167,3 +169,56 @@ def test_schedulers_match_pytorch(ours, theirs, kwargs):
         np.testing.assert_allclose(a.param_groups[0]["lr"], b.param_groups[0]["lr"], rtol=1e-12, err_msg=str(epoch))
         a.step(), b.step()
         sa.step(), sb.step()
+
+
+# activation and loss modules -------------------------------------------------------------------
+
+ACTIVATIONS = ["ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Softsign", "Hardsigmoid", "Hardswish", "LogSigmoid",
+               "Sigmoid", "Tanh", ("LeakyReLU", 0.2), ("ELU", 0.5), ("CELU", 2.0), ("GELU", "tanh"),
+               ("Softplus", 2.0, 1.0), ("Hardtanh", -0.5, 2.0), ("Softmax", 1), ("LogSoftmax", 0)]
+
+
+@pytest.mark.parametrize("spec", ACTIVATIONS, ids=str)
+def test_activation_modules_match_pytorch(spec):
+    name, *args = (spec,) if isinstance(spec, str) else spec
+    x = np.random.default_rng(6).standard_normal((4, 5)) * 3
+    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    np.testing.assert_allclose(ours(lucid.tensor(x)).data, theirs(torch.from_numpy(x)).numpy(), rtol=1e-10,
+                               atol=1e-12)
+    assert repr(ours) == repr(theirs)
+
+
+def loss_cases():
+    rng = np.random.default_rng(7)
+    logits, classes = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    probs = rng.dirichlet(np.ones(4), 6)
+    a, b = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    p, labels = rng.uniform(0.05, 0.95, (6, 4)), rng.integers(0, 2, (6, 4)).astype(np.float64)
+    weight = rng.uniform(0.5, 2, 4)
+    classes_ignored = classes.copy()
+    classes_ignored[1] = -1
+    return [
+        ("CrossEntropyLoss", {}, logits, classes),
+        ("CrossEntropyLoss", {"weight": weight, "label_smoothing": 0.1}, logits, classes),
+        ("CrossEntropyLoss", {"ignore_index": -1, "reduction": "sum"}, logits, classes_ignored),
+        ("CrossEntropyLoss", {}, logits, probs),
+        ("NLLLoss", {"weight": weight}, np.log(probs), classes),
+        ("MSELoss", {"reduction": "none"}, a, b),
+        ("L1Loss", {}, a, b),
+        ("SmoothL1Loss", {"beta": 0.5}, a, b),
+        ("HuberLoss", {"delta": 0.5}, a, b),
+        ("KLDivLoss", {"reduction": "batchmean"}, np.log(probs), probs[::-1].copy()),
+        ("BCELoss", {"weight": weight}, p, labels),
+        ("BCEWithLogitsLoss", {"pos_weight": weight}, a, labels),
+    ]
+
+
+@pytest.mark.parametrize("name, settings, input, target", loss_cases(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_loss_modules_match_pytorch(name, settings, input, target):
+    def tensors(make):
+        return {k: make(v) if isinstance(v, np.ndarray) else v for k, v in settings.items()}
+
+    ours = getattr(nn, name)(**tensors(lucid.tensor))(lucid.tensor(input, requires_grad=True), lucid.tensor(target))
+    theirs = getattr(torch.nn, name)(**tensors(torch.from_numpy))(torch.from_numpy(input), torch.from_numpy(target))
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-10, atol=1e-12)

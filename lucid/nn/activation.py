@@ -12,8 +12,8 @@ from ..tensor import Tensor
 from .module import Module
 
 
-class Elementwise(Module):
-    """Applies the op registered as `op_name`, with this module's `settings` as its params."""
+class OpModule(Module):
+    """Applies the op registered as `op_name`, passing this module's settings as its params."""
 
     op_name: str
 
@@ -23,100 +23,103 @@ class Elementwise(Module):
         for name, value in settings.items():
             setattr(self, name, value)
 
+    def settings(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._settings}
+
     def forward(self, input: Tensor) -> Tensor:
-        return registry[self.op_name](input, **{name: getattr(self, name) for name in self._settings})
+        return registry[self.op_name](input, **self.settings())
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
+        return ", ".join(f"{name}={value!r}" for name, value in self.settings().items())
 
 
-class ReLU(Elementwise):
+class ReLU(OpModule):
     op_name = "nn.functional.relu"
 
 
-class ReLU6(Elementwise):
+class ReLU6(OpModule):
     op_name = "nn.functional.relu6"
 
 
-class LeakyReLU(Elementwise):
+class LeakyReLU(OpModule):
     op_name = "nn.functional.leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__(negative_slope=negative_slope)
 
 
-class ELU(Elementwise):
+class ELU(OpModule):
     op_name = "nn.functional.elu"
 
     def __init__(self, alpha: float = 1.0):
         super().__init__(alpha=alpha)
 
 
-class CELU(Elementwise):
+class CELU(OpModule):
     op_name = "nn.functional.celu"
 
     def __init__(self, alpha: float = 1.0):
         super().__init__(alpha=alpha)
 
 
-class SELU(Elementwise):
+class SELU(OpModule):
     op_name = "nn.functional.selu"
 
 
-class GELU(Elementwise):
+class GELU(OpModule):
     op_name = "nn.functional.gelu"
 
     def __init__(self, approximate: str = "none"):
         super().__init__(approximate=approximate)
 
 
-class SiLU(Elementwise):
+class SiLU(OpModule):
     op_name = "nn.functional.silu"
 
 
-class Mish(Elementwise):
+class Mish(OpModule):
     op_name = "nn.functional.mish"
 
 
-class Softplus(Elementwise):
+class Softplus(OpModule):
     op_name = "nn.functional.softplus"
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__(beta=beta, threshold=threshold)
 
 
-class Softsign(Elementwise):
+class Softsign(OpModule):
     op_name = "nn.functional.softsign"
 
 
-class Hardtanh(Elementwise):
+class Hardtanh(OpModule):
     op_name = "nn.functional.hardtanh"
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
         super().__init__(min_val=min_val, max_val=max_val)
 
 
-class Hardsigmoid(Elementwise):
+class Hardsigmoid(OpModule):
     op_name = "nn.functional.hardsigmoid"
 
 
-class Hardswish(Elementwise):
+class Hardswish(OpModule):
     op_name = "nn.functional.hardswish"
 
 
-class LogSigmoid(Elementwise):
+class LogSigmoid(OpModule):
     op_name = "nn.functional.logsigmoid"
 
 
-class Sigmoid(Elementwise):
+class Sigmoid(OpModule):
     op_name = "sigmoid"
 
 
-class Tanh(Elementwise):
+class Tanh(OpModule):
     op_name = "tanh"
 
 
-class Softmax(Elementwise):
+class Softmax(OpModule):
     """Softmax along `dim` (PyTorch's implicit-dim guess is not kept: name the dim)."""
 
     op_name = "nn.functional.softmax"
@@ -125,7 +128,7 @@ class Softmax(Elementwise):
         super().__init__(dim=dim)
 
 
-class LogSoftmax(Elementwise):
+class LogSoftmax(OpModule):
     op_name = "nn.functional.log_softmax"
 
     def __init__(self, dim: int):

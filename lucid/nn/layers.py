@@ -153,7 +153,8 @@ class MaxPool2d(Module):
                  padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False):
         super().__init__()
         _no_ceil_mode(self, ceil_mode)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
         self.dilation, self.ceil_mode = dilation, ceil_mode
 
     def forward(self, input: Tensor) -> Tensor:
@@ -172,7 +173,8 @@ class AvgPool2d(Module):
                  padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True):
         super().__init__()
         _no_ceil_mode(self, ceil_mode)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input: Tensor) -> Tensor:

@@ -7,29 +7,20 @@ from typing import Any
 
 from ..plugins import registry
 from ..tensor import Tensor
-from .module import Module
+from .activation import OpModule
 
 
-class Loss(Module):
+class Loss(OpModule):
     """Applies the loss op registered as `op_name` to (input, target), passing the settings and
     the non-None buffers by name."""
 
-    op_name: str
-
     def __init__(self, reduction: str = "mean", **settings: Any):
-        super().__init__()
-        self._settings = ("reduction", *settings)
-        self.reduction = reduction
-        for name, value in settings.items():
-            setattr(self, name, value)
+        super().__init__(reduction=reduction, **settings)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        kwargs = {name: getattr(self, name) for name in self._settings}
+        kwargs = self.settings()
         kwargs.update((name, t) for name, t in self._buffers.items() if t is not None)
         return registry[self.op_name](input, target, **kwargs)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
 
 
 class MSELoss(Loss):

@@ -110,7 +110,8 @@ class Module:
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register `param` (or None: a declared but absent parameter, like a missing bias)."""
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} (a Parameter or None is required)")
+            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} "
+                            f"(a Parameter or None is required)")
         self.__dict__.pop(name, None)
         self._parameters[name] = param
 

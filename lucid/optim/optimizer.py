@@ -47,7 +47,8 @@ class Optimizer:
                 raise OpError(f"{name}: can't optimize a non-leaf Tensor (parameter {i}, shape {p.shape}, "
                               f"computed by {p.grad_fn}); optimize the leaf it was computed from")
             if p.dtype.kind != "f":
-                raise OpError(f"{name}: parameter {i} has dtype {p.dtype}; only floating-point tensors can be optimized")
+                raise OpError(f"{name}: parameter {i} has dtype {p.dtype}; "
+                              f"only floating-point tensors can be optimized")
         if not group["params"]:
             raise OpError(f"{name}: a parameter group with no parameters")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
