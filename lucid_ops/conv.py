@@ -249,13 +249,17 @@ def _conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     name = "nn.functional.conv1d"
     _conv_check(name, x, weight, bias, groups, 1)
     stride, padding, dilation = _as_2d(name, stride, padding, dilation)
-    return _conv2d(x[..., None, :], weight[:, :, None], bias, stride, padding, dilation, groups)[..., 0, :]
+    return _conv2d(_height1(x), _height1(weight), bias, stride, padding, dilation, groups)[..., 0, :]
+
+
+def _height1(t):
+    """A (..., L) tensor as (..., 1, L)."""
+    return t.reshape(*t.shape[:-1], 1, t.shape[-1])
 
 
 def _conv1d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
     stride, padding, dilation = _as_2d("nn.functional.conv1d", stride, padding, dilation)
-    height1 = lambda t: t.reshape(*t.shape[:-1], 1, t.shape[-1])  # noqa: E731
-    gx, gw, gb = _conv2d_grads(height1(g), height1(x), height1(weight), bias, stride, padding, dilation, groups,
+    gx, gw, gb = _conv2d_grads(_height1(g), _height1(x), _height1(weight), bias, stride, padding, dilation, groups,
                                x.requires_grad, weight.requires_grad)
     return (None if gx is None else gx.reshape(x.shape), None if gw is None else gw.reshape(weight.shape), gb)
 
@@ -269,8 +273,9 @@ conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("we
 def _pool_windows(name, x, kernel_size, stride, padding, dilation=1):
     xb, added = _batched(x, 2, name)
     w = _windows(name, xb.shape[2:], kernel_size, stride, padding, dilation)
-    if any(2 * lo > k for (lo, _), k in zip(w.pads, w.kernel)):
-        raise OpError(f"{name}: padding {padding} should be at most half of kernel size {w.kernel}")
+    if any(2 * lo > span for (lo, _), span in zip(w.pads, w.span)):
+        raise OpError(f"{name}: padding {padding} should be at most half of the effective kernel size {w.span} "
+                      f"(kernel_size {w.kernel}, dilation {w.dilation})")
     return xb, added, w
 
 

@@ -117,7 +117,8 @@ def _binary_cross_entropy(x, t, weight=None, reduction="mean"):
 def _binary_cross_entropy_vjp(g, out, x, t, weight, reduction):
     g = _per_element(g, reduction, x.shape)
     gw = g if weight is None else g * weight
-    return (gw * (x - t) / (x * (1 - x)) if x.requires_grad else None,
+    spread = x * (1 - x)  # clamped at 1e-12 as in PyTorch: a saturated x gets a large, finite gradient
+    return (gw * (x - t) / where(spread.data > 1e-12, spread, 1e-12) if x.requires_grad else None,
             gw * (log(1 - x) - log(x)) if t.requires_grad else None,
             -g * (t * log(x) + (1 - t) * log(1 - x)) if weight is not None and weight.requires_grad else None)
 

@@ -144,7 +144,7 @@ def test_max_pool2d_ties_go_to_the_first_maximum():
     x = lucid.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[[[1, 0], [0, 0]]]])
-    with pytest.raises(lucid.OpError, match="should be at most half of kernel size"):
+    with pytest.raises(lucid.OpError, match="should be at most half of the effective kernel size"):
         F.max_pool2d(x, 2, padding=2)
 
 
