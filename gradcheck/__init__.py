@@ -16,12 +16,30 @@ independent, repeatable), and shrinks any failure to a minimal input in an `OpRe
 """
 from __future__ import annotations
 
-from . import strategies
-from .checks import Tolerance
-from .hookspecs import hookimpl
-from .plugins import register_plugin
-from .report import Entry, GradcheckError, OpReport
-from .runner import check_op, check_ops, gradcheck, gradgradcheck
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["check_op", "check_ops", "gradcheck", "gradgradcheck", "GradcheckError", "OpReport", "Entry",
-           "Tolerance", "strategies", "hookimpl", "register_plugin"]
+if TYPE_CHECKING:
+    from . import strategies
+    from .checks import Tolerance
+    from .hookspecs import hookimpl
+    from .plugins import register_plugin
+    from .report import Entry, GradcheckError, OpReport
+    from .runner import check_op, check_ops, gradcheck, gradgradcheck
+
+#: Where each public name lives. Each is imported on first use: pytest imports this package for
+#: its plugin (`gradcheck.pytest_plugin`) in every run, which must not pay for hypothesis and Lucid.
+_HOMES = {"check_op": "runner", "check_ops": "runner", "gradcheck": "runner", "gradgradcheck": "runner",
+          "GradcheckError": "report", "OpReport": "report", "Entry": "report", "Tolerance": "checks",
+          "hookimpl": "hookspecs", "register_plugin": "plugins", "strategies": None}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")
+    home = _HOMES[name]
+    if home is None:
+        return importlib.import_module(f".{name}", __name__)
+    return getattr(importlib.import_module(f".{home}", __name__), name)

@@ -133,7 +133,7 @@ class _Run:
     def __init__(self) -> None:
         self.examples = self.rejected = 0
         self.errors = Errors()
-        self.failing: str | None = None
+        self.last: tuple | None = None  # the latest input, described only if it fails
         self.failed = self.vacuous = False
 
 
@@ -144,7 +144,7 @@ def _hypothesis_test(op: Op, strategy: st.SearchStrategy, tol: Tolerance, mode: 
         case = data.draw(strategy, label="input")
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="projection seed"))
         arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
-        state.failing = describe(arrays, case.params)
+        state.last = (arrays, case.params)
         try:
             errors = check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng)
         except Rejected:
@@ -164,7 +164,7 @@ def _hypothesis_test(op: Op, strategy: st.SearchStrategy, tol: Tolerance, mode: 
 
 def _failed(report: OpReport, failure: Failure | None, state: _Run, error: BaseException | None = None) -> None:
     report.status = "failed"
-    report.failing_input = state.failing
+    report.failing_input = describe(*state.last) if state.last else None
     if failure is not None:
         report.worst = failure.worst
         state.errors.abs = max(state.errors.abs, failure.max_abs_error)

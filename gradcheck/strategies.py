@@ -17,9 +17,10 @@ What makes a drawn input *meaningful* for a gradient check, and not merely valid
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
@@ -79,34 +80,54 @@ def shapes_for(op: Op, count: int | None = None) -> st.SearchStrategy[tuple[Shap
             return hnp.array_shapes(min_dims=0, max_dims=MAX_DIMS, min_side=1, max_side=MAX_SIDE).map(lambda s: (s,))
         return hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=0, max_dims=MAX_DIMS, min_side=1,
                                                  max_side=MAX_SIDE).map(lambda b: b.input_shapes)
-    return hnp.mutually_broadcastable_shapes(signature=op.shapes, min_dims=0, max_dims=2, min_side=1,
+    # hypothesis draws the inputs of a gufunc with one output; the inputs are all we need
+    signature = op.shapes.split("->")[0] + "->" + op.shapes.split("->")[1].split("),")[0].rstrip(")") + ")"
+    return hnp.mutually_broadcastable_shapes(signature=signature, min_dims=0, max_dims=2, min_side=1,
                                              max_side=MAX_SIDE).map(lambda b: b.input_shapes)
 
 
-class HypothesisDraw:
-    """`lucid.Draw` on top of hypothesis's `data.draw`, so an op's `sample` replays and shrinks."""
+@functools.lru_cache(maxsize=None)
+def _integers(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
 
-    def __init__(self, data: st.DataObject):
-        self.data = data
+
+@functools.lru_cache(maxsize=None)
+def _bytes(n: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=n, max_size=n)
+
+
+@functools.lru_cache(maxsize=None)
+def _shapes(min_dims: int, max_dims: int, min_side: int, max_side: int) -> st.SearchStrategy[Shape]:
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+class HypothesisDraw:
+    """`lucid.Draw` on top of hypothesis's `data.draw`, so an op's `sample` replays and shrinks.
+    (Strategies are built once and cached: building one costs more than drawing from it.)"""
+
+    def __init__(self, draw: Callable[[st.SearchStrategy], Any]):
+        self.draw = draw
 
     def integer(self, low: int, high: int) -> int:
-        return self.data.draw(st.integers(low, high))
+        return self.draw(_integers(low, high))
 
     def choice(self, options: Sequence[Any]) -> Any:
-        return self.data.draw(st.sampled_from(list(options)))
+        options = list(options)
+        return options[self.draw(_integers(0, len(options) - 1))]
 
     def boolean(self) -> bool:
-        return self.data.draw(st.booleans())
+        return bool(self.draw(_integers(0, 1)))
 
     def shape(self, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> Shape:
-        return self.data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                                               max_side=max_side))
+        return self.draw(_shapes(min_dims, max_dims, min_side, max_side))
 
     def indices(self, shape: Shape, high: int) -> np.ndarray:
-        return self.data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, high - 1)))
+        n = int(np.prod(shape, dtype=int))
+        return (np.frombuffer(self.draw(_bytes(4 * n)), dtype="<u4") % high).astype(np.int64).reshape(shape)
 
     def mask(self, shape: Shape) -> np.ndarray:
-        return self.data.draw(hnp.arrays(np.bool_, shape, elements=st.booleans()))
+        n = int(np.prod(shape, dtype=int))
+        return (np.frombuffer(self.draw(_bytes(n)), dtype=np.uint8) & 1).astype(bool).reshape(shape)
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -137,31 +158,35 @@ def away_from_kinks(x: np.ndarray, kinks: Sequence[float], lo: float, hi: float)
     return x
 
 
-def float_values(shape: Shape, lo: float, hi: float) -> st.SearchStrategy[np.ndarray]:
-    return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_nan=False, allow_subnormal=False))
+def unit_values(draw: Callable, n: int) -> np.ndarray:
+    """n numbers in [-1, 1), drawn as one block of bytes: one hypothesis draw, not n, which
+    makes drawing several times faster; zero bytes (where shrinking leads) give 0."""
+    return np.frombuffer(draw(_bytes(4 * n)), dtype="<i4").astype(np.float64) / 2.0**31
 
 
-def distinct_values(shapes: Sequence[Shape], lo: float, hi: float) -> st.SearchStrategy[list[np.ndarray]]:
-    """Arrays whose values, all together, are distinct and at least (hi-lo)/(4n) apart: a grid of
-    4n points, n of them chosen in a shrinkable order, each jittered by less than a quarter step."""
-    sizes = [int(np.prod(s)) for s in shapes]
+def float_values(draw: Callable, shape: Shape, lo: float, hi: float) -> np.ndarray:
+    """Values in [lo, hi]; shrinking moves them to 0 if it is inside, else to the middle."""
+    t = unit_values(draw, int(np.prod(shape, dtype=int))).reshape(shape)
+    if lo < 0 < hi:
+        return np.where(t < 0, -t * lo, t * hi)
+    return (lo + hi) / 2 + (hi - lo) / 2 * t
+
+
+def distinct_values(draw: Callable, shapes: Sequence[Shape], lo: float, hi: float) -> list[np.ndarray]:
+    """Arrays whose values, all together, are distinct and well apart: n points of a grid of n
+    steps across [lo, hi], in a drawn order, each moved by at most 0.3 of a step. Hypothesis's
+    usual array fill repeats values, and a tie is a non-differentiable point of max or sort."""
+    sizes = [int(np.prod(s, dtype=int)) for s in shapes]
     n = sum(sizes)
-    if n == 0:
-        return st.just([np.zeros(s) for s in shapes])
-    slots = 4 * n
-    step = (hi - lo) / slots
-
-    def build(picked: tuple[list[int], list[float]]) -> list[np.ndarray]:
-        points, jitter = picked
-        values = lo + (np.asarray(points) + 0.5 + np.asarray(jitter)) * step
-        out, start = [], 0
-        for shape, size in zip(shapes, sizes):
-            out.append(values[start:start + size].reshape(shape))
-            start += size
-        return out
-
-    return st.tuples(st.lists(st.integers(0, slots - 1), min_size=n, max_size=n, unique=True),
-                     st.lists(st.floats(-0.25, 0.25), min_size=n, max_size=n)).map(build)
+    t = unit_values(draw, 2 * n)
+    rank = np.empty(n)
+    rank[np.argsort(t[:n], kind="stable")] = np.arange(n)
+    values = lo + (rank + 0.5 + 0.3 * t[n:]) * (hi - lo) / max(n, 1)
+    out, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        out.append(values[start:start + size].reshape(shape))
+        start += size
+    return out
 
 
 def structured(x: np.ndarray, structure: str) -> np.ndarray:
@@ -177,14 +202,19 @@ def structured(x: np.ndarray, structure: str) -> np.ndarray:
 
 def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = ()) -> st.SearchStrategy[np.ndarray]:
     """Values for one input of the given shape, from its Arg's domain."""
+    return st.composite(lambda draw: draw_values(draw, arg, shape, kinks))()
+
+
+def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] = ()) -> np.ndarray:
+    n = int(np.prod(shape, dtype=int))
     if arg.dtype == "bool":
-        return hnp.arrays(np.bool_, shape, elements=st.booleans())
+        return (np.frombuffer(draw(_bytes(n)), dtype=np.uint8) & 1).astype(bool).reshape(shape)
     if arg.dtype == "int":
         lo = int(math.ceil(arg.low)) if math.isfinite(arg.low) else -3
         hi = int(math.floor(arg.high)) if math.isfinite(arg.high) else lo + 6
-        return hnp.arrays(np.int64, shape, elements=st.integers(lo, hi))
+        return lo + (np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (hi - lo + 1)).astype(np.int64).reshape(shape)
     lo, hi = value_range(arg)
-    return float_values(shape, lo, hi).map(lambda x: structured(away_from_kinks(x, kinks, lo, hi), arg.structure))
+    return structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi), arg.structure)
 
 
 # --- params ----------------------------------------------------------------------------------
@@ -193,20 +223,23 @@ def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = ()) -> st.Search
 def params_for(op: Op, shapes: Sequence[Shape], given: dict[str, Any] | None = None) -> st.SearchStrategy[dict]:
     """Every param of the op: a value from its choices (all of them, over many examples), else
     its default. Values the op's `sample` already chose are kept."""
-    given = dict(given or {})
-    parts: dict[str, st.SearchStrategy] = {}
+    return st.composite(lambda draw: draw_params(draw, op, shapes, given))()
+
+
+def draw_params(draw: Callable, op: Op, shapes: Sequence[Shape], given: dict[str, Any] | None = None) -> dict:
+    params = dict(given or {})
     for p in op.params:
-        if p.name in given:
+        if p.name in params:
             continue
         choices = p.choices_for(shapes)
         if choices:
-            parts[p.name] = st.sampled_from(choices)
+            params[p.name] = choices[draw(_integers(0, len(choices) - 1))]
         elif p.default is not REQUIRED:
-            parts[p.name] = st.just(p.default)
+            params[p.name] = p.default
         else:
             raise ValueError(f"op {op.name!r}: param {p.name!r} has no default and no choices, and the op has "
                              f"no sample() to choose it; the harness cannot draw a valid call")
-    return st.fixed_dictionaries(parts).map(lambda drawn: {**given, **drawn})
+    return {p.name: params[p.name] for p in op.params if p.name in params}
 
 
 # --- the whole input -------------------------------------------------------------------------
@@ -221,26 +254,27 @@ def arg_of(op: Op, i: int) -> Arg:
     return op.inputs[0] if op.variadic else op.inputs[i]
 
 
-@st.composite
-def inputs_for(draw: Any, op: Op, example: st.SearchStrategy[Example] | None = None) -> Case:
+def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None) -> st.SearchStrategy[Case]:
     """A valid, meaningful call of `op` (see the module docstring), as a `Case` of float64 arrays.
 
     `example` replaces the op's own way of choosing shapes and params (a plugin's custom
     strategy, see `gradcheck.hookspecs`); it yields `lucid.Example`s."""
-    if example is not None:
-        ex = draw(example)
-        inputs, given = ex.inputs, dict(ex.params)
-    elif op.sample is not None:
-        ex = op.sample(HypothesisDraw(draw(st.data())))
-        inputs, given = ex.inputs, dict(ex.params)
+    shapes = shapes_for(op) if example is None and op.sample is None else None
+    return st.composite(lambda draw: draw_case(draw, op, shapes, example))()
+
+
+def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None) -> Case:
+    if example is not None or shapes is None:
+        ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))
+        inputs, given = list(ex.inputs), dict(ex.params)
     else:
-        inputs = list(draw(shapes_for(op)))
+        inputs = list(draw(shapes))
         for i, a in enumerate(op.inputs):
-            if a.optional and draw(st.booleans()):
+            if a.optional and draw(_integers(0, 1)):
                 inputs[i] = None
         given = {}
-    shapes = [np.shape(x) if x is not None else () for x in inputs]
-    params = draw(params_for(op, shapes, given))
+    shapes_ = [() if x is None else x.shape if isinstance(x, np.ndarray) else tuple(x) for x in inputs]
+    params = draw_params(draw, op, shapes_, given)
     kinks = kinks_of(op, params)
 
     arrays: list[np.ndarray | None] = [None] * len(inputs)
@@ -254,15 +288,15 @@ def inputs_for(draw: Any, op: Op, example: st.SearchStrategy[Example] | None = N
         elif arg.dtype in ("float", "any"):
             float_slots.append(i)
         else:
-            arrays[i] = draw(values_for(arg, tuple(x)))
+            arrays[i] = draw_values(draw, arg, tuple(x))
     if op.ties and float_slots:
         # One pool of distinct values for all float inputs: ties across inputs count too.
         lo = max(value_range(arg_of(op, i))[0] for i in float_slots)
         hi = min(value_range(arg_of(op, i))[1] for i in float_slots)
-        for i, values in zip(float_slots, draw(distinct_values([tuple(inputs[i]) for i in float_slots], lo, hi))):
+        for i, values in zip(float_slots, distinct_values(draw, [tuple(inputs[i]) for i in float_slots], lo, hi)):
             arrays[i] = structured(away_from_kinks(values, kinks, lo, hi), arg_of(op, i).structure)
     else:
         for i in float_slots:
-            arrays[i] = draw(values_for(arg_of(op, i), tuple(inputs[i]), kinks))
+            arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks)
     symmetric = tuple(i for i in float_slots if arg_of(op, i).structure == "spd")
     return Case(tuple(arrays), params, symmetric)

@@ -48,6 +48,17 @@ def flat_outputs(out: Any) -> list[np.ndarray]:
     return [a for a in arrays if a.dtype.kind == "f"]
 
 
+#: Params that name axes: a stack along a new leading axis shifts non-negative ones.
+AXIS_PARAMS = {"dim", "dims", "axis", "axes", "dim0", "dim1", "start_dim", "end_dim", "source", "destination"}
+
+
+def counts_from_end(value: Any, ndim: int) -> bool:
+    """An axis value that means the same with extra leading axes: negative ints within the input's
+    dims (None means all axes, which a stack would change; a 0-d input's -1 is not an axis)."""
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return all(isinstance(v, (int, np.integer)) and -ndim <= v < 0 for v in values)
+
+
 def symmetric(x: np.ndarray) -> np.ndarray:
     return (x + np.swapaxes(x, -1, -2)) / 2
 
@@ -103,7 +114,9 @@ class OpTarget(Target):
         self.symmetric = tuple(symmetric_inputs)
         self.wrt = tuple(i for i, x in enumerate(self.arrays)
                          if x is not None and x.dtype.kind == "f" and self._arg(i).differentiable)
-        self.batchable = op.shapes != "" and op.sample is None and not op.variadic
+        least = min((x.ndim for x in self.arrays if x is not None), default=0)
+        self.batchable = op.sample is None and not op.variadic and all(
+            counts_from_end(value, least) for key, value in self.params.items() if key in AXIS_PARAMS)
         outs64 = flat_outputs(self._call(self.points64()))
         self.out_eps = max([float(np.finfo(o.dtype).eps) for o in outs64], default=self.out_eps)
         self.out_shapes = [o.shape for o in flat_outputs(self._call(self.arrays))]
@@ -117,7 +130,9 @@ class OpTarget(Target):
         return self.op.forward(*arrays, **self.params)
 
     def forward(self, arrays: Arrays) -> np.ndarray:
-        outs = flat_outputs(self._call(arrays))
+        """On copies: an op that updates an input in place (batch_norm's running statistics)
+        must not move the point the finite differences are taken at."""
+        outs = flat_outputs(self._call([None if x is None else x.copy() for x in arrays]))
         return np.concatenate([o.reshape(-1) for o in outs]).astype(np.float64, copy=False) if outs else np.zeros(0)
 
     def forward_batch(self, i: int, stack: np.ndarray) -> np.ndarray:
@@ -128,7 +143,10 @@ class OpTarget(Target):
         ndim = max(x.ndim for x in arrays if x is not None)
         x = arrays[i]
         arrays[i] = stack.reshape((len(stack),) + (1,) * (ndim - x.ndim) + x.shape)
-        outs = flat_outputs(self._call(arrays))
+        try:
+            outs = flat_outputs(self._call(arrays))
+        except Exception:  # it does not broadcast that way after all (a 1-d matmul operand, say)
+            raise NotBatchable from None
         b = len(stack)
         if [o.shape for o in outs] != [(b,) + s for s in self.out_shapes]:
             raise NotBatchable
