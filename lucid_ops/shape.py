@@ -146,7 +146,8 @@ def _some_axes(shapes):
 def _roll(x, shifts, dims=None):
     if dims is None:
         return np.roll(x, shifts)
-    shifts, dims = (shifts,) if isinstance(shifts, int) else tuple(shifts), (dims,) if isinstance(dims, int) else tuple(dims)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
         raise OpError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     if x.ndim == 0:
@@ -233,6 +234,11 @@ def _cat(*tensors, dim=0):
             raise OpError(f"cat: tensor 0 has shape {first.shape} and tensor {i} has shape {t.shape}; "
                           f"they must match except in dim {dim}")
     return np.concatenate(tensors, axis=d)
+
+
+def _cat_vjp(g, out, *tensors, dim):
+    """Each input gets its own stretch of g back: a split at the inputs' sizes."""
+    return split(g, [t.shape[one_axis("cat", dim, t.ndim)] for t in tensors], dim)
 
 
 def _stack(*tensors, dim=0):
@@ -545,6 +551,15 @@ def _masked_fill_sample(draw):
     return Example((shape, draw.mask(mask_shape)), {"value": draw.choice((0.0, -1.5))})
 
 
+def _scatter_back(key_of):
+    """The vjp of an op that picks x[key_of(x, index, dim)]: g scattered back into zeros."""
+
+    def vjp(g, out, x, index, dim):
+        return index_backward(g, x.shape, key_of(x.data, index.data, dim)), None
+
+    return vjp
+
+
 class DimSecond(Op):
     """An op PyTorch calls with `dim` between its tensors: gather(input, dim, index). The Op
     contract lists tensors first, so an int in second place is taken as that dim."""
@@ -570,7 +585,8 @@ permute = Op("permute", _permute, lambda g, out, x, dims: (permute(g, _unpermute
              params=(Param("dims", choices=_permutations),))
 transpose = Op("transpose", _transpose, lambda g, out, x, dim0, dim1: (transpose(g, dim0, dim1),), anything,
                params=(Param("dim0", choices=dim), Param("dim1", choices=dim)))
-flip = Op("flip", _flip, lambda g, out, x, dims: (flip(g, dims),), anything, params=(Param("dims", choices=_some_axes),))
+flip = Op("flip", _flip, lambda g, out, x, dims: (flip(g, dims),), anything,
+           params=(Param("dims", choices=_some_axes),))
 roll = Op("roll", _roll, lambda g, out, x, shifts, dims: (roll(g, _negated(shifts), dims),), anything,
           params=(Param("shifts"), Param("dims", None)), sample=_roll_sample)
 expand = Op("expand", _expand, lambda g, out, x, size: (g,), anything, params=(Param("size"),), sample=_expand_sample)
@@ -578,12 +594,13 @@ broadcast_to = Op("broadcast_to", _expand, lambda g, out, x, size: (g,), anythin
                   sample=_expand_sample)
 repeat = Op("repeat", _repeat, _untile, anything, params=(Param("repeats"),), sample=_repeat_sample)
 tile = Op("tile", lambda x, dims: np.tile(x, dims), _untile, anything, params=(Param("dims"),), sample=_tile_sample)
-cat = Op("cat", _cat, lambda g, out, *tensors, dim: split(g, [t.shape[one_axis("cat", dim, t.ndim)] for t in tensors], dim),
-         (Arg("tensors", dtype="any"),), params=(Param("dim", 0),), sample=_joined_sample(False), variadic=True)
+cat = Op("cat", _cat, _cat_vjp, (Arg("tensors", dtype="any"),), params=(Param("dim", 0),),
+         sample=_joined_sample(False), variadic=True)
 stack = Op("stack", _stack, lambda g, out, *tensors, dim: unbind(g, dim), (Arg("tensors", dtype="any"),),
            params=(Param("dim", 0),), sample=_joined_sample(True), variadic=True)
-split = Op("split", _split, lambda g, out, x, split_size_or_sections, dim: (cat(g, dim),), (Arg("tensor", dtype="any"),),
-           params=(Param("split_size_or_sections"), Param("dim", 0)), sample=_split_sample, outputs=2)
+split = Op("split", _split, lambda g, out, x, split_size_or_sections, dim: (cat(g, dim),),
+           (Arg("tensor", dtype="any"),), params=(Param("split_size_or_sections"), Param("dim", 0)),
+           sample=_split_sample, outputs=2)
 chunk = Op("chunk", _chunk, lambda g, out, x, chunks, dim: (cat(g, dim),), anything,
            params=(Param("chunks"), Param("dim", 0)), sample=_chunk_sample, outputs=2)
 unbind = Op("unbind", _unbind, lambda g, out, x, dim: (stack(g, dim),), anything, params=(Param("dim", 0),),
@@ -594,13 +611,11 @@ getitem = Op("getitem", lambda x, key: x[key], lambda g, out, x, key: (index_bac
              anything, params=(Param("key"),), sample=_getitem_sample)
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
-gather = DimSecond("gather", lambda x, index, dim: x[_gather_key(x, index, dim)],
-                   lambda g, out, x, index, dim: (index_backward(g, x.shape, _gather_key(x.data, index.data, dim)), None),
+gather = DimSecond("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),
                    (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_gather_sample)
 index_select = DimSecond("index_select", lambda x, index, dim: x[_select_key(x, index, dim)],
-                         lambda g, out, x, index, dim: (index_backward(g, x.shape, _select_key(x.data, index.data, dim)),
-                                                        None),
-                         (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_index_select_sample)
+                         _scatter_back(_select_key), (Arg("input", dtype="any"), index_arg), params=(Param("dim"),),
+                         sample=_index_select_sample)
 take_along_dim = Op("take_along_dim", _take_along_dim, _take_along_dim_vjp,
                     (Arg("input", dtype="any"), Arg("indices", dtype="int")), params=(Param("dim", None),),
                     sample=_take_along_dim_sample)
