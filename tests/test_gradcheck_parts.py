@@ -1,0 +1,110 @@
+"""The pieces under check_op: strategies draw valid, meaningful inputs; finite differences and
+their error estimates are right; kinks are found; batching changes nothing."""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lucid
+from gradcheck import strategies
+from gradcheck.kinks import nondifferentiable
+from gradcheck.numerical import Evaluator, analytic_jacobian, directional, jacobian
+from gradcheck.target import OpTarget
+from lucid import Arg, Op, Param
+
+
+def test_value_range_keeps_a_margin_inside_the_domain():
+    assert strategies.value_range(Arg()) == (-3.0, 3.0)
+    lo, hi = strategies.value_range(Arg(low=0))
+    assert 0 < lo < 0.1 and hi == 6.0
+    lo, hi = strategies.value_range(Arg(low=-1, high=1))
+    assert -1 < lo < -0.9 and 0.9 < hi < 1
+
+
+def test_values_keep_away_from_kinks():
+    x = strategies.away_from_kinks(np.array([0.0, 0.004, -0.002, 0.5]), (0.0,), -3, 3)
+    assert np.all(np.abs(x) >= strategies.KINK_MARGIN)
+    assert x[3] == 0.5
+
+
+tied = Op("draft.max", lambda x, y: np.maximum(x, y), lambda g, out, x, y: (g, g), (Arg("input"), Arg("other")),
+          ties=True)
+spd = Op("draft.spd", lambda a: a, lambda g, out, a: (g,), (Arg("input", structure="spd"),), shapes="(n,n)->(n,n)")
+reduction = Op("draft.sum", lambda x, dim, keepdim: x, lambda g, out, x, dim, keepdim: (g,),
+               params=(Param("dim", None, lucid.op.dims), Param("keepdim", False, (False, True))))
+
+
+@settings(max_examples=100, deadline=None)
+@given(strategies.inputs_for(tied))
+def test_tie_sensitive_inputs_are_distinct_and_well_separated(case):
+    values = np.sort(np.concatenate([x.reshape(-1) for x in case.inputs]))
+    assert np.all(np.diff(values) > 1e-3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(strategies.inputs_for(spd))
+def test_spd_inputs_are_symmetric_positive_definite(case):
+    (a,) = case.inputs
+    assert np.allclose(a, np.swapaxes(a, -1, -2))
+    assert np.all(np.linalg.eigvalsh(a) > 0.5)
+    assert case.symmetric == (0,)
+
+
+def test_every_param_choice_is_drawn():
+    seen = set()
+
+    @settings(max_examples=300, deadline=None)
+    @given(strategies.inputs_for(reduction))
+    def collect(case):
+        seen.add((case.params["dim"], case.params["keepdim"], case.inputs[0].ndim))
+
+    collect()
+    dims = {d for d, _, _ in seen}
+    assert {None, -1, 0, (0, -1)} <= dims and {k for _, k, _ in seen} == {False, True}
+    assert 0 in {n for _, _, n in seen}  # 0-d inputs too
+
+
+def test_nondifferentiable_finds_a_kink_and_a_jump_but_not_a_smooth_curve():
+    h = np.array([1e-6])
+    t = np.array([-2, -1, 0, 1, 2])[:, None, None] * h[0]
+    assert nondifferentiable(np.maximum(t + 3e-7, 0), h)[0]
+    assert nondifferentiable(np.where(t > 1e-7, 1.0, 0.0), h)[0]
+    assert not nondifferentiable(np.exp(2 + t), h)[0]
+    assert nondifferentiable(np.where(t > 0, np.nan, t), h)[0]
+
+
+def _target(op, *arrays, **params):
+    return OpTarget(op, list(arrays), params)
+
+
+def test_numerical_jacobian_matches_the_exact_one_within_its_error_estimate():
+    x = np.array([[0.3, -1.2], [2.0, 0.7]])
+    t = _target(lucid.registry["sin"], x)
+    d = jacobian(Evaluator(t), 0, 1e-6)
+    exact = np.diag(np.cos(x).reshape(-1))
+    assert d.smooth.all()
+    assert np.all(np.abs(d.value.T - exact) <= d.error.T + 1e-12)
+    assert np.all(d.error < 1e-7)
+
+
+def test_batched_and_looped_evaluation_agree():
+    a, b = np.arange(6.0).reshape(2, 3) / 7, np.arange(12.0).reshape(3, 4) / 5
+    t = _target(lucid.registry["matmul"], a, b)
+    batched = Evaluator(t)
+    d1 = jacobian(batched, 1, 1e-6)
+    assert batched.batched[1]
+    t.batchable = False
+    looped = Evaluator(t)
+    d2 = jacobian(looped, 1, 1e-6)
+    assert looped.calls > batched.calls
+    np.testing.assert_allclose(d1.value, d2.value, rtol=1e-9, atol=1e-12)
+
+
+def test_analytic_jacobian_rows_are_vjps_and_projections_match():
+    a, b = np.arange(6.0).reshape(2, 3) / 7, np.arange(12.0).reshape(3, 4) / 5
+    t = _target(lucid.registry["matmul"], a, b)
+    u = np.linspace(-1, 1, 8)
+    ja, jb = analytic_jacobian(t, u, t.vjp(u))
+    np.testing.assert_allclose(ja, np.kron(np.eye(2), b.T), atol=1e-12)
+    v = np.linspace(1, -2, 6)
+    d = directional(Evaluator(t), 0, v[None], 1e-6)
+    np.testing.assert_allclose(d.value[0], ja @ v, atol=1e-8)
