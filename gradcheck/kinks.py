@@ -15,6 +15,8 @@ A sample with such a point is rejected, not reported; the caller counts the reje
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 #: A slope may bend by this fraction of the largest slope across the stencil before it is a kink.
@@ -23,16 +25,22 @@ RELATIVE_BEND = 1e-4
 NOISE = 1e3
 
 
-def nondifferentiable(ys: np.ndarray, h: np.ndarray, eps: float = float(np.finfo(np.float64).eps)) -> np.ndarray:
-    """ys: values at offsets (-2h, -h, 0, h, 2h) along each direction, shape (5, K, M) for K
-    directions and M outputs; h: the step of each direction, shape (K,); eps: the values'
-    precision. Returns, per direction,
-    whether some output is not differentiable (or not finite) inside the stencil."""
-    finite = np.isfinite(ys)
-    broken = (~finite).any(axis=0) & finite.any(axis=0)
+def nondifferentiable(ys: Sequence[np.ndarray], h: np.ndarray, eps: float = float(np.finfo(np.float64).eps),
+                      largest: np.ndarray | None = None) -> np.ndarray:
+    """ys: the values at offsets -2h, -h, 0, h, 2h along each direction, five arrays of shape
+    (K, M) for K directions and M outputs (the center may be (M,)); h: each direction's step,
+    shape (K,); eps: the values' precision; largest: max |ys| if the caller has it. Returns, per
+    direction, whether some output is not differentiable (or not finite) inside the stencil."""
+    ym2, ym1, y0, y1, y2 = ys
     with np.errstate(invalid="ignore", over="ignore"):
-        slopes = np.diff(ys, axis=0) / h[None, :, None]  # (4, K, M)
-        bend = np.maximum(np.abs(slopes[0] - 2 * slopes[1] + slopes[2]), np.abs(slopes[1] - 2 * slopes[2] + slopes[3]))
-        scale = RELATIVE_BEND * np.abs(slopes).max(axis=0) + NOISE * eps * np.abs(ys).max(axis=0) / h[:, None]
-        kinked = bend > scale
-    return (broken | (kinked & finite.all(axis=0))).any(axis=-1)
+        finite = np.isfinite(ym2) & np.isfinite(ym1) & np.isfinite(y0) & np.isfinite(y1) & np.isfinite(y2)
+        some = np.isfinite(ym2) | np.isfinite(ym1) | np.isfinite(y0) | np.isfinite(y1) | np.isfinite(y2)
+        # the slopes' second differences, times h: third differences of the values
+        bend = np.maximum(np.abs(y1 - 3 * y0 + 3 * ym1 - ym2), np.abs(y2 - 3 * y1 + 3 * y0 - ym1))
+        steepest = np.maximum(np.maximum(np.abs(ym1 - ym2), np.abs(y0 - ym1)),
+                              np.maximum(np.abs(y1 - y0), np.abs(y2 - y1)))
+        if largest is None:
+            largest = np.maximum(np.maximum(np.maximum(np.abs(ym2), np.abs(ym1)), np.maximum(np.abs(y1), np.abs(y2))),
+                                 np.abs(y0))
+        kinked = bend > RELATIVE_BEND * steepest + NOISE * eps * largest
+    return ((some & ~finite) | (kinked & finite)).any(axis=-1)

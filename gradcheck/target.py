@@ -108,12 +108,14 @@ class OpTarget(Target):
     """`op(*inputs, **params)`: the forward called directly on arrays, the vjp rule called directly
     on Tensors (no graph: the engine's own part is checked separately, in `checks`)."""
 
-    def __init__(self, op: Op, arrays: Arrays, params: dict, symmetric_inputs: Sequence[int] = ()):
+    def __init__(self, op: Op, arrays: Arrays, params: dict, symmetric_inputs: Sequence[int] = (),
+                 wrt: Sequence[int] | None = None):
         self.op, self.name, self.params = op, op.name, {**op.defaults, **params}
         self.arrays = list(arrays)
         self.symmetric = tuple(symmetric_inputs)
         self.wrt = tuple(i for i, x in enumerate(self.arrays)
-                         if x is not None and x.dtype.kind == "f" and self._arg(i).differentiable)
+                         if x is not None and x.dtype.kind == "f" and self._arg(i).differentiable
+                         and (wrt is None or i in wrt))
         least = min((x.ndim for x in self.arrays if x is not None), default=0)
         self.batchable = op.sample is None and not op.variadic and all(
             counts_from_end(value, least) for key, value in self.params.items() if key in AXIS_PARAMS)

@@ -184,7 +184,8 @@ def test_plugin_strategy_and_tolerance(monkeypatch):
     plugin = AtTheKink()
     gradcheck.register_plugin(plugin)
     try:
-        at_kink = Op("draft.abs", np.abs, lambda g, out, x: (g * Tensor(np.sign(x.data)),))
+        # at 0 the rule says 1, finite differences say 0: only a kink can explain it, every time
+        at_kink = Op("draft.abs", np.abs, lambda g, out, x: (g * Tensor(np.where(x.data >= 0, 1.0, -1.0)),))
         report = gradcheck.check_op(at_kink, seed=0, max_examples=20)
         assert report.status == "failed" and "vacuous" in report.reason
         loose = Op("draft.exp", np.exp, lambda g, out, x: (g * out * 1.01,))
