@@ -233,7 +233,6 @@ def check_vjp_contract(target: OpTarget, u: np.ndarray, eps: float) -> list[np.n
     """The rule's raw answer: one gradient per input, each of a shape that sums to its input's
     shape and of its input's dtype, finite; inputs, output and output gradient left intact."""
     gs = [p.astype(target.arrays[target.wrt[0]].dtype) for p in target.split(u)]
-    tensors = target.tensors()
     out = target._call(target.arrays)
     before = snapshot(list(target.arrays) + gs)
     out_before = snapshot(out if isinstance(out, (tuple, list)) else [out])
@@ -265,7 +264,6 @@ def check_vjp_contract(target: OpTarget, u: np.ndarray, eps: float) -> list[np.n
             if not smooth_here(target, eps):
                 raise Rejected(f"input {i} is at a non-differentiable point (where its gradient is not finite)")
             raise Failure(f"the vjp gave input {i} a non-finite gradient at a point where the op is smooth", input=i)
-    del tensors
     return target._conform(raw, [() if x is None else x.shape for x in target.arrays])
 
 

@@ -7,7 +7,8 @@ Every numerical derivative here is a central difference taken with two steps, h 
 D(h) is the estimate. Their difference, about three times D(h)'s truncation error plus the
 rounding noise of both, is its error estimate: the comparison tolerates it on top of the fixed
 atol/rtol, so a steep or noisy function does not fail for the finite difference's sake. The
-five values f(x + t h v), t in -2..2, also tell whether f is smooth there (`kinks`).
+five values f(x + t h v), t in -2..2, also tell whether f is smooth there (`kinks`), which is
+asked only where the derivatives disagree.
 
 The step is relative, h = eps * max(1, |x|), and always taken on float64 copies of the
 inputs, whatever dtype the function is checked in.

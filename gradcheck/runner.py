@@ -25,7 +25,7 @@ from lucid import Op, Tensor
 from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import arg_of, describe, inputs_for
+from .strategies import describe, inputs_for
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
