@@ -141,6 +141,7 @@ class Op:
     defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
     float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
     param_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    required_inputs: int = field(init=False, repr=False, compare=False)  # before the trailing optional ones
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -158,6 +159,10 @@ class Op:
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
         object.__setattr__(self, "float_inputs", tuple(i for i, a in enumerate(self.inputs) if a.dtype == "float"))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
+        required = len(self.inputs)
+        while required and self.inputs[required - 1].optional:
+            required -= 1
+        object.__setattr__(self, "required_inputs", required)
 
     @property
     def arity(self) -> int:
@@ -168,10 +173,11 @@ class Op:
         n = len(self.inputs)
         if not kwargs and len(args) == n and not self.variadic:
             return apply(self, args, {})  # the commonest call: the inputs alone
-        if not self.variadic and n <= len(args) <= n + len(self.param_names):
+        if not self.variadic and self.required_inputs <= len(args) <= n + len(self.param_names):
+            inputs = args[:n] + (None,) * (n - len(args))  # optional inputs left out at the end are None
             params = dict(zip(self.param_names, args[n:]))
             if not kwargs or not (kwargs.keys() - self.param_names or kwargs.keys() & params.keys()):
-                return apply(self, args[:n], {**params, **kwargs})  # inputs, then params by position or name
+                return apply(self, inputs, {**params, **kwargs})  # then params, by position or by name
         return apply(self, *self._bind(args, kwargs))
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:

@@ -493,7 +493,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
     finally:
         _mode.enabled = previous_mode
     if capture is None:
-        found.extend((t, g) for t, g in leaves.values())
+        found.extend(leaves.values())
         handed_out = {id(s.data) for s in seeds}  # arrays a gradient must not alias
         return [(t, _owned(g, handed_out)) for t, g in found]
     wanted = {id(t) for t in capture}
@@ -582,25 +582,34 @@ def _conform(g: Any, x: Tensor, node: Node, i: int, create_graph: bool) -> Tenso
                              f"again (create_graph=True); write the vjp with Lucid ops on Tensors")
         g = _new_tensor(np.asarray(g), False, None, 0)
     if g.shape != x.shape:
-        try:
-            reducible = np.broadcast_shapes(g.shape, x.shape) == g.shape
-        except ValueError:
-            reducible = False
-        if not reducible:
+        if not _broadcasts(x.shape, g.shape):
             raise OpError(f"{node.op.name}: vjp gave input {i} a gradient of shape {g.shape}, which cannot be "
                           f"summed to the input's shape {x.shape}")
         g = sum_to_shape(g, x.shape)
     if g.dtype != x.dtype:
-        g = g.to(x.dtype)
+        g = g.to(x.dtype) if _mode.enabled else _new_tensor(g.data.astype(x.dtype), False, None, 0)
     return g
 
 
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of `shape` broadcasts to `target` (np.broadcast_shapes is slow Python)."""
+    return len(shape) <= len(target) and all(n == 1 or n == m for n, m in zip(reversed(shape), reversed(target)))
+
+
 def sum_to_shape(g: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum a gradient over the axes along which its input was broadcast."""
+    """Sum a gradient over the axes along which its input was broadcast: the axes where the input
+    had size 1 (kept, as size 1), then the leading axes it did not have (dropped). When no graph
+    is being recorded (a first-order backward), the array is summed directly, without the sum op."""
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    summed = apply(OPERATORS["sum"], (g,), {"dim": axes, "keepdim": True}) if axes else g
-    return summed.reshape(shape) if summed.shape != shape else summed
+    ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if not _mode.enabled:
+        data = g.data.sum(axis=ones, keepdims=True) if ones else g.data
+        return _new_tensor(data.sum(axis=tuple(range(lead))) if lead else data, False, None, 0)
+    if ones:
+        g = apply(OPERATORS["sum"], (g,), {"dim": ones, "keepdim": True})
+    if lead:
+        g = apply(OPERATORS["sum"], (g,), {"dim": tuple(range(lead)), "keepdim": False})
+    return g
 
 
 def _owned(g: Tensor, handed_out: set[int]) -> Tensor:
