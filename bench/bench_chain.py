@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import time
 import tracemalloc
 
 import timing  # noqa: F401  (first: it sets the thread count before NumPy loads)
-from timing import duration, np, setting, table
+from timing import duration, now, np, setting, table
 
 import lucid
 
@@ -34,11 +33,11 @@ def chain(n: int):
 def timed(n: int) -> tuple[float, float]:
     """(seconds to build the chain, seconds for backward)."""
     gc.collect()
-    start = time.perf_counter()
+    start = now()
     x, y = chain(n)
-    built = time.perf_counter()
+    built = now()
     y.backward()
-    done = time.perf_counter()
+    done = now()
     assert x.grad.item() == 1.0
     return built - start, done - built
 
@@ -64,7 +63,7 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3, help="time: the median of this many runs")
     args = parser.parse_args()
-    print(f"chains of t = t + c, shape (1,), float32; wall clock, median of {args.repeats}; {setting()}\n")
+    print(f"chains of t = t + c, shape (1,), float32; median of {args.repeats} runs; {setting()}\n")
     header = ["ops", "build", "backward", "backward/op", "graph memory", "peak in backward", "bytes/op", "left after"]
     rows, backward_times = [], {}
     for n in args.lengths:

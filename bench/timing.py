@@ -21,7 +21,7 @@ THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 CLOCK = os.environ.get("BENCH_CLOCK", "cpu" if THREADS == 1 else "wall")
-_now = time.process_time if CLOCK == "cpu" else time.perf_counter
+now = time.process_time if CLOCK == "cpu" else time.perf_counter  # the clock every benchmark reads
 os.environ.setdefault("LUCID_DISABLE_PLUGIN_AUTOLOAD", "1")  # the built-in ops only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's lucid, not an installed one
@@ -46,10 +46,10 @@ def setting() -> str:
 
 
 def _batch(fn: Callable[[], object], number: int) -> float:
-    start = _now()
+    start = now()
     for _ in range(number):
         fn()
-    return _now() - start
+    return now() - start
 
 
 def compare(sides: dict[str, Callable[[], object]], repeats: int = 25, batch_seconds: float = 0.004,

@@ -171,13 +171,13 @@ class Op:
     def __call__(self, *args: Any, **kwargs: Any):
         """Call the op on Tensors (or arrays and numbers), PyTorch-style: inputs first, then params."""
         n = len(self.inputs)
-        if not kwargs and len(args) == n and not self.variadic:
-            return apply(self, args, {})  # the commonest call: the inputs alone
         if not self.variadic and self.required_inputs <= len(args) <= n + len(self.param_names):
+            if not kwargs and len(args) >= n:  # the commonest calls: inputs, then params by position
+                return apply(self, args[:n] if len(args) > n else args, dict(zip(self.param_names, args[n:])))
             inputs = args[:n] + (None,) * (n - len(args))  # optional inputs left out at the end are None
             params = dict(zip(self.param_names, args[n:]))
-            if not kwargs or not (kwargs.keys() - self.param_names or kwargs.keys() & params.keys()):
-                return apply(self, inputs, {**params, **kwargs})  # then params, by position or by name
+            if not (kwargs.keys() - self.param_names or kwargs.keys() & params.keys()):
+                return apply(self, inputs, {**params, **kwargs})  # params also by name
         return apply(self, *self._bind(args, kwargs))
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
