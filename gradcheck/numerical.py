@@ -47,8 +47,9 @@ class Derivatives:
     eps: float
 
     def kinked(self, directions: np.ndarray | slice = slice(None)) -> np.ndarray:
-        ym2, ym1, y0, y1, y2 = (y[directions] for y in self.samples)
-        return nondifferentiable((ym2, ym1, self.samples[2], y1, y2), self.h[directions], self.eps)
+        ym2, ym1, y0, y1, y2 = self.samples  # y0, the center, is the same for every direction
+        return nondifferentiable((ym2[directions], ym1[directions], y0, y1[directions], y2[directions]),
+                                 self.h[directions], self.eps)
 
     @property
     def smooth(self) -> np.ndarray:

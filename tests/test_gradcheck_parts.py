@@ -1,13 +1,16 @@
 """The pieces under check_op: strategies draw valid, meaningful inputs; finite differences and
 their error estimates are right; kinks are found; batching changes nothing."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lucid
 from gradcheck import strategies
+from gradcheck.checks import DEFAULT_TOLERANCE, check_example
 from gradcheck.kinks import nondifferentiable
 from gradcheck.numerical import Evaluator, analytic_jacobian, directional, jacobian
+from gradcheck.report import Rejected
 from gradcheck.target import OpTarget
 from lucid import Arg, Op, Param
 
@@ -108,3 +111,11 @@ def test_analytic_jacobian_rows_are_vjps_and_projections_match():
     v = np.linspace(1, -2, 6)
     d = directional(Evaluator(t), 0, v[None], 1e-6)
     np.testing.assert_allclose(d.value[0], ja @ v, atol=1e-8)
+
+
+def test_disagreement_at_a_tie_is_a_rejection():
+    """max |x| with a tie between -2.5 and 2.5: the rule picks one, finite differences see both."""
+    x = np.array([[[-2.5, -1.5, -0.5]], [[0.5, 1.5, 2.5]]])
+    with pytest.raises(Rejected):
+        check_example(lucid.registry["linalg.norm"], [x], {"ord": np.inf, "dim": (2, 0), "keepdim": False}, (),
+                      DEFAULT_TOLERANCE["float64"], "auto", 1, np.random.default_rng(0))
