@@ -189,12 +189,17 @@ def distinct_values(draw: Callable, shapes: Sequence[Shape], lo: float, hi: floa
     return out
 
 
-def structured(x: np.ndarray, structure: str) -> np.ndarray:
-    """Turn drawn values into a well-conditioned matrix of the given structure."""
+def structured(x: np.ndarray, structure: str, ties: bool = False) -> np.ndarray:
+    """Turn drawn values into a well-conditioned matrix of the given structure. For a
+    tie-sensitive op of spd matrices (eigh), the ties that matter are between eigenvalues:
+    those are then spread evenly over [1, 2], as a random rotation of a diagonal."""
     if structure == "" or x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         return x
     n = x.shape[-1]
     scaled = x / max(1.0, float(np.abs(x).max(initial=0.0)))  # entries in [-1, 1]
+    if structure == "spd" and ties:
+        q = np.linalg.qr(scaled + 2 * np.eye(n))[0]
+        return (q * (1 + np.arange(1, n + 1) / n)[..., None, :]) @ np.swapaxes(q, -1, -2)
     if structure == "spd":
         return scaled @ np.swapaxes(scaled, -1, -2) / n + np.eye(n)  # eigenvalues in [1, 2]
     return scaled / n + np.eye(n) * np.where(np.diagonal(x, axis1=-2, axis2=-1) >= 0, 1.0, -1.0)[..., None]
@@ -294,7 +299,7 @@ def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
         lo = max(value_range(arg_of(op, i))[0] for i in float_slots)
         hi = min(value_range(arg_of(op, i))[1] for i in float_slots)
         for i, values in zip(float_slots, distinct_values(draw, [tuple(inputs[i]) for i in float_slots], lo, hi)):
-            arrays[i] = structured(away_from_kinks(values, kinks, lo, hi), arg_of(op, i).structure)
+            arrays[i] = structured(away_from_kinks(values, kinks, lo, hi), arg_of(op, i).structure, ties=True)
     else:
         for i in float_slots:
             arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks)
