@@ -134,10 +134,14 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     record = record and _mode.enabled
     if op.outputs == 1:
         if type(out) is not np.ndarray:
-            out = np.asarray(out)
+            out = np.asarray(out)  # a NumPy scalar, from a full reduction say
+        y = _new_object(Tensor)  # _new_tensor written out: this runs on every op call
+        y.data, y.grad, y._slot = out, None, 0
         if record:
-            return _new_tensor(out, out.dtype.kind == "f", Node(op, tuple(inputs), params, (out,)), 0)
-        return _new_tensor(out, False, None, 0)
+            y._requires_grad, y._node = out.dtype.kind == "f", Node(op, tuple(inputs), params, (out,))
+        else:
+            y._requires_grad, y._node = False, None
+        return y
     outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
     node = Node(op, tuple(inputs), params, outs) if record else None
     return tuple(_new_tensor(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
@@ -535,7 +539,7 @@ def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]
         raise GraphError(f"got {len(seeds)} gradients for {len(roots)} outputs")
     result = []
     for i, root in enumerate(roots):
-        if not isinstance(root, Tensor) or not root.requires_grad:
+        if not isinstance(root, Tensor) or not root._requires_grad:
             raise GraphError(f"output {i} does not require grad and has no grad_fn: nothing to differentiate "
                              f"(did you set requires_grad=True on the inputs, or run under no_grad?)")
         seed = None if seeds is None else seeds[i]
