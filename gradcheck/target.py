@@ -114,7 +114,7 @@ class OpTarget(Target):
         self.arrays = list(arrays)
         self.symmetric = tuple(symmetric_inputs)
         self.wrt = tuple(i for i, x in enumerate(self.arrays)
-                         if x is not None and x.dtype.kind == "f" and self._arg(i).differentiable
+                         if x is not None and x.dtype.kind == "f" and self.arg(i).differentiable
                          and (wrt is None or i in wrt))
         least = min((x.ndim for x in self.arrays if x is not None), default=0)
         self.batchable = op.sample is None and not op.variadic and all(
@@ -123,7 +123,7 @@ class OpTarget(Target):
         self.out_eps = max([float(np.finfo(o.dtype).eps) for o in outs64], default=self.out_eps)
         self.out_shapes = [o.shape for o in flat_outputs(self._call(self.arrays))]
 
-    def _arg(self, i: int):
+    def arg(self, i: int):
         return self.op.inputs[0] if self.op.variadic else self.op.inputs[i]
 
     def _call(self, arrays: Arrays) -> Any:

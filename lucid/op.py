@@ -34,7 +34,8 @@ class Arg:
     `low`/`high` bound an open interval; the harness keeps a margin inside it. `dtype` is
     "float" (integers are rejected with a clear error), "any" (integers and bools pass
     through, as in arithmetic or shape ops), "int" or "bool" (never differentiated).
-    An `optional` input may be None (a missing bias, say).
+    An `optional` input may be None (a missing bias, say). A `mutable` input is one the op updates
+    in place on purpose (batch_norm's running statistics): the harness does not count that as a bug.
     """
 
     name: str = "input"
@@ -43,6 +44,7 @@ class Arg:
     dtype: str = "float"
     structure: str = ""
     optional: bool = False
+    mutable: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in ("float", "any", "int", "bool"):

@@ -221,13 +221,14 @@ def _batch_norm_sample(draw):
     training = draw.boolean()
     n, c = draw.integer(2 if training else 1, 3), draw.integer(1, 3)
     shape = (n, c) + draw.shape(min_dims=0, max_dims=2, max_side=3)
-    running = None if training else (c,)  # updating them is a side effect the harness would flag
+    running = (c,) if not training or draw.boolean() else None  # training may update them in place
     return Example((shape, running, running, (c,) if draw.boolean() else None, (c,) if draw.boolean() else None),
                    {"training": training})
 
 
 batch_norm = Op("nn.functional.batch_norm", _batch_norm, _batch_norm_vjp,
-                (Arg("input"), Arg("running_mean", optional=True), Arg("running_var", low=0, optional=True),
+                (Arg("input"), Arg("running_mean", optional=True, mutable=True),
+                 Arg("running_var", low=0, optional=True, mutable=True),
                  Arg("weight", optional=True), Arg("bias", optional=True)),
                 params=(Param("training", False, (False, True)), Param("momentum", 0.1, (0.1, 0.5)),
                         Param("eps", 1e-5, (1e-5,))),

@@ -119,3 +119,22 @@ def test_disagreement_at_a_tie_is_a_rejection():
     with pytest.raises(Rejected):
         check_example(lucid.registry["linalg.norm"], [x], {"ord": np.inf, "dim": (2, 0), "keepdim": False}, (),
                       DEFAULT_TOLERANCE["float64"], "auto", 1, np.random.default_rng(0))
+
+
+def test_an_input_declared_mutable_may_be_updated_in_place_and_no_other():
+    import gradcheck
+    from lucid import Arg, Op
+
+    def scale_and_count(x, counter):
+        counter += 1  # a side effect on purpose, like batch_norm's running statistics
+        return 2 * x
+
+    def rule(g, out, x, counter):
+        return 2 * g, None
+
+    inputs = (Arg("input"), Arg("counter", dtype="float", mutable=True))
+    declared = Op("test_counting_scale", scale_and_count, rule, inputs)
+    undeclared = Op("test_counting_scale", scale_and_count, rule, (Arg("input"), Arg("counter")))
+    assert gradcheck.check_op(declared, max_examples=20, seed=0).passed
+    report = gradcheck.check_op(undeclared, max_examples=20, seed=0)
+    assert not report.passed and "wrote into input 1" in report.reason
