@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gradcheck
 import lucid
 from gradcheck import strategies
 from gradcheck.checks import DEFAULT_TOLERANCE, check_example
@@ -122,9 +123,6 @@ def test_disagreement_at_a_tie_is_a_rejection():
 
 
 def test_an_input_declared_mutable_may_be_updated_in_place_and_no_other():
-    import gradcheck
-    from lucid import Arg, Op
-
     def scale_and_count(x, counter):
         counter += 1  # a side effect on purpose, like batch_norm's running statistics
         return 2 * x
