@@ -126,6 +126,10 @@ class Op:
       An op whose valid inputs relate in other ways gives `sample(draw) -> Example` instead.
     - `kinks` are input values where the op is not differentiable (a tuple, or a function of the
       params); `ties` says that equal values among its inputs are such points (max, sort...).
+    - `outputs > 1`: forward returns a tuple (split and chunk return as many as their params ask).
+    - `signature` is PyTorch's positional order when it puts params among the inputs:
+      ("input", "dim", "index") for gather, ("equation", "*operands") for einsum, where "*"
+      collects the remaining positional arguments. Without it: inputs first, then params.
     """
 
     name: str
@@ -139,6 +143,7 @@ class Op:
     ties: bool = False
     outputs: int = 1
     variadic: bool = False  # takes one sequence of tensors (cat, stack), each described by inputs[0]
+    signature: tuple[str, ...] = ()
     # Derived once here, so that calling the op never inspects the metadata again.
     defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
     float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -158,6 +163,8 @@ class Op:
         names = [a.name for a in self.inputs] + [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise OpError(f"op {self.name!r}: argument names repeat: {names}")
+        if self.signature and sorted(n.lstrip("*") for n in self.signature) != sorted(names):
+            raise OpError(f"op {self.name!r}: signature {self.signature} must name each of {names} once")
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
         object.__setattr__(self, "float_inputs", tuple(i for i, a in enumerate(self.inputs) if a.dtype == "float"))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
@@ -173,7 +180,7 @@ class Op:
     def __call__(self, *args: Any, **kwargs: Any):
         """Call the op on Tensors (or arrays and numbers), PyTorch-style: inputs first, then params."""
         n = len(self.inputs)
-        if not self.variadic and self.required_inputs <= len(args) <= n + len(self.param_names):
+        if not self.variadic and not self.signature and self.required_inputs <= len(args) <= n + len(self.param_names):
             if not kwargs and len(args) >= n:  # the commonest calls: inputs, then params by position
                 return apply(self, args[:n] if len(args) > n else args, dict(zip(self.param_names, args[n:])))
             inputs = args[:n] + (None,) * (n - len(args))  # optional inputs left out at the end are None
@@ -184,25 +191,31 @@ class Op:
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         """Sort a call's arguments into inputs and params the way Python would bind them."""
-        names = [a.name for a in self.inputs] + [p.name for p in self.params]
-        if self.variadic:
-            if not args or not isinstance(args[0], (list, tuple)):
-                raise OpError(f"{self.name}: expected a sequence of tensors as the first argument")
-            given = {self.inputs[0].name: args[0]}
-            args, names = args[1:], [p.name for p in self.params]
+        order = self.signature or (*(a.name for a in self.inputs[:1 if self.variadic else None]), *self.param_names)
+        names = [name.lstrip("*") for name in order]
+        given: dict[str, Any] = {}
+        for k, name in enumerate(order):
+            if name.startswith("*"):  # the rest of the positional arguments, or one sequence of them
+                rest = args[k:]
+                if rest:
+                    given[names[k]] = rest[0] if len(rest) == 1 and isinstance(rest[0], (list, tuple)) else rest
+                break
+            if k < len(args):
+                given[name] = args[k]
         else:
-            given = {}
-        if len(args) > len(names):
-            raise OpError(f"{self.name}: takes {len(names)} arguments ({', '.join(names)}), got {len(args)}")
-        given.update(zip(names, args))
+            if len(args) > len(order):
+                raise OpError(f"{self.name}: takes {len(order)} arguments ({', '.join(names)}), got {len(args)}")
         for key, value in kwargs.items():
             if key in given:
                 raise OpError(f"{self.name}: got argument {key!r} twice")
-            if key not in names and not (self.variadic and key == self.inputs[0].name):
+            if key not in names:
                 raise OpError(f"{self.name}: unexpected argument {key!r}; it takes {', '.join(names)}")
             given[key] = value
         if self.variadic:
-            inputs = tuple(given.pop(self.inputs[0].name))
+            sequence = given.pop(self.inputs[0].name, None)
+            if not isinstance(sequence, (list, tuple)):
+                raise OpError(f"{self.name}: expected a sequence of tensors as {self.inputs[0].name!r}")
+            inputs = tuple(sequence)
         else:
             inputs = []
             for a in self.inputs:

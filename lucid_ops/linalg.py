@@ -14,7 +14,7 @@ Conventions where PyTorch leaves a choice:
 - eigh's eigenvectors have an arbitrary sign: each is flipped so that its largest-magnitude entry
   is positive, which makes them a smooth function of A away from repeated eigenvalues (where no
   choice is differentiable: `ties=True`).
-- einsum takes its equation first, `einsum("ij,jk->ik", a, b)`, as in PyTorch (see `_Einsum`).
+- einsum takes its equation first, `einsum("ij,jk->ik", a, b)`, as in PyTorch (its `signature`).
 - the gradients of det and slogdet go through inv(A): at a singular A they raise an OpError.
 """
 from __future__ import annotations
@@ -227,22 +227,8 @@ def _einsum_sample(draw):
     return Example(tuple(shapes), {"equation": equation})
 
 
-class _Einsum(Op):
-    """einsum takes its equation first, as PyTorch's does: `einsum("ij,jk->ik", a, b)`, or with the
-    operands in one list. The generic call of a variadic op, `einsum([a, b], equation="ij,jk->ik")`,
-    works too."""
-
-    def __call__(self, *args, **kwargs):
-        if args and isinstance(args[0], str):
-            operands = args[1:]
-            if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-                operands = operands[0]
-            return apply(self, tuple(operands), {"equation": args[0], **kwargs})
-        return super().__call__(*args, **kwargs)
-
-
-einsum = _Einsum("einsum", _einsum, _einsum_vjp,
-                 (Arg("operands"),), params=(Param("equation"),), sample=_einsum_sample, variadic=True)
+einsum = Op("einsum", _einsum, _einsum_vjp, (Arg("operands"),), params=(Param("equation"),), sample=_einsum_sample,
+            variadic=True, signature=("equation", "*operands"))
 
 # --- tensordot -----------------------------------------------------------------------------------
 

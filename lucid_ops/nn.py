@@ -139,22 +139,10 @@ def _layer_norm_sample(draw):
                    {"normalized_shape": normalized})
 
 
-class _LayerNorm(Op):
-    """layer_norm keeps PyTorch's argument order, where normalized_shape comes between the tensors:
-    `layer_norm(x, (4,), w, b)`. Calls that name it (`layer_norm(x, w, b, normalized_shape=...)`) work too."""
-
-    def __call__(self, input, *args, **kwargs):
-        if args and isinstance(args[0], (numbers.Integral, tuple, list)):
-            return self._pytorch_order(input, *args, **kwargs)
-        return super().__call__(input, *args, **kwargs)
-
-    def _pytorch_order(self, input, normalized_shape, weight=None, bias=None, eps=1e-5):
-        return super().__call__(input, weight, bias, normalized_shape=normalized_shape, eps=eps)
-
-
-layer_norm = _LayerNorm("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
-                        (Arg("input"), Arg("weight", optional=True), Arg("bias", optional=True)),
-                        params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,))), sample=_layer_norm_sample)
+layer_norm = Op("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
+                (Arg("input"), Arg("weight", optional=True), Arg("bias", optional=True)),
+                params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,))), sample=_layer_norm_sample,
+                signature=("input", "normalized_shape", "weight", "bias", "eps"))
 
 
 def _channels(x):

@@ -560,16 +560,6 @@ def _scatter_back(key_of):
     return vjp
 
 
-class DimSecond(Op):
-    """An op PyTorch calls with `dim` between its tensors: gather(input, dim, index). The Op
-    contract lists tensors first, so an int in second place is taken as that dim."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if len(args) >= 2 and isinstance(args[1], (int, np.integer)):
-            args, kwargs = (args[0], *args[2:]), {**kwargs, "dim": args[1]}
-        return super().__call__(*args, **kwargs)
-
-
 # --- the entries ---------------------------------------------------------------------------------
 
 reshape = Op("reshape", _reshape, lambda g, out, x, shape: (g.reshape(x.shape),), anything,
@@ -611,11 +601,12 @@ getitem = Op("getitem", lambda x, key: x[key], lambda g, out, x, key: (index_bac
              anything, params=(Param("key"),), sample=_getitem_sample)
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
-gather = DimSecond("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),
-                   (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_gather_sample)
-index_select = DimSecond("index_select", lambda x, index, dim: x[_select_key(x, index, dim)],
-                         _scatter_back(_select_key), (Arg("input", dtype="any"), index_arg), params=(Param("dim"),),
-                         sample=_index_select_sample)
+gather = Op("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),
+            (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_gather_sample,
+            signature=("input", "dim", "index"))
+index_select = Op("index_select", lambda x, index, dim: x[_select_key(x, index, dim)], _scatter_back(_select_key),
+                  (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_index_select_sample,
+                  signature=("input", "dim", "index"))
 take_along_dim = Op("take_along_dim", _take_along_dim, _take_along_dim_vjp,
                     (Arg("input", dtype="any"), Arg("indices", dtype="int")), params=(Param("dim", None),),
                     sample=_take_along_dim_sample)

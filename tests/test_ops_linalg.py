@@ -82,7 +82,7 @@ def test_einsum_equations_match_hand_written_references(rng):
     for args, expected in cases:
         np.testing.assert_allclose(value(lucid.einsum(*args)), expected, err_msg=args[0])
     # the generic call of a variadic op works too
-    np.testing.assert_allclose(value(lucid.einsum([t(a), t(b)], equation="ij,jk->ik")), a @ b)
+    np.testing.assert_allclose(value(lucid.einsum(operands=[t(a), t(b)], equation="ij,jk->ik")), a @ b)
 
 
 def test_tensordot_matches_einsum(rng):

@@ -89,7 +89,7 @@ def test_layer_norm_values_in_both_argument_orders():
     expected = _layer_norm_ref(x, 2, w, b)
     tx, tw, tb = map(lucid.tensor, (x, w, b))
     np.testing.assert_allclose(F.layer_norm(tx, (3, 4), tw, tb).data, expected, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(F.layer_norm(tx, tw, tb, normalized_shape=(3, 4)).data, expected, rtol=1e-10,
+    np.testing.assert_allclose(F.layer_norm(tx, weight=tw, bias=tb, normalized_shape=(3, 4)).data, expected, rtol=1e-10,
                                atol=1e-12)
     np.testing.assert_allclose(F.layer_norm(tx, 4).data, _layer_norm_ref(x, 1), rtol=1e-10, atol=1e-12)
     assert F.layer_norm(lucid.tensor(x.astype(np.float32)), [4]).dtype == np.float32

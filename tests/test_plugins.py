@@ -226,3 +226,16 @@ def test_methods_whose_self_is_not_the_first_input_bind_like_pytorch():
     condition = lucid.tensor([True, False, True])
     np.testing.assert_array_equal(x.where(condition, 0.0).data, [1.0, 0.0, 3.0])
     np.testing.assert_array_equal(x.polygamma(1).data, lucid.polygamma(1, x).data)
+
+
+def test_signature_gives_pytorchs_positional_order():
+    pick = Op("test_pick", lambda x, index, dim: np.take(x, index, dim), lambda g, out, x, index, dim: (None, None),
+              (Arg("input"), Arg("index", dtype="int")), params=(lucid.Param("dim"),),
+              signature=("input", "dim", "index"))
+    x = lucid.tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(pick(x, 1, lucid.tensor([2, 0])).data, [[2, 0], [5, 3]])
+    np.testing.assert_array_equal(pick(x, index=lucid.tensor([1]), dim=0).data, [[3, 4, 5]])
+    with pytest.raises(OpError, match="got argument 'dim' twice"):
+        pick(x, 1, lucid.tensor([0]), dim=0)
+    with pytest.raises(OpError, match=r"signature \('input', 'index'\) must name each of \['input', 'index', 'dim'\]"):
+        Op("test_bad", pick.forward, pick.vjp, pick.inputs, params=pick.params, signature=("input", "index"))
