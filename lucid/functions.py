@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import OpError
+from .op import axes
 from .tensor import OPERATORS, Tensor
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "sign", "floor", "ceil", "round", "trunc", "isnan", "isinf",
@@ -24,19 +25,6 @@ Dim = int | Sequence[int] | None
 def _array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
-
-def _axes(name: str, dim: Dim, ndim: int) -> tuple[int, ...] | None:
-    """`dim` as non-negative NumPy axes (None for all). A 0-d tensor accepts dim 0 and -1."""
-    if dim is None:
-        return None
-    size = max(ndim, 1)
-    result = []
-    for d in (dim,) if isinstance(dim, int) else dim:
-        if not -size <= d < size:
-            raise OpError(f"{name}: dim {d} is out of range for a tensor with {ndim} dims "
-                          f"(expected a dim in [{-size}, {size - 1}])")
-        result.append(d % size)
-    return tuple(a for a in result if a < ndim)
 
 
 def _binary(ufunc: np.ufunc, name: str):
@@ -83,8 +71,8 @@ def _arg_reduction(reduce, name: str):
         x = _array(input)
         if x.size == 0:
             raise OpError(f"{name}: cannot take the {name} of an empty tensor (shape {x.shape})")
-        axes = _axes(name, dim, x.ndim)
-        return Tensor(reduce(x, axis=axes[0] if axes else None, keepdims=keepdim).astype(np.int64))
+        axis = axes(name, dim, x.ndim) if dim is not None else ()
+        return Tensor(reduce(x, axis=axis[0] if axis else None, keepdims=keepdim).astype(np.int64))
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"Index of the {name[3:]}imum along `dim` (of the flattened tensor if dim is None); "
@@ -102,9 +90,9 @@ def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = 
     -x: that keeps ties in order, works for bools, and puts NaN first, as PyTorch does."""
     x = _array(input)
     if x.ndim == 0:
-        _axes("argsort", dim, 0)
+        axes("argsort", dim, 0)
         return Tensor(np.zeros((), dtype=np.int64))
-    (axis,) = _axes("argsort", dim, x.ndim)
+    (axis,) = axes("argsort", dim, x.ndim)
     if not descending:
         return Tensor(np.argsort(x, axis=axis, kind="stable"))
     order = np.flip(np.argsort(np.flip(x, axis), axis=axis, kind="stable"), axis)
@@ -114,7 +102,8 @@ def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = 
 def _logical_reduction(reduce, name: str):
     def function(input: Any, dim: Dim = None, keepdim: bool = False) -> Tensor:
         x = _array(input)
-        return Tensor(np.asarray(reduce(x, axis=_axes(name, dim, x.ndim), keepdims=keepdim)))
+        axis = None if dim is None else axes(name, dim, x.ndim)
+        return Tensor(np.asarray(reduce(x, axis=axis, keepdims=keepdim)))
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"Whether {name} of the values along `dim` are nonzero, as a bool tensor."
@@ -136,7 +125,8 @@ def equal(input: Any, other: Any) -> bool:
 
 def count_nonzero(input: Any, dim: Dim = None) -> Tensor:
     x = _array(input)
-    return Tensor(np.asarray(np.count_nonzero(x, axis=_axes("count_nonzero", dim, x.ndim)), dtype=np.int64))
+    axis = None if dim is None else axes("count_nonzero", dim, x.ndim)
+    return Tensor(np.asarray(np.count_nonzero(x, axis=axis), dtype=np.int64))
 
 
 def nonzero(input: Any, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:

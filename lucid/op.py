@@ -90,6 +90,29 @@ def dim(shapes: Sequence[Shape]) -> tuple:
     return tuple(range(-ndim, ndim))
 
 
+def one_axis(op: str, dim: Any, ndim: int, new: bool = False) -> int:
+    """One PyTorch `dim` as a non-negative NumPy axis, or an error naming the op, the dim and the
+    ndim. A 0-d tensor accepts dim 0 and -1, as in PyTorch; with new=True, `dim` is where a new
+    axis goes (unsqueeze, stack), one of ndim + 1 places."""
+    size = ndim + 1 if new else max(ndim, 1)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise OpError(f"{op}: dim must be an int, got {dim!r}")
+    if not -size <= dim < size:
+        raise OpError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dims "
+                      f"(expected a dim in [{-size}, {size - 1}])")
+    return int(dim) % size
+
+
+def axes(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
+    """`dim` (None for every axis, an int, or a sequence of ints) as sorted non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    result = [one_axis(op, d, ndim) for d in ((dim,) if isinstance(dim, (int, np.integer)) else dim)]
+    if len(set(result)) != len(result):
+        raise OpError(f"{op}: dim {dim} names the same axis twice")
+    return tuple(sorted(a for a in result if a < ndim))
+
+
 class Draw(Protocol):
     """How an op's `sample` asks for random choices. The harness implements it on hypothesis,
     so every choice replays and shrinks; ops never import the harness."""

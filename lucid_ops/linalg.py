@@ -27,8 +27,9 @@ from collections import Counter
 import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid.op import axes
 from lucid.tensor import apply
-from lucid_ops.common import axes, keepdim_shape
+from lucid_ops.common import keepdim_shape
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ import numbers
 import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, generator, hookimpl
+from lucid.op import axes
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
-from lucid_ops.common import axes, keepdim_shape
+from lucid_ops.common import keepdim_shape
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, index_backward
 

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
-from lucid.op import Example, dim, dims
-from lucid_ops.common import axes, keepdim_shape
+from lucid.op import Example, axes, dim, dims, one_axis
+from lucid_ops.common import keepdim_shape
 from lucid_ops.exponential import exp
-from lucid_ops.shape import expand, flip, one_axis, pad, permute
+from lucid_ops.shape import expand, flip, pad, permute
 
 reduction_params = (Param("dim", None, dims), Param("keepdim", False, (False, True)))
 any_input = (Arg("input", dtype="any"),)  # sums, products and extrema of integers are integers

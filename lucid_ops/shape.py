@@ -14,23 +14,10 @@ from typing import Any
 import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
-from lucid.op import dim, dims
-from lucid_ops.common import axes
+from lucid.op import axes, dim, dims, one_axis
 
 anything = (Arg("input", dtype="any"),)
 index_arg = Arg("index", dtype="int")
-
-
-def one_axis(op: str, d: Any, ndim: int, new: bool = False) -> int:
-    """One `dim` as a non-negative axis. A 0-d tensor accepts dim 0 and -1, as in PyTorch; with
-    new=True, `d` is where a new axis goes (unsqueeze, stack), one of ndim + 1 places."""
-    size = ndim + 1 if new else max(ndim, 1)
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
-        raise OpError(f"{op}: dim must be an int, got {d!r}")
-    if not -size <= d < size:
-        raise OpError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
-                      f"(expected a dim in [{-size}, {size - 1}])")
-    return int(d) % size
 
 
 def _back_to_input_shape(g, out, x, **params):
