@@ -156,7 +156,7 @@ def compare_full(target: Target, index: int, analytic: np.ndarray, evaluate: Eva
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         numerical, error = central(evaluate, i, tol.eps, lo, hi)
-        part = np.ascontiguousarray(analytic[:, lo:hi].T)
+        part = analytic[:, lo:hi].copy().T.copy()  # two copies, each cache-friendly, beat one strided gather
         diff, allowed = disagreement(part, numerical, error, tol, x.dtype, top)
         rows = np.nonzero((~(diff <= allowed)).any(axis=1))[0]
         if rows.size:
