@@ -59,7 +59,8 @@ def _matmul_vjp(g, out, a, b):
     broadcast batch axes. (mm and bmm share this rule.)"""
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-    g2 = g.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
+    g2 = g if a.ndim > 1 and b.ndim > 1 else \
+        g.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
     ga = gb = None
     if a.requires_grad:
         ga = matmul(g2, b2.mT)

@@ -25,19 +25,19 @@ from lucid_ops.shape import expand, index_backward
 def _shifted(x, dim, name):
     """x minus its max along dim (so exp cannot overflow), and the reduced axes."""
     a = axes(name, dim, x.ndim)
-    return x - np.max(x, axis=a, keepdims=True, initial=-np.inf), a
+    return x - x.max(axis=a, keepdims=True, initial=-np.inf), a  # ndarray methods: np.max and np.sum are slow
 
 
 def _softmax(x, dim):
     e, a = _shifted(x, dim, "nn.functional.softmax")
     e = np.exp(e)
-    return e / np.sum(e, axis=a, keepdims=True)
+    return e / e.sum(axis=a, keepdims=True)
 
 
 def _log_softmax(x, dim):
     s, a = _shifted(x, dim, "nn.functional.log_softmax")
     with np.errstate(divide="ignore"):  # log(0) only for an empty dim, whose result is empty
-        return s - np.log(np.sum(np.exp(s), axis=a, keepdims=True))
+        return s - np.log(np.exp(s).sum(axis=a, keepdims=True))
 
 
 def log_softmax_grad(g, out, dim):
@@ -72,9 +72,10 @@ def _linear(x, weight, bias=None):
 def _linear_vjp(g, out, x, weight, bias):
     """y = x W^T + b: gx = g W, gW = g^T x summed over the batch, gb = g (the engine sums the batch)."""
     n_out, n_in = weight.shape
-    return (g @ weight if x.requires_grad else None,
-            g.reshape(-1, n_out).mT @ x.reshape(-1, n_in) if weight.requires_grad else None,
-            g if bias is not None else None)
+    gw = None
+    if weight.requires_grad:  # flatten the batch, unless it is flat already (the usual (N, in) input)
+        gw = g.mT @ x if x.ndim == 2 else g.reshape(-1, n_out).mT @ x.reshape(-1, n_in)
+    return g @ weight if x.requires_grad else None, gw, g if bias is not None else None
 
 
 def _linear_sample(draw):

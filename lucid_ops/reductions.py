@@ -47,12 +47,13 @@ def _count(x, dim) -> int:
 
 # --- sum, mean, prod -----------------------------------------------------------------------------
 
+# sum and mean call the ndarray methods: np.sum and np.mean add layers of Python to every call.
 def _sum(x, dim=None, keepdim=False):
-    return np.sum(x, axis=axes("sum", dim, x.ndim), keepdims=keepdim)
+    return x.sum(axis=None if dim is None else axes("sum", dim, x.ndim), keepdims=keepdim)
 
 
 def _mean(x, dim=None, keepdim=False):
-    return np.mean(x, axis=axes("mean", dim, x.ndim), keepdims=keepdim)
+    return x.mean(axis=None if dim is None else axes("mean", dim, x.ndim), keepdims=keepdim)
 
 
 def _prod(x, dim=None, keepdim=False):

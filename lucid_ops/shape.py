@@ -117,7 +117,7 @@ def _permutations(shapes):
 
 def _transpose(x, dim0, dim1):
     a, b = one_axis("transpose", dim0, x.ndim), one_axis("transpose", dim1, x.ndim)
-    return np.swapaxes(x, a, b) if x.ndim else x
+    return x.swapaxes(a, b) if x.ndim else x
 
 
 def _flip(x, dims):
@@ -161,7 +161,8 @@ def _expand(x, size):
     lead = len(size) - x.ndim
     if lead < 0:
         raise ValueError(f"the number of sizes ({len(size)}) must be at least the number of dims ({x.ndim})")
-    target = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(size))
+    target = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(size)) \
+        if -1 in size else size
     if math.prod(target) > 4096:
         return np.broadcast_to(x, target)  # a read-only view: no copy of a large array
     out = np.empty(target, dtype=x.dtype)  # small: a copy is faster than broadcast_to's setup
