@@ -17,7 +17,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
 from lucid_ops.arithmetic import where
 from lucid_ops.exponential import exp, log
-from lucid_ops.nn import log_softmax, log_softmax_grad
+from lucid_ops.nn import log_softmax, log_softmax_grad, softmax
 from lucid_ops.shape import expand
 from lucid_ops.special import sigmoid, softplus
 
@@ -192,6 +192,20 @@ def _class_dim(name, x):
     return 0 if x.ndim == 1 else 1
 
 
+def _check_indices(name, logp, target, ignore_index, cd):
+    """Check class-index targets against the input; returns the mask of those that count."""
+    classes = logp.shape[cd]
+    expected = logp.shape[:cd] + logp.shape[cd + 1:]
+    if target.shape != expected:
+        raise OpError(f"{name}: class-index target of shape {target.shape} does not fit input of shape "
+                      f"{logp.shape}: expected shape {expected}")
+    valid = target != ignore_index
+    if (valid & ((target < 0) | (target >= classes))).any():
+        raise OpError(f"{name}: class-index target values must lie in [0, {classes}) or equal ignore_index "
+                      f"({ignore_index}), got values from {target.min()} to {target.max()}")
+    return valid
+
+
 def _coefficients(name, logp, target, weight, ignore_index, label_smoothing):
     """q (logp's shape): how much each log-probability counts; `chosen`: the one-hot of the
     non-ignored class-index targets (None for probability targets); and the weight shaped to
@@ -207,14 +221,7 @@ def _coefficients(name, logp, target, weight, ignore_index, label_smoothing):
             raise OpError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
         _same_shape(name, logp, target)
         return target * (1 - label_smoothing) + label_smoothing / classes, None, w
-    expected = logp.shape[:cd] + logp.shape[cd + 1:]
-    if target.shape != expected:
-        raise OpError(f"{name}: class-index target of shape {target.shape} does not fit input of shape "
-                      f"{logp.shape}: expected shape {expected}")
-    if np.any((target != ignore_index) & ((target < 0) | (target >= classes))):
-        raise OpError(f"{name}: class-index target values must lie in [0, {classes}) or equal ignore_index "
-                      f"({ignore_index}), got values from {target.min()} to {target.max()}")
-    valid = np.expand_dims(target != ignore_index, cd)
+    valid = np.expand_dims(_check_indices(name, logp, target, ignore_index, cd), cd)
     chosen = (np.expand_dims(target, cd) == np.arange(classes).reshape(along)) & valid
     q = (1 - label_smoothing) * chosen + (label_smoothing / classes) * valid
     return q.astype(logp.dtype), chosen.astype(logp.dtype), w
@@ -260,16 +267,49 @@ def _check_smoothing(name, label_smoothing):
         raise OpError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
 
 
+def _plain(target, weight, label_smoothing) -> bool:
+    """The usual case, which has a lean path: class-index targets, no class weights, no smoothing."""
+    return target.dtype.kind in "iu" and weight is None and label_smoothing == 0
+
+
+def _picked(x, target, valid):
+    """The index in x of each target's value (index 0 along the class dim where it is ignored)."""
+    key = np.indices(target.shape, sparse=True)
+    cd = 0 if x.ndim == 1 else 1
+    return (*key[:cd], np.where(valid, target, 0), *key[cd:])
+
+
 def _cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     name = "nn.functional.cross_entropy"
     _check_smoothing(name, label_smoothing)
+    if _plain(target, weight, label_smoothing):  # -log softmax(x)[t] = logsumexp(x) - x[t]: no full log_softmax
+        cd = _class_dim(name, x)
+        valid = _check_indices(name, x, target, ignore_index, cd)
+        key = _picked(x, target, valid)
+        shifted = x - x.max(axis=cd, keepdims=True, initial=-np.inf)
+        loss = np.where(valid, np.log(np.exp(shifted).sum(axis=cd)) - shifted[key], 0)
+        if reduction == "mean":
+            return loss.sum() / valid.sum(dtype=loss.dtype)
+        return _reduce(loss, reduction, name)
     logp = log_softmax.forward(x, _class_dim(name, x))
     return _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing)
 
 
 def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label_smoothing):
     """Through log_softmax: recompute logp = log_softmax(x) with Lucid ops (so that the gradient
-    depends on x where a second derivative needs it), then send g_logp back through it."""
+    depends on x where a second derivative needs it), then send g_logp back through it. In the
+    usual case (`_plain`) that is (softmax(x) - one_hot(target)) g, for the targets that count."""
+    if _plain(target, weight, label_smoothing):
+        cd, valid = 0 if x.ndim == 1 else 1, target.data != ignore_index  # checked by the forward
+        one_hot = np.zeros(x.shape, x.dtype)
+        one_hot[_picked(x, target.data, valid)] = 1
+        along = x.shape[:cd] + (1,) + x.shape[cd + 1:]  # a loss per target, broadcast along the classes
+        if reduction == "none":
+            g = g.reshape(along)
+        elif reduction == "mean":
+            g = g / int(valid.sum())
+        gx = (softmax(x, cd) - one_hot) * g
+        return (gx if valid.all() else gx * valid.reshape(along).astype(x.dtype)), None, None
     cd = 0 if x.ndim == 1 else 1
     logp = log_softmax(x, cd)
     g_logp, g_target, g_weight = _logp_loss_vjp("nn.functional.cross_entropy", g, out, logp, target, weight,
