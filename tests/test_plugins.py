@@ -185,7 +185,7 @@ def installed_distribution(tmp_path, monkeypatch):
     def install(dist, modules, entry_points):
         for module, source in modules.items():
             (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        info = tmp_path / f"{dist}-1.0.dist-info"
+        info = tmp_path / f"{dist.replace('-', '_')}-1.0.dist-info"  # as pip names it: '-' ends the name
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
         lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
