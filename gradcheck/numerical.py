@@ -215,14 +215,15 @@ def directional(evaluate: Evaluator, i: int, directions: np.ndarray, eps: float)
     flat = x.reshape(-1)
     k = len(directions)
     h = np.full(k, step(evaluate.target, eps) * max(1.0, float(np.abs(flat).max(initial=0.0))))
+    which = np.tile(np.arange(k), len(OFFSETS))
+    moves = (np.repeat(OFFSETS, k) * h[which])[:, None] * directions[which]  # row 1 + r moves by moves[r]
 
     def make(lo: int, hi: int) -> np.ndarray:
-        r = np.arange(lo, hi)
-        stack = np.repeat(flat[None], hi - lo, axis=0)
-        perturbed = r > 0
-        which = (r[perturbed] - 1) % k
-        t = OFFSETS[(r[perturbed] - 1) // k]
-        stack[perturbed] += (t * h[which])[:, None] * directions[which]
+        stack = np.empty((hi - lo, flat.size))
+        start = max(lo, 1)
+        np.add(flat, moves[start - 1:hi - 1], out=stack[start - lo:])
+        if lo == 0:
+            stack[0] = flat
         return stack.reshape((hi - lo,) + x.shape)
 
     return along(evaluate, i, k, make, h)

@@ -16,6 +16,7 @@ unbatched form on its first use, and a target that does not match falls back to 
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -59,6 +60,16 @@ def counts_from_end(value: Any, ndim: int) -> bool:
     return all(isinstance(v, (int, np.integer)) and -ndim <= v < 0 for v in values)
 
 
+def frozen(out: Any) -> Any:
+    """A read-only copy of a forward's output(s), to be shared by many VJP calls: a rule that
+    writes into its `out` fails loudly instead of corrupting the calls after it."""
+    if isinstance(out, (tuple, list)):
+        return tuple(frozen(o) for o in out)
+    out = np.array(out, copy=True)
+    out.flags.writeable = False
+    return out
+
+
 def symmetric(x: np.ndarray) -> np.ndarray:
     return (x + np.swapaxes(x, -1, -2)) / 2
 
@@ -86,13 +97,13 @@ class Target:
 
     @property
     def out_size(self) -> int:
-        return int(sum(np.prod(s, dtype=int) for s in self.out_shapes))
+        return sum(math.prod(s) for s in self.out_shapes)
 
     def split(self, flat: np.ndarray) -> list[np.ndarray]:
         """A flat output vector (or a row of the Jacobian) as one array per output."""
         parts, start = [], 0
         for shape in self.out_shapes:
-            n = int(np.prod(shape, dtype=int))
+            n = math.prod(shape)
             parts.append(flat[..., start:start + n].reshape(flat.shape[:-1] + shape))
             start += n
         return parts
@@ -119,9 +130,12 @@ class OpTarget(Target):
         least = min((x.ndim for x in self.arrays if x is not None), default=0)
         self.batchable = op.sample is None and not op.variadic and all(
             counts_from_end(value, least) for key, value in self.params.items() if key in AXIS_PARAMS)
-        outs64 = flat_outputs(self._call(self.points64()))
-        self.out_eps = max([float(np.finfo(o.dtype).eps) for o in outs64], default=self.out_eps)
-        self.out_shapes = [o.shape for o in flat_outputs(self._call(self.arrays))]
+        self.out = frozen(self._call(self.arrays))  # every VJP at the point reuses it
+        outs = flat_outputs(self.out)
+        self.out_shapes = [o.shape for o in outs]
+        if any(x is not None and x.dtype.kind == "f" and x.dtype != np.float64 for x in self.arrays):
+            outs = flat_outputs(self._call(self.points64()))
+        self.out_eps = max([float(np.finfo(o.dtype).eps) for o in outs], default=self.out_eps)
 
     def arg(self, i: int):
         return self.op.inputs[0] if self.op.variadic else self.op.inputs[i]
@@ -167,7 +181,7 @@ class OpTarget(Target):
             tensors = [Tensor(symmetric(t.data), requires_grad=t.requires_grad) if i in self.symmetric else t
                        for i, t in enumerate(tensors)]
         if out is None:
-            out = self._call(arrays)
+            out = self.out if arrays is self.arrays else self._call(arrays)
         outs = out if isinstance(out, (tuple, list)) else (out,)
         parts = iter(gs)
         g_tensors, out_tensors = [], []
@@ -209,8 +223,7 @@ class OpTarget(Target):
         ndim = max(x.ndim for x in self.arrays if x is not None)
         arrays = [None if x is None else np.broadcast_to(x, (k,) + (1,) * (ndim - x.ndim) + x.shape)
                   for x in self.arrays]
-        out = self._call(self.arrays)
-        outs = out if isinstance(out, (tuple, list)) else (out,)
+        outs = self.out if isinstance(self.out, (tuple, list)) else (self.out,)
         out = tuple(np.broadcast_to(o, (k,) + np.shape(o)) for o in outs)
         shapes = [() if x is None else x.shape for x in arrays]
         grads = self.raw_vjp(self.split(G), arrays, out)
@@ -235,6 +248,23 @@ class FunctionTarget(Target):
         with lucid.no_grad():
             outs = flat_outputs(self.fn(*[None if x is None else Tensor(x) for x in arrays]))
         return np.concatenate([o.reshape(-1) for o in outs]).astype(np.float64, copy=False) if outs else np.zeros(0)
+
+    def forward_batch(self, i: int, stack: np.ndarray) -> np.ndarray:
+        """fn on a stack of values of input i along a new leading axis, as `OpTarget` does: right
+        for functions that broadcast over leading axes (softmax over dim=-1, x @ W), and caught
+        by the output's shape or by the rows `Evaluator` compares with single calls otherwise."""
+        arrays = self.points64()
+        ndim = max(x.ndim for x in arrays if x is not None)
+        arrays[i] = stack.reshape((len(stack),) + (1,) * (ndim - arrays[i].ndim) + arrays[i].shape)
+        try:
+            with lucid.no_grad():
+                outs = flat_outputs(self.fn(*[None if x is None else Tensor(x) for x in arrays]))
+        except Exception:
+            raise NotBatchable from None
+        b = len(stack)
+        if [o.shape for o in outs] != [(b,) + s for s in self.out_shapes]:
+            raise NotBatchable
+        return np.concatenate([o.reshape(b, -1) for o in outs], axis=1).astype(np.float64, copy=False)
 
     def vjp(self, g: np.ndarray) -> list[np.ndarray]:
         leaves = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt) for i, x in enumerate(self.inputs)]
