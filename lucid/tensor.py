@@ -149,16 +149,18 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
 
 def _constant(value: Any, inputs: Sequence[Any]) -> Tensor | None:
     """A Python number or array taking part in an op: a constant that never requires grad.
-    Numbers take the dtype of the op's first Tensor (`x * 2` stays float32), as in PyTorch."""
+    A number takes the dtype of the op's first floating-point Tensor (`x * 2` and
+    `where(mask, x, 0.0)` stay float32, as in PyTorch); with integer Tensors only, NumPy's
+    promotion decides."""
     if value is None or isinstance(value, Tensor):
         return value
     if type(value) is np.ndarray:
         return _new_tensor(value, False, None, 0)
-    if isinstance(value, (int, float, bool)):
-        for like in inputs:
-            if isinstance(like, Tensor):
-                dtype = like.data.dtype if like.data.dtype.kind == "f" else np.result_type(like.data.dtype, value)
-                return _new_tensor(np.asarray(value, dtype=dtype), False, None, 0)
+    dtypes = [x.data.dtype for x in inputs if isinstance(x, Tensor)]
+    if isinstance(value, (int, float, bool)) and dtypes:
+        floating = [d for d in dtypes if d.kind == "f"]
+        dtype = floating[0] if floating else np.result_type(dtypes[0], value)
+        return _new_tensor(np.asarray(value, dtype=dtype), False, None, 0)
     return tensor(value)
 
 

@@ -100,6 +100,12 @@ def test_python_scalars_keep_float32():
     np.testing.assert_allclose(x.grad.data, [2.5 / 3] * 2, rtol=1e-6)
 
 
+def test_python_numbers_take_the_first_floating_tensors_dtype():
+    mask, x = lucid.tensor([True, False]), lucid.tensor([1.0, 2.0])
+    assert lucid.where(mask, x, 0.0).dtype == np.float32  # not the bool condition's float64
+    assert (lucid.tensor([1, 2], dtype=lucid.int32) + 1).dtype == np.int32
+
+
 def test_million_op_chain_has_no_recursion_error():
     x = leaf(1.0)
     t = x
