@@ -40,6 +40,7 @@ def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")
     home = _HOMES[name]
-    if home is None:
-        return importlib.import_module(f".{name}", __name__)
-    return getattr(importlib.import_module(f".{home}", __name__), name)
+    module = importlib.import_module(f".{home or name}", __name__)
+    value = module if home is None else getattr(module, name)
+    globals()[name] = value  # found once: later lookups are plain attribute reads
+    return value
