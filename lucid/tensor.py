@@ -170,7 +170,7 @@ def _describe(tensors: Iterable[Tensor | None]) -> str:
 
 
 class _Operators(dict):
-    """name -> Op for the ops behind Tensor's operators and methods; filled by lucid.registry."""
+    """name -> Op for the ops behind Tensor's operators and methods; filled by lucid.plugins."""
 
     def __missing__(self, name: str) -> Any:
         raise LucidError(f"no op named {name!r} is registered, so this Tensor operation is unavailable "
