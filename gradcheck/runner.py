@@ -7,6 +7,7 @@ nothing it does stops a `check_ops` run over the whole registry.
 """
 from __future__ import annotations
 
+import functools
 import random
 import re
 import time
@@ -200,17 +201,29 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, grad_o
     return _check_function(fn, inputs, 2, eps, atol, rtol, mode, raise_exception, seed, grad_outputs)
 
 
+def as_op(fn: Callable[..., Any]) -> tuple[Op | None, dict]:
+    """The op behind fn and its params, when fn is an op or `functools.partial(op, name=value)`
+    with params only by name: then fn(*inputs) is exactly op(*inputs, **params)."""
+    if isinstance(fn, Op):
+        return fn, {}
+    if isinstance(fn, functools.partial) and isinstance(fn.func, Op) and not fn.args and \
+            set(fn.keywords) <= set(fn.func.param_names):
+        return fn.func, dict(fn.keywords)
+    return None, {}
+
+
 def _check_function(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, order: int, eps: float, atol: float,
                     rtol: float, mode: str, raise_exception: bool, seed: int,
                     grad_outputs: Sequence[Any] | None = None) -> bool:
     start = time.perf_counter()
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if isinstance(fn, Op) and not fn.variadic and len(inputs) == len(fn.inputs) and \
-            all(p.name in fn.defaults for p in fn.params):
+    op, params = as_op(fn)
+    if op is not None and not op.variadic and not op.signature and len(inputs) == len(op.inputs) and \
+            all(p.name in op.defaults or p.name in params for p in op.params):
         # an op itself: call its forward and rule directly, which lets the Jacobian be batched
         arrays = [None if x is None else x.data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
         wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-        target: Target = OpTarget(fn, arrays, {}, wrt=wrt)
+        target: Target = OpTarget(op, arrays, params, wrt=wrt)
     else:
         target = FunctionTarget(fn, inputs)
     report = OpReport(target.name, examples=1, reproduce="")
