@@ -60,6 +60,11 @@ def counts_from_end(value: Any, ndim: int) -> bool:
     return all(isinstance(v, (int, np.integer)) and -ndim <= v < 0 for v in values)
 
 
+def concatenated(outs: list[np.ndarray]) -> np.ndarray:
+    """Float outputs as one flat float64 vector, the form finite differences work on."""
+    return np.concatenate([o.reshape(-1) for o in outs]).astype(np.float64, copy=False) if outs else np.zeros(0)
+
+
 def frozen(out: Any) -> Any:
     """A read-only copy of a forward's output(s), to be shared by many VJP calls: a rule that
     writes into its `out` fails loudly instead of corrupting the calls after it."""
@@ -82,6 +87,8 @@ class Target:
     wrt: tuple[int, ...]  # the inputs whose gradient is checked
     out_shapes: list[tuple[int, ...]]  # of the floating-point outputs
     out_eps: float = float(np.finfo(np.float64).eps)  # the outputs' precision at float64 inputs
+    #: forward(points64()), when making the target computed it already (None: not known)
+    center: np.ndarray | None = None
 
     def forward(self, arrays: Arrays) -> np.ndarray:
         raise NotImplementedError
@@ -135,6 +142,8 @@ class OpTarget(Target):
         self.out_shapes = [o.shape for o in outs]
         if any(x is not None and x.dtype.kind == "f" and x.dtype != np.float64 for x in self.arrays):
             outs = flat_outputs(self._call(self.points64()))
+        elif not any(self.arg(i).mutable for i, x in enumerate(self.arrays) if x is not None):
+            self.center = concatenated(outs)  # forward() would call the same forward on the same values
         self.out_eps = max([float(np.finfo(o.dtype).eps) for o in outs], default=self.out_eps)
 
     def arg(self, i: int):
@@ -148,8 +157,7 @@ class OpTarget(Target):
     def forward(self, arrays: Arrays) -> np.ndarray:
         """On copies: an op that updates an input in place (batch_norm's running statistics)
         must not move the point the finite differences are taken at."""
-        outs = flat_outputs(self._call([None if x is None else x.copy() for x in arrays]))
-        return np.concatenate([o.reshape(-1) for o in outs]).astype(np.float64, copy=False) if outs else np.zeros(0)
+        return concatenated(flat_outputs(self._call([None if x is None else x.copy() for x in arrays])))
 
     def forward_batch(self, i: int, stack: np.ndarray) -> np.ndarray:
         """Input i replaced by a stack along a new leading axis; the others broadcast against it."""
@@ -241,13 +249,20 @@ class FunctionTarget(Target):
         self.inputs = [x if isinstance(x, Tensor) or x is None else lucid.tensor(x) for x in inputs]
         self.arrays = [None if x is None else x.data for x in self.inputs]
         self.wrt = tuple(i for i, x in enumerate(self.inputs) if x is not None and x.requires_grad)
-        with lucid.no_grad():
-            self.out_shapes = [o.shape for o in flat_outputs(fn(*self.inputs))]
+        # One call, recorded: its graph serves every VJP (backward with retain_graph) and its
+        # outputs are the center of the finite differences (recording does not change values).
+        self.leaves = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt)
+                       for i, x in enumerate(self.inputs)]
+        with lucid.enable_grad():
+            self.outs = fn(*self.leaves)
+        outs = flat_outputs(self.outs)
+        self.out_shapes = [o.shape for o in outs]
+        if all(x is None or x.dtype == np.float64 for x in self.arrays):  # the inputs are the float64 point
+            self.center = concatenated(outs)
 
     def forward(self, arrays: Arrays) -> np.ndarray:
         with lucid.no_grad():
-            outs = flat_outputs(self.fn(*[None if x is None else Tensor(x) for x in arrays]))
-        return np.concatenate([o.reshape(-1) for o in outs]).astype(np.float64, copy=False) if outs else np.zeros(0)
+            return concatenated(flat_outputs(self.fn(*[None if x is None else Tensor(x) for x in arrays])))
 
     def forward_batch(self, i: int, stack: np.ndarray) -> np.ndarray:
         """fn on a stack of values of input i along a new leading axis, as `OpTarget` does: right
@@ -267,15 +282,13 @@ class FunctionTarget(Target):
         return np.concatenate([o.reshape(b, -1) for o in outs], axis=1).astype(np.float64, copy=False)
 
     def vjp(self, g: np.ndarray) -> list[np.ndarray]:
-        leaves = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt) for i, x in enumerate(self.inputs)]
-        outs = self.fn(*leaves)
-        outs = [o for o in (outs if isinstance(outs, (tuple, list)) else (outs,)) if o.dtype.kind == "f"]
+        outs = [o for o in (self.outs if isinstance(self.outs, (tuple, list)) else (self.outs,)) if o.dtype.kind == "f"]
         parts = self.split(g)
         pairs = [(o, p) for o, p in zip(outs, parts) if o.requires_grad]
         if not pairs:
             return [np.zeros(self.arrays[i].shape) for i in self.wrt]
-        grads = lucid.grad([o for o, _ in pairs], [leaves[i] for i in self.wrt],
-                           [Tensor(p.astype(o.dtype)) for o, p in pairs], allow_unused=True)
+        grads = lucid.grad([o for o, _ in pairs], [self.leaves[i] for i in self.wrt],
+                           [Tensor(p.astype(o.dtype)) for o, p in pairs], retain_graph=True, allow_unused=True)
         return [np.zeros(self.arrays[i].shape) if gr is None else gr.data for i, gr in zip(self.wrt, grads)]
 
 
