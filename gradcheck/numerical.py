@@ -94,6 +94,9 @@ class Evaluator:
         for lo in range(0, rows, chunk):
             stack = make(lo, min(lo + chunk, rows))
             for r, x in enumerate(stack):
+                if lo + r == 0 and self.target.center is not None and np.array_equal(x, self.base[i]):
+                    out[0] = self.target.center  # the unperturbed point, whose outputs are known
+                    continue
                 arrays[i] = x
                 out[lo + r] = self.target.forward(arrays)
                 self.calls += 1
@@ -127,6 +130,9 @@ def close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
         return False
     if np.array_equal(a, b):
         return True
+    largest = float(np.abs(b).max(initial=0.0))
+    if np.isfinite(largest) and float(np.abs(a - b).max(initial=0.0)) <= rtol * largest:
+        return True  # b finite: within the slack every entry gets (NaN differences fail here)
     both_nan = np.isnan(a) & np.isnan(b)
     scale = rtol * float(np.abs(np.where(np.isfinite(b), b, 0.0)).max(initial=0.0))
     return bool(np.all(both_nan | (np.abs(a - b) <= scale + rtol * np.abs(b))))
@@ -221,7 +227,7 @@ def directional(evaluate: Evaluator, i: int, directions: np.ndarray, eps: float)
     flat = x.reshape(-1)
     k = len(directions)
     h = np.full(k, step(evaluate.target, eps) * max(1.0, float(np.abs(flat).max(initial=0.0))))
-    which = np.tile(np.arange(k), len(OFFSETS))
+    which = np.arange(k * len(OFFSETS)) % k  # 0..k-1, once per offset
     moves = (np.repeat(OFFSETS, k) * h[which])[:, None] * directions[which]  # row 1 + r moves by moves[r]
 
     def make(lo: int, hi: int) -> np.ndarray:
