@@ -4,7 +4,8 @@ Both sides check the same function at the same float64 point with the same step 
 (eps=1e-6, atol=1e-5, rtol=1e-3), through each library's public call:
 - full mode: the whole Jacobian of a (50,50) @ (50,50) matmul, both inputs (5,000 x 2,500 entries);
 - fast mode: random projections of the Jacobian of small elementwise (exp, tanh), reduction
-  (sum, mean) and softmax ops on a (16,16) input (PyTorch: `fast_mode=True`).
+  (sum, mean) and softmax ops on a (16,16) input (PyTorch: `fast_mode=True`); softmax both as a
+  function of x and as `functools.partial(softmax, dim=-1)`, which gradcheck calls as the op itself.
 Each case first checks that both sides pass, then times them turn by turn. The targets are
 Lucid at most 0.25x PyTorch's time in full mode and 0.5x in fast mode.
 
@@ -14,6 +15,7 @@ Lucid at most 0.25x PyTorch's time in full mode and 0.5x in fast mode.
 from __future__ import annotations
 
 import argparse
+import functools
 
 import timing  # noqa: F401  (first: it sets the thread count before NumPy loads)
 from timing import compare, duration, np, setting, table, torch
@@ -42,6 +44,8 @@ CASES = {
     "sum": ("fast", [(16, 16)], lucid.sum, lambda: torch.sum),
     "mean": ("fast", [(16, 16)], lucid.mean, lambda: torch.mean),
     "softmax": ("fast", [(16, 16)], lucid_softmax, lambda: torch_softmax),
+    # the same check, the op handed over with its param (gradcheck then calls it directly)
+    "softmax-partial": ("fast", [(16, 16)], functools.partial(LF.softmax, dim=-1), lambda: torch_softmax),
 }
 
 
