@@ -148,7 +148,7 @@ def away_from_kinks(x: np.ndarray, kinks: Sequence[float], lo: float, hi: float)
     if not kinks or x.size == 0:
         return x
     width = KINK_MARGIN
-    x = x.copy()
+    x = np.array(x)  # a copy, and an array even for a 0-d input drawn as a NumPy scalar
     for k in kinks:
         near = np.abs(x - k) < width
         if near.any():

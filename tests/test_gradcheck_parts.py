@@ -28,6 +28,8 @@ def test_values_keep_away_from_kinks():
     x = strategies.away_from_kinks(np.array([0.0, 0.004, -0.002, 0.5]), (0.0,), -3, 3)
     assert np.all(np.abs(x) >= strategies.KINK_MARGIN)
     assert x[3] == 0.5
+    scalar = strategies.away_from_kinks(np.float64(0.001), (0.0,), -3, 3)  # a 0-d input, drawn as a scalar
+    assert abs(scalar) >= strategies.KINK_MARGIN
 
 
 tied = Op("draft.max", lambda x, y: np.maximum(x, y), lambda g, out, x, y: (g, g), (Arg("input"), Arg("other")),
