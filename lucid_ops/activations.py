@@ -10,7 +10,7 @@ import math
 import numpy as np
 import scipy.special as sp
 
-from lucid import Op, Param, hookimpl
+from lucid import Arg, Op, Param, hookimpl, zeros_like
 from lucid_ops.arithmetic import abs, square, where
 from lucid_ops.exponential import exp
 from lucid_ops.special import erf, sigmoid, softplus
@@ -66,8 +66,12 @@ def _hardswish_vjp(g, out, x):
     return (g * (x / 3 + 0.5) * inside + g * (x.data >= 3),)
 
 
-# relu'(0) = 0, as in PyTorch.
-relu = Op("nn.functional.relu", lambda x: np.maximum(x, 0), lambda g, out, x: (g * (out.data > 0),), kinks=(0.0,))
+# relu'(0) = 0, as in PyTorch. The rule is one fused op (PyTorch's threshold_backward): g where the
+# output is positive. Its slope in `output` is 0 wherever it has one (a zero, not None: it is used).
+relu_backward = Op("relu_backward", lambda g, out: g * (out > 0),
+                   lambda gg, _, g, out: (relu_backward(gg, out), zeros_like(out)), (Arg("grad"), Arg("output")),
+                   kinks=(0.0,))
+relu = Op("nn.functional.relu", lambda x: np.maximum(x, 0), lambda g, out, x: (relu_backward(g, out),), kinks=(0.0,))
 # leaky_relu'(0) = negative_slope, as in PyTorch.
 leaky_relu = Op("nn.functional.leaky_relu", _leaky_relu,
                 lambda g, out, x, negative_slope: (g * np.where(x.data > 0, 1, negative_slope).astype(g.dtype),),
@@ -103,5 +107,5 @@ logsigmoid = Op("nn.functional.logsigmoid", lambda x: -np.logaddexp(0, -x), lamb
 
 @hookimpl
 def lucid_ops():
-    return [relu, dataclasses.replace(relu, name="relu"), leaky_relu, elu, selu, celu, gelu, silu, mish, hardtanh,
+    return [relu, dataclasses.replace(relu, name="relu"), relu_backward, leaky_relu, elu, selu, celu, gelu, silu, mish, hardtanh,
             relu6, hardsigmoid, hardswish, softsign, logsigmoid]

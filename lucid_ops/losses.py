@@ -17,7 +17,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
 from lucid_ops.arithmetic import where
 from lucid_ops.exponential import exp, log
-from lucid_ops.nn import log_softmax, log_softmax_grad, softmax
+from lucid_ops.nn import log_softmax, log_softmax_backward, softmax
 from lucid_ops.shape import expand
 from lucid_ops.special import sigmoid, softplus
 
@@ -314,7 +314,7 @@ def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label
     logp = log_softmax(x, cd)
     g_logp, g_target, g_weight = _logp_loss_vjp("nn.functional.cross_entropy", g, out, logp, target, weight,
                                                 ignore_index, reduction, label_smoothing)
-    return log_softmax_grad(g_logp, logp, cd), g_target, g_weight
+    return log_softmax_backward(g_logp, logp, cd), g_target, g_weight
 
 
 def _nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):

@@ -40,16 +40,44 @@ def _log_softmax(x, dim):
         return s - np.log(np.exp(s).sum(axis=a, keepdims=True))
 
 
-def log_softmax_grad(g, out, dim):
-    """Gradient through log_softmax, given its output: g minus softmax times the sum of g."""
-    return g - exp(out) * g.sum(dim, keepdim=True)
+def _softmax_backward(g, out, dim):
+    """out (g - Σ g out): the part of g along the probability simplex, weighted by out."""
+    gout = g * out
+    return gout - out * gout.sum(axis=axes("softmax_backward", dim, out.ndim), keepdims=True)
 
 
-softmax = Op("nn.functional.softmax", _softmax,
-             lambda g, out, x, dim: (out * (g - (g * out).sum(dim, keepdim=True)),),
+def _softmax_backward_vjp(gg, _, g, out, dim):
+    """The map g -> out (g - Σ g out) is self-adjoint, so its gradient in g is itself."""
+    s, t = (g * out).sum(dim, keepdim=True), (gg * out).sum(dim, keepdim=True)
+    return softmax_backward(gg, out, dim), gg * (g - s) - g * t
+
+
+def _log_softmax_backward(g, out, dim):
+    """g - softmax Σ g, with softmax = exp(out)."""
+    return g - np.exp(out) * g.sum(axis=axes("log_softmax_backward", dim, out.ndim), keepdims=True)
+
+
+def _log_softmax_backward_vjp(gg, _, g, out, dim):
+    p = exp(out)
+    return gg - (gg * p).sum(dim, keepdim=True), -gg * p * g.sum(dim, keepdim=True)
+
+
+def _backward_sample(draw):
+    """The gradient and the output it flows through have one shape, as in a backward."""
+    shape = draw.shape()
+    return Example((shape, shape), {"dim": draw.choice(one_dim([shape]))})
+
+
+# The rules are ops of their own, as PyTorch's _softmax_backward_data: one op call in a backward
+# instead of four, and a derivative, for second order, verified like any other op's.
+softmax_backward = Op("softmax_backward", _softmax_backward, _softmax_backward_vjp,
+                      (Arg("grad"), Arg("output", low=0, high=1)), params=(Param("dim"),), sample=_backward_sample)
+log_softmax_backward = Op("log_softmax_backward", _log_softmax_backward, _log_softmax_backward_vjp,
+                          (Arg("grad"), Arg("output", high=0)), params=(Param("dim"),), sample=_backward_sample)
+softmax = Op("nn.functional.softmax", _softmax, lambda g, out, x, dim: (softmax_backward(g, out, dim),),
              params=(Param("dim", choices=one_dim),))
 log_softmax = Op("nn.functional.log_softmax", _log_softmax,
-                 lambda g, out, x, dim: (log_softmax_grad(g, out, dim),),
+                 lambda g, out, x, dim: (log_softmax_backward(g, out, dim),),
                  params=(Param("dim", choices=one_dim),))
 
 
@@ -401,4 +429,4 @@ cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _c
 
 @hookimpl
 def lucid_ops():
-    return [softmax, log_softmax, linear, layer_norm, batch_norm, embedding, dropout, normalize, cosine_similarity]
+    return [softmax, softmax_backward, log_softmax, log_softmax_backward, linear, layer_norm, batch_norm, embedding, dropout, normalize, cosine_similarity]

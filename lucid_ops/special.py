@@ -65,7 +65,11 @@ digamma = Op("digamma", _same_dtype(sp.psi), lambda g, out, x: (g * polygamma(1,
 # polygamma(n, x) is the n-th derivative of digamma: n comes first, as in PyTorch.
 polygamma = Op("polygamma", _polygamma, lambda g, out, n, x: (None, g * polygamma(n + 1, x)),
                (Arg("n", low=0, high=4, dtype="int"), Arg("input", low=0)))
-sigmoid = Op("sigmoid", _same_dtype(sp.expit), lambda g, out, x: (g * out * (1 - out),))
+# sigmoid' = out (1 - out), one fused op as tanh's (see tanh_backward).
+sigmoid_backward = Op("sigmoid_backward", lambda g, out: g * out * (1 - out),
+                      lambda gg, _, g, out: (sigmoid_backward(gg, out), gg * g * (1 - 2 * out)),
+                      (Arg("grad"), Arg("output", low=0, high=1)))
+sigmoid = Op("sigmoid", _same_dtype(sp.expit), lambda g, out, x: (sigmoid_backward(g, out),))
 logit = Op("logit", _logit, _logit_vjp, (Arg("input", low=0, high=1),), params=(Param("eps", None, (None, 0.1)),),
            kinks=lambda p: () if p.get("eps") is None else (p["eps"], 1 - p["eps"]))
 softplus = Op("nn.functional.softplus", _softplus, _softplus_vjp,
@@ -76,4 +80,4 @@ xlogy = Op("xlogy", _same_dtype(sp.xlogy), _xlogy_vjp, (Arg("input"), Arg("other
 
 @hookimpl
 def lucid_ops():
-    return [erf, erfc, lgamma, digamma, polygamma, sigmoid, logit, softplus, xlogy]
+    return [erf, erfc, lgamma, digamma, polygamma, sigmoid, sigmoid_backward, logit, softplus, xlogy]

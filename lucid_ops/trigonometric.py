@@ -24,7 +24,13 @@ atan2 = Op("atan2", np.arctan2, lambda g, out, y, x: (g * x / (x * x + y * y), -
            (Arg("input", low=0), Arg("other")))
 sinh = Op("sinh", np.sinh, lambda g, out, x: (g * cosh(x),))
 cosh = Op("cosh", np.cosh, lambda g, out, x: (g * sinh(x),))
-tanh = Op("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),))
+# tanh' = 1 - tanh², from the output alone. The rule is an op of its own, as PyTorch's tanh_backward:
+# one op call in a backward instead of three (NumPy reuses the large temporaries in place), and a
+# derivative, for second order, that the harness verifies like any other.
+tanh_backward = Op("tanh_backward", lambda g, out: g * (1 - out * out),
+                   lambda gg, _, g, out: (tanh_backward(gg, out), -2 * gg * g * out),
+                   (Arg("grad"), Arg("output", low=-1, high=1)))
+tanh = Op("tanh", np.tanh, lambda g, out, x: (tanh_backward(g, out),))
 asinh = Op("asinh", np.arcsinh, lambda g, out, x: (g / sqrt(x * x + 1),))
 acosh = Op("acosh", np.arccosh, lambda g, out, x: (g / sqrt(x * x - 1),), (Arg("input", low=1),))
 atanh = Op("atanh", np.arctanh, lambda g, out, x: (g / (1 - x * x),), unit)
@@ -32,4 +38,4 @@ atanh = Op("atanh", np.arctanh, lambda g, out, x: (g / (1 - x * x),), unit)
 
 @hookimpl
 def lucid_ops():
-    return [sin, cos, tan, asin, acos, atan, atan2, sinh, cosh, tanh, asinh, acosh, atanh]
+    return [sin, cos, tan, asin, acos, atan, atan2, sinh, cosh, tanh, tanh_backward, asinh, acosh, atanh]

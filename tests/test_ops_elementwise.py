@@ -85,6 +85,7 @@ REFERENCES = {
     "sinh": [(lambda x: (np.exp(x) - np.exp(-x)) / 2, {})],
     "cosh": [(lambda x: (np.exp(x) + np.exp(-x)) / 2, {})],
     "tanh": [(lambda x: (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1), {})],
+    "tanh_backward": [(lambda g, y: g / np.cosh(np.arctanh(y)) ** 2, {})],  # tanh' at the x with tanh(x) = y
     "asinh": [(lambda x: np.log(x + np.sqrt(x * x + 1)), {})],
     "acosh": [(lambda x: np.log(x + np.sqrt(x * x - 1)), {})],
     "atanh": [(lambda x: 0.5 * np.log((1 + x) / (1 - x)), {})],
@@ -94,12 +95,14 @@ REFERENCES = {
     "digamma": [(sp.digamma, {})],
     "polygamma": [(lambda n, x: sp.polygamma(n.astype(int), x), {})],
     "sigmoid": [(lambda x: 1 / (1 + np.exp(-x)), {})],
+    "sigmoid_backward": [(lambda g, y: g * np.exp(-sp.logit(y)) / (1 + np.exp(-sp.logit(y))) ** 2, {})],
     "logit": [(lambda x, eps=None: np.log(x / (1 - x)), {}),
               (lambda x, eps: np.log(np.clip(x, eps, 1 - eps) / (1 - np.clip(x, eps, 1 - eps))), {"eps": 0.1})],
     "xlogy": [(lambda x, y: np.where(x == 0, 0, x * np.log(y)), {})],
     "nn.functional.softplus": [(_softplus, {}), (_softplus, {"beta": 2.0, "threshold": 1.0})],
     "relu": [(lambda x: np.where(x > 0, x, 0), {})],
     "nn.functional.relu": [(lambda x: np.where(x > 0, x, 0), {})],
+    "relu_backward": [(lambda g, y: np.where(y > 0, g, 0), {})],
     "nn.functional.leaky_relu": [(lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x), {}),
                                  (lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
                                   {"negative_slope": 0.2})],
@@ -305,8 +308,10 @@ def test_matches_pytorch_value_and_gradient(name, case):
     torch = pytest.importorskip("torch")
     op = lucid.registry[name]
     params = REFERENCES[name][case][1]
-    fn = torch
-    for part in name.split("."):
+    aten = torch.ops.aten  # where PyTorch keeps its fused backward ops; relu's is threshold_backward at 0
+    fn = {"tanh_backward": aten.tanh_backward, "sigmoid_backward": aten.sigmoid_backward,
+          "relu_backward": lambda g, y: aten.threshold_backward(g, y, 0)}.get(name, torch)
+    for part in name.split(".") if fn is torch else ():
         fn = getattr(fn, part)
     arrays = _inputs(op, params, [() if a.dtype == "int" else (3, 4) for a in op.inputs], np.random.default_rng(4))
     wanted = _differentiable(op)

@@ -56,6 +56,20 @@ def test_softmax_gradients(name):
     check_derivatives(lambda x: getattr(F, name)(x, 1), [rng.standard_normal((2, 3))])
 
 
+@pytest.mark.parametrize("dim", [0, -1])
+def test_softmax_backward_ops_are_g_times_the_written_out_jacobian(dim):
+    """The fused rules against each row's Jacobian: diag(p) - p pᵀ for softmax, I - 1 pᵀ for log_softmax."""
+    x, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    p = _softmax_ref(x, dim)
+    rows = list(zip(np.moveaxis(p, dim, -1), np.moveaxis(g, dim, -1)))
+    soft = np.stack([gk @ (np.diag(pk) - np.outer(pk, pk)) for pk, gk in rows])
+    log_soft = np.stack([gk @ (np.eye(len(pk)) - np.outer(np.ones(len(pk)), pk)) for pk, gk in rows])
+    got = lucid.registry["softmax_backward"](lucid.tensor(g), lucid.tensor(p), dim)
+    np.testing.assert_allclose(got.data, np.moveaxis(soft, -1, dim), rtol=1e-12, atol=1e-15)
+    got = lucid.registry["log_softmax_backward"](lucid.tensor(g), lucid.tensor(np.log(p)), dim)
+    np.testing.assert_allclose(got.data, np.moveaxis(log_soft, -1, dim), rtol=1e-12, atol=1e-15)
+
+
 # --- linear --------------------------------------------------------------------------------------
 
 def test_linear_values_and_gradients():
