@@ -150,6 +150,11 @@ class Op:
     - `kinks` are input values where the op is not differentiable (a tuple, or a function of the
       params); `ties` says that equal values among its inputs are such points (max, sort...).
     - `outputs > 1`: forward returns a tuple (split and chunk return as many as their params ask).
+    - `residuals = k` (JAX's word): forward returns `(result, r1, ..., rk)`, arrays it computed anyway
+      and that its vjp reuses instead of recomputing (cross_entropy's softmax). A caller sees only
+      the result. The vjp gets `out = (result, r1, ...)` and `g = (g_result, g_r1, ...)`: the
+      residuals are outputs of the op like any other, so a second-order backward that goes through
+      them sends them a gradient (None otherwise), and the harness checks that part too.
     - `signature` is PyTorch's positional order when it puts params among the inputs:
       ("input", "dim", "index") for gather, ("equation", "*operands") for einsum, where "*"
       collects the remaining positional arguments. Without it: inputs first, then params.
@@ -165,6 +170,7 @@ class Op:
     kinks: tuple[float, ...] | Callable[[Mapping[str, Any]], tuple[float, ...]] = ()
     ties: bool = False
     outputs: int = 1
+    residuals: int = 0
     variadic: bool = False  # takes one sequence of tensors (cat, stack), each described by inputs[0]
     signature: tuple[str, ...] = ()
     # Derived once here, so that calling the op never inspects the metadata again.
@@ -188,6 +194,8 @@ class Op:
             raise OpError(f"op {self.name!r}: argument names repeat: {names}")
         if self.signature and sorted(n.lstrip("*") for n in self.signature) != sorted(names):
             raise OpError(f"op {self.name!r}: signature {self.signature} must name each of {names} once")
+        if self.residuals and self.outputs != 1:
+            raise OpError(f"op {self.name!r}: residuals are for single-output ops, got outputs={self.outputs}")
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
         object.__setattr__(self, "float_inputs", tuple(i for i, a in enumerate(self.inputs) if a.dtype == "float"))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))

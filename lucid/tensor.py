@@ -132,7 +132,7 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     except Exception as error:
         raise OpError(f"{op.name}: {error} ({_describe(inputs)})") from error
     record = record and _mode.enabled
-    if op.outputs == 1:
+    if op.outputs == 1 and not op.residuals:
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # a NumPy scalar, from a full reduction say
         y = _new_object(Tensor)  # _new_tensor written out: this runs on every op call
@@ -144,6 +144,8 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         return y
     outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
     node = Node(op, tuple(inputs), params, outs) if record else None
+    if op.residuals:  # the caller gets the result; the residuals wait in the Node for the vjp
+        return _new_tensor(outs[0], record and outs[0].dtype.kind == "f", node, 0)
     return tuple(_new_tensor(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
 
 
@@ -563,12 +565,12 @@ def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]
 def _vjp(node: Node, grads: list) -> tuple:
     """Call the op's local derivative and check that it kept its contract."""
     op = node.op
-    if op.outputs == 1:
+    if op.outputs == 1 and not op.residuals:
         g, out = grads[0], _new_tensor(node.outputs[0], True, node, 0)
-    else:  # several outputs: zeros stand in for outputs that received no gradient
+    else:  # several outputs: zeros stand in for float outputs that received no gradient, None for residuals
         out = tuple(_new_tensor(o, o.dtype.kind == "f", node, i) for i, o in enumerate(node.outputs))
-        g = tuple(gi if gi is not None or o.dtype.kind != "f" else _new_tensor(np.zeros_like(o.data), False, None, 0)
-                  for gi, o in zip(grads, out))
+        g = tuple(gi if gi is not None or o.dtype.kind != "f" or (op.residuals and i)
+                  else _new_tensor(np.zeros_like(o.data), False, None, 0) for i, (gi, o) in enumerate(zip(grads, out)))
     result = op.vjp(g, out, *node.inputs, **node.params)
     if type(result) is not tuple or len(result) != len(node.inputs):
         if isinstance(result, list) and len(result) == len(node.inputs):

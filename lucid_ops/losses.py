@@ -17,7 +17,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
 from lucid_ops.arithmetic import where
 from lucid_ops.exponential import exp, log
-from lucid_ops.nn import log_softmax, log_softmax_backward, softmax
+from lucid_ops.nn import log_softmax, log_softmax_backward, softmax_backward
 from lucid_ops.shape import expand
 from lucid_ops.special import sigmoid, softplus
 
@@ -280,27 +280,33 @@ def _picked(x, target, valid):
 
 
 def _cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """The loss, and softmax(x) as a residual: the gradient is made of it."""
     name = "nn.functional.cross_entropy"
     _check_smoothing(name, label_smoothing)
-    if _plain(target, weight, label_smoothing):  # -log softmax(x)[t] = logsumexp(x) - x[t]: no full log_softmax
-        cd = _class_dim(name, x)
+    cd = _class_dim(name, x)
+    if _plain(target, weight, label_smoothing):  # -log softmax(x)[t] = log Σ e^x - x[t]: no full log_softmax
         valid = _check_indices(name, x, target, ignore_index, cd)
-        key = _picked(x, target, valid)
         shifted = x - x.max(axis=cd, keepdims=True, initial=-np.inf)
-        loss = np.where(valid, np.log(np.exp(shifted).sum(axis=cd)) - shifted[key], 0)
+        probs = np.exp(shifted)
+        total = probs.sum(axis=cd, keepdims=True)
+        loss = np.where(valid, np.log(np.squeeze(total, cd)) - shifted[_picked(x, target, valid)], 0)
+        probs /= total
         if reduction == "mean":
-            return loss.sum() / valid.sum(dtype=loss.dtype)
-        return _reduce(loss, reduction, name)
-    logp = log_softmax.forward(x, _class_dim(name, x))
-    return _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing)
+            return loss.sum() / valid.sum(dtype=loss.dtype), probs
+        return _reduce(loss, reduction, name), probs
+    logp = log_softmax.forward(x, cd)
+    return _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing), np.exp(logp)
 
 
 def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label_smoothing):
-    """Through log_softmax: recompute logp = log_softmax(x) with Lucid ops (so that the gradient
-    depends on x where a second derivative needs it), then send g_logp back through it. In the
-    usual case (`_plain`) that is (softmax(x) - one_hot(target)) g, for the targets that count."""
+    """In the usual case (`_plain`) the gradient is (softmax(x) - one_hot(target)) g, for the targets
+    that count, with softmax(x) the forward's residual. Otherwise g goes through log_softmax,
+    recomputed with Lucid ops (so that the gradient depends on x where a second derivative needs it)."""
+    (g, g_probs), (out, probs) = g, out
+    cd = 0 if x.ndim == 1 else 1
+    g_target = g_weight = None
     if _plain(target, weight, label_smoothing):
-        cd, valid = 0 if x.ndim == 1 else 1, target.data != ignore_index  # checked by the forward
+        valid = target.data != ignore_index  # checked by the forward
         one_hot = np.zeros(x.shape, x.dtype)
         one_hot[_picked(x, target.data, valid)] = 1
         along = x.shape[:cd] + (1,) + x.shape[cd + 1:]  # a loss per target, broadcast along the classes
@@ -308,13 +314,17 @@ def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label
             g = g.reshape(along)
         elif reduction == "mean":
             g = g / int(valid.sum())
-        gx = (softmax(x, cd) - one_hot) * g
-        return (gx if valid.all() else gx * valid.reshape(along).astype(x.dtype)), None, None
-    cd = 0 if x.ndim == 1 else 1
-    logp = log_softmax(x, cd)
-    g_logp, g_target, g_weight = _logp_loss_vjp("nn.functional.cross_entropy", g, out, logp, target, weight,
-                                                ignore_index, reduction, label_smoothing)
-    return log_softmax_backward(g_logp, logp, cd), g_target, g_weight
+        gx = (probs - one_hot) * g
+        if not valid.all():
+            gx = gx * valid.reshape(along).astype(x.dtype)
+    else:
+        logp = log_softmax(x, cd)
+        g_logp, g_target, g_weight = _logp_loss_vjp("nn.functional.cross_entropy", g, out, logp, target, weight,
+                                                    ignore_index, reduction, label_smoothing)
+        gx = log_softmax_backward(g_logp, logp, cd)
+    if g_probs is not None:  # only a second-order backward that went through the residual sends it a gradient
+        gx = gx + softmax_backward(g_probs, probs, cd)
+    return gx, g_target, g_weight
 
 
 def _nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -351,7 +361,7 @@ def _class_sample(draw, probabilities_allowed=True):
 cross_entropy = Op("nn.functional.cross_entropy", _cross_entropy, _cross_entropy_vjp,
                    (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", low=0, optional=True)),
                    params=(Param("ignore_index", -100, (-100,)), reduction, Param("label_smoothing", 0.0, (0.0, 0.2))),
-                   sample=_class_sample)
+                   sample=_class_sample, residuals=1)
 nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               (Arg("input"), Arg("target", dtype="int"), Arg("weight", low=0, optional=True)),
               params=(Param("ignore_index", -100, (-100,)), reduction),

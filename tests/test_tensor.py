@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lucid
-from lucid import GraphError, OpError
+from lucid import GraphError, Op, OpError
 
 
 def leaf(values, dtype=np.float64):
@@ -278,3 +278,47 @@ def test_indexing_and_matmul_through_operators():
     v = leaf([1.0, 2.0, 3.0])
     (x @ v).sum().backward()
     np.testing.assert_allclose(v.grad.data, x.data.sum(0))
+
+
+# --- residuals: arrays a forward hands to its vjp ---------------------------------------------
+
+def _softplus_with_residual(vjp=None):
+    """softplus, whose forward also returns sigmoid(x): its slope, and the residual its vjp reuses."""
+    def rule(g, out, x):
+        (g, g_slope), (_, slope) = g, out
+        gx = g * slope
+        return (gx if g_slope is None else gx + g_slope * slope * (1 - slope),)
+
+    forward = lambda x: (np.logaddexp(0, x), 1 / (1 + np.exp(-x)))  # noqa: E731
+    return Op("test_softplus_residual", forward, vjp or rule, residuals=1)
+
+
+def test_an_op_with_residuals_returns_its_result_alone_and_its_vjp_reuses_them():
+    op = _softplus_with_residual()
+    x = lucid.tensor([-1.0, 0.5, 2.0], dtype=np.float64, requires_grad=True)
+    y = op(x)
+    assert isinstance(y, lucid.Tensor) and y.shape == (3,)
+    np.testing.assert_allclose(y.data, np.logaddexp(0, x.data))
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 1 / (1 + np.exp(-x.data)))
+
+
+def test_second_order_goes_through_the_residual():
+    """d²/dx² softplus = s (1 - s): it reaches x only through the residual s."""
+    x = lucid.tensor([-1.0, 0.5, 2.0], dtype=np.float64, requires_grad=True)
+    (g,) = lucid.grad(_softplus_with_residual()(x).sum(), x, create_graph=True)
+    (gg,) = lucid.grad(g.sum(), x)
+    s = 1 / (1 + np.exp(-x.data))
+    np.testing.assert_allclose(gg.data, s * (1 - s))
+
+
+def test_gradcheck_verifies_the_residual_branch_of_a_vjp():
+    import gradcheck
+    assert gradcheck.check_op(_softplus_with_residual(), max_examples=20, order=2).passed
+    ignores = lambda g, out, x: (g[0] * out[1],)  # noqa: E731  (drops the residual's gradient)
+    assert not gradcheck.check_op(_softplus_with_residual(ignores), max_examples=20, order=2).passed
+
+
+def test_residuals_are_for_single_output_ops():
+    with pytest.raises(OpError, match="residuals are for single-output ops"):
+        Op("test_bad_residuals", lambda x: (x, x, x), lambda g, out, x: (None,), outputs=2, residuals=1)
