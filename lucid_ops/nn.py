@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, generator, hookimpl
-from lucid.op import axes
+from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
@@ -22,28 +22,40 @@ from lucid_ops.shape import expand, index_backward
 
 # --- softmax and log_softmax -----------------------------------------------------------------
 
-def _shifted(x, dim, name):
-    """x minus its max along dim (so exp cannot overflow), and the reduced axes."""
-    a = axes(name, dim, x.ndim)
-    return x - x.max(axis=a, keepdims=True, initial=-np.inf), a  # ndarray methods: np.max and np.sum are slow
+def _axis(x, dim, name):
+    """The one axis a softmax `dim` names; none for a 0-d x (which takes dim 0 or -1, as in PyTorch)."""
+    return one_axis(name, dim, x.ndim) if x.ndim else ()
 
 
+def _shifted(x, a):
+    """x minus its max along axis a, so that exp cannot overflow (ndarray methods: np.max is slower).
+    A new array, even for a 0-d x (where NumPy gives a scalar), so that the caller can write into it."""
+    return np.asarray(x - x.max(axis=a, keepdims=True, initial=-np.inf))
+
+
+# Forwards and backwards below write into the one fresh array they made: each runs on every
+# training step, and large temporaries cost as much as the arithmetic.
 def _softmax(x, dim):
-    e, a = _shifted(x, dim, "nn.functional.softmax")
-    e = np.exp(e)
-    return e / e.sum(axis=a, keepdims=True)
+    a = _axis(x, dim, "nn.functional.softmax")
+    e = _shifted(x, a)
+    np.exp(e, out=e)
+    e /= e.sum(axis=a, keepdims=True)
+    return e
 
 
 def _log_softmax(x, dim):
-    s, a = _shifted(x, dim, "nn.functional.log_softmax")
+    a = _axis(x, dim, "nn.functional.log_softmax")
+    s = _shifted(x, a)
     with np.errstate(divide="ignore"):  # log(0) only for an empty dim, whose result is empty
-        return s - np.log(np.exp(s).sum(axis=a, keepdims=True))
+        s -= np.log(np.exp(s).sum(axis=a, keepdims=True))
+    return s
 
 
 def _softmax_backward(g, out, dim):
     """out (g - Σ g out): the part of g along the probability simplex, weighted by out."""
     gout = g * out
-    return gout - out * gout.sum(axis=axes("softmax_backward", dim, out.ndim), keepdims=True)
+    gout -= out * gout.sum(axis=_axis(out, dim, "softmax_backward"), keepdims=True)
+    return gout
 
 
 def _softmax_backward_vjp(gg, _, g, out, dim):
@@ -54,7 +66,7 @@ def _softmax_backward_vjp(gg, _, g, out, dim):
 
 def _log_softmax_backward(g, out, dim):
     """g - softmax Σ g, with softmax = exp(out)."""
-    return g - np.exp(out) * g.sum(axis=axes("log_softmax_backward", dim, out.ndim), keepdims=True)
+    return g - np.exp(out) * g.sum(axis=_axis(out, dim, "log_softmax_backward"), keepdims=True)
 
 
 def _log_softmax_backward_vjp(gg, _, g, out, dim):

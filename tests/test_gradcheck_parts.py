@@ -105,6 +105,15 @@ def test_batched_and_looped_evaluation_agree():
     np.testing.assert_allclose(d1.value, d2.value, rtol=1e-9, atol=1e-12)
 
 
+def test_a_forward_that_mixes_the_rows_of_a_stack_is_evaluated_row_by_row():
+    """x - mean(x) over all axes: stacked, each row would lose the stack's mean, not its own."""
+    centered = Op("draft.centered", lambda x: x - x.mean(), lambda g, out, x: (g - g.mean(),))
+    evaluate = Evaluator(_target(centered, np.arange(6.0).reshape(2, 3) / 7))
+    d = jacobian(evaluate, 0, 1e-6)
+    assert evaluate.batched[0] is False
+    np.testing.assert_allclose(d.value.T, np.eye(6) - 1 / 6, atol=1e-8)
+
+
 def test_analytic_jacobian_rows_are_vjps_and_projections_match():
     a, b = np.arange(6.0).reshape(2, 3) / 7, np.arange(12.0).reshape(3, 4) / 5
     t = _target(lucid.registry["matmul"], a, b)
