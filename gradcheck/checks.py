@@ -361,13 +361,13 @@ def check_engine(op: Op, target: OpTarget, u: np.ndarray, grads_u: list[np.ndarr
         return  # the engine differentiates the op, not op(sym(X)): compared in the Jacobian check only
     out = call(op, leaves, target.params)
     outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if o.dtype.kind == "f"]
-    pairs = [(o, Tensor(p.astype(o.dtype))) for o, p in zip(outs, target.split(u)) if o.requires_grad]
+    parts = target.split(u)
+    pairs = [(o, Tensor(p.astype(o.dtype))) for o, p in zip(outs, parts) if o.requires_grad]
     if not pairs:
         return
     if op.residuals:  # the engine seeds the result alone: the rule's answer with no gradient for the residuals
-        parts = target.split(u)
-        grads_u = guarded("the vjp", target.vjp, np.concatenate(
-            [parts[0].reshape(-1)] + [np.zeros(p.size) for p in parts[1:]]))
+        seeded = [parts[0].reshape(-1)] + [np.zeros(p.size) for p in parts[1:]]
+        grads_u = guarded("the vjp", target.vjp, np.concatenate(seeded))
     seeds = [s for _, s in pairs]
     seed_copies = snapshot(seeds)
     passes = []

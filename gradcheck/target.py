@@ -198,7 +198,7 @@ class OpTarget(Target):
             out_tensors.append(Tensor(o))
             g_tensors.append(Tensor(next(parts).astype(o.dtype, copy=False)) if o.dtype.kind == "f" else None)
         with lucid.no_grad():
-            if self.op.outputs == 1 and not self.op.residuals:
+            if self.op.one_output:
                 return self.op.vjp(g_tensors[0], out_tensors[0], *tensors, **self.params)
             return self.op.vjp(tuple(g_tensors), tuple(out_tensors), *tensors, **self.params)
 

@@ -178,6 +178,7 @@ class Op:
     float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
     param_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     required_inputs: int = field(init=False, repr=False, compare=False)  # before the trailing optional ones
+    one_output: bool = field(init=False, repr=False, compare=False)  # no tuples: not several outputs, no residuals
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -199,6 +200,7 @@ class Op:
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
         object.__setattr__(self, "float_inputs", tuple(i for i, a in enumerate(self.inputs) if a.dtype == "float"))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
+        object.__setattr__(self, "one_output", self.outputs == 1 and not self.residuals)
         required = len(self.inputs)
         while required and self.inputs[required - 1].optional:
             required -= 1

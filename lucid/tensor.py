@@ -132,7 +132,7 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     except Exception as error:
         raise OpError(f"{op.name}: {error} ({_describe(inputs)})") from error
     record = record and _mode.enabled
-    if op.outputs == 1 and not op.residuals:
+    if op.one_output:
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # a NumPy scalar, from a full reduction say
         y = _new_object(Tensor)  # _new_tensor written out: this runs on every op call
@@ -142,6 +142,10 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         else:
             y._requires_grad, y._node = False, None
         return y
+    if not isinstance(out, (tuple, list)) or (op.residuals and len(out) != 1 + op.residuals):
+        wanted = f"(result, {op.residuals} residual arrays)" if op.residuals else "a tuple of arrays"
+        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+        raise OpError(f"{op.name}: its forward must return {wanted}, got {got}")
     outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
     node = Node(op, tuple(inputs), params, outs) if record else None
     if op.residuals:  # the caller gets the result; the residuals wait in the Node for the vjp
@@ -565,7 +569,7 @@ def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]
 def _vjp(node: Node, grads: list) -> tuple:
     """Call the op's local derivative and check that it kept its contract."""
     op = node.op
-    if op.outputs == 1 and not op.residuals:
+    if op.one_output:
         g, out = grads[0], _new_tensor(node.outputs[0], True, node, 0)
     else:  # several outputs: zeros stand in for float outputs that received no gradient, None for residuals
         out = tuple(_new_tensor(o, o.dtype.kind == "f", node, i) for i, o in enumerate(node.outputs))

@@ -107,5 +107,5 @@ logsigmoid = Op("nn.functional.logsigmoid", lambda x: -np.logaddexp(0, -x), lamb
 
 @hookimpl
 def lucid_ops():
-    return [relu, dataclasses.replace(relu, name="relu"), relu_backward, leaky_relu, elu, selu, celu, gelu, silu, mish, hardtanh,
-            relu6, hardsigmoid, hardswish, softsign, logsigmoid]
+    return [relu, dataclasses.replace(relu, name="relu"), relu_backward, leaky_relu, elu, selu, celu, gelu, silu, mish,
+            hardtanh, relu6, hardsigmoid, hardswish, softsign, logsigmoid]

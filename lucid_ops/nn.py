@@ -441,4 +441,5 @@ cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _c
 
 @hookimpl
 def lucid_ops():
-    return [softmax, softmax_backward, log_softmax, log_softmax_backward, linear, layer_norm, batch_norm, embedding, dropout, normalize, cosine_similarity]
+    return [softmax, softmax_backward, log_softmax, log_softmax_backward, linear, layer_norm, batch_norm, embedding,
+            dropout, normalize, cosine_similarity]

@@ -1,4 +1,5 @@
 """The engine: graph building, backward, accumulation, broadcasting, higher order, grad mode."""
+import dataclasses
 import threading
 
 import numpy as np
@@ -317,6 +318,15 @@ def test_gradcheck_verifies_the_residual_branch_of_a_vjp():
     assert gradcheck.check_op(_softplus_with_residual(), max_examples=20, order=2).passed
     ignores = lambda g, out, x: (g[0] * out[1],)  # noqa: E731  (drops the residual's gradient)
     assert not gradcheck.check_op(_softplus_with_residual(ignores), max_examples=20, order=2).passed
+
+
+def test_a_forward_that_forgets_its_residuals_is_named():
+    forgets = Op("test_forgets_residual", np.exp, lambda g, out, x: (g[0] * out[1],), residuals=1)
+    with pytest.raises(OpError, match=r"test_forgets_residual: its forward must return \(result, 1 residual arrays\), "
+                                      r"got a ndarray"):
+        forgets(lucid.tensor([1.0, 2.0]))
+    with pytest.raises(OpError, match="test_forgets_residual: .* got 3 values"):
+        dataclasses.replace(forgets, forward=lambda x: (x, x, x))(lucid.tensor([1.0]))
 
 
 def test_residuals_are_for_single_output_ops():
