@@ -179,6 +179,8 @@ class Op:
     param_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     required_inputs: int = field(init=False, repr=False, compare=False)  # before the trailing optional ones
     one_output: bool = field(init=False, repr=False, compare=False)  # no tuples: not several outputs, no residuals
+    positional: int = field(init=False, repr=False, compare=False)  # inputs a plain call takes by position (-1: none)
+    param_set: frozenset = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -201,6 +203,8 @@ class Op:
         object.__setattr__(self, "float_inputs", tuple(i for i, a in enumerate(self.inputs) if a.dtype == "float"))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
         object.__setattr__(self, "one_output", self.outputs == 1 and not self.residuals)
+        object.__setattr__(self, "positional", -1 if self.variadic or self.signature else len(self.inputs))
+        object.__setattr__(self, "param_set", frozenset(self.param_names))
         required = len(self.inputs)
         while required and self.inputs[required - 1].optional:
             required -= 1
@@ -212,10 +216,12 @@ class Op:
 
     def __call__(self, *args: Any, **kwargs: Any):
         """Call the op on Tensors (or arrays and numbers), PyTorch-style: inputs first, then params."""
-        n = len(self.inputs)
-        if not self.variadic and not self.signature and self.required_inputs <= len(args) <= n + len(self.param_names):
-            if not kwargs and len(args) >= n:  # the commonest calls: inputs, then params by position
-                return apply(self, args[:n] if len(args) > n else args, dict(zip(self.param_names, args[n:])))
+        n = self.positional
+        if len(args) == n and kwargs.keys() <= self.param_set:  # the commonest call: x, or x and params by name
+            return apply(self, args, kwargs)
+        if n >= 0 and self.required_inputs <= len(args) <= n + len(self.param_names):
+            if not kwargs and len(args) >= n:  # inputs, then params by position
+                return apply(self, args[:n], dict(zip(self.param_names, args[n:])))
             inputs = args[:n] + (None,) * (n - len(args))  # optional inputs left out at the end are None
             params = dict(zip(self.param_names, args[n:]))
             if not (kwargs.keys() - self.param_names or kwargs.keys() & params.keys()):

@@ -53,7 +53,12 @@ def _sum(x, dim=None, keepdim=False):
 
 
 def _mean(x, dim=None, keepdim=False):
-    return x.mean(axis=None if dim is None else axes("mean", dim, x.ndim), keepdims=keepdim)
+    """For float32 and float64, what ndarray.mean computes (the sum over the count) without its
+    layer of Python, which costs more than the sum itself on small arrays."""
+    axis = None if dim is None else axes("mean", dim, x.ndim)
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4:  # float16 is summed in float32 by ndarray.mean
+        return x.mean(axis=axis, keepdims=keepdim)
+    return x.sum(axis=axis, keepdims=keepdim) / (x.size if axis is None else math.prod(x.shape[a] for a in axis))
 
 
 def _prod(x, dim=None, keepdim=False):
