@@ -134,7 +134,9 @@ def main() -> None:
         sides = {"lucid": lucid_step(layers, x, target), "numpy": numpy_step(layers, x, target)}
         if torch:
             sides["torch"] = torch_step(layers, x, target)
-        t = compare(sides, repeats=args.repeats)
+        # batches of about 20 steps: each side then runs with its own weights in cache, as a training
+        # loop does (one-step batches time every step just after another side's, from cold caches)
+        t = compare(sides, repeats=args.repeats, batch_seconds=0.05, budget_seconds=10.0)
         row = [name, duration(t["lucid"]), duration(t["numpy"]), f"{t['lucid'] / t['numpy']:.2f}x"]
         if torch:
             row += [duration(t["torch"]), f"{t['lucid'] / t['torch']:.2f}x"]
