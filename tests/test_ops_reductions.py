@@ -70,6 +70,18 @@ def test_forward_matches_numpy_and_keeps_dtype(name, kwargs, reference, dtype):
     np.testing.assert_allclose(out.data, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (None, True), (1, False), ((0, -1), True)])
+def test_mean_is_ndarray_mean_bit_for_bit(dtype, dim, keepdim):
+    """mean skips ndarray.mean's layer of Python for speed: values, dtype and shape stay its own."""
+    x = (X * 3).astype(dtype)
+    axis = None if dim is None else tuple(d % x.ndim for d in ((dim,) if isinstance(dim, int) else dim))
+    expected = x.mean(axis=axis, keepdims=keepdim)
+    out = lucid.mean(lucid.tensor(x), dim=dim, keepdim=keepdim)
+    assert out.dtype == expected.dtype and out.shape == np.shape(expected)
+    np.testing.assert_array_equal(out.data, expected)
+
+
 @pytest.mark.parametrize("name, arg, argfn", [("max", np.max, np.argmax), ("min", np.min, np.argmin)])
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("keepdim", [False, True])
