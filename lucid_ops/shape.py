@@ -408,18 +408,22 @@ def _draw_key(draw, shape):
     if kind == 3 and len(shape) >= 2:  # two integer arrays, broadcast together
         rows = draw.indices((draw.integer(1, 3), 1), shape[0])
         return rows, draw.indices((draw.integer(1, 3),), shape[1])
+    m = draw.integer(0, len(shape))
+    trailing = m < len(shape) and draw.boolean()  # x[..., i]: the entries index the last m axes
     key = []
-    for n in shape[:draw.integer(0, len(shape))]:
+    for n in shape[len(shape) - m:] if trailing else shape[:m]:
         kind = draw.integer(0, 2)
         if kind == 0:
             key.append(draw.integer(-n, n - 1))
         else:
             step = draw.choice((1, 2, -1, -2))
             key.append(slice(draw.integer(-n, n - 1), None, step) if kind == 1 else slice(None, None, step))
+    if trailing:
+        key.insert(0, Ellipsis)
+    elif m < len(shape) and draw.boolean():
+        key.append(Ellipsis)  # after the entries for the first axes, so that they keep their axes
     if draw.boolean():
         key.insert(draw.integer(0, len(key)), None)
-    if draw.boolean() and len(key) < len(shape):
-        key.insert(draw.integer(0, len(key)), Ellipsis)
     return tuple(key)
 
 

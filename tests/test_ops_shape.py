@@ -294,3 +294,40 @@ def test_values_and_gradients_match_pytorch(name):
         total = term if total is None else total + term
     total.backward()
     np.testing.assert_allclose(ours.grad.data, t.grad.numpy(), atol=1e-15)
+
+
+class RandomDraw:
+    """lucid.op.Draw on a seeded NumPy generator: thousands of samples, the same on every run."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def integer(self, low, high):
+        return int(self.rng.integers(low, high + 1))
+
+    def choice(self, options):
+        return options[self.integer(0, len(options) - 1)]
+
+    def boolean(self):
+        return bool(self.rng.integers(2))
+
+    def shape(self, min_dims=0, max_dims=3, min_side=1, max_side=4):
+        return tuple(self.integer(min_side, max_side) for _ in range(self.integer(min_dims, max_dims)))
+
+    def indices(self, shape, high):
+        return self.rng.integers(0, high, shape)
+
+    def mask(self, shape):
+        return self.rng.integers(0, 2, shape).astype(bool)
+
+
+@pytest.mark.parametrize("name", ["getitem", "index_backward"])
+def test_every_key_an_indexing_sample_draws_fits_its_shape(name):
+    """Each entry of a drawn key must index the axis it stands for: an Ellipsis put in front of
+    entries drawn for the first axes once moved them onto the last ones, out of bounds."""
+    sample = lucid.registry[name].sample
+    draw = RandomDraw(0)
+    for _ in range(3000):
+        example = sample(draw)  # index_backward's sample indexes an array of the shape itself
+        shape = example.params["shape"] if name == "index_backward" else example.inputs[0]
+        np.empty(shape)[example.params["key"]]
