@@ -26,7 +26,7 @@ from lucid import Op, Tensor
 from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import describe, inputs_for
+from .strategies import describe, inputs_for, kink_margin
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
@@ -97,7 +97,7 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
     try:
         tol = tolerance_for(op, dtype, atol, rtol)
         custom = plugins.hook().lucid_gradcheck_strategy(op=op)
-        strategy = inputs_for(op, custom)
+        strategy = inputs_for(op, custom, kink_margin(float(np.finfo(dtype).eps), tol.atol, order))
     except Exception as error:
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start

@@ -7,7 +7,8 @@ that users can build their own property tests from them.
 What makes a drawn input *meaningful* for a gradient check, and not merely valid:
 - values stay inside each Arg's open domain with a margin much wider than the finite-difference
   stencil, and unbounded domains use a finite window, so the derivative is finite and tame;
-- values keep away from the op's declared kinks, so the derivative exists where it is checked;
+- values keep away from the op's declared kinks, so the derivative exists where it is checked
+  (farther where the working dtype's rounding would swamp the derivative: `kink_margin`);
 - for tie-sensitive ops (`ties=True`) all values are distinct and well separated: hypothesis's
   default array fill repeats values, and max(x, x) has no derivative;
 - "spd" and "invertible" inputs are built well-conditioned, so that a tiny perturbation keeps
@@ -35,7 +36,7 @@ Shape = tuple[int, ...]
 WINDOW = 6.0
 #: Inputs keep this far (relative to the window) from a finite domain bound...
 DOMAIN_MARGIN = 0.01
-#: ...and this far from a declared kink; both are thousands of finite-difference steps.
+#: ...and at least this far from a declared kink; both are thousands of finite-difference steps.
 KINK_MARGIN = 0.01
 MAX_SIDE = 4
 MAX_DIMS = 3
@@ -142,18 +143,27 @@ def value_range(arg: Arg) -> tuple[float, float]:
     return lo + (margin if lo == arg.low else 0.0), hi - (margin if hi == arg.high else 0.0)
 
 
-def away_from_kinks(x: np.ndarray, kinks: Sequence[float], lo: float, hi: float) -> np.ndarray:
-    """Move values that lie within KINK_MARGIN of a kink to KINK_MARGIN away (the side that stays
-    inside [lo, hi]). Kinks are points where the derivative does not exist: nothing to check."""
+def kink_margin(eps: float, atol: float, order: int) -> float:
+    """How far inputs keep from a declared kink when derivatives of `order` are computed with
+    rounding `eps` and compared to `atol`. Near a singular point (normalize's zero vector) terms of
+    the derivative grow like 1/d**order at distance d and cancel, which leaves about eps/d**order
+    of rounding: kept under atol/10. KINK_MARGIN in float64; about 0.1 for float32 second
+    derivatives, whose rounding is 1e-3 at 0.01."""
+    return max(KINK_MARGIN, (10 * eps / atol) ** (1 / order))
+
+
+def away_from_kinks(x: np.ndarray, kinks: Sequence[float], lo: float, hi: float,
+                    margin: float = KINK_MARGIN) -> np.ndarray:
+    """Move values that lie within `margin` of a kink to `margin` away (the side that stays inside
+    [lo, hi]). Kinks are points where the derivative does not exist: nothing to check."""
     if not kinks or x.size == 0:
         return x
-    width = KINK_MARGIN
     x = np.array(x)  # a copy, and an array even for a 0-d input drawn as a NumPy scalar
     for k in kinks:
-        near = np.abs(x - k) < width
+        near = np.abs(x - k) < margin
         if near.any():
-            up = np.where(x >= k, k + width, k - width)
-            up = np.where((up > hi) | (up < lo), np.where(x >= k, k - width, k + width), up)
+            up = np.where(x >= k, k + margin, k - margin)
+            up = np.where((up > hi) | (up < lo), np.where(x >= k, k - margin, k + margin), up)
             x[near] = up[near]
     return x
 
@@ -205,12 +215,14 @@ def structured(x: np.ndarray, structure: str, ties: bool = False) -> np.ndarray:
     return scaled / n + np.eye(n) * np.where(np.diagonal(x, axis1=-2, axis2=-1) >= 0, 1.0, -1.0)[..., None]
 
 
-def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = ()) -> st.SearchStrategy[np.ndarray]:
-    """Values for one input of the given shape, from its Arg's domain."""
-    return st.composite(lambda draw: draw_values(draw, arg, shape, kinks))()
+def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = (),
+               margin: float = KINK_MARGIN) -> st.SearchStrategy[np.ndarray]:
+    """Values for one input of the given shape, from its Arg's domain, `margin` away from `kinks`."""
+    return st.composite(lambda draw: draw_values(draw, arg, shape, kinks, margin))()
 
 
-def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] = ()) -> np.ndarray:
+def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] = (),
+                margin: float = KINK_MARGIN) -> np.ndarray:
     n = int(np.prod(shape, dtype=int))
     if arg.dtype == "bool":
         return (np.frombuffer(draw(_bytes(n)), dtype=np.uint8) & 1).astype(bool).reshape(shape)
@@ -219,7 +231,7 @@ def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] =
         hi = int(math.floor(arg.high)) if math.isfinite(arg.high) else lo + 6
         return lo + (np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (hi - lo + 1)).astype(np.int64).reshape(shape)
     lo, hi = value_range(arg)
-    return structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi), arg.structure)
+    return structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi, margin), arg.structure)
 
 
 # --- params ----------------------------------------------------------------------------------
@@ -259,16 +271,19 @@ def arg_of(op: Op, i: int) -> Arg:
     return op.inputs[0] if op.variadic else op.inputs[i]
 
 
-def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None) -> st.SearchStrategy[Case]:
+def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None,
+               margin: float = KINK_MARGIN) -> st.SearchStrategy[Case]:
     """A valid, meaningful call of `op` (see the module docstring), as a `Case` of float64 arrays.
 
     `example` replaces the op's own way of choosing shapes and params (a plugin's custom
-    strategy, see `gradcheck.hookspecs`); it yields `lucid.Example`s."""
+    strategy, see `gradcheck.hookspecs`); it yields `lucid.Example`s. `margin` is how far values
+    keep from the op's kinks (`kink_margin` gives it for a dtype and a derivative order)."""
     shapes = shapes_for(op) if example is None and op.sample is None else None
-    return st.composite(lambda draw: draw_case(draw, op, shapes, example))()
+    return st.composite(lambda draw: draw_case(draw, op, shapes, example, margin))()
 
 
-def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None) -> Case:
+def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
+              margin: float = KINK_MARGIN) -> Case:
     if example is not None or shapes is None:
         ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))
         inputs, given = list(ex.inputs), dict(ex.params)
@@ -299,9 +314,9 @@ def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
         lo = max(value_range(arg_of(op, i))[0] for i in float_slots)
         hi = min(value_range(arg_of(op, i))[1] for i in float_slots)
         for i, values in zip(float_slots, distinct_values(draw, [tuple(inputs[i]) for i in float_slots], lo, hi)):
-            arrays[i] = structured(away_from_kinks(values, kinks, lo, hi), arg_of(op, i).structure, ties=True)
+            arrays[i] = structured(away_from_kinks(values, kinks, lo, hi, margin), arg_of(op, i).structure, ties=True)
     else:
         for i in float_slots:
-            arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks)
+            arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks, margin)
     symmetric = tuple(i for i in float_slots if arg_of(op, i).structure == "spd")
     return Case(tuple(arrays), params, symmetric)
