@@ -527,11 +527,24 @@ def _vector_norm_grad(x, n, ord, dims):
     return x * ((x * sign) / n) ** (ord - 2) / n
 
 
+def _singular_factor(a: np.ndarray, ord) -> np.ndarray:
+    """The derivative of the 2, -2 or nuclear norm of each matrix of `a` by NumPy's SVD: u1 v1^T
+    for the largest singular value, un vn^T for the smallest, U V^T for their sum."""
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    if ord in (2, -2):
+        pick = slice(0, 1) if ord == 2 else slice(-1, None)  # NumPy sorts singular values largest first
+        u, vt = u[..., :, pick], vt[..., pick, :]
+    return u @ vt
+
+
 def _matrix_norm_grad(x, ord, rows, cols):
     """1 / inf: the sign of the entries of the largest (smallest) column / row sum. 2, -2 and nuc
-    are read off the eigen-decomposition of the smaller Gram matrix, A^T A or A A^T: with
-    sigma^2 = w and W its eigenvectors, d sigma_max = A w w^T / sigma_max (A on the other side for
-    A A^T), and d nuc = A (A^T A)^(-1/2)."""
+    are written with the eigen-decomposition of the smaller Gram matrix, A^T A or A A^T, so that
+    they can be differentiated again: with sigma^2 = w and W its eigenvectors, d sigma_max =
+    A w w^T / sigma_max (A on the other side for A A^T), and d nuc = A (A^T A)^(-1/2). The Gram
+    matrix squares the condition number (in float32 a matrix of condition 1e3 loses its smallest
+    singular pair), so the value is the SVD's and the Gram formula, equal to it in exact
+    arithmetic, carries only the derivative."""
     if ord in (1, -1, math.inf, -math.inf):
         summed, picked = (rows, cols) if ord in (1, -1) else (cols, rows)
         column_sums = np.abs(x.data).sum(axis=summed, keepdims=True)
@@ -546,7 +559,9 @@ def _matrix_norm_grad(x, ord, rows, cols):
         pick = slice(-1, None) if ord == 2 else slice(0, 1)  # the largest or the smallest
         u = v[..., :, pick]
         p = u @ u.mT / w[..., pick, None] ** 0.5
-    return permute(a @ p if tall else p @ a, tuple(np.argsort(order).tolist()))
+    grad = a @ p if tall else p @ a
+    grad = grad + (_singular_factor(a.data, ord) - grad.data)  # the SVD's value, the formula's derivative
+    return permute(grad, tuple(np.argsort(order).tolist()))
 
 
 def _norm_vjp(g, out, x, ord, dim, keepdim):
