@@ -542,9 +542,9 @@ def _matrix_norm_grad(x, ord, rows, cols):
     are written with the eigen-decomposition of the smaller Gram matrix, A^T A or A A^T, so that
     they can be differentiated again: with sigma^2 = w and W its eigenvectors, d sigma_max =
     A w w^T / sigma_max (A on the other side for A A^T), and d nuc = A (A^T A)^(-1/2). The Gram
-    matrix squares the condition number (in float32 a matrix of condition 1e3 loses its smallest
-    singular pair), so the value is the SVD's and the Gram formula, equal to it in exact
-    arithmetic, carries only the derivative."""
+    matrix squares the condition number (in float32 a matrix of condition 600 got the nuclear
+    norm's gradient 1% wrong), so the value is the SVD's and the Gram formula, equal to it in
+    exact arithmetic, carries only the derivative."""
     if ord in (1, -1, math.inf, -math.inf):
         summed, picked = (rows, cols) if ord in (1, -1) else (cols, rows)
         column_sums = np.abs(x.data).sum(axis=summed, keepdims=True)
