@@ -26,7 +26,7 @@ from collections import Counter
 
 import numpy as np
 
-from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid import Arg, Example, Op, OpError, Param, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid.tensor import apply
 from lucid_ops.common import keepdim_shape
@@ -544,13 +544,17 @@ def _matrix_norm_grad(x, ord, rows, cols):
     A w w^T / sigma_max (A on the other side for A A^T), and d nuc = A (A^T A)^(-1/2). The Gram
     matrix squares the condition number (in float32 a matrix of condition 600 got the nuclear
     norm's gradient 1% wrong), so the value is the SVD's and the Gram formula, equal to it in
-    exact arithmetic, carries only the derivative."""
+    exact arithmetic, carries only the derivative, built only when a graph is being recorded."""
     if ord in (1, -1, math.inf, -math.inf):
         summed, picked = (rows, cols) if ord in (1, -1) else (cols, rows)
         column_sums = np.abs(x.data).sum(axis=summed, keepdims=True)
         return np.sign(x.data) * _extreme(column_sums, ord, picked)
     order = [i for i in range(x.ndim) if i not in (rows, cols)] + [rows, cols]
+    back = tuple(np.argsort(order).tolist())
     a = permute(x, tuple(order))
+    value = _singular_factor(a.data, ord)
+    if not is_grad_enabled():  # a first-order backward: the formula below would only be thrown away
+        return np.transpose(value, back)
     tall = a.shape[-2] >= a.shape[-1]
     w, v = eigh(a.mT @ a if tall else a @ a.mT)
     if ord == "nuc":
@@ -560,8 +564,7 @@ def _matrix_norm_grad(x, ord, rows, cols):
         u = v[..., :, pick]
         p = u @ u.mT / w[..., pick, None] ** 0.5
     grad = a @ p if tall else p @ a
-    grad = grad + (_singular_factor(a.data, ord) - grad.data)  # the SVD's value, the formula's derivative
-    return permute(grad, tuple(np.argsort(order).tolist()))
+    return permute(grad + (value - grad.data), back)  # the SVD's value, the formula's derivative
 
 
 def _norm_vjp(g, out, x, ord, dim, keepdim):
