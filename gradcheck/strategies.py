@@ -147,9 +147,9 @@ def kink_margin(eps: float, atol: float, order: int) -> float:
     """How far inputs keep from a declared kink when derivatives of `order` are computed with
     rounding `eps` and compared to `atol`. Near a singular point (normalize's zero vector) terms of
     the derivative grow like 1/d**order at distance d and cancel, which leaves about eps/d**order
-    of rounding: kept under atol/10. KINK_MARGIN in float64; about 0.1 for float32 second
-    derivatives, whose rounding is 1e-3 at 0.01."""
-    return max(KINK_MARGIN, (10 * eps / atol) ** (1 / order))
+    of rounding: kept under atol/10. KINK_MARGIN in float64, or with no atol (a purely relative
+    comparison); about 0.1 for float32 second derivatives, whose rounding is 1e-3 at 0.01."""
+    return max(KINK_MARGIN, (10 * eps / atol) ** (1 / order)) if atol > 0 else KINK_MARGIN
 
 
 def away_from_kinks(x: np.ndarray, kinks: Sequence[float], lo: float, hi: float,

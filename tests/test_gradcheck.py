@@ -143,6 +143,11 @@ def test_float32_second_derivatives_near_a_singular_point_are_no_false_alarm(nam
     assert report.passed, report.format()
 
 
+def test_a_purely_relative_tolerance_is_a_valid_setting():
+    report = gradcheck.check_op("exp", atol=0.0, max_examples=20, seed=0)
+    assert report.passed, report.format()
+
+
 def test_undeclared_kink_is_rejected_not_reported():
     relu = Op("draft.relu", lambda x: np.maximum(x, 0), lambda g, out, x: (g * Tensor((x.data > 0).astype(x.dtype)),))
     report = gradcheck.check_op(relu, max_examples=200, seed=0)
