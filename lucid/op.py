@@ -224,7 +224,7 @@ class Op:
                 return apply(self, args[:n], dict(zip(self.param_names, args[n:])))
             inputs = args[:n] + (None,) * (n - len(args))  # optional inputs left out at the end are None
             params = dict(zip(self.param_names, args[n:]))
-            if not (kwargs.keys() - self.param_names or kwargs.keys() & params.keys()):
+            if kwargs.keys() <= self.param_set and not kwargs.keys() & params.keys():
                 return apply(self, inputs, {**params, **kwargs})  # params also by name
         return apply(self, *self._bind(args, kwargs))
 

@@ -42,7 +42,8 @@ def _constant(array: np.ndarray, like) -> Tensor:
 
 
 def _count(x, dim) -> int:
-    return math.prod(x.shape[a] for a in axes("", dim, x.ndim))
+    """How many values a reduction over `dim` takes together."""
+    return math.prod(x.shape if dim is None else (x.shape[a] for a in axes("", dim, x.ndim)))
 
 
 # --- sum, mean, prod -----------------------------------------------------------------------------
@@ -58,7 +59,7 @@ def _mean(x, dim=None, keepdim=False):
     axis = None if dim is None else axes("mean", dim, x.ndim)
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:  # float16 is summed in float32 by ndarray.mean
         return x.mean(axis=axis, keepdims=keepdim)
-    return x.sum(axis=axis, keepdims=keepdim) / (x.size if axis is None else math.prod(x.shape[a] for a in axis))
+    return x.sum(axis=axis, keepdims=keepdim) / _count(x, axis)
 
 
 def _prod(x, dim=None, keepdim=False):

@@ -329,6 +329,12 @@ def test_a_forward_that_forgets_its_residuals_is_named():
         dataclasses.replace(forgets, forward=lambda x: (x, x, x))(lucid.tensor([1.0]))
 
 
+def test_a_multi_output_forward_that_returns_one_array_is_named():
+    halves = Op("test_halves", lambda x: x / 2, lambda g, out, x: (g[0] + g[1],), outputs=2)
+    with pytest.raises(OpError, match="test_halves: its forward must return a tuple of arrays, got a ndarray"):
+        halves(lucid.tensor([1.0, 2.0]))
+
+
 def test_residuals_are_for_single_output_ops():
     with pytest.raises(OpError, match="residuals are for single-output ops"):
         Op("test_bad_residuals", lambda x: (x, x, x), lambda g, out, x: (None,), outputs=2, residuals=1)
