@@ -544,7 +544,8 @@ def _matrix_norm_grad(x, ord, rows, cols):
     A w w^T / sigma_max (A on the other side for A A^T), and d nuc = A (A^T A)^(-1/2). The Gram
     matrix squares the condition number (in float32 a matrix of condition 600 got the nuclear
     norm's gradient 1% wrong), so the value is the SVD's and the Gram formula, equal to it in
-    exact arithmetic, carries only the derivative, built only when a graph is being recorded."""
+    exact arithmetic, carries only the derivative, built only when a graph is being recorded, and
+    in float64 (in float32 a matrix of condition 50 got the -2 norm's second derivative 2% wrong)."""
     if ord in (1, -1, math.inf, -math.inf):
         summed, picked = (rows, cols) if ord in (1, -1) else (cols, rows)
         column_sums = np.abs(x.data).sum(axis=summed, keepdims=True)
@@ -555,15 +556,16 @@ def _matrix_norm_grad(x, ord, rows, cols):
     value = _singular_factor(a.data, ord)
     if not is_grad_enabled():  # a first-order backward: the formula below would only be thrown away
         return np.transpose(value, back)
+    wide = a if a.dtype == np.float64 else a.to(np.float64)  # float32 would lose condition^2 ulps here
     tall = a.shape[-2] >= a.shape[-1]
-    w, v = eigh(a.mT @ a if tall else a @ a.mT)
+    w, v = eigh(wide.mT @ wide if tall else wide @ wide.mT)
     if ord == "nuc":
         p = (v * w[..., None, :] ** -0.5) @ v.mT
     else:
         pick = slice(-1, None) if ord == 2 else slice(0, 1)  # the largest or the smallest
         u = v[..., :, pick]
         p = u @ u.mT / w[..., pick, None] ** 0.5
-    grad = a @ p if tall else p @ a
+    grad = (wide @ p if tall else p @ wide).to(a.dtype)
     return permute(grad + (value - grad.data), back)  # the SVD's value, the formula's derivative
 
 
