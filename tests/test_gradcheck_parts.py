@@ -12,6 +12,7 @@ from gradcheck.checks import DEFAULT_TOLERANCE, check_example
 from gradcheck.kinks import nondifferentiable
 from gradcheck.numerical import Evaluator, analytic_jacobian, directional, jacobian
 from gradcheck.report import Rejected
+from gradcheck.runner import seeded
 from gradcheck.target import OpTarget
 from lucid import Arg, Op, Param
 
@@ -156,3 +157,21 @@ def test_an_input_declared_mutable_may_be_updated_in_place_and_no_other():
     assert gradcheck.check_op(declared, max_examples=20, seed=0).passed
     report = gradcheck.check_op(undeclared, max_examples=20, seed=0)
     assert not report.passed and "wrote into input 1" in report.reason
+
+
+def test_seeded_generators_draw_what_numpy_draws_for_the_seed_and_are_never_shared():
+    for seed in (0, 7, 2**32 - 1):
+        with seeded(seed) as rng:
+            first = rng.standard_normal(5)
+            with seeded(seed + 1) as inner:  # a check inside a check: its own generator
+                assert inner is not rng
+                expected_inner = np.random.default_rng(seed + 1).standard_normal(3)
+                np.testing.assert_array_equal(inner.standard_normal(3), expected_inner)
+            second = rng.standard_normal(5)  # the outer stream goes on where it was
+        expected = np.random.default_rng(seed)
+        np.testing.assert_array_equal(first, expected.standard_normal(5))
+        np.testing.assert_array_equal(second, expected.standard_normal(5))
+    with seeded(3) as again:  # a reused generator starts the seed's stream afresh
+        np.testing.assert_array_equal(again.standard_normal(4), np.random.default_rng(3).standard_normal(4))
+    with seeded(None) as a, seeded(None) as b:  # None: fresh entropy each time, as in NumPy
+        assert not np.array_equal(a.standard_normal(4), b.standard_normal(4))
