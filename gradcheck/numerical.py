@@ -162,11 +162,10 @@ def along(evaluate: Evaluator, i: int, k: int, make: Callable[[int, int], np.nda
 
 def rounding_error(center: np.ndarray, d1: np.ndarray, h: np.ndarray, noise: float) -> np.ndarray:
     """The rounding part of D(h)'s error: ~10 ulps of the values (|f| at the stencil is
-    |f(x)| + 2h |f'|), over h."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        error = np.abs(d1)
-        error *= 20 * noise
-        error += (10 * noise * np.abs(center))[None, :] / h[:, None]
+    |f(x)| + 2h |f'|), over h. Called under errstate(invalid, over): values may be inf or NaN."""
+    error = np.abs(d1)
+    error *= 20 * noise
+    error += (10 * noise * np.abs(center))[None, :] / h[:, None]
     return error
 
 
@@ -216,10 +215,11 @@ def central(evaluate: Evaluator, i: int, eps: float, lo: int, hi: int) -> tuple[
         return stack.reshape((b - a,) + x.shape)
 
     ym1, y1 = evaluate(i, 2 * k, make).reshape(2, k, -1)
+    center = evaluate.center
     with np.errstate(invalid="ignore", over="ignore"):
         d1 = y1 - ym1
         d1 /= (2 * h)[:, None]
-    return d1, rounding_error(evaluate.center, d1, h, evaluate.target.out_eps)
+        return d1, rounding_error(center, d1, h, evaluate.target.out_eps)
 
 
 def directional(evaluate: Evaluator, i: int, directions: np.ndarray, eps: float) -> Derivatives:
