@@ -32,14 +32,16 @@ class NotBatchable(Exception):
 
 
 def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient over the axes its input was broadcast along (the engine's rule, in NumPy)."""
+    """Sum a gradient over the axes its input was broadcast along (the engine's rule, in NumPy),
+    in C order whatever g's layout: the order of a sum changes its rounding, and where it cancels
+    that is no small change (the layout checks compare gradients of inputs in other layouts)."""
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
     if lead < 0 or np.broadcast_shapes(g.shape, shape) != g.shape:
         raise ValueError(f"a gradient of shape {g.shape} cannot be summed to the input's shape {shape}")
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
+    return np.ascontiguousarray(g).sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
 
 
 def flat_outputs(out: Any) -> list[np.ndarray]:

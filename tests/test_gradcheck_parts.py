@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import gradcheck
 import lucid
 from gradcheck import strategies
-from gradcheck.checks import DEFAULT_TOLERANCE, check_example
+from gradcheck.checks import DEFAULT_TOLERANCE, check_example, check_layouts
 from gradcheck.kinks import nondifferentiable
 from gradcheck.numerical import Evaluator, analytic_jacobian, directional, jacobian
 from gradcheck.report import Rejected
@@ -175,3 +175,15 @@ def test_seeded_generators_draw_what_numpy_draws_for_the_seed_and_are_never_shar
         np.testing.assert_array_equal(again.standard_normal(4), np.random.default_rng(3).standard_normal(4))
     with seeded(None) as a, seeded(None) as b:  # None: fresh entropy each time, as in NumPy
         assert not np.array_equal(a.standard_normal(4), b.standard_normal(4))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_broadcast_input_gradient_sums_the_same_whatever_the_layout_of_the_other_input(reduction):
+    """smooth_l1_loss's target of shape (1,1,1) against float32 values that cancel: its gradient
+    is a sum near 0, and summed in memory order a Fortran-order input changed its rounding by 50%
+    (a false alarm of lucid-gradcheck --dtype float32 --seed 60607)."""
+    x = np.array([[[-36, -30, -24], [18, 6, -18]], [[-12, -6, 24], [12, 30, 36]]], np.float32) / 13
+    target = OpTarget(lucid.registry["nn.functional.smooth_l1_loss"], [x, np.zeros((1, 1, 1), np.float32)],
+                      {"reduction": reduction, "beta": 1.0})
+    for u in (1.0, 0.37, -1.3):
+        check_layouts(target, np.full(1, u))
