@@ -259,8 +259,9 @@ def _check_function(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, orde
                 if grad_outputs is None:
                     u = unit(rng.standard_normal(target.out_size))
                 else:
-                    given = [grad_outputs] if isinstance(grad_outputs, Tensor) else grad_outputs
-                    u = np.concatenate([np.asarray(getattr(g, "data", g), dtype=np.float64).reshape(-1) for g in given])
+                    supplied = [grad_outputs] if isinstance(grad_outputs, Tensor) else grad_outputs
+                    u = np.concatenate([np.asarray(getattr(g, "data", g), dtype=np.float64).reshape(-1)
+                                        for g in supplied])
                 target = SecondOrderTarget(target, lambda leaves: fn(*leaves), u)
             errors = check_jacobian(target, tol, mode, rng, what="gradient" if order == 1 else "second derivative")
             report.max_abs_error, report.max_rel_error = errors.abs, errors.rel
