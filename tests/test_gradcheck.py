@@ -220,3 +220,14 @@ def test_gradcheck_function_api():
         gradcheck.gradcheck(lambda a: wrong(a), [x])
     assert caught.value.report.worst[0].input == 0
     assert not gradcheck.gradcheck(lambda a: wrong(a), [x], raise_exception=False)
+
+
+def test_gradgradcheck_uses_the_given_output_gradient():
+    """A square whose rule treats x as a constant: first derivatives right, second ones wrong,
+    unless the output gradient u is 0 (then the second derivative, 2u, is 0 either way)."""
+    detached = Op("test_detached_square", np.square, lambda g, out, x: (g * 2 * Tensor(x.data),))
+    x = lucid.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    assert gradcheck.gradcheck(detached, [x])
+    assert not gradcheck.gradgradcheck(detached, [x], raise_exception=False)
+    assert gradcheck.gradgradcheck(detached, [x], lucid.tensor(np.zeros((2, 3))))
+    assert gradcheck.gradgradcheck(lambda a: a * a, [x], [np.linspace(2, 3, 6).reshape(2, 3)])
