@@ -218,7 +218,10 @@ def seeded(seed: Any) -> Iterator[np.random.Generator]:
     if not isinstance(seed, int):  # None (fresh entropy each call) or a sequence: as NumPy does it
         yield np.random.default_rng(seed)
         return
-    rng = _idle_generators.pop() if _idle_generators else np.random.default_rng()
+    try:
+        rng = _idle_generators.pop()  # atomic: two threads never get the same one
+    except IndexError:
+        rng = np.random.default_rng()
     rng.bit_generator.state = _seeded_state(seed)
     try:
         yield rng

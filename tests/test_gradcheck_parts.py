@@ -1,5 +1,8 @@
 """The pieces under check_op: strategies draw valid, meaningful inputs; finite differences and
 their error estimates are right; kinks are found; batching changes nothing."""
+import sys
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -187,3 +190,27 @@ def test_a_broadcast_input_gradient_sums_the_same_whatever_the_layout_of_the_oth
                       {"reduction": reduction, "beta": 1.0})
     for u in (1.0, 0.37, -1.3):
         check_layouts(target, np.full(1, u))
+
+
+def test_seeded_generators_are_not_shared_between_threads():
+    expected = {seed: np.random.default_rng(seed).standard_normal(200) for seed in range(8)}
+    wrong = []
+
+    def draw(seed):
+        for _ in range(30):
+            with seeded(seed) as rng:
+                values = np.concatenate([rng.standard_normal(1) for _ in range(200)])
+            if not np.array_equal(values, expected[seed]):
+                wrong.append(seed)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=draw, args=(seed,)) for seed in expected]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong
