@@ -54,7 +54,7 @@ def _xlogy_vjp(g, out, x, y):
     """d/dx x log y = log y, written xlogy(1, y); at x = 0, y <= 0 (where xlogy is defined as 0)
     PyTorch takes 0 instead, written xlogy(0, y)."""
     defined = ((x.data != 0) | (y.data > 0)).astype(g.dtype)
-    return g * xlogy(defined, y), g * x / y
+    return g * xlogy(defined, y), g * x / y if y.requires_grad else None
 
 
 erf = Op("erf", _same_dtype(sp.erf), lambda g, out, x: (g * exp(-x * x) * TWO_OVER_SQRT_PI,))

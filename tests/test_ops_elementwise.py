@@ -6,6 +6,7 @@ broadcasting), and its first and second derivatives against central finite diffe
 points drawn from the domain its metadata declares, away from its kinks.
 """
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -259,6 +260,17 @@ def test_gradients_at_corners_follow_pytorch():
     assert ga.tolist() == [0.5, 1.0, 0.0] and gb.tolist() == [0.5, 0.0, 1.0]
     ga, gb = _grad(lucid.minimum, [1.0, 2.0], [1.0, 1.0])
     assert ga.tolist() == [0.5, 0.0] and gb.tolist() == [0.5, 1.0]
+
+
+def test_xlogy_with_a_constant_y_computes_no_gradient_for_it():
+    """x / y, y's gradient, is 0/0 at x = y = 0: a rule that computed it anyway for a constant y
+    did wasted work and warned (RuntimeWarning: invalid value encountered in divide)."""
+    x = lucid.tensor([0.0, 1.0], dtype=np.float64, requires_grad=True)
+    y = lucid.tensor([0.0, 2.0], dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lucid.xlogy(x, y).sum().backward()
+    assert x.grad.tolist() == [0.0, math.log(2.0)] and y.grad is None
 
 
 def test_where_keeps_float32_with_a_python_number():
