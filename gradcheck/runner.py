@@ -213,8 +213,8 @@ def _seeded_state(seed: int) -> dict:
 @contextlib.contextmanager
 def seeded(seed: Any) -> Iterator[np.random.Generator]:
     """`np.random.default_rng(seed)`, the same draws, without seeding a new generator each time:
-    seeding costs about as much as a tenth of a small fast-mode check. A generator is lent to one
-    check at a time (a check may run inside another, or in another thread)."""
+    seeding took 6-10% of a small fast-mode check. A generator is lent to one check at a time (a
+    check may run inside another, or in another thread)."""
     if not isinstance(seed, int):  # None (fresh entropy each call) or a sequence: as NumPy does it
         yield np.random.default_rng(seed)
         return
