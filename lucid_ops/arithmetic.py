@@ -16,9 +16,14 @@ from lucid_ops.exponential import log
 binary = (Arg("input", dtype="any"), Arg("other", dtype="any"))
 
 add = Op("add", np.add, lambda g, out, a, b: (g, g), binary)
-sub = Op("sub", np.subtract, lambda g, out, a, b: (g, -g), binary)
-mul = Op("mul", np.multiply, lambda g, out, a, b: (g * b, g * a), binary)
-div = Op("div", np.true_divide, lambda g, out, a, b: (g / b, -g * out / b), binary, kinks=(0.0,))
+# A constant operand (x * 2, a dropout mask, x / n) gets no gradient: its rule would cost a pass.
+sub = Op("sub", np.subtract,
+         lambda g, out, a, b: (g if a.requires_grad else None, -g if b.requires_grad else None), binary)
+mul = Op("mul", np.multiply,
+         lambda g, out, a, b: (g * b if a.requires_grad else None, g * a if b.requires_grad else None), binary)
+div = Op("div", np.true_divide,
+         lambda g, out, a, b: (g / b if a.requires_grad else None, -g * out / b if b.requires_grad else None),
+         binary, kinks=(0.0,))
 neg = Op("neg", np.negative, lambda g, out, x: (-g,), (Arg("input", dtype="any"),))
 pow = Op("pow", np.power,
          lambda g, out, x, y: (g * y * x ** (y - 1), g * out * log(x) if y.requires_grad else None),
@@ -78,7 +83,8 @@ def _where(condition, input, other):
 
 def _where_vjp(g, out, condition, a, b):
     zero = np.zeros((), dtype=g.dtype)
-    return None, where(condition, g, zero), where(condition, zero, g)
+    return (None, where(condition, g, zero) if a.requires_grad else None,
+            where(condition, zero, g) if b.requires_grad else None)
 
 
 clamp = Op("clamp", _clamp, _clamp_vjp, (Arg("input", dtype="any"),), params=(Param("min", None), Param("max", None)),

@@ -273,6 +273,28 @@ def test_xlogy_with_a_constant_y_computes_no_gradient_for_it():
     assert x.grad.tolist() == [0.0, math.log(2.0)] and y.grad is None
 
 
+@pytest.mark.parametrize("name", ["mul", "div", "sub", "where"])
+def test_a_constant_operand_gets_no_gradient_computed(name):
+    """x * c, x / c, x - c, where(m, x, c): the rules skip the constant's gradient (a pass over the
+    data each: x / c's backward took twice the time at (1024,1024)); x's stays right."""
+    a, c = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, -1.5])
+    mask = lucid.tensor([True, False, True])
+    calls = {"mul": lambda x, y: (x, y), "div": lambda x, y: (x, y), "sub": lambda x, y: (x, y),
+             "where": lambda x, y: (mask, x, y)}
+    op = lucid.registry[name]
+    for grad_side in (0, 1):
+        pair = [lucid.tensor(a, requires_grad=grad_side == 0), lucid.tensor(c, requires_grad=grad_side == 1)]
+        args = calls[name](*pair)
+        out = op(*args)
+        g = lucid.tensor(np.ones(3))
+        with lucid.no_grad():
+            grads = op.vjp(g, out, *args)
+        offset = len(args) - 2
+        assert grads[offset + 1 - grad_side] is None  # the constant's
+        (expected,) = lucid.grad(out, pair[grad_side], g)
+        np.testing.assert_allclose(grads[offset + grad_side].data, expected.data)
+
+
 def test_where_keeps_float32_with_a_python_number():
     x = lucid.tensor([-1.0, 2.0])
     assert lucid.where(x > 0, x, 0.0).dtype == np.float32
