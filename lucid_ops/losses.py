@@ -84,7 +84,7 @@ def _regression_op(name, forward, slope, params=()):
 
     def vjp(g, out, x, t, reduction, **params):
         gd = _per_element(g, reduction, _broadcast(name, x.data, t.data)) * slope(x - t, **params)
-        return gd, -gd
+        return gd if x.requires_grad else None, -gd if t.requires_grad else None  # t: mostly a constant
 
     return Op(name, fwd, vjp, (Arg("input"), Arg("target")), params=(reduction, *params), sample=_pair_sample,
               ties=True)
