@@ -1,11 +1,12 @@
-"""Benchmark 7: how much of a small step is Lucid's own, against the least a Python tape can spend.
+"""Benchmark 7: how much of a small step is Lucid's own, against a bare Python tape.
 
 Benchmark 1's `y = op(x); y.sum().backward()` at (4,4), float32, on three sides:
 - Lucid;
 - a bare tape, written below: each op records its inputs and a closure of NumPy calls for its
   backward, and backward walks the nodes in reverse topological order. No argument or dtype
   checks, no op registry, rules that cannot be differentiated again, no guarantee that gradients
-  do not alias (except a copy at each leaf): the floor for any engine in Python and NumPy;
+  do not alias (except a copy at each leaf): about the least an engine in Python and NumPy
+  can do per step;
 - PyTorch, if installed.
 
 Lucid / bare tape is what Lucid's guarantees cost per step; bare tape / PyTorch says how far
