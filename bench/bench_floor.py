@@ -1,13 +1,13 @@
 """Benchmark 7: how much of a small step is Lucid's own, against a bare Python tape.
 
 Benchmark 1's `y = op(x); y.sum().backward()` at (4,4), float32, on three sides:
-- Lucid;
+- Lucid, benchmark 1's own step (`bench_ops.CASES`);
 - a bare tape, written below: each op records its inputs and a closure of NumPy calls for its
   backward, and backward walks the nodes in reverse topological order. No argument or dtype
   checks, no op registry, rules that cannot be differentiated again, no guarantee that gradients
   do not alias (except a copy at each leaf): about the least an engine in Python and NumPy
   can do per step;
-- PyTorch, if installed.
+- PyTorch, if installed, benchmark 1's own step too.
 
 Lucid / bare tape is what Lucid's guarantees cost per step; bare tape / PyTorch says how far
 below PyTorch a Python engine can go at all.
@@ -19,8 +19,7 @@ from __future__ import annotations
 import timing  # noqa: F401  (first: it sets the thread count before NumPy loads)
 from timing import compare, duration, np, setting, table, torch
 
-import lucid
-import lucid.nn.functional as LF
+from bench_ops import CASES, class_targets, torch_step
 
 
 class Bare:
@@ -80,26 +79,17 @@ def bare_cross_entropy(target):
     return op
 
 
-def cases(target):
-    """name: (Lucid's op, the bare tape's op, PyTorch's op), each a function of two inputs."""
-    tt = torch.from_numpy(target) if torch else None
-    t = lucid.tensor(target)
+def bare_ops(a):
+    """Benchmark 1's ops on the bare tape, for inputs shaped like a: each a function of two inputs."""
     return {
-        "add": (lambda x, y: x + y, lambda a, b: Bare(a.data + b.data, (a, b), lambda g: (g, g)),
-                lambda x, y: x + y),
-        "mul": (lambda x, y: x * y, lambda a, b: Bare(a.data * b.data, (a, b), lambda g: (g * b.data, g * a.data)),
-                lambda x, y: x * y),
-        "matmul": (lambda x, y: x @ y,
-                   lambda a, b: Bare(a.data @ b.data, (a, b), lambda g: (g @ b.data.T, a.data.T @ g)),
-                   lambda x, y: x @ y),
-        "exp": (lambda x, y: lucid.exp(x), bare_unary(np.exp, lambda x, out: out), lambda x, y: torch.exp(x)),
-        "sum": (lambda x, y: x.sum(), lambda a, b: bare_sum(a), lambda x, y: x.sum()),
-        "relu": (lambda x, y: LF.relu(x), bare_unary(lambda x: np.maximum(x, 0), lambda x, out: out > 0),
-                 lambda x, y: torch.relu(x)),
-        "tanh": (lambda x, y: lucid.tanh(x), bare_unary(np.tanh, lambda x, out: 1 - out * out),
-                 lambda x, y: torch.tanh(x)),
-        "softmax+cross_entropy": (lambda x, y: LF.cross_entropy(x, t), bare_cross_entropy(target),
-                                  lambda x, y: torch.nn.functional.cross_entropy(x, tt)),
+        "add": lambda a, b: Bare(a.data + b.data, (a, b), lambda g: (g, g)),
+        "mul": lambda a, b: Bare(a.data * b.data, (a, b), lambda g: (g * b.data, g * a.data)),
+        "matmul": lambda a, b: Bare(a.data @ b.data, (a, b), lambda g: (g @ b.data.T, a.data.T @ g)),
+        "exp": bare_unary(np.exp, lambda x, out: out),
+        "sum": lambda a, b: bare_sum(a),
+        "relu": bare_unary(lambda x: np.maximum(x, 0), lambda x, out: out > 0),
+        "tanh": bare_unary(np.tanh, lambda x, out: 1 - out * out),
+        "softmax+cross_entropy": bare_cross_entropy(class_targets(a)),
     }
 
 
@@ -110,15 +100,9 @@ def main() -> None:
     header = ["op", "Lucid", "bare tape", "Lucid/bare"]
     header += ["PyTorch", "Lucid/PyTorch", "bare/PyTorch"] if torch else []
     rows = []
-    for name, (lucid_op, bare_op, torch_op) in cases(rng.integers(0, 4, 4)).items():
-        x, y = lucid.tensor(a, requires_grad=True), lucid.tensor(b, requires_grad=True)
+    for name, bare_op in bare_ops(a).items():
+        lucid_step, numpy_step, torch_fn = CASES[name](a, b)  # benchmark 1's own steps
         bx, by = Bare(a), Bare(b)
-
-        def lucid_step():
-            x.grad = y.grad = None
-            out = lucid_op(x, y)
-            out.sum().backward()
-            return out
 
         def bare_step():
             bx.grad = by.grad = None
@@ -126,21 +110,13 @@ def main() -> None:
             backward(bare_sum(out))
             return out
 
-        lucid_step(), bare_step()  # the same gradients, or the comparison means nothing
-        pairs = [(t.grad.data, tape.grad) for t, tape in ((x, bx), (y, by)) if t.grad is not None]
-        if not all(np.allclose(mine, theirs, atol=1e-6) for mine, theirs in pairs):
-            raise SystemExit(f"{name}: the bare tape's gradients differ from Lucid's")
+        bare_step()  # the gradients NumPy by hand gives, or the comparison means nothing
+        _, *expected = numpy_step()
+        if not all(np.allclose(tape.grad, e, atol=1e-6) for tape, e in zip((bx, by), expected)):
+            raise SystemExit(f"{name}: the bare tape's gradients differ from NumPy's by hand")
         sides = {"lucid": lucid_step, "bare": bare_step}
         if torch:
-            tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
-
-            def torch_step():
-                tx.grad = ty.grad = None
-                out = torch_op(tx, ty)
-                out.sum().backward()
-                return out
-
-            sides["torch"] = torch_step
+            sides["torch"] = torch_step(torch_fn, a, b)
         t = compare(sides)
         row = [name, duration(t["lucid"]), duration(t["bare"]), f"{t['lucid'] / t['bare']:.2f}x"]
         if torch:

@@ -161,9 +161,14 @@ def tanh(a, b):
     return lucid_step, numpy_step, torch_side(lambda tx, ty: torch.tanh(tx))
 
 
+def class_targets(a):
+    """The class index of each row of a, the same on every side and in every benchmark."""
+    return np.random.default_rng(1).integers(0, a.shape[1], a.shape[0])
+
+
 def cross_entropy(a, b):
     """Softmax and cross-entropy over the rows of a, mean over the batch (integer class targets)."""
-    target = np.random.default_rng(1).integers(0, a.shape[1], a.shape[0])
+    target = class_targets(a)
     x, t = lucid.tensor(a, requires_grad=True), lucid.tensor(target)
     rows = np.arange(a.shape[0])
 
