@@ -10,6 +10,7 @@ second time.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -38,6 +39,15 @@ class Tolerance:
     atol: float = 1e-5
     rtol: float = 1e-3
     eps: float = 1e-6  # the finite-difference step, relative to max(1, |x|)
+
+    def __post_init__(self) -> None:
+        for name in ("atol", "rtol", "eps"):
+            value = getattr(self, name)
+            positive = name == "eps"  # a step of 0 differences nothing
+            valid = isinstance(value, numbers.Real) and math.isfinite(value)
+            if not (valid and (value > 0 if positive else value >= 0)):
+                wanted = "a positive number" if positive else "a number >= 0"
+                raise ValueError(f"gradcheck: {name} must be {wanted}, got {value!r}")
 
 
 DEFAULT_TOLERANCE = {"float64": Tolerance(1e-5, 1e-3), "float32": Tolerance(1e-4, 5e-3)}

@@ -211,18 +211,18 @@ def _seeded_state(seed: int) -> dict:
 
 
 @contextlib.contextmanager
-def seeded(seed: Any) -> Iterator[np.random.Generator]:
+def seeded(seed: int | None) -> Iterator[np.random.Generator]:
     """`np.random.default_rng(seed)`, the same draws, without seeding a new generator each time:
     seeding took 6-10% of a small fast-mode check. A generator is lent to one check at a time (a
     check may run inside another, or in another thread)."""
-    if not isinstance(seed, int):  # None (fresh entropy each call) or a sequence: as NumPy does it
-        yield np.random.default_rng(seed)
+    if seed is None:  # fresh entropy on each call, as in NumPy
+        yield np.random.default_rng()
         return
     try:
         rng = _idle_generators.pop()  # atomic: two threads never get the same one
     except IndexError:
         rng = np.random.default_rng()
-    rng.bit_generator.state = _seeded_state(seed)
+    rng.bit_generator.state = _seeded_state(int(seed))
     try:
         yield rng
     finally:
@@ -244,6 +244,12 @@ def _check_function(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, orde
                     rtol: float, mode: str, raise_exception: bool, seed: int,
                     grad_outputs: Sequence[Any] | None = None) -> bool:
     start = time.perf_counter()
+    caller = "gradcheck" if order == 1 else "gradgradcheck"
+    if mode not in MODES:
+        raise ValueError(f"{caller}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"{caller}: seed must be a non-negative int or None, got {seed!r}")
+    tol = Tolerance(atol, rtol, eps)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     op, params = as_op(fn)
     if op is not None and not op.variadic and not op.signature and len(inputs) == len(op.inputs) and \
@@ -255,7 +261,6 @@ def _check_function(fn: Callable[..., Any], inputs: Sequence[Any] | Tensor, orde
     else:
         target = FunctionTarget(fn, inputs)
     report = OpReport(target.name, examples=1, reproduce="")
-    tol = Tolerance(atol, rtol, eps)
     with seeded(seed) as rng:
         try:
             if order == 2:

@@ -1,5 +1,7 @@
 """gradcheck catches wrong derivatives (seeded bugs, each a small Op whose rule is wrong in one
 way) and raises no false alarm on correct ops, including the non-smooth ones."""
+import re
+
 import numpy as np
 import pytest
 
@@ -231,3 +233,26 @@ def test_gradgradcheck_uses_the_given_output_gradient():
     assert not gradcheck.gradgradcheck(detached, [x], raise_exception=False)
     assert gradcheck.gradgradcheck(detached, [x], lucid.tensor(np.zeros((2, 3))))
     assert gradcheck.gradgradcheck(lambda a: a * a, [x], [np.linspace(2, 3, 6).reshape(2, 3)])
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"mode": "exact"}, "mode must be one of auto, full, fast, got 'exact'"),
+    ({"eps": 0.0}, "eps must be a positive number, got 0.0"),
+    ({"atol": -1e-5}, "atol must be a number >= 0, got -1e-05"),
+    ({"rtol": float("nan")}, "rtol must be a number >= 0, got nan"),
+    ({"seed": -1}, "seed must be a non-negative int or None, got -1"),
+    ({"seed": 0.5}, "seed must be a non-negative int or None, got 0.5"),
+])
+def test_gradcheck_names_a_bad_setting(setting, message):
+    """A mode it does not know once checked nothing and passed; a negative eps or atol gave a
+    meaningless verdict; a bad seed a bare NumPy error."""
+    x = lucid.tensor(np.linspace(-1, 1, 4), requires_grad=True)
+    for check in (gradcheck.gradcheck, gradcheck.gradgradcheck):
+        with pytest.raises(ValueError, match=r"^(grad)?gradcheck: " + re.escape(message) + "$"):
+            check(exp, [x], **setting)
+    assert gradcheck.gradcheck(exp, [x], seed=np.int64(3))
+
+
+def test_check_op_reports_a_bad_tolerance_as_a_setup_error():
+    report = gradcheck.check_op("exp", atol=-1.0, max_examples=5, seed=0)
+    assert report.status == "error" and "atol must be a number >= 0, got -1.0" in report.reason
