@@ -28,7 +28,6 @@ import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, hookimpl, is_grad_enabled
 from lucid.op import axes
-from lucid.tensor import apply
 from lucid_ops.common import keepdim_shape
 from lucid_ops.shape import index_backward, permute
 
