@@ -272,11 +272,12 @@ def _plain(target, weight, label_smoothing) -> bool:
     return target.dtype.kind in "iu" and weight is None and label_smoothing == 0
 
 
-def _picked(x, target, valid):
-    """The index in x of each target's value (index 0 along the class dim where it is ignored)."""
+def _picked(x, target, valid, count):
+    """The index in x of each target's value; ignored targets (when fewer than all, `count`, are
+    valid) point at class 0."""
     key = np.indices(target.shape, sparse=True)
     cd = 0 if x.ndim == 1 else 1
-    return (*key[:cd], np.where(valid, target, 0), *key[cd:])
+    return (*key[:cd], target if count == target.size else np.where(valid, target, 0), *key[cd:])
 
 
 def _cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -286,37 +287,30 @@ def _cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", 
     cd = _class_dim(name, x)
     if _plain(target, weight, label_smoothing):  # -log softmax(x)[t] = log Σ e^x - x[t]: no full log_softmax
         valid = _check_indices(name, x, target, ignore_index, cd)
+        count = int(np.count_nonzero(valid))  # a Python int, which keeps float32 float32
         shifted = x - x.max(axis=cd, keepdims=True, initial=-np.inf)
         probs = np.exp(shifted)
         total = probs.sum(axis=cd, keepdims=True)
-        loss = np.where(valid, np.log(np.squeeze(total, cd)) - shifted[_picked(x, target, valid)], 0)
+        loss = np.log(np.squeeze(total, cd)) - shifted[_picked(x, target, valid, count)]
+        if count < valid.size:
+            loss = np.where(valid, loss, 0)
         probs /= total
         if reduction == "mean":
-            return loss.sum() / valid.sum(dtype=loss.dtype), probs
+            return loss.sum() / count, probs
         return _reduce(loss, reduction, name), probs
     logp = log_softmax.forward(x, cd)
     return _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing), np.exp(logp)
 
 
 def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label_smoothing):
-    """In the usual case (`_plain`) the gradient is (softmax(x) - one_hot(target)) g, for the targets
-    that count, with softmax(x) the forward's residual. Otherwise g goes through log_softmax,
-    recomputed with Lucid ops (so that the gradient depends on x where a second derivative needs it)."""
+    """In the usual case (`_plain`) one fused op, `cross_entropy_backward`, computes the gradient from
+    the forward's residual softmax(x). Otherwise g goes through log_softmax, recomputed with Lucid ops
+    (so that the gradient depends on x where a second derivative needs it)."""
     (g, g_probs), (out, probs) = g, out
     cd = 0 if x.ndim == 1 else 1
     g_target = g_weight = None
     if _plain(target, weight, label_smoothing):
-        valid = target.data != ignore_index  # checked by the forward
-        one_hot = np.zeros(x.shape, x.dtype)
-        one_hot[_picked(x, target.data, valid)] = 1
-        along = x.shape[:cd] + (1,) + x.shape[cd + 1:]  # a loss per target, broadcast along the classes
-        if reduction == "none":
-            g = g.reshape(along)
-        elif reduction == "mean":
-            g = g / int(valid.sum())
-        gx = (probs - one_hot) * g
-        if not valid.all():
-            gx = gx * valid.reshape(along).astype(x.dtype)
+        gx = cross_entropy_backward(g, probs, target, ignore_index=ignore_index, reduction=reduction)
     else:
         logp = log_softmax(x, cd)
         g_logp, g_target, g_weight = _logp_loss_vjp("nn.functional.cross_entropy", g, out, logp, target, weight,
@@ -325,6 +319,52 @@ def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label
     if g_probs is not None:  # only a second-order backward that went through the residual sends it a gradient
         gx = gx + softmax_backward(g_probs, probs, cd)
     return gx, g_target, g_weight
+
+
+def _along(probs):
+    """The shape of one value per target, spread along the class dim (dim 1, or 0 for one sample)."""
+    cd = 0 if probs.ndim == 1 else 1
+    return probs.shape[:cd] + (1,) + probs.shape[cd + 1:]
+
+
+def _cross_entropy_backward(g, probs, target, ignore_index=-100, reduction="mean"):
+    """(probs - one_hot(target)) g for the targets that count (zero for the ignored ones), with probs
+    = softmax(x), for class-index targets. One fresh buffer: probs times g, then the one-hot part
+    subtracted where it is 1 (an (N, C) one-hot and two temporaries of its size cost more)."""
+    valid = target != ignore_index
+    count = int(np.count_nonzero(valid))
+    if reduction == "mean":
+        g = g / count
+    gx = probs * (g.reshape(_along(probs)) if reduction == "none" else g)
+    gx[_picked(probs, target, valid, count)] -= g
+    if count < valid.size:
+        gx *= valid.reshape(_along(probs))
+    return gx
+
+
+def _cross_entropy_backward_vjp(gg, _, g, probs, target, ignore_index, reduction):
+    """The result is linear in g and affine in probs. d/dprobs: gg times each target's share of g;
+    d/dg: gg against the result for g = 1, summed over the classes (and the batch, unless 'none')."""
+    along = _along(probs)
+    g_probs = g_g = None
+    if probs.requires_grad:
+        valid = (target.data != ignore_index).reshape(along)
+        share = (valid / (valid.sum() if reduction == "mean" else 1)).astype(probs.dtype)
+        g_probs = gg * (g.reshape(along) if reduction == "none" else g) * share
+    if g.requires_grad:
+        unit = cross_entropy_backward(np.ones(g.shape, g.dtype), probs, target, ignore_index=ignore_index,
+                                      reduction=reduction)
+        g_g = (gg * unit).sum(_class_dim("cross_entropy_backward", probs)) if reduction == "none" else (gg * unit).sum()
+    return g_g, g_probs, None
+
+
+def _cross_entropy_backward_sample(draw):
+    """cross_entropy's class-index examples, with g shaped like the loss for a drawn reduction."""
+    example = _class_sample(draw, probabilities_allowed=False)
+    shape, target, _ = example.inputs
+    reduction = draw.choice(REDUCTIONS)
+    g_shape = target.shape if reduction == "none" else ()
+    return Example((g_shape, shape, target), {**example.params, "reduction": reduction})
 
 
 def _nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -366,6 +406,13 @@ nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               (Arg("input"), Arg("target", dtype="int"), Arg("weight", low=0, optional=True)),
               params=(Param("ignore_index", -100, (-100,)), reduction),
               sample=lambda draw: _class_sample(draw, probabilities_allowed=False))
+# cross_entropy's rule in the usual case is an op of its own, as PyTorch fuses it: one op call in a
+# backward, and a derivative, for second order, that the harness verifies like any other.
+cross_entropy_backward = Op("nn.functional.cross_entropy_backward", _cross_entropy_backward,
+                            _cross_entropy_backward_vjp, (Arg("grad"), Arg("probs", low=0, high=1),
+                                                          Arg("target", dtype="int")),
+                            params=(Param("ignore_index", -100, (-100,)), reduction),
+                            sample=_cross_entropy_backward_sample)
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
                           (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),
                           params=(reduction,), sample=_binary_sample)
@@ -379,4 +426,4 @@ binary_cross_entropy_with_logits = Op(
 @hookimpl
 def lucid_ops():
     return [mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
-            kl_div, nll_loss, cross_entropy]
+            kl_div, nll_loss, cross_entropy, cross_entropy_backward]
