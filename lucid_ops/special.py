@@ -10,6 +10,7 @@ import scipy.special as sp
 
 from lucid import Arg, Op, OpError, Param, hookimpl
 from lucid_ops.arithmetic import where
+from lucid_ops.common import reusing
 from lucid_ops.exponential import exp
 
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -65,8 +66,15 @@ digamma = Op("digamma", _same_dtype(sp.psi), lambda g, out, x: (g * polygamma(1,
 # polygamma(n, x) is the n-th derivative of digamma: n comes first, as in PyTorch.
 polygamma = Op("polygamma", _polygamma, lambda g, out, n, x: (None, g * polygamma(n + 1, x)),
                (Arg("n", low=0, high=4, dtype="int"), Arg("input", low=0)))
+
+
 # sigmoid' = out (1 - out), one fused op as tanh's (see tanh_backward).
-sigmoid_backward = Op("sigmoid_backward", lambda g, out: g * out * (1 - out),
+def _sigmoid_backward(g, out):
+    slope = np.subtract(1, out, out=np.empty_like(out))  # an array even when out is 0-d
+    return reusing(slope, np.multiply, g, np.multiply(out, slope, out=slope))
+
+
+sigmoid_backward = Op("sigmoid_backward", _sigmoid_backward,
                       lambda gg, _, g, out: (sigmoid_backward(gg, out), gg * g * (1 - 2 * out)),
                       (Arg("grad"), Arg("output", low=0, high=1)))
 sigmoid = Op("sigmoid", _same_dtype(sp.expit), lambda g, out, x: (sigmoid_backward(g, out),))
