@@ -17,6 +17,6 @@ def reusing(buffer: np.ndarray, ufunc: np.ufunc, a: np.ndarray, b: np.ndarray) -
     result has its shape and dtype. A fresh large array costs as much as the arithmetic (its pages
     are faulted in and zeroed), so a rule that reuses its temporaries runs up to twice as fast."""
     other = b if a is buffer else a
-    if other.shape == buffer.shape and other.dtype == buffer.dtype:
+    if other.dtype == buffer.dtype and (other.shape == buffer.shape or np.broadcast(a, b).shape == buffer.shape):
         return ufunc(a, b, out=buffer)
     return ufunc(a, b)

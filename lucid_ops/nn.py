@@ -15,7 +15,7 @@ from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
-from lucid_ops.common import keepdim_shape
+from lucid_ops.common import keepdim_shape, reusing
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, index_backward
 
@@ -65,8 +65,11 @@ def _softmax_backward_vjp(gg, _, g, out, dim):
 
 
 def _log_softmax_backward(g, out, dim):
-    """g - softmax Σ g, with softmax = exp(out)."""
-    return g - np.exp(out) * g.sum(axis=_axis(out, dim, "log_softmax_backward"), keepdims=True)
+    """g - softmax Σ g, with softmax = exp(out), in one buffer (`reusing`)."""
+    total = g.sum(axis=_axis(out, dim, "log_softmax_backward"), keepdims=True)
+    softmax = np.exp(out, out=np.empty_like(out))  # an array even when out is 0-d
+    weighted = reusing(softmax, np.multiply, softmax, total)
+    return reusing(weighted, np.subtract, g, weighted)
 
 
 def _log_softmax_backward_vjp(gg, _, g, out, dim):

@@ -337,10 +337,12 @@ def test_relu_is_one_op_under_two_names():
 
 def test_fused_backward_rules_write_over_their_own_temporary_only_where_it_fits():
     """tanh_backward and sigmoid_backward multiply g into the slope array they just made (one large
-    temporary fewer); a g of another shape or dtype gets a fresh result of the right ones."""
+    temporary fewer), as log_softmax_backward does with a narrower sum; a g that broadcasts wider or
+    has another dtype gets a fresh result of the right shape and dtype."""
     from lucid_ops.common import reusing
     slope = np.full((2, 3), 0.5, np.float32)
     assert reusing(slope, np.multiply, np.full((2, 3), 2, np.float32), slope) is slope
+    assert reusing(slope, np.multiply, slope, np.ones((2, 1), np.float32)) is slope
     assert slope.tolist() == [[1.0] * 3] * 2
     wider = reusing(slope, np.multiply, np.ones((4, 2, 3), np.float32), slope)
     wider_dtype = reusing(slope, np.multiply, np.ones((2, 3)), slope)
