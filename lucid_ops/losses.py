@@ -408,9 +408,8 @@ nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               sample=lambda draw: _class_sample(draw, probabilities_allowed=False))
 # cross_entropy's rule in the usual case is an op of its own, as PyTorch fuses it: one op call in a
 # backward, and a derivative, for second order, that the harness verifies like any other.
-cross_entropy_backward = Op("nn.functional.cross_entropy_backward", _cross_entropy_backward,
-                            _cross_entropy_backward_vjp, (Arg("grad"), Arg("probs", low=0, high=1),
-                                                          Arg("target", dtype="int")),
+cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _cross_entropy_backward_vjp,
+                            (Arg("grad"), Arg("probs", low=0, high=1), Arg("target", dtype="int")),
                             params=(Param("ignore_index", -100, (-100,)), reduction),
                             sample=_cross_entropy_backward_sample)
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
