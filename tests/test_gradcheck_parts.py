@@ -1,5 +1,6 @@
 """The pieces under check_op: strategies draw valid, meaningful inputs; finite differences and
 their error estimates are right; kinks are found; batching changes nothing."""
+import itertools
 import sys
 import threading
 
@@ -11,10 +12,10 @@ from hypothesis import strategies as st
 import gradcheck
 import lucid
 from gradcheck import strategies
-from gradcheck.checks import DEFAULT_TOLERANCE, check_example, check_layouts
+from gradcheck.checks import DEFAULT_TOLERANCE, check_engine, check_example, check_layouts
 from gradcheck.kinks import nondifferentiable
 from gradcheck.numerical import Evaluator, analytic_jacobian, directional, jacobian
-from gradcheck.report import Rejected
+from gradcheck.report import Failure, Rejected
 from gradcheck.runner import seeded
 from gradcheck.target import OpTarget
 from lucid import Arg, Op, Param
@@ -214,3 +215,21 @@ def test_a_broadcast_input_gradient_sums_the_same_whatever_the_layout_of_the_oth
                       {"reduction": reduction, "beta": 1.0})
     for u in (1.0, 0.37, -1.3):
         check_layouts(target, np.full(1, u))
+
+
+def test_a_broadcast_input_gradient_that_cancels_to_zero_agrees_with_the_engine():
+    """l1_loss of a (1,) input against (2, 3) values: its gradient sums six terms of ±1/6 that
+    cancel. The engine adds them row by row, the harness all at once: 0 against 1e-17, rounding
+    relative to the terms, not to their sum (a false alarm of lucid-gradcheck --mode fast --seed 93004)."""
+    y = np.array([[6, 12, 18], [-18, -12, -6]]) / 7
+    target = OpTarget(lucid.registry["nn.functional.l1_loss"], [np.zeros(1), y], {"reduction": "mean"})
+    for u in (1.0, 0.37, -1.3):
+        check_engine(target.op, target, np.full(1, u), target.vjp(np.full(1, u)))
+
+
+def test_the_engine_check_still_catches_a_gradient_off_by_more_than_rounding():
+    calls = itertools.count()  # each call of the rule is 1e-6 further off: the engine's call is not the harness's
+    op = Op("bug.drift", np.exp, lambda g, out, x: (g * out * (1 + 1e-6 * next(calls)),))
+    target = OpTarget(op, [np.array([0.5, 1.0])], {})
+    with pytest.raises(Failure, match="differs from the rule's own answer"):
+        check_engine(op, target, np.ones(2), target.vjp(np.ones(2)))
