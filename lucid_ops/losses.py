@@ -352,9 +352,9 @@ def _cross_entropy_backward_vjp(gg, _, g, probs, target, ignore_index, reduction
         share = (valid / (valid.sum() if reduction == "mean" else 1)).astype(probs.dtype)
         g_probs = gg * (g.reshape(along) if reduction == "none" else g) * share
     if g.requires_grad:
-        unit = cross_entropy_backward(np.ones(g.shape, g.dtype), probs, target, ignore_index=ignore_index,
-                                      reduction=reduction)
-        g_g = (gg * unit).sum(_class_dim("cross_entropy_backward", probs)) if reduction == "none" else (gg * unit).sum()
+        terms = gg * cross_entropy_backward(np.ones(g.shape, g.dtype), probs, target, ignore_index=ignore_index,
+                                            reduction=reduction)
+        g_g = terms.sum(_class_dim("cross_entropy_backward", probs)) if reduction == "none" else terms.sum()
     return g_g, g_probs, None
 
 
