@@ -7,7 +7,6 @@ import threading
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import gradcheck
 import lucid
