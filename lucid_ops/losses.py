@@ -323,15 +323,17 @@ def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction, label
 
 def _along(probs):
     """The shape of one value per target, spread along the class dim (dim 1, or 0 for one sample)."""
-    cd = 0 if probs.ndim == 1 else 1
+    cd = _class_dim("cross_entropy_backward", probs)
     return probs.shape[:cd] + (1,) + probs.shape[cd + 1:]
 
 
 def _cross_entropy_backward(g, probs, target, ignore_index=-100, reduction="mean"):
     """(probs - one_hot(target)) g for the targets that count (zero for the ignored ones), with probs
     = softmax(x), for class-index targets. One fresh buffer: probs times g, then the one-hot part
-    subtracted where it is 1 (an (N, C) one-hot and two temporaries of its size cost more)."""
-    valid = target != ignore_index
+    subtracted where it is 1 (an (N, C) one-hot and two temporaries of its size cost more). The
+    targets are checked again: called on its own, a target of -1 would pick the last class."""
+    name = "cross_entropy_backward"
+    valid = _check_indices(name, probs, target, ignore_index, _class_dim(name, probs))
     count = int(np.count_nonzero(valid))
     if reduction == "mean":
         g = g / count

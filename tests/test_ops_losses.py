@@ -100,6 +100,17 @@ def test_classification_errors():
         F.cross_entropy(x, lucid.tensor([0, 1]), reduction="avg")
 
 
+def test_cross_entropy_backward_called_on_its_own_checks_its_targets():
+    """Its forward trusts nothing cross_entropy checked: a target of -1 once picked the last class."""
+    backward, g, probs = lucid.registry["cross_entropy_backward"], lucid.tensor(1.0), F.softmax(lucid.zeros(2, 3), 1)
+    with pytest.raises(lucid.OpError, match=r"cross_entropy_backward: class-index target values must lie in \[0, 3\)"):
+        backward(g, probs, lucid.tensor([0, -1]))
+    with pytest.raises(lucid.OpError, match=r"cross_entropy_backward: class-index target of shape \(3,\) does not fit"):
+        backward(g, probs, lucid.tensor([0, 1, 2]))
+    with pytest.raises(lucid.OpError, match="cross_entropy_backward: input must have a class dim, got a 0-d input"):
+        backward(g, lucid.tensor(0.5), lucid.tensor(0))
+
+
 def test_float32_stays_float32():
     x, t = lucid.zeros(2, 3), lucid.tensor([0, 1])
     assert F.cross_entropy(x, t).dtype == np.float32
