@@ -337,7 +337,7 @@ def check_vjp_contract(target: OpTarget, u: np.ndarray, eps: float) -> list[np.n
             if not smooth_here(target, eps):
                 raise Rejected(f"input {i} is at a non-differentiable point (where its gradient is not finite)")
             raise Failure(f"the vjp gave input {i} a non-finite gradient at a point where the op is smooth", input=i)
-    return target._conform(raw, [() if x is None else x.shape for x in target.arrays])
+    return target.conform(raw)
 
 
 def check_linearity(target: OpTarget, u: np.ndarray, v: np.ndarray, grads_u: list[np.ndarray]) -> None:
@@ -370,8 +370,7 @@ def summed_magnitudes(target: OpTarget, u: np.ndarray) -> list[float]:
     terms that cancel leave 0 in one order and 1e-17 in another."""
     raw = guarded("the vjp", target.raw_vjp, target.split(u))
     terms = [None if r is None else np.abs(np.asarray(r.data if isinstance(r, Tensor) else r)) for r in raw]
-    shapes = [() if x is None else x.shape for x in target.arrays]
-    return [float(m.max(initial=0.0)) for m in target._conform(terms, shapes)]
+    return [float(m.max(initial=0.0)) for m in target.conform(terms)]
 
 
 def check_engine(op: Op, target: OpTarget, u: np.ndarray, grads_u: list[np.ndarray]) -> None:
@@ -446,8 +445,7 @@ def check_layouts(target: OpTarget, u: np.ndarray) -> None:
             try:
                 arrays = list(target.arrays)
                 arrays[i] = copy
-                expected = (target.forward(arrays), target._conform(target.raw_vjp(target.split(u), arrays),
-                                                                   [() if x is None else x.shape for x in arrays]))
+                expected = (target.forward(arrays), target.conform(target.raw_vjp(target.split(u), arrays), arrays))
             except Exception:
                 continue  # the contiguous copy is not a valid input (a broadcast singular matrix, say)
             if not all(np.isfinite(e).all() for e in [expected[0], *expected[1]]):
@@ -455,7 +453,7 @@ def check_layouts(target: OpTarget, u: np.ndarray) -> None:
             arrays[i] = view
             got_out = guarded(f"the forward on {name} of input {i}", target.forward, arrays)
             raw = guarded(f"the vjp on {name} of input {i}", target.raw_vjp, target.split(u), arrays)
-            got = target._conform(raw, [() if x is None else x.shape for x in arrays])
+            got = target.conform(raw, arrays)
             rtol = 1e4 * np.finfo(target.arrays[i].dtype).eps
             if not close(got_out, expected[0], rtol):
                 raise Failure(f"the forward gives a different output when input {i} is {name}", input=i)

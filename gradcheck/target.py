@@ -204,26 +204,27 @@ class OpTarget(Target):
                 return self.op.vjp(g_tensors[0], out_tensors[0], *tensors, **self.params)
             return self.op.vjp(tuple(g_tensors), tuple(out_tensors), *tensors, **self.params)
 
-    def _conform(self, grads: Any, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    def conform(self, grads: Any, arrays: Arrays | None = None) -> list[np.ndarray]:
+        """A rule's gradients (as it returned them) for the inputs differentiated, as arrays of the
+        inputs' shapes (`arrays`, the target's own by default): broadcast ones summed, None as 0."""
+        arrays = self.arrays if arrays is None else arrays
         if not isinstance(grads, (tuple, list)) or len(grads) != len(self.arrays):
             raise ValueError(f"vjp returned {type(grads).__name__ if not isinstance(grads, (tuple, list)) else len(grads)}"
                              f" gradients for {len(self.arrays)} inputs")
         result = []
         for i in self.wrt:
-            g = grads[i]
+            g, shape = grads[i], () if arrays[i] is None else arrays[i].shape
             if g is None:
-                result.append(np.zeros(shapes[i]))
+                result.append(np.zeros(shape))
                 continue
-            g = np.asarray(g.data if isinstance(g, Tensor) else g)
-            g = sum_to(g, shapes[i])
+            g = sum_to(np.asarray(g.data if isinstance(g, Tensor) else g), shape)
             if i in self.symmetric:  # the gradient of sym(X) with respect to X
                 g = symmetric(g)
             result.append(g)
         return result
 
     def vjp(self, g: np.ndarray) -> list[np.ndarray]:
-        shapes = [() if x is None else x.shape for x in self.arrays]
-        return self._conform(self.raw_vjp(self.split(g)), shapes)
+        return self.conform(self.raw_vjp(self.split(g)))
 
     def vjp_batch(self, G: np.ndarray) -> list[np.ndarray]:
         """All rows at once: inputs and outputs broadcast (as read-only views) along a leading axis."""
@@ -235,9 +236,8 @@ class OpTarget(Target):
                   for x in self.arrays]
         outs = self.out if isinstance(self.out, (tuple, list)) else (self.out,)
         out = tuple(np.broadcast_to(o, (k,) + np.shape(o)) for o in outs)
-        shapes = [() if x is None else x.shape for x in arrays]
         grads = self.raw_vjp(self.split(G), arrays, out)
-        return [g.reshape(k, -1) for g in self._conform(grads, shapes)]
+        return [g.reshape(k, -1) for g in self.conform(grads, arrays)]
 
 
 # --- any function of tensors -----------------------------------------------------------------
