@@ -1,7 +1,10 @@
 """The example third-party package, installed the way its users install it, checked both ways.
 
-A fresh virtualenv (seeing this interpreter's packages: numpy, hypothesis, pytest...) gets Lucid
-and `examples/third_party_ops` installed from copies of their sources, offline. Then the
+A fresh virtualenv gets Lucid and `examples/third_party_ops` installed from copies of their sources,
+offline, built with the setuptools of the environment running these tests. It sees that environment's
+packages (numpy, hypothesis, pytest, setuptools: what `.ci/run` installed), never the base
+interpreter's: `venv --system-site-packages` would point at the base Python, whose packages differ
+from machine to machine (a clean one has pip and an old setuptools, no `wheel`). Then the
 package's README commands must pass on its correct ops, and fail naming the op once its
 derivative is broken, as an op author's CI would see it.
 """
@@ -11,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -37,11 +41,21 @@ class Environment:
         assert done.returncode == 0, done.stderr
 
 
+def see_this_environment(venv: Path) -> None:
+    """Put this interpreter's site-packages on the new venv's path, after its own, with a .pth file.
+    Only the directories are added, not the .pth files inside them, so this environment's editable
+    install of Lucid stays out and the venv imports the copy installed into it."""
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True)
+    ours = dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib"))
+    (Path(done.stdout.strip()) / "outer_environment.pth").write_text("\n".join(ours) + "\n")
+
+
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Environment:
     env = Environment(tmp_path_factory.mktemp("third_party"))
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env.root / "venv")],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env.root / "venv")], check=True)
+    see_this_environment(env.root / "venv")
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
     for name in SOURCES:
         source, target = ROOT / name, env.root / "lucid" / name
