@@ -1,10 +1,12 @@
 """Factories for new leaf tensors, and the random generator behind rand, randn and dropout."""
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Callable
 
 import numpy as np
 
+from .errors import OpError
 from .tensor import Tensor
 
 _generator = np.random.default_rng()
@@ -21,57 +23,102 @@ def generator() -> np.random.Generator:
     return _generator
 
 
-def _shape(size: tuple) -> tuple[int, ...]:
-    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+def _shape(size: tuple, where: str) -> tuple[int, ...]:
+    """`zeros(2, 3)` and `zeros((2, 3))` mean the same, as in PyTorch; each size a count >= 0."""
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    for n in shape:
+        check_count(n, "size", where, shape)
+    return tuple(int(n) for n in shape)
 
 
-def _new(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
-    return Tensor(array if dtype is None else array.astype(dtype, copy=False), requires_grad=requires_grad)
+def check_count(n: Any, name: str, where: str, shape: tuple | None = None) -> None:
+    """A size, a number of steps or of features must be a non-negative int (a float or a bool is a mistake)."""
+    within = f" in {shape}" if shape is not None else ""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)):
+        raise OpError(f"{where}: {name} must be a non-negative int, got {n!r} ({type(n).__name__}){within}")
+    if n < 0:
+        raise OpError(f"{where}: {name} must be a non-negative int, got {n}{within}")
+
+
+def _new(where: str, make: Callable[[], np.ndarray], shape: tuple[int, ...], dtype: Any,
+         requires_grad: bool) -> Tensor:
+    """A leaf Tensor of `make()` in `dtype`, with a clear error for a bad dtype or a size too large."""
+    try:
+        dtype = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        raise OpError(f"{where}: {dtype!r} is not a dtype") from None
+    try:
+        array = make()
+        return Tensor(array if dtype is None else array.astype(dtype, copy=False), requires_grad=requires_grad)
+    except MemoryError:
+        itemsize = (dtype or np.dtype(np.float64)).itemsize
+        wanted = math.prod(shape) * itemsize
+        raise OpError(f"{where}: can't allocate {wanted} bytes ({wanted / 2**30:.1f} GiB) for a tensor of shape "
+                      f"{shape} and dtype {dtype or 'float64'}") from None
 
 
 def zeros(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return _new(np.zeros(_shape(size), dtype=dtype), None, requires_grad)
+    shape = _shape(size, "zeros()")
+    return _new("zeros()", lambda: np.zeros(shape, dtype=dtype), shape, dtype, requires_grad)
 
 
 def ones(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return _new(np.ones(_shape(size), dtype=dtype), None, requires_grad)
+    shape = _shape(size, "ones()")
+    return _new("ones()", lambda: np.ones(shape, dtype=dtype), shape, dtype, requires_grad)
 
 
 def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     dtype = dtype or (np.float32 if isinstance(fill_value, float) else np.asarray(fill_value).dtype)
-    return _new(np.full(_shape((size,)), fill_value, dtype=dtype), None, requires_grad)
+    shape = _shape((size,), "full()")
+    return _new("full()", lambda: np.full(shape, fill_value, dtype=dtype), shape, dtype, requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _new(np.zeros_like(t.data, dtype=dtype), None, requires_grad)
+    return _new("zeros_like()", lambda: np.zeros_like(t.data, dtype=dtype), t.shape, dtype, requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _new(np.ones_like(t.data, dtype=dtype), None, requires_grad)
+    return _new("ones_like()", lambda: np.ones_like(t.data, dtype=dtype), t.shape, dtype, requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Integers give int64 and any float gives float32, as in PyTorch."""
+    """Integers give int64 and any float gives float32, as in PyTorch, which also refuses a zero
+    step, a step pointing away from `end` and infinite bounds (NumPy divides by zero or returns
+    an empty array)."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise OpError(f"arange(): step must be nonzero, got arange({start}, {end}, {step})")
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise OpError(f"arange(): unsupported range {start} -> {end} with step {step}; it must be finite")
+    if (end - start) * step < 0:
+        raise OpError(f"arange(): the bounds {start} -> {end} are inconsistent with the sign of step {step}")
     floating = any(isinstance(v, float) for v in (start, end, step))
-    return _new(np.arange(start, end, step), dtype or (np.float32 if floating else np.int64), requires_grad)
+    length = (math.ceil((end - start) / step),)
+    return _new("arange()", lambda: np.arange(start, end, step), length, dtype or (np.float32 if floating else np.int64),
+                requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return _new(np.linspace(start, end, steps), dtype, requires_grad)
+    check_count(steps, "steps", "linspace()")
+    return _new("linspace()", lambda: np.linspace(start, end, steps), (steps,), dtype, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return _new(np.eye(n, m), dtype, requires_grad)
+    check_count(n, "n", "eye()")
+    if m is not None:
+        check_count(m, "m", "eye()")
+    return _new("eye()", lambda: np.eye(n, m), (n, n if m is None else m), dtype, requires_grad)
 
 
 def rand(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    return _new(_generator.random(_shape(size)), dtype, requires_grad)
+    shape = _shape(size, "rand()")
+    return _new("rand()", lambda: _generator.random(shape), shape, dtype, requires_grad)
 
 
 def randn(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    return _new(_generator.standard_normal(_shape(size)), dtype, requires_grad)
+    shape = _shape(size, "randn()")
+    return _new("randn()", lambda: _generator.standard_normal(shape), shape, dtype, requires_grad)

@@ -136,7 +136,7 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # a NumPy scalar, from a full reduction say
         y = _new_object(Tensor)  # _new_tensor written out: this runs on every op call
-        y.data, y.grad, y._slot = out, None, 0
+        y.data, y._grad, y._slot = out, None, 0
         if record:
             y._requires_grad, y._node = out.dtype.kind == "f", Node(op, tuple(inputs), params, (out,))
         else:
@@ -206,21 +206,44 @@ class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
     `grad_fn` is the Node of the op that produced it (None for a leaf: data, or a parameter);
-    `grad` is a Tensor, so that a gradient can itself be differentiated.
+    `grad` is a Tensor, so that a gradient can itself be differentiated. The engine writes the
+    slot `_grad` directly; assigning `.grad` from outside is checked, as in PyTorch.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_slot", "__weakref__")
+    __slots__ = ("data", "_grad", "_requires_grad", "_node", "_slot", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False):
         self.data = data if type(data) is np.ndarray else np.asarray(data)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._node: Node | None = None
         self._slot = 0
         self._requires_grad = False
         self.requires_grad = requires_grad
 
     # graph ----------------------------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        """A gradient assigned by hand must fit: a Tensor (or None) of this tensor's shape and dtype,
+        so that an optimizer never meets a wrong one later, far from where it was set."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise GraphError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                 f"{type(value).__name__}")
+            if value is self:
+                raise GraphError("can't assign a tensor as its own grad")
+            if value.data.shape != self.data.shape:
+                raise GraphError(f"attempting to assign a gradient of shape {value.shape} to a tensor of shape "
+                                 f"{self.shape}; they must be the same")
+            if value.data.dtype != self.data.dtype:
+                raise GraphError(f"attempting to assign a gradient with dtype {value.dtype} to a tensor with "
+                                 f"dtype {self.dtype}; they must be the same")
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         return self._requires_grad
@@ -374,7 +397,15 @@ class Tensor:
         return apply(OPERATORS["transpose"], (self,), {"dim0": -2, "dim1": -1})
 
     def to(self, dtype: Any) -> Tensor:
-        return apply(OPERATORS["to"], (self,), {"dtype": np.dtype(dtype)})
+        """A copy converted to `dtype`. Lucid computes with NumPy on the CPU: there are no devices."""
+        try:
+            wanted = np.dtype(dtype)
+        except TypeError:
+            wanted = None
+        if wanted is None or wanted.kind not in "biufc":
+            raise OpError(f"to(): expected a numeric dtype (lucid.float32, np.float64, 'int64'...), got {dtype!r}; "
+                          f"Lucid runs on NumPy arrays, so there are no devices to move to")
+        return apply(OPERATORS["to"], (self,), {"dtype": wanted})
 
     def float(self) -> Tensor:
         return self.to(np.float32)
@@ -389,7 +420,7 @@ class Tensor:
 def _new_tensor(data: np.ndarray, requires_grad: bool, node: Node | None, slot: int) -> Tensor:
     """The fast constructor behind every op result: no checks, the caller vouches for them."""
     t = _new_object(Tensor)
-    t.data, t.grad, t._requires_grad, t._node, t._slot = data, None, requires_grad, node, slot
+    t.data, t._grad, t._requires_grad, t._node, t._slot = data, None, requires_grad, node, slot
     return t
 
 
@@ -406,16 +437,40 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
         data = [np.asarray(x) for x in data]
     if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
-        array = np.asarray(data)
+        array = _as_array(np.asarray, data, None, "tensor()")
         if array.dtype == np.float64:
             array = array.astype(np.float32)
         elif array.dtype.kind == "i":
             array = array.astype(np.int64)
     else:
-        array = np.array(data, dtype=dtype)
+        array = _as_array(np.array, data, dtype, "tensor()")
     if array.dtype.kind not in "fbiuc":
         raise OpError(f"tensor(): cannot make a tensor of dtype {array.dtype} from {type(data).__name__}")
     return Tensor(array, requires_grad=requires_grad)
+
+
+def _as_array(make: Callable, data: Any, dtype: Any, where: str) -> np.ndarray:
+    """`make(data, dtype=dtype)`, with NumPy's complaints about ragged lists or a bad dtype said plainly."""
+    try:
+        return make(data, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise OpError(f"{where}: {_ragged(data) or error}") from None
+
+
+def _ragged(data: Any) -> str:
+    """Where a nested list stops being rectangular, in PyTorch's words; "" if it does not."""
+    level, dim = [data], 0
+    while True:
+        lists = [x for x in level if isinstance(x, (list, tuple))]
+        if not lists:
+            return ""
+        if len(lists) != len(level):
+            return f"a ragged nested sequence: at dim {dim} some entries are sequences and some are not"
+        lengths = [len(x) for x in lists]
+        odd = next((n for n in lengths if n != lengths[0]), None)
+        if odd is not None:
+            return f"a ragged nested sequence: expected sequence of length {lengths[0]} at dim {dim} (got {odd})"
+        level, dim = [y for x in lists for y in x], dim + 1
 
 
 def _flatten(items: Iterable) -> Iterable:
@@ -559,11 +614,21 @@ def _seeds(roots: Sequence[Tensor], seeds: Sequence[Any] | None) -> list[Tensor]
             ones = np.array(1, dtype) if root.data.ndim == 0 else np.ones(root.data.shape, dtype)
             seed = _new_tensor(ones, False, None, 0)
         else:
-            seed = seed if isinstance(seed, Tensor) else tensor(np.asarray(seed, dtype=root.dtype))
+            seed = seed if isinstance(seed, Tensor) else _seed_tensor(seed, root, i)
             if seed.shape != root.shape:
                 raise GraphError(f"gradient of shape {seed.shape} given for an output of shape {root.shape}")
         result.append(seed)
     return result
+
+
+def _seed_tensor(seed: Any, root: Tensor, i: int) -> Tensor:
+    """A gradient given as a number or an array, in the output's dtype; anything else is refused."""
+    numeric = isinstance(seed, (np.ndarray, np.generic, int, float, list, tuple))
+    array = _as_array(np.asarray, seed, None, f"backward(): the gradient for output {i}") if numeric else None
+    if array is None or array.dtype.kind not in "biuf":
+        raise GraphError(f"backward(): the gradient for output {i} must be a Tensor, an array or a number, "
+                         f"got {type(seed).__name__}" + ("" if array is None else f" of dtype {array.dtype}"))
+    return _new_tensor(array.astype(root.data.dtype), False, None, 0)
 
 
 def _vjp(node: Node, grads: list) -> tuple:
