@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import lucid
-from lucid import GraphError, OpError
+from lucid import GraphError, OpError, nn, optim
+from lucid.optim import lr_scheduler
 
 
 # creation --------------------------------------------------------------------------------------
@@ -101,3 +102,93 @@ def test_grad_assignment_that_fits_is_kept():
     assert x.grad is None
     (x * 3).sum().backward()  # the engine's own writes still land
     assert x.grad.tolist() == [3, 3, 3]
+
+
+# optimizers ------------------------------------------------------------------------------------
+
+def param():
+    return nn.Parameter(np.ones(2))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: optim.SGD([{"params": [p], "lr": -1}], lr=0.1), r"SGD: invalid lr -1 in parameter group 0"),
+    (lambda p: optim.SGD([{"params": [p], "momentum": -0.5}], lr=0.1), r"SGD: invalid momentum -0.5 in parameter "
+                                                                         r"group 0"),
+    (lambda p: optim.SGD([p], lr=math.nan), r"SGD: invalid lr nan in the defaults"),
+    (lambda p: optim.SGD([p], lr="0.1"), r"SGD: invalid lr '0.1' in the defaults"),
+    (lambda p: optim.Adam([{"params": [p], "betas": (1.5, 0.9)}]), r"Adam: invalid betas \(1.5, 0.9\) in parameter "
+                                                                     r"group 0; it must be a pair of numbers in \[0, 1\)"),
+    (lambda p: optim.Adam([p], betas=(0.9,)), r"invalid betas \(0.9,\)"),
+    (lambda p: optim.AdamW([{"params": [p], "eps": -1e-8}]), r"AdamW: invalid eps -1e-08 in parameter group 0"),
+    (lambda p: optim.RMSprop([{"params": [p], "alpha": -0.9}]), r"RMSprop: invalid alpha -0.9 in parameter group 0"),
+    (lambda p: optim.RMSprop([p], weight_decay=math.inf), r"RMSprop: invalid weight_decay inf in the defaults"),
+])
+def test_hyperparameters_are_checked_in_every_group(make, message):
+    """PyTorch checks only the constructor's arguments: its SGD([{"params": p, "lr": -1}]) is accepted."""
+    with pytest.raises(OpError, match=message):
+        make(param())
+
+
+def test_a_group_added_later_is_checked_too():
+    opt = optim.SGD([param()], lr=0.1)
+    with pytest.raises(OpError, match=r"SGD: invalid lr -0.1 in parameter group 1"):
+        opt.add_param_group({"params": [param()], "lr": -0.1})
+    assert len(opt.param_groups) == 1
+
+
+def test_load_state_dict_checks_the_hyperparameters_it_loads():
+    """PyTorch loads an lr of -1 without a word."""
+    opt = optim.Adam([param()], lr=0.1)
+    saved = opt.state_dict()
+    saved["param_groups"][0]["betas"] = (0.9, 1.0)
+    with pytest.raises(OpError, match=r"Adam.load_state_dict: invalid betas \(0.9, 1.0\) in parameter group 0 of "
+                                      r"the state dict"):
+        opt.load_state_dict(saved)
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999)
+
+
+@pytest.mark.parametrize("state_dict, message", [
+    ({"state": {}}, r"the state dict has no 'param_groups' key \(its keys: \['state'\]\)"),
+    ({"param_groups": []}, r"the state dict has no 'state' key"),
+    ([1, 2], r"expected a dict with 'state' and 'param_groups', got list"),
+    ({"state": {}, "param_groups": 3}, r"'param_groups' must be a list of dicts, got int"),
+    ({"state": {}, "param_groups": [{"lr": 0.1}]}, r"parameter group 0 of the state dict has no 'params' list"),
+    ({"state": [], "param_groups": [{"params": [0], "lr": 0.1}]}, r"'state' must be a dict"),
+    ({"state": {"x": {}}, "param_groups": [{"params": [0], "lr": 0.1}]}, r"'state' has the key 'x', which is not a "
+                                                                           r"parameter number"),
+    ({"state": {5: {}}, "param_groups": [{"params": [0], "lr": 0.1}]}, r"'state' has an entry for parameter 5, which "
+                                                                         r"no parameter group lists"),
+    ({"state": {0: 1.0}, "param_groups": [{"params": [0], "lr": 0.1}]}, r"the state of parameter 0 must be a dict"),
+])
+def test_optimizer_load_state_dict_names_the_missing_or_malformed_key(state_dict, message):
+    opt = optim.SGD([param()], lr=0.1, momentum=0.9)
+    with pytest.raises(OpError, match=r"SGD.load_state_dict: " + message):
+        opt.load_state_dict(state_dict)
+
+
+def test_a_failed_load_leaves_the_optimizer_as_it_was():
+    p = param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = lucid.tensor(np.ones(2))
+    opt.step()
+    before = opt.state[p]["momentum_buffer"].copy()
+    bad = {"state": {0: {"momentum_buffer": np.zeros(2)}, 1: {}}, "param_groups": [{"params": [0], "lr": 0.5}]}
+    with pytest.raises(OpError, match="parameter 1, which no parameter group lists"):
+        opt.load_state_dict(bad)
+    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"], before)
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_a_schedule_may_not_make_the_lr_negative():
+    """PyTorch's StepLR(gamma=-1) and LambdaLR(lambda e: -1) set negative lrs silently."""
+    opt = optim.SGD([param()], lr=0.1)
+    with pytest.raises(OpError, match=r"StepLR: gamma must be a finite number >= 0, got -1"):
+        lr_scheduler.StepLR(opt, step_size=1, gamma=-1)
+    with pytest.raises(OpError, match=r"LambdaLR: epoch 0 gives parameter group 0 the learning rate -0.1; it must "
+                                      r"be a finite number >= 0"):
+        lr_scheduler.LambdaLR(optim.SGD([param()], lr=0.1), lambda epoch: -1)
+    scheduler = lr_scheduler.LambdaLR(opt, lambda epoch: 1.0 if epoch < 2 else math.nan)
+    scheduler.step()
+    with pytest.raises(OpError, match=r"LambdaLR: epoch 2 gives parameter group 0 the learning rate nan"):
+        scheduler.step()
+    assert scheduler.last_epoch == 1 and opt.param_groups[0]["lr"] == 0.1  # nothing changed

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OpError
-from .optimizer import Optimizer, Params, check_hyperparameters
+from .optimizer import Optimizer, Params
 
 
 class SGD(Optimizer):
@@ -26,7 +26,6 @@ class SGD(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
-        check_hyperparameters("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise OpError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
@@ -60,11 +59,7 @@ class Adam(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
-        name = type(self).__name__
-        check_hyperparameters(name, lr=lr, eps=eps, weight_decay=weight_decay)
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise OpError(f"{name}: invalid betas {betas}; each must be in [0, 1)")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -110,7 +105,6 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
-        check_hyperparameters("RMSprop", lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered))
 

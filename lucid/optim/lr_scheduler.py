@@ -9,7 +9,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from ..errors import OpError
-from .optimizer import Optimizer
+from .optimizer import HYPERPARAMETERS, Optimizer
 
 
 class LRScheduler:
@@ -39,10 +39,19 @@ class LRScheduler:
         return list(self._last_lr)
 
     def step(self) -> None:
-        self.last_epoch += 1
-        for i, (group, base_lr) in enumerate(zip(self.optimizer.param_groups, self.base_lrs)):
-            group["lr"] = self.lr_at(base_lr, self.last_epoch, i)
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        """Move to the next epoch and set every group's lr. A schedule that gives a negative or
+        non-finite lr (a negative gamma, a lambda returning -1) is an error here; PyTorch would
+        silently step uphill. The optimizer is left unchanged then."""
+        epoch = self.last_epoch + 1
+        lrs = [self.lr_at(base_lr, epoch, i) for i, base_lr in enumerate(self.base_lrs)]
+        valid, expected = HYPERPARAMETERS["lr"]
+        for i, lr in enumerate(lrs):
+            if not valid(lr):
+                raise OpError(f"{type(self).__name__}: epoch {epoch} gives parameter group {i} the learning rate "
+                              f"{lr!r}; it must be {expected}")
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self.last_epoch, self._last_lr = epoch, lrs
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the optimizer (and functions, which cannot be saved)."""
@@ -58,6 +67,8 @@ class StepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
         if step_size < 1:
             raise OpError(f"StepLR: step_size must be a positive integer, got {step_size}")
+        if not HYPERPARAMETERS["lr"][0](gamma):
+            raise OpError(f"StepLR: gamma must be a finite number >= 0, got {gamma!r} (the lr would turn negative)")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 

@@ -7,6 +7,8 @@ any graph, so it never grows one.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -21,6 +23,7 @@ class Optimizer:
     """Base class: subclasses pass their hyperparameter defaults and define `update`."""
 
     def __init__(self, params: Params, defaults: Mapping[str, Any]):
+        check_group(type(self).__name__, defaults, "the defaults")
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -54,6 +57,7 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in group["params"]}) != len(group["params"]) or seen & {id(p) for p in group["params"]}:
             raise OpError(f"{name}: a parameter appears more than once; each must be in exactly one group, once")
+        check_group(name, group, f"parameter group {len(self.param_groups)}")
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self.param_groups.append(group)
@@ -96,21 +100,28 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore hyperparameters and per-parameter state saved by `state_dict()` (arrays or Tensors)."""
-        name = type(self).__name__
-        saved = state_dict["param_groups"]
+        """Restore hyperparameters and per-parameter state saved by `state_dict()` (arrays or Tensors).
+        Everything is checked before anything changes: a bad state dict leaves the optimizer as it was."""
+        where = f"{type(self).__name__}.load_state_dict"
+        saved, saved_state = _parts(state_dict, where)
         if len(saved) != len(self.param_groups):
-            raise OpError(f"{name}.load_state_dict: the state dict has {len(saved)} parameter groups, "
+            raise OpError(f"{where}: the state dict has {len(saved)} parameter groups, "
                           f"this optimizer has {len(self.param_groups)}")
         for i, (old, new) in enumerate(zip(saved, self.param_groups)):
             if len(old["params"]) != len(new["params"]):
-                raise OpError(f"{name}.load_state_dict: group {i} has {len(old['params'])} parameters in the "
+                raise OpError(f"{where}: group {i} has {len(old['params'])} parameters in the "
                               f"state dict and {len(new['params'])} in this optimizer")
+            check_group(where, old, f"parameter group {i} of the state dict")
         params = {i: p for old, new in zip(saved, self.param_groups) for i, p in zip(old["params"], new["params"])}
-        self.state = {}
-        for i, entries in state_dict["state"].items():
-            p = params[int(i)]
-            self.state[p] = {k: _array_like(v, p, k, name) for k, v in entries.items()}
+        state = {}
+        for key, entries in saved_state.items():
+            p = params.get(_parameter_number(key, where))
+            if p is None:
+                raise OpError(f"{where}: 'state' has an entry for parameter {key!r}, which no parameter group lists")
+            if not isinstance(entries, Mapping):
+                raise OpError(f"{where}: the state of parameter {key!r} must be a dict, got {type(entries).__name__}")
+            state[p] = {k: _array_like(v, p, k, where) for k, v in entries.items()}
+        self.state = state
         for old, new in zip(saved, self.param_groups):
             new.update({k: v for k, v in old.items() if k != "params"})
 
@@ -131,13 +142,58 @@ def _array_like(value: Any, param: Tensor, key: str, name: str) -> Any:
     if value.ndim == 0:
         return value.item()
     if value.shape != param.shape:
-        raise OpError(f"{name}.load_state_dict: state {key!r} has shape {value.shape}, "
+        raise OpError(f"{name}: state {key!r} has shape {value.shape}, "
                       f"the parameter has shape {param.shape}")
     return value.astype(param.dtype, copy=True)
 
 
-def check_hyperparameters(name: str, **values: float) -> None:
-    """Reject a negative learning rate, momentum, epsilon or weight decay, naming it."""
-    for key, value in values.items():
-        if not value >= 0:
-            raise OpError(f"{name}: invalid {key} {value!r}; it must be >= 0")
+def _parts(state_dict: Any, where: str) -> tuple[list, Mapping]:
+    """The "param_groups" and "state" of an optimizer's state dict, checked for their form."""
+    if not isinstance(state_dict, Mapping):
+        raise OpError(f"{where}: expected a dict with 'state' and 'param_groups', got {type(state_dict).__name__}")
+    for key in ("state", "param_groups"):
+        if key not in state_dict:
+            raise OpError(f"{where}: the state dict has no {key!r} key (its keys: {list(state_dict)})")
+    groups, state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, Mapping) for g in groups):
+        raise OpError(f"{where}: 'param_groups' must be a list of dicts, got {type(groups).__name__}")
+    for i, group in enumerate(groups):
+        if not isinstance(group.get("params"), (list, tuple)):
+            raise OpError(f"{where}: parameter group {i} of the state dict has no 'params' list of numbers")
+    if not isinstance(state, Mapping):
+        raise OpError(f"{where}: 'state' must be a dict from parameter numbers to dicts, got {type(state).__name__}")
+    return list(groups), state
+
+
+def _parameter_number(key: Any, where: str) -> int:
+    """A key of "state": the parameter's number (an int, or its string after a round trip through a file)."""
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        raise OpError(f"{where}: 'state' has the key {key!r}, which is not a parameter number") from None
+
+
+def _finite_at_least_zero(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < math.inf
+
+
+#: The hyperparameters that have a valid range, and what it is. PyTorch checks these in each
+#: optimizer's constructor only; Lucid checks every group, loaded state dicts and scheduled lrs,
+#: and also refuses NaN and infinity.
+HYPERPARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "lr": (_finite_at_least_zero, "a finite number >= 0"),
+    "momentum": (_finite_at_least_zero, "a finite number >= 0"),
+    "weight_decay": (_finite_at_least_zero, "a finite number >= 0"),
+    "eps": (_finite_at_least_zero, "a finite number >= 0"),
+    "alpha": (_finite_at_least_zero, "a finite number >= 0"),
+    "betas": (lambda v: isinstance(v, (tuple, list)) and len(v) == 2
+              and all(_finite_at_least_zero(b) and b < 1 for b in v), "a pair of numbers in [0, 1)"),
+}
+
+
+def check_group(name: str, group: Mapping[str, Any], where: str) -> None:
+    """Reject a hyperparameter out of its range (a negative lr, a beta of 1...), naming it and where it is."""
+    for key, value in group.items():
+        rule = HYPERPARAMETERS.get(key)
+        if rule is not None and not rule[0](value):
+            raise OpError(f"{name}: invalid {key} {value!r} in {where}; it must be {rule[1]}")
