@@ -192,3 +192,28 @@ def test_a_schedule_may_not_make_the_lr_negative():
     with pytest.raises(OpError, match=r"LambdaLR: epoch 2 gives parameter group 0 the learning rate nan"):
         scheduler.step()
     assert scheduler.last_epoch == 1 and opt.param_groups[0]["lr"] == 0.1  # nothing changed
+
+
+# modules ---------------------------------------------------------------------------------------
+
+def test_module_load_state_dict_refuses_strings_and_non_numbers():
+    layer = nn.Linear(2, 2)
+    with pytest.raises(OpError, match=r"while copying 'weight': expected a Tensor or an array from the state dict, "
+                                      r"got a str"):
+        layer.load_state_dict({"weight": "abc", "bias": np.zeros(2)})
+    with pytest.raises(OpError, match=r"while copying 'bias': expected numbers, got an array of dtype <U1"):
+        layer.load_state_dict({"weight": np.zeros((2, 2)), "bias": np.array(["a", "b"])})
+    with pytest.raises(OpError, match=r"size mismatch for 'weight': copying a value of shape \(3, 2\)"):
+        layer.load_state_dict({"weight": np.zeros((3, 2)), "bias": np.zeros(2)})
+
+
+def test_linear_sizes():
+    """PyTorch accepts Linear(0, n): its output is the bias (zero-initialised, since no fan-in bounds it).
+    Lucid follows; a negative or non-integer size is an error naming the argument."""
+    layer = nn.Linear(0, 2)
+    assert layer.weight.shape == (2, 0) and layer.bias.tolist() == [0.0, 0.0]
+    assert layer(lucid.ones(3, 0)).tolist() == [[0.0, 0.0]] * 3
+    with pytest.raises(OpError, match=r"Linear: in_features must be a non-negative int, got -1"):
+        nn.Linear(-1, 2)
+    with pytest.raises(OpError, match=r"Linear: out_features must be a non-negative int, got 2.5 \(float\)"):
+        nn.Linear(2, 2.5)

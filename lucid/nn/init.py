@@ -56,6 +56,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, nonlinearity: str = "leaky_
     else:
         raise OpError(f"kaiming_uniform_: unsupported nonlinearity {nonlinearity!r} "
                       f"(expected 'leaky_relu', 'relu', 'linear' or 'sigmoid')")
+    if tensor.data.size == 0:  # Linear(0, n): no weights to draw, and fan_in = 0 has no bound (PyTorch skips too)
+        return tensor
     bound = gain * math.sqrt(3.0 / fans(tensor)[0])
     return uniform_(tensor, -bound, bound)
 
@@ -63,5 +65,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, nonlinearity: str = "leaky_
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
     fan_in, fan_out = fans(tensor)
+    if tensor.data.size == 0:
+        return tensor
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..creation import check_count
 from ..errors import OpError
 from ..tensor import Tensor
 from . import functional as F
@@ -53,6 +54,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None):
         super().__init__()
+        check_count(in_features, "in_features", "Linear")
+        check_count(out_features, "out_features", "Linear")
         self.in_features, self.out_features = in_features, out_features
         self.weight = _new_parameter((out_features, in_features), dtype, "Linear")
         self.register_parameter("bias", _new_parameter((out_features,), dtype, "Linear") if bias else None)

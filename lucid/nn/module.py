@@ -250,7 +250,14 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 value = state_dict[key]
+                if not isinstance(value, (Tensor, np.ndarray, np.generic, int, float)):
+                    problems.append(f"while copying {key!r}: expected a Tensor or an array from the state dict, "
+                                    f"got a {type(value).__name__}.")
+                    continue
                 value = np.asarray(value.data if isinstance(value, Tensor) else value)
+                if value.dtype.kind not in "biuf":
+                    problems.append(f"while copying {key!r}: expected numbers, got an array of dtype {value.dtype}.")
+                    continue
                 if value.shape != target.shape:
                     problems.append(f"size mismatch for {key!r}: copying a value of shape {value.shape} from the "
                                     f"state dict, the shape in the current model is {target.shape}.")
