@@ -8,6 +8,7 @@ import pytest
 import lucid
 from lucid import GraphError, OpError, nn, optim
 from lucid.optim import lr_scheduler
+from lucid.utils.data import DataLoader, Dataset, default_collate
 
 
 # creation --------------------------------------------------------------------------------------
@@ -217,3 +218,34 @@ def test_linear_sizes():
         nn.Linear(-1, 2)
     with pytest.raises(OpError, match=r"Linear: out_features must be a non-negative int, got 2.5 \(float\)"):
         nn.Linear(2, 2.5)
+
+
+# data ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("samples, message", [
+    ([np.ones(2), np.ones(3)], r"can't stack the samples: sample 1 has shape \(3,\) and sample 0 has shape \(2,\)"),
+    ([(np.ones(2), 0), (np.ones(2), 1, 2)], r"sample 1 is a tuple of length 3, but sample 0 is a tuple of length 2"),
+    ([{"x": np.ones(2), "y": 0}, {"x": np.ones(2)}], r"sample 1 has no key 'y', unlike sample 0 \(keys \['x', 'y'\]\)"),
+    ([{"x": 0}, {"x": 0, "z": 1}], r"sample 1 has a key 'z', unlike sample 0"),
+    ([{"x": (np.ones(2), 0)}, {"x": (np.ones(4), 0)}], r"can't stack the samples at \['x'\]\[0\]: sample 1 has shape "
+                                                        r"\(4,\)"),
+    ([1.0, "a"], r"sample 1 is a str, not a number or an array of numbers"),
+])
+def test_default_collate_names_the_samples_that_differ(samples, message):
+    with pytest.raises(OpError, match=r"default_collate: " + message):
+        default_collate(samples)
+
+
+def test_the_data_loader_names_the_batch_and_its_dataset_indices():
+    class Ragged(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return {"x": np.ones(1 if i < 5 else 2), "y": i}
+
+    loader = DataLoader(Ragged(), batch_size=2)
+    with pytest.raises(OpError, match=r"DataLoader: batch 2 \(dataset indices \[4, 5\]\): default_collate: can't "
+                                      r"stack the samples at \['x'\]: sample 1 has shape \(2,\)"):
+        list(loader)
+

@@ -53,17 +53,44 @@ class TensorDataset(Dataset):
 
 def default_collate(samples: Sequence[Any]) -> Any:
     """Stack a list of samples into a batch: Tensors, arrays and numbers into one Tensor with a
-    leading batch axis; tuples and dicts of them element by element."""
+    leading batch axis; tuples, lists and dicts of them element by element. Samples that don't
+    match (shapes, lengths, keys) are an error naming the two samples and where they differ."""
+    return _collate(samples, "")
+
+
+def _collate(samples: Sequence[Any], where: str) -> Any:
     first = samples[0]
-    if isinstance(first, tuple):
-        return tuple(default_collate(column) for column in zip(*samples))
-    if isinstance(first, list):
-        return [default_collate(column) for column in zip(*samples)]
+    at = f" at {where}" if where else ""
     if isinstance(first, dict):
-        return {key: default_collate([s[key] for s in samples]) for key in first}
+        for j, sample in enumerate(samples):
+            if not isinstance(sample, dict):
+                raise OpError(f"default_collate: sample {j}{at} is a {type(sample).__name__}, but sample 0 is a dict")
+            missing = [key for key in first if key not in sample]
+            extra = [key for key in sample if key not in first]
+            if missing or extra:
+                differ = f"has no key {missing[0]!r}" if missing else f"has a key {extra[0]!r}"
+                raise OpError(f"default_collate: sample {j}{at} {differ}, unlike sample 0 (keys {list(first)}); "
+                              f"every sample needs the same keys, or pass a collate_fn")
+        return {key: _collate([s[key] for s in samples], f"{where}[{key!r}]") for key in first}
+    if isinstance(first, (tuple, list)):
+        for j, sample in enumerate(samples):
+            if type(sample) is not type(first) or len(sample) != len(first):
+                length = f" of length {len(sample)}" if isinstance(sample, (tuple, list)) else ""
+                raise OpError(f"default_collate: sample {j}{at} is a {type(sample).__name__}{length}, but sample 0 "
+                              f"is a {type(first).__name__} of length {len(first)}")
+        columns = [_collate(column, f"{where}[{i}]") for i, column in enumerate(zip(*samples))]
+        return tuple(columns) if isinstance(first, tuple) else columns
     if isinstance(first, (Tensor, np.ndarray, np.generic, int, float, bool)):
-        return Tensor(np.stack([np.asarray(s.data if isinstance(s, Tensor) else s) for s in samples]))
-    raise TypeError(f"default_collate: don't know how to batch samples of type {type(first).__name__}; "
+        arrays = [np.asarray(s.data if isinstance(s, Tensor) else s) for s in samples]
+        for j, array in enumerate(arrays):
+            if array.shape != arrays[0].shape:
+                raise OpError(f"default_collate: can't stack the samples{at}: sample {j} has shape {array.shape} "
+                              f"and sample 0 has shape {arrays[0].shape}; pad them to one shape or pass a collate_fn")
+            if array.dtype.kind not in "biufc":
+                raise OpError(f"default_collate: sample {j}{at} is a {type(samples[j]).__name__}, not a number or "
+                              f"an array of numbers")
+        return Tensor(np.stack(arrays))
+    raise TypeError(f"default_collate: don't know how to batch samples of type {type(first).__name__}{at}; "
                     f"pass a collate_fn")
 
 
@@ -95,11 +122,17 @@ class DataLoader:
             order = np.arange(n)
         fetch_many = getattr(self.dataset, "__getitems__", None) if self.collate_fn is None else None
         collate = self.collate_fn or default_collate
-        for start in range(0, n, self.batch_size):
+        for batch, start in enumerate(range(0, n, self.batch_size)):
             indices = order[start:start + self.batch_size]
             if self.drop_last and len(indices) < self.batch_size:
                 return
             if fetch_many is not None:
                 yield fetch_many(indices)
-            else:
-                yield collate([self.dataset[int(i)] for i in indices])
+                continue
+            samples = [self.dataset[int(i)] for i in indices]
+            try:
+                yield collate(samples)
+            except OpError as error:
+                if self.collate_fn is not None:
+                    raise
+                raise OpError(f"DataLoader: batch {batch} (dataset indices {indices.tolist()}): {error}") from None
