@@ -1,6 +1,7 @@
 """Every bad argument outside the op registry gets a clear LucidError naming it, never a raw NumPy or
 Python exception and never silent acceptance. Where PyTorch is the reference, its behaviour is noted."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -249,3 +250,35 @@ def test_the_data_loader_names_the_batch_and_its_dataset_indices():
                                       r"stack the samples at \['x'\]: sample 1 has shape \(2,\)"):
         list(loader)
 
+
+
+# PyTorch, the reference ------------------------------------------------------------------------
+
+def test_pytorch_refuses_the_same_calls_and_accepts_what_lucid_refuses_beyond_it():
+    """The claims above, checked against PyTorch: it refuses the same creation calls, ragged lists and
+    grad assignments; it accepts Linear(0, n); and it silently accepts what Lucid refuses beyond it
+    (a negative lr in a group or a loaded state dict, a schedule that makes the lr negative)."""
+    torch = pytest.importorskip("torch")
+    for make in (lambda: torch.zeros(-1), lambda: torch.zeros(2.5), lambda: torch.arange(0, 10, 0),
+                 lambda: torch.arange(10, 0, 1), lambda: torch.tensor([[1, 2], [3]]),
+                 lambda: torch.ones(2).to("foo"), lambda: torch.nn.Linear(-1, 2)):
+        with pytest.raises((RuntimeError, TypeError, ValueError)):
+            make()
+    x = torch.ones(3, requires_grad=True)
+    for value in ("hello", torch.ones(2), torch.ones(3, dtype=torch.float64)):
+        with pytest.raises((RuntimeError, TypeError)):
+            x.grad = value
+    with pytest.raises(TypeError, match="gradients can be either Tensors or None, but got str"):
+        (x * 2).backward(gradient="a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Initializing zero-element tensors is a no-op"
+        assert torch.nn.Linear(0, 2)(torch.ones(3, 0)).shape == (3, 2)
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([{"params": [p], "lr": -1.0}], lr=0.1)
+    saved = opt.state_dict()
+    saved["param_groups"][0]["lr"] = -2.0
+    opt.load_state_dict(saved)
+    assert opt.param_groups[0]["lr"] == -2.0
+    opt = torch.optim.SGD([p], lr=0.1)
+    torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: -1)
+    assert opt.param_groups[0]["lr"] == -0.1
