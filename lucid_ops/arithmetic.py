@@ -25,9 +25,28 @@ div = Op("div", np.true_divide,
          lambda g, out, a, b: (g / b if a.requires_grad else None, -g * out / b if b.requires_grad else None),
          binary, kinks=(0.0,))
 neg = Op("neg", np.negative, lambda g, out, x: (-g,), (Arg("input", dtype="any"),))
-pow = Op("pow", np.power,
-         lambda g, out, x, y: (g * y * x ** (y - 1), g * out * log(x) if y.requires_grad else None),
-         (Arg("input", low=0), Arg("exponent", low=-3, high=3, dtype="any")))
+
+
+def _pow_vjp(g, out, x, y):
+    """d/dx = y x^(y-1), taken as 0 where y = 0 and x = 0 (0 * inf); d/dy = x^y log x, taken as 0
+    where x = 0 and y >= 0 (0 * -inf, or 1 * -inf at 0^0): PyTorch's pow_backward and
+    pow_backward_exponent. PyTorch masks d/dx wherever y = 0; away from x = 0 the formula gives that 0
+    itself and keeps its derivative in y, which the mask would cut. The masks are constants, so the
+    rule differentiates again; they are only built when x or y has a zero (`all()` is the cheap test)."""
+    gx = gy = None
+    if x.requires_grad:
+        gx = g * y * x ** (y - 1)
+        if not y.data.all() and not x.data.all():
+            gx = where((y.data == 0) & (x.data == 0), 0.0, gx)
+    if y.requires_grad:
+        slope = out * log(x)
+        if not x.data.all():
+            slope = where((x.data == 0) & (y.data >= 0), 0.0, slope)
+        gy = g * slope
+    return gx, gy
+
+
+pow = Op("pow", np.power, _pow_vjp, (Arg("input", low=0), Arg("exponent", low=-3, high=3, dtype="any")))
 
 reciprocal = Op("reciprocal", np.reciprocal, lambda g, out, x: (-g * out * out,), kinks=(0.0,))
 square = Op("square", np.square, lambda g, out, x: (g * (2 * x),), (Arg("input", dtype="any"),))

@@ -1,0 +1,118 @@
+"""Edge points follow PyTorch: where a derivative does not exist or a division by zero lurks
+(0 ** y, a zero-spread std, a zero vector's norm, atan2(0, 0), a singular det, a batch whose every
+target is ignored, the rounding functions), Lucid gives the number PyTorch 2.13 gives, in float64.
+
+"The same number" is meant in the NaN/inf sense: NaN where PyTorch has NaN, the same infinities,
+finite where PyTorch is finite and then close. Skipped when PyTorch is not installed.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import lucid
+from lucid import nn, optim
+
+torch = pytest.importorskip("torch")
+
+inf = math.inf
+F = lucid.nn.functional
+TF = torch.nn.functional
+
+
+def same(got, expected, what=""):
+    """got (Lucid) and expected (PyTorch): equal shapes, NaN at the same places, the same infinities,
+    and close finite values."""
+    a = np.asarray(got.detach().data if isinstance(got, lucid.Tensor) else got, dtype=np.float64)
+    b = np.asarray(expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected, dtype=np.float64)
+    assert a.shape == b.shape, f"{what}: shape {a.shape}, PyTorch {b.shape}"
+    for test in (np.isnan, np.isposinf, np.isneginf):
+        assert np.array_equal(test(a), test(b)), f"{what}: Lucid {a}, PyTorch {b}"
+    finite = np.isfinite(b)
+    np.testing.assert_allclose(a[finite], b[finite], rtol=1e-9, atol=1e-12, err_msg=what)
+
+
+def pair(values, requires_grad=True):
+    """The same float64 values as a Lucid and a PyTorch leaf."""
+    array = np.array(values, dtype=np.float64)
+    return (lucid.tensor(array.copy(), requires_grad=requires_grad),
+            torch.tensor(array.copy(), requires_grad=requires_grad))
+
+
+def grads(loss, inputs):
+    """d loss / d inputs in Lucid (zeros standing for an input the loss does not reach)."""
+    loss.sum().backward() if loss.ndim else loss.backward()
+    return [x.grad if x.grad is not None else np.zeros(x.shape) for x in inputs]
+
+
+def torch_grads(loss, inputs):
+    loss.sum().backward() if loss.ndim else loss.backward()
+    return [x.grad if x.grad is not None else torch.zeros(x.shape, dtype=torch.float64) for x in inputs]
+
+
+def check(lucid_fn, torch_fn, *values, requires_grad=True):
+    """Value and gradients of lucid_fn and torch_fn at the same inputs."""
+    ours = [pair(v, requires_grad)[0] for v in values]
+    theirs = [pair(v, requires_grad)[1] for v in values]
+    with np.errstate(all="ignore"):
+        out, expected = lucid_fn(*ours), torch_fn(*theirs)
+        same(out, expected, "value")
+        if requires_grad:
+            for i, (g, e) in enumerate(zip(grads(out, ours), torch_grads(expected, theirs))):
+                same(g, e, f"gradient of input {i}")
+
+
+# --- pow -----------------------------------------------------------------------------------------
+
+BASES = (0.0, -0.0, 1.0, -1.0, 2.0, 0.5, inf, -inf)
+EXPONENTS = (0, 1, 2, 3, 0.5, -1, -0.5, -2, inf, -inf)
+
+
+@pytest.mark.parametrize("y", EXPONENTS)
+@pytest.mark.parametrize("x", BASES)
+def test_pow_tensor_exponent(x, y):
+    """d/dx and d/dy of x ** y with both tensors: 0 ** 0 has d/dx 0 and d/dy 0, 0 ** y for y > 0
+    has d/dy 0 (PyTorch's pow_backward_self and pow_backward_exponent)."""
+    if (x, y) == (-inf, 0.5):
+        pytest.skip("(-inf) ** 0.5 is sqrt(-inf) = NaN in NumPy and Lucid, inf in PyTorch's pow")
+    check(lambda a, b: a ** b, lambda a, b: a ** b, x, float(y))
+
+
+#: PyTorch computes x ** 0.5 with a number exponent as sqrt(x) and x ** -0.5 as rsqrt(x), so that
+#: (-0.0) ** -0.5 is -inf and (-inf) ** -0.5 is NaN there, unlike its own pow with a tensor
+#: exponent (inf and 0, IEEE's pow); NumPy, and so Lucid, takes sqrt for 0.5 whatever the exponent
+#: is. A deliberate difference (README), at these points only.
+SQRT_POINTS = {(-0.0, 0.5), (-0.0, -0.5), (-inf, 0.5), (-inf, -0.5)}
+
+
+@pytest.mark.parametrize("y", EXPONENTS)
+@pytest.mark.parametrize("x", BASES)
+def test_pow_number_exponent(x, y):
+    """x ** 2 with a Python int (or float) exponent: d/dx x ** 0 is 0, also at 0."""
+    if (x, y) in SQRT_POINTS and math.copysign(1, x) < 0:
+        pytest.skip("x ** ±0.5 at -0.0 and -inf: PyTorch's sqrt and rsqrt, a deliberate difference")
+    check(lambda a: a ** y, lambda a: a ** y, x)
+
+
+@pytest.mark.parametrize("y", EXPONENTS)
+@pytest.mark.parametrize("base", (0, 1, 2, 0.5, -1))
+def test_pow_number_base(base, y):
+    """base ** y with a Python number base: d/dy 0 ** y is 0 for y >= 0."""
+    check(lambda b: base ** b, lambda b: base ** b, float(y))
+
+
+def test_pow_broadcast_exponent_mixes_edge_and_ordinary_points():
+    check(lambda a, b: a ** b, lambda a, b: a ** b, [[0.0], [2.0], [-0.0]], [0.0, 1.0, 2.5, -1.0])
+
+
+@pytest.mark.parametrize("y", (0.0, 1.0, 2.0, 0.5, -1.0))
+def test_pow_second_derivatives_at_zero(y):
+    """The masked rule differentiates again as PyTorch's does (NaN where PyTorch's is NaN too)."""
+    (x, tx), (e, te) = pair([0.0, 2.0]), pair(y)
+    with np.errstate(all="ignore"):
+        g = lucid.grad((x ** e).sum(), (x, e), create_graph=True)
+        h = lucid.grad(g[0].sum() + g[1], (x, e))
+    tg = torch.autograd.grad((tx ** te).sum(), (tx, te), create_graph=True)
+    th = torch.autograd.grad(tg[0].sum() + tg[1], (tx, te))
+    for ours, theirs, what in zip(g + h, tg + th, ("d/dx", "d/dy", "d/dx (d/dx + d/dy)", "d/dy (d/dx + d/dy)")):
+        same(ours, theirs, what)
