@@ -15,6 +15,7 @@ import numpy as np
 
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
+from lucid_ops.arithmetic import where
 from lucid_ops.common import keepdim_shape
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, flip, pad, permute
@@ -201,22 +202,32 @@ def _std(x, dim=None, unbiased=None, keepdim=False, correction=None):
     return np.std(x, axis=axes("std", dim, x.ndim), ddof=ddof, keepdims=keepdim)
 
 
-def _centred(x, dim, unbiased, correction):
-    """(x - mean, number of values less the correction), the two factors of d var / d x."""
-    dim, ddof = _ddof("", dim, unbiased, correction)
-    return x - mean(x, dim, True), _count(x, dim) - ddof, dim
+def _var_grad(g, x, dim, ddof):
+    """d var / d x = 2 (x - mean) / (N - ddof), given g with the reduced axes kept. (The mean's own
+    dependence on x cancels.) Where N - ddof <= 0 the variance is inf or NaN, and its gradient is
+    PyTorch's var_backward: over all values, inf, or NaN at a value equal to the mean (inf * 0);
+    over some dims, the formula with 2 / 0 read as inf."""
+    centred, dof = x - mean(x, dim, True), _count(x, dim) - ddof
+    if dof > 0:
+        return g * centred * (2 / dof)
+    if dim is None or x.ndim == 0:
+        return g * _constant(np.where(centred.data == 0, np.nan, np.inf), x)
+    return g * centred * (2 / dof if dof else math.inf)
 
 
 def _var_vjp(g, out, x, dim, unbiased, keepdim, correction):
-    """var = sum (x - mean)^2 / (N - correction); the mean's own dependence on x cancels."""
-    centred, n, dim = _centred(x, dim, unbiased, correction)
-    return (_keep(g, x, dim, keepdim) * centred * (2 / n),)
+    dim, ddof = _ddof("var", dim, unbiased, correction)
+    return (_var_grad(_keep(g, x, dim, keepdim), x, dim, ddof),)
 
 
 def _std_vjp(g, out, x, dim, unbiased, keepdim, correction):
-    """std = sqrt(var): d std = d var / (2 std). Not differentiable where all values are equal."""
-    centred, n, dim = _centred(x, dim, unbiased, correction)
-    return (_keep(g, x, dim, keepdim) * centred / (_keep(out, x, dim, keepdim) * n),)
+    """std = sqrt(var): d std = d var / (2 std). Where all values are equal std is 0 and PyTorch's
+    gradient is 0 (a subgradient): the constant mask `flat` makes it so and keeps the division finite."""
+    dim, ddof = _ddof("std", dim, unbiased, correction)
+    g, out = _keep(g, x, dim, keepdim), _keep(out, x, dim, keepdim)
+    flat = out.data == 0
+    g = where(flat, 0.0, g / (2 * (out + _constant(flat, out)))) if flat.any() else g / (2 * out)
+    return (_var_grad(g, x, dim, ddof),)
 
 
 def _moments_sample(draw) -> Example:

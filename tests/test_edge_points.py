@@ -116,3 +116,25 @@ def test_pow_second_derivatives_at_zero(y):
     th = torch.autograd.grad(tg[0].sum() + tg[1], (tx, te))
     for ours, theirs, what in zip(g + h, tg + th, ("d/dx", "d/dy", "d/dx (d/dx + d/dy)", "d/dy (d/dx + d/dy)")):
         same(ours, theirs, what)
+
+
+# --- var and std ---------------------------------------------------------------------------------
+
+SPREADS = {"distinct": [[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]], "equal": [[2.0, 2.0, 2.0], [-1.0, -1.0, -1.0]]}
+
+
+@pytest.mark.parametrize("name", ("var", "std"))
+@pytest.mark.parametrize("values", SPREADS, ids=str)
+@pytest.mark.parametrize("dim", (None, 0, 1, (0, 1)), ids=str)
+@pytest.mark.parametrize("correction", (0, 1, 2, 3, 6, 7))
+def test_moments(name, values, dim, correction):
+    """Zero spread (std's gradient is 0 there) and N - correction <= 0 (PyTorch's inf or NaN, not
+    ZeroDivisionError), over every dim and with corrections up to past the count."""
+    check(lambda x: getattr(lucid, name)(x, dim=dim, correction=correction),
+          lambda x: getattr(torch, name)(x, dim=dim, correction=correction), SPREADS[values])
+
+
+@pytest.mark.parametrize("name", ("var", "std"))
+@pytest.mark.parametrize("values", (3.0, [3.0]), ids=("0-d", "one value"))
+def test_moments_of_one_value(name, values):
+    check(lambda x: getattr(lucid, name)(x), lambda x: getattr(torch, name)(x), values)
