@@ -28,6 +28,7 @@ import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, hookimpl, is_grad_enabled
 from lucid.op import axes
+from lucid_ops.arithmetic import where
 from lucid_ops.common import keepdim_shape
 from lucid_ops.shape import index_backward, permute
 
@@ -515,24 +516,36 @@ def _extreme(values, ord, axis):
 
 
 def _vector_norm_grad(x, n, ord, dims):
-    """d|x|_p / dx = x |x|^(p-2) / |x|_p^(p-1); for p = +-inf, the sign at the extreme entries."""
-    if ord is None or ord == 2:
-        return x / n
+    """d|x|_p / dx = sign(x) |x|^(p-1) / |x|_p^(p-1); for p = +-inf, the sign at the extreme entries.
+    Where it reads 0/0 the value is PyTorch's (norm_backward): 0 for a zero vector (its norm is taken
+    as 1, its entries are 0), sign(x) for p = 1, and 0 at the zero entries for p < 1."""
+    ord = 2 if ord is None else ord
     if ord == 0:
         return np.zeros(x.shape, dtype=x.dtype)  # counts non-zero entries: piecewise constant
     sign = np.sign(x.data)
     if math.isinf(ord):
         return sign * _extreme(np.abs(x.data), ord, dims)
-    return x * ((x * sign) / n) ** (ord - 2) / n
+    if ord == 1:
+        return sign
+    if ord == 2:
+        return x / (n + (n.data == 0))
+    scaled = sign * (x * sign) ** (ord - 1)
+    if ord > 1:
+        return scaled / (n + (n.data == 0)) ** (ord - 1)
+    if not x.data.all():
+        scaled = where(x.data == 0, 0.0, scaled)  # |x|^(p-1) is inf there
+    return scaled * n ** (1 - ord)
 
 
 def _singular_factor(a: np.ndarray, ord) -> np.ndarray:
     """The derivative of the 2, -2 or nuclear norm of each matrix of `a` by NumPy's SVD: u1 v1^T
-    for the largest singular value, un vn^T for the smallest, U V^T for their sum."""
-    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    for the largest singular value, un vn^T for the smallest, U V^T for their sum. Tied largest (or
+    smallest) values share it equally, as PyTorch's amax over the singular values does (a zero
+    matrix's 2-norm gets I / 2 for two rows)."""
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
     if ord in (2, -2):
-        pick = slice(0, 1) if ord == 2 else slice(-1, None)  # NumPy sorts singular values largest first
-        u, vt = u[..., :, pick], vt[..., pick, :]
+        hit = s == (s[..., :1] if ord == 2 else s[..., -1:])  # NumPy sorts singular values largest first
+        return (u * (hit / hit.sum(axis=-1, keepdims=True)).astype(s.dtype)[..., None, :]) @ vt
     return u @ vt
 
 

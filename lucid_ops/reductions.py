@@ -302,7 +302,10 @@ def _norm_vjp(g, out, x, p, dim, keepdim):
     norm = norm + _constant(norm.data == 0, norm)  # 0/0 -> 0/1 where the slice is all zeros
     if p == 2:
         return (g * x / norm,)
-    return (g * sign * (x * sign / norm) ** (p - 1),)
+    scaled = (x * sign / norm) ** (p - 1)
+    if p < 1 and not x.data.all():
+        scaled = where(x.data == 0, 0.0, scaled)  # inf * 0 at the zero entries: 0, as in PyTorch
+    return (g * sign * scaled,)
 
 
 norm = Op("norm", _norm, _norm_vjp,

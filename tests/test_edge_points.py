@@ -138,3 +138,39 @@ def test_moments(name, values, dim, correction):
 @pytest.mark.parametrize("values", (3.0, [3.0]), ids=("0-d", "one value"))
 def test_moments_of_one_value(name, values):
     check(lambda x: getattr(lucid, name)(x), lambda x: getattr(torch, name)(x), values)
+
+
+# --- norms ---------------------------------------------------------------------------------------
+
+VECTORS = {"zero": [0.0, 0.0, 0.0], "some zeros": [0.0, 3.0, -4.0]}
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=str)
+@pytest.mark.parametrize("ord", (None, 1, 2, inf, -inf, 3, 1.5, 0.5, -1, 0))
+def test_vector_norm_at_zero(vector, ord):
+    check(lambda x: lucid.linalg.norm(x, ord), lambda x: torch.linalg.norm(x, ord), VECTORS[vector])
+
+
+@pytest.mark.parametrize("ord", (None, "fro", 1, -1, inf, -inf))
+def test_matrix_norm_at_zero(ord):
+    check(lambda x: lucid.linalg.norm(x, ord), lambda x: torch.linalg.norm(x, ord), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("ord", (2, -2, "nuc"))
+@pytest.mark.parametrize("matrix", (np.zeros((2, 3)), np.eye(2), np.diag([2.0, 2.0, 1.0]), np.diag([2.0, 1.0, 1.0])),
+                         ids=("zero", "eye", "top tie", "bottom tie"))
+def test_spectral_norms_share_among_tied_singular_values(matrix, ord):
+    check(lambda x: lucid.linalg.norm(x, ord), lambda x: torch.linalg.norm(x, ord), matrix)
+
+
+@pytest.mark.parametrize("ord", (1, 2))
+def test_vector_norm_of_zero_rows(ord):
+    """A batch of vectors, some of them zero: only those get the zero gradient."""
+    values = [[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]]
+    check(lambda x: lucid.linalg.norm(x, ord, dim=1), lambda x: torch.linalg.norm(x, ord, dim=1), values)
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=str)
+@pytest.mark.parametrize("p", ("fro", 1, 2, 3, 1.5, 0.5, inf))
+def test_torch_norm_at_zero(vector, p):
+    check(lambda x: lucid.norm(x, p), lambda x: torch.norm(x, p), VECTORS[vector])
