@@ -19,10 +19,18 @@ tan = Op("tan", np.tan, lambda g, out, x: (g * (1 + out * out),), (Arg("input", 
 asin = Op("asin", np.arcsin, lambda g, out, x: (g / sqrt(1 - x * x),), unit)
 acos = Op("acos", np.arccos, lambda g, out, x: (-g / sqrt(1 - x * x),), unit)
 atan = Op("atan", np.arctan, lambda g, out, x: (g / (1 + x * x),))
-# atan2(y, x) is the angle of the point (x, y): d/dy = x / r², d/dx = -y / r². It jumps from π
-# to -π across the negative x axis, so the harness keeps y > 0, where it is smooth.
-atan2 = Op("atan2", np.arctan2, lambda g, out, y, x: (g * x / (x * x + y * y), -g * y / (x * x + y * y)),
-           (Arg("input", low=0), Arg("other")))
+
+
+def _atan2_vjp(g, out, y, x):
+    """atan2(y, x) is the angle of the point (x, y): d/dy = x / r², d/dx = -y / r². At the origin,
+    where that reads 0/0, both are 0, as in PyTorch: r² is taken as 1 there (a constant)."""
+    r2 = x * x + y * y
+    r2 = r2 + (r2.data == 0) if not r2.data.all() else r2
+    return g * x / r2, -g * y / r2
+
+
+# atan2 jumps from π to -π across the negative x axis, so the harness keeps y > 0, where it is smooth.
+atan2 = Op("atan2", np.arctan2, _atan2_vjp, (Arg("input", low=0), Arg("other")))
 sinh = Op("sinh", np.sinh, lambda g, out, x: (g * cosh(x),))
 cosh = Op("cosh", np.cosh, lambda g, out, x: (g * sinh(x),))
 

@@ -174,3 +174,10 @@ def test_vector_norm_of_zero_rows(ord):
 @pytest.mark.parametrize("p", ("fro", 1, 2, 3, 1.5, 0.5, inf))
 def test_torch_norm_at_zero(vector, p):
     check(lambda x: lucid.norm(x, p), lambda x: torch.norm(x, p), VECTORS[vector])
+
+
+# --- atan2 ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("y, x", [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0), (1.0, 0.0), (0.0, -2.0)])
+def test_atan2_at_the_origin(y, x):
+    check(lucid.atan2, torch.atan2, y, x)
