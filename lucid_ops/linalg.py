@@ -15,7 +15,8 @@ Conventions where PyTorch leaves a choice:
   is positive, which makes them a smooth function of A away from repeated eigenvalues (where no
   choice is differentiable: `ties=True`).
 - einsum takes its equation first, `einsum("ij,jk->ik", a, b)`, as in PyTorch (its `signature`).
-- the gradients of det and slogdet go through inv(A): at a singular A they raise an OpError.
+- det's gradient is the cofactor matrix, g det(A) A^-T, or from the minors where A is singular (as
+  PyTorch's adjugate); slogdet's goes through inv(A): at a singular A it raises an OpError.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from collections import Counter
 
 import numpy as np
 
-from lucid import Arg, Example, Op, OpError, Param, hookimpl, is_grad_enabled
+from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
 from lucid_ops.common import keepdim_shape
@@ -386,6 +387,28 @@ def _det(a):
     return np.linalg.det(a)
 
 
+def _det_vjp(g, out, a):
+    """d det = det tr(A^-1 dA), so the gradient is g det(A) A^-T: the cofactor matrix, times g. Where
+    a matrix of the batch is singular (det exactly 0, no inverse) the cofactors come from the minors
+    instead: det is a polynomial, differentiable everywhere, and PyTorch gives the same adjugate."""
+    if out.data.all():
+        return ((g * out)[..., None, None] * inv(a).mT,)
+    return (g[..., None, None] * _cofactors(a),)
+
+
+def _cofactors(a):
+    """The cofactor matrix of each matrix of `a`: (-1)^(i+j) det(A without row i and column j).
+    Exact at singular matrices, and written with det and indexing so that it differentiates again
+    (the minors' own singular points recurse down to 1x1, whose cofactor is 1). It costs n^2
+    determinants: the rule takes it only where the inverse does not exist."""
+    n = a.shape[-1]
+    if n == 1:
+        return Tensor(np.ones(a.shape, dtype=a.dtype))
+    others = np.array([[k for k in range(n) if k != i] for i in range(n)])  # row i: every index but i
+    minors = a[..., others[:, None, :, None], others[None, :, None, :]]  # (..., n, n, n-1, n-1)
+    return det(minors) * (-1.0) ** np.add.outer(np.arange(n), np.arange(n)).astype(a.dtype)
+
+
 def _slogdet(a):
     _square("linalg.slogdet", a)
     return np.linalg.slogdet(a)
@@ -610,8 +633,7 @@ invertible = (Arg("A", structure="invertible"),)
 spd = (Arg("A", structure="spd"),)
 
 inv = Op("linalg.inv", _inv, lambda g, out, a: (-(out.mT @ g @ out.mT),), invertible, shapes="(n,n)->(n,n)")
-det = Op("linalg.det", _det, lambda g, out, a: ((g * out)[..., None, None] * inv(a).mT,), invertible,
-         shapes="(n,n)->()")
+det = Op("linalg.det", _det, _det_vjp, invertible, shapes="(n,n)->()")
 slogdet = Op("linalg.slogdet", _slogdet, lambda g, out, a: (g[1][..., None, None] * inv(a).mT,), invertible,
              shapes="(n,n)->(),()", outputs=2)  # sign is piecewise constant: only logabsdet has a gradient
 solve = Op("linalg.solve", _solve, _solve_vjp, (Arg("A", structure="invertible"), Arg("B")), sample=_solve_sample)

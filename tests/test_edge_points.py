@@ -181,3 +181,53 @@ def test_torch_norm_at_zero(vector, p):
 @pytest.mark.parametrize("y, x", [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0), (1.0, 0.0), (0.0, -2.0)])
 def test_atan2_at_the_origin(y, x):
     check(lucid.atan2, torch.atan2, y, x)
+
+
+# --- det -----------------------------------------------------------------------------------------
+
+SINGULAR = {
+    "rank 1 of 2": [[1.0, 2.0], [2.0, 4.0]],
+    "nilpotent": [[0.0, 1.0], [0.0, 0.0]],
+    "rank 2 of 3": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]],
+    "diag(1, 1, 0)": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]],
+    "rank 1 of 3": [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]],
+    "zero 1x1": [[0.0]],
+}
+
+
+def torch_det_grads(values):
+    """PyTorch's gradient of det, recorded (create_graph=True): there its rule is the adjugate,
+    through the SVD. (Without a recorded graph PyTorch 2.13 returns 0 at an exactly singular
+    matrix: a deliberate difference, see the README.)"""
+    a = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(torch.linalg.det(a).sum(), a, create_graph=True)
+    return a, g
+
+
+@pytest.mark.parametrize("name", SINGULAR)
+def test_det_of_a_singular_matrix_has_the_adjugate_as_gradient(name):
+    a, _ = pair(SINGULAR[name])
+    d = lucid.linalg.det(a)
+    d.backward()
+    ta, tg = torch_det_grads(SINGULAR[name])
+    same(d, torch.linalg.det(ta), "value")
+    same(a.grad, tg, "gradient")
+
+
+@pytest.mark.parametrize("name", ("rank 1 of 2", "nilpotent", "rank 2 of 3"))
+def test_det_of_a_singular_matrix_differentiates_again(name):
+    a, _ = pair(SINGULAR[name])
+    (g,) = lucid.grad(lucid.linalg.det(a), a, create_graph=True)
+    (h,) = lucid.grad((g * g).sum(), a)
+    ta, tg = torch_det_grads(SINGULAR[name])
+    (th,) = torch.autograd.grad((tg * tg).sum(), ta)
+    same(g, tg, "first")
+    same(h, th, "second")
+
+
+def test_det_of_a_batch_mixing_singular_and_invertible_matrices():
+    values = [[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [1.0, 3.0]]]
+    a, _ = pair(values)
+    lucid.linalg.det(a).sum().backward()
+    ta, tg = torch_det_grads(values)
+    same(a.grad, tg, "gradient")
