@@ -248,8 +248,9 @@ def _logp_loss_vjp(name, g, out, logp, target, weight, ignore_index, reduction, 
     elif reduction == "mean":
         if chosen is None:
             g = g / max(logp.data.size // logp.shape[cd], 1)
-        else:
-            g = g / (chosen.sum() if w is None else (w * chosen).sum())
+        else:  # the total weight of the targets; 0 when all are ignored (or weigh 0): then nothing counts
+            total = chosen.sum() if w is None else (w * chosen).sum()
+            g = g / total if total else g * 0.0
     g_logp = -g * q if w is None else -g * w * q
     g_target = g_weight = None
     if chosen is None and target.requires_grad:
@@ -336,7 +337,7 @@ def _cross_entropy_backward(g, probs, target, ignore_index=-100, reduction="mean
     valid = _check_indices(name, probs, target, ignore_index, _class_dim(name, probs))
     count = int(np.count_nonzero(valid))
     if reduction == "mean":
-        g = g / count
+        g = g / max(count, 1)  # no valid target: every row is zeroed below, as in PyTorch
     gx = probs * (g.reshape(_along(probs)) if reduction == "none" else g)
     gx[_picked(probs, target, valid, count)] -= g
     if count < valid.size:
@@ -351,7 +352,7 @@ def _cross_entropy_backward_vjp(gg, _, g, probs, target, ignore_index, reduction
     g_probs = g_g = None
     if probs.requires_grad:
         valid = (target.data != ignore_index).reshape(along)
-        share = (valid / (valid.sum() if reduction == "mean" else 1)).astype(probs.dtype)
+        share = (valid / (max(valid.sum(), 1) if reduction == "mean" else 1)).astype(probs.dtype)
         g_probs = gg * (g.reshape(along) if reduction == "none" else g) * share
     if g.requires_grad:
         terms = gg * cross_entropy_backward(np.ones(g.shape, g.dtype), probs, target, ignore_index=ignore_index,

@@ -231,3 +231,59 @@ def test_det_of_a_batch_mixing_singular_and_invertible_matrices():
     lucid.linalg.det(a).sum().backward()
     ta, tg = torch_det_grads(values)
     same(a.grad, tg, "gradient")
+
+
+# --- cross_entropy and nll_loss with every target ignored ----------------------------------------
+
+def _ignored(shape):
+    return np.full(shape, -100, dtype=np.int64)
+
+
+@pytest.mark.parametrize("reduction", ("mean", "sum", "none"))
+@pytest.mark.parametrize("options", ({}, {"weight": [0.5, 1.0, 2.0]}, {"label_smoothing": 0.2}),
+                         ids=("plain", "weight", "smoothing"))
+@pytest.mark.parametrize("shape", ((4, 3), (2, 3, 2)), ids=str)
+@pytest.mark.parametrize("name", ("cross_entropy", "nll_loss"))
+def test_every_target_ignored(name, shape, options, reduction):
+    """PyTorch's loss (NaN for 'mean': 0 / 0) and zero gradients."""
+    if name == "nll_loss" and "label_smoothing" in options:
+        pytest.skip("nll_loss has no label_smoothing")
+    target = _ignored(shape[:1] + shape[2:])
+    kwargs = {k: v for k, v in options.items() if k != "weight"}
+    weight = options.get("weight")
+    check(lambda x: getattr(F, name)(x, lucid.tensor(target), None if weight is None else lucid.tensor(weight,
+                                     dtype=np.float64), reduction=reduction, **kwargs),
+          lambda x: getattr(TF, name)(x, torch.tensor(target), None if weight is None else torch.tensor(weight,
+                                      dtype=torch.float64), reduction=reduction, **kwargs),
+          np.linspace(-1, 1, int(np.prod(shape))).reshape(shape))
+
+
+@pytest.mark.parametrize("name", ("cross_entropy", "nll_loss"))
+def test_targets_that_all_weigh_nothing(name):
+    """Valid targets whose class weights are all 0: the 'mean' loss is 0/0 = NaN, as in PyTorch, but
+    the gradient is 0 where PyTorch's is NaN on the rows of those targets (0 at the ignored ones). A
+    deliberate difference (README): nothing counts, so nothing moves."""
+    values, target, weight = np.linspace(-1, 1, 12).reshape(4, 3), [0, 0, -100, 0], [0.0, 1.0, 2.0]
+    x, tx = pair(values)
+    with np.errstate(invalid="ignore"):
+        loss = getattr(F, name)(x, lucid.tensor(target), lucid.tensor(weight, dtype=np.float64))
+        loss.backward()
+    expected = getattr(TF, name)(tx, torch.tensor(target), torch.tensor(weight, dtype=torch.float64))
+    expected.backward()
+    same(loss, expected, "value")
+    assert np.isnan(tx.grad[[0, 1, 3], 0]).all() and (tx.grad[2] == 0).all()
+    np.testing.assert_array_equal(x.grad.data, np.zeros((4, 3)))
+
+
+def test_a_training_step_on_a_fully_ignored_batch_leaves_the_weights_finite():
+    lucid.manual_seed(0)
+    model = nn.Linear(3, 4).double()
+    before = [p.data.copy() for p in model.parameters()]
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    with np.errstate(invalid="ignore"):
+        loss = F.cross_entropy(model(lucid.tensor(np.ones((2, 3)))), lucid.tensor(_ignored((2,))))
+        loss.backward()
+    optimizer.step()
+    assert np.isnan(loss.item())
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, old)
