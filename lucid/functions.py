@@ -1,9 +1,11 @@
-"""Non-differentiable companions of the ops: comparisons, rounding, tests and arg-reductions.
+"""Non-differentiable companions of the ops: comparisons, tests and arg-reductions.
 
 They answer questions about values (which is larger? where is the maximum? is it NaN?) whose
-answers are piecewise constant, so there is no gradient to carry: each function returns a new
+answers are booleans or indices, so there is no gradient to carry: each function returns a new
 Tensor outside the graph, whatever its inputs require. They are plain functions, not registered
-ops, and take Tensors, arrays or numbers, with PyTorch's names and arguments.
+ops, and take Tensors, arrays or numbers, with PyTorch's names and arguments. (Rounding and sign
+return values of the input's kind, through which PyTorch passes a zero gradient: they are ops,
+in lucid_ops/arithmetic.py.)
 """
 from __future__ import annotations
 
@@ -15,16 +17,14 @@ from .errors import OpError
 from .op import axes
 from .tensor import OPERATORS, Tensor
 
-__all__ = ["eq", "ne", "lt", "le", "gt", "ge", "sign", "floor", "ceil", "round", "trunc", "isnan", "isinf",
-           "isfinite", "logical_and", "logical_or", "logical_not", "argmax", "argmin", "argsort", "all", "any",
-           "allclose", "equal", "count_nonzero", "nonzero"]
+__all__ = ["eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "logical_and", "logical_or",
+           "logical_not", "argmax", "argmin", "argsort", "all", "any", "allclose", "equal", "count_nonzero", "nonzero"]
 
 Dim = int | Sequence[int] | None
 
 
 def _array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
-
 
 
 def _binary(ufunc: np.ufunc, name: str):
@@ -36,12 +36,9 @@ def _binary(ufunc: np.ufunc, name: str):
     return function
 
 
-def _unary(ufunc: np.ufunc, name: str, integers_unchanged: bool = False):
-    """`integers_unchanged`: rounding an integer tensor gives it back, in its own dtype (NumPy would
-    answer in float64)."""
+def _unary(ufunc: np.ufunc, name: str):
     def function(input: Any) -> Tensor:
-        x = _array(input)
-        return Tensor(x.copy() if integers_unchanged and x.dtype.kind in "biu" else ufunc(x))
+        return Tensor(ufunc(_array(input)))
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"Elementwise {ufunc.__name__}, as a tensor without grad."
@@ -54,16 +51,6 @@ gt, ge = _binary(np.greater, "gt"), _binary(np.greater_equal, "ge")
 logical_and, logical_or = _binary(np.logical_and, "logical_and"), _binary(np.logical_or, "logical_or")
 logical_not = _unary(np.logical_not, "logical_not")
 isnan, isinf, isfinite = _unary(np.isnan, "isnan"), _unary(np.isinf, "isinf"), _unary(np.isfinite, "isfinite")
-sign = _unary(np.sign, "sign")
-floor = _unary(np.floor, "floor", integers_unchanged=True)
-ceil = _unary(np.ceil, "ceil", integers_unchanged=True)
-trunc = _unary(np.trunc, "trunc", integers_unchanged=True)
-
-
-def round(input: Any, decimals: int = 0) -> Tensor:
-    """Round half to even (2.5 -> 2), as NumPy and PyTorch do."""
-    x = _array(input)
-    return Tensor(x.copy() if x.dtype.kind in "biu" and decimals >= 0 else np.round(x, decimals))
 
 
 def _arg_reduction(reduce, name: str):

@@ -10,7 +10,7 @@ input's values is a constant: multiplying `g` by it keeps the rule differentiabl
 """
 import numpy as np
 
-from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid_ops.exponential import log
 
 binary = (Arg("input", dtype="any"), Arg("other", dtype="any"))
@@ -116,6 +116,37 @@ minimum = Op("minimum", np.minimum, lambda g, out, a, b: (g * _share(b.data, a.d
              (Arg("input"), Arg("other")), ties=True)
 where = Op("where", _where, _where_vjp, (Arg("condition", dtype="bool"), Arg("input", dtype="any"),
                                          Arg("other", dtype="any")))
+
+
+# --- rounding: piecewise constant --------------------------------------------------------------
+# Their derivative is 0 wherever it exists, and PyTorch's rule gives 0 at the jumps too, so each
+# is an op whose vjp is zeros: a result of an input that requires grad has a grad_fn, and a
+# gradient through it is 0, not missing. The jumps are every integer (half-integer for round): a
+# finite tuple cannot list them, so `kinks` names only 0, where hypothesis shrinks its values, and
+# the harness rejects any other drawn sample that straddles a jump (gradcheck/kinks.py).
+
+def _zeros(g, out, x, **params):
+    return (Tensor(np.zeros_like(x.data)),)
+
+
+def _integers_unchanged(ufunc):
+    """ufunc, except that an integer tensor comes back unchanged, in its own dtype (NumPy would
+    answer floor, ceil and trunc of integers in float64)."""
+    return lambda x: x.copy() if x.dtype.kind in "biu" else ufunc(x)
+
+
+def _round(x, decimals=0):
+    """Half to even (2.5 -> 2), as NumPy and PyTorch do; integers are unchanged for decimals >= 0."""
+    return x.copy() if x.dtype.kind in "biu" and decimals >= 0 else np.round(x, decimals)
+
+
+rounding_input = (Arg("input", dtype="any"),)
+sign = Op("sign", np.sign, _zeros, rounding_input, kinks=(0.0,))
+floor = Op("floor", _integers_unchanged(np.floor), _zeros, rounding_input, kinks=(0.0,))
+ceil = Op("ceil", _integers_unchanged(np.ceil), _zeros, rounding_input, kinks=(0.0,))
+trunc = Op("trunc", _integers_unchanged(np.trunc), _zeros, rounding_input)
+round = Op("round", _round, _zeros, rounding_input, params=(Param("decimals", 0, (0, 1, -1)),))
+
 # lerp = input + weight * (end - input), linear in each argument.
 lerp = Op("lerp", lambda a, b, w: a + w * (b - a),
           lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a) if w.requires_grad else None),
@@ -124,4 +155,5 @@ lerp = Op("lerp", lambda a, b, w: a + w * (b - a),
 
 @hookimpl
 def lucid_ops():
-    return [add, sub, mul, div, neg, pow, reciprocal, square, sqrt, rsqrt, abs, clamp, maximum, minimum, where, lerp]
+    return [add, sub, mul, div, neg, pow, reciprocal, square, sqrt, rsqrt, abs, clamp, maximum, minimum, where, lerp,
+            sign, floor, ceil, trunc, round]

@@ -287,3 +287,48 @@ def test_a_training_step_on_a_fully_ignored_batch_leaves_the_weights_finite():
     assert np.isnan(loss.item())
     for p, old in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, old)
+
+
+# --- the rounding functions ----------------------------------------------------------------------
+
+ROUNDING = ("sign", "floor", "ceil", "round", "trunc")
+POINTS = [-2.5, -1.5, -1.0, -0.5, -0.0, 0.0, 0.3, 0.5, 1.0, 1.5, 2.5, 2.7, inf, -inf]
+
+
+@pytest.mark.parametrize("name", ROUNDING)
+def test_rounding_passes_zero_gradients(name):
+    check(getattr(lucid, name), getattr(torch, name), POINTS)
+
+
+@pytest.mark.parametrize("name", ROUNDING)
+def test_rounding_records_a_node_only_for_inputs_that_require_grad(name):
+    x = lucid.tensor([0.5, 1.5], requires_grad=True)
+    assert getattr(lucid, name)(x).grad_fn is not None
+    assert getattr(x, name)().requires_grad
+    assert getattr(lucid, name)(x.detach()).grad_fn is None
+
+
+@pytest.mark.parametrize("name", ROUNDING)
+def test_rounding_keeps_integers(name):
+    for dtype, torch_dtype in ((np.int64, torch.int64), (np.int32, torch.int32)):
+        values = [-3, 0, 2]
+        got = getattr(lucid, name)(lucid.tensor(np.array(values, dtype=dtype)))
+        expected = getattr(torch, name)(torch.tensor(values, dtype=torch_dtype))
+        assert got.dtype == dtype and str(expected.dtype) == f"torch.{np.dtype(dtype).name}"
+        np.testing.assert_array_equal(got.data, expected.numpy())
+
+
+@pytest.mark.parametrize("decimals", (0, 1, 2, -1))
+def test_round_with_decimals(decimals):
+    check(lambda x: lucid.round(x, decimals=decimals), lambda x: torch.round(x, decimals=decimals),
+          [1.26, -1.25, 15.0, 0.049, -35.5])
+
+
+def test_rounding_second_order_is_zero():
+    x, tx = pair([0.3, 1.7])
+    (g,) = lucid.grad((lucid.floor(x) * x).sum(), x, create_graph=True)
+    (h,) = lucid.grad((g * g).sum(), x)
+    (tg,) = torch.autograd.grad((torch.floor(tx) * tx).sum(), tx, create_graph=True)
+    (th,) = torch.autograd.grad((tg * tg).sum(), tx)
+    same(g, tg, "first")
+    same(h, th, "second")
