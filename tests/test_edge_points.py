@@ -225,6 +225,16 @@ def test_det_of_a_singular_matrix_differentiates_again(name):
     same(h, th, "second")
 
 
+def test_det_rule_at_a_singular_float32_matrix_answers_in_float32():
+    """The rule itself (the engine would cast its answer back): the harness counts a float64
+    gradient for a float32 input as a bug, and never draws a singular matrix to see it."""
+    a = lucid.tensor(np.array([[1.0, 2.0], [2.0, 4.0]], dtype=np.float32), requires_grad=True)
+    det = lucid.registry["linalg.det"]
+    (g,) = det.vjp(lucid.tensor(np.float32(1.0)), det(a), a)
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g.data, [[4.0, -2.0], [-2.0, 1.0]])
+
+
 def test_det_of_a_batch_mixing_singular_and_invertible_matrices():
     values = [[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [1.0, 3.0]]]
     a, _ = pair(values)
