@@ -24,7 +24,8 @@ from lucid_ops.shape import expand, index_backward
 
 def _axis(x, dim, name):
     """The one axis a softmax `dim` names; none for a 0-d x (which takes dim 0 or -1, as in PyTorch)."""
-    return one_axis(name, dim, x.ndim) if x.ndim else ()
+    axis = one_axis(name, dim, x.ndim)
+    return axis if x.ndim else ()
 
 
 def _shifted(x, a):

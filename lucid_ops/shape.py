@@ -28,6 +28,9 @@ def _back_to_input_shape(g, out, x, **params):
 # --- reshape and friends -------------------------------------------------------------------------
 
 def _reshape(x, shape):
+    """x with a new shape; one size may be -1, inferred (NumPy would take any negative size for -1)."""
+    if any(n < -1 for n in shape):
+        raise OpError(f"reshape: invalid size in shape {tuple(shape)}: sizes are >= 0, or -1 for one inferred size")
     try:
         return x.reshape(shape)
     except ValueError:
@@ -41,9 +44,9 @@ def _reshapes(shapes):
 
 
 def _flatten(x, start_dim=0, end_dim=-1):
+    start, end = one_axis("flatten", start_dim, x.ndim), one_axis("flatten", end_dim, x.ndim)
     if x.ndim == 0:
         return x.reshape(1)
-    start, end = one_axis("flatten", start_dim, x.ndim), one_axis("flatten", end_dim, x.ndim)
     if start > end:
         raise OpError(f"flatten: start_dim {start_dim} must not come after end_dim {end_dim} "
                       f"(for a tensor with {x.ndim} dims)")
@@ -137,9 +140,8 @@ def _roll(x, shifts, dims=None):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
         raise OpError(f"roll: shifts {shifts} and dims {dims} must have the same length")
-    if x.ndim == 0:
-        return x.copy()
-    return np.roll(x, shifts, tuple(one_axis("roll", d, x.ndim) for d in dims))
+    axes = tuple(one_axis("roll", d, x.ndim) for d in dims)
+    return np.roll(x, shifts, axes) if x.ndim else x.copy()
 
 
 def _roll_sample(draw):
