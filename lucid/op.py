@@ -9,6 +9,7 @@ on which the derivative must agree with finite differences. One entry per op, fo
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence, Union
 
@@ -59,19 +60,76 @@ class Arg:
         return self.dtype in ("float", "any")
 
 
+#: The NumPy dtype kinds (`dtype.kind`) an input of each declared dtype takes; "any" takes all.
+DTYPE_KINDS = {"float": "fc", "int": "iu", "bool": "b"}
+
+
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
 
 #: Valid values of a parameter: a tuple, or a function of the input shapes giving a tuple.
 Choices = Union[tuple, Callable[[Sequence[Shape]], tuple]]
 
 
+#: What a param's `kind` promises about its values, as PyTorch's argument parser checks them.
+#: `apply` refuses a value of another type for the first four; the op itself checks that a dim is
+#: in range (`one_axis`, `axes`). The harness draws values of every other kind to check that the
+#: op refuses them (`gradcheck.invalid`).
+KINDS = {
+    "": "anything the op checks itself",
+    "bool": "True or False",
+    "int": "an int (not a bool)",
+    "number": "an int or a float",
+    "choice": "one of the param's choices (strings)",
+    "dim": "one axis of the input, an int in range",
+    "dims": "None, one axis, or a sequence of axes",
+}
+_INTS = frozenset({int, *(np.dtype(code).type for code in np.typecodes["AllInteger"])})
+#: The Python and NumPy types each checked kind accepts: exact types, one set lookup per value.
+KIND_TYPES = {
+    "bool": frozenset({bool}),  # not np.bool_: NumPy's keepdims refuses it
+    "int": _INTS,
+    "number": _INTS | {bool, float, *(np.dtype(code).type for code in np.typecodes["Float"])},
+    "choice": frozenset({str}),
+}
+
+
 @dataclass(frozen=True)
 class Param:
-    """A non-tensor argument (`dim`, `keepdim`, `shape`...), its default and its valid choices."""
+    """A non-tensor argument (`dim`, `keepdim`, `shape`...), its default, its valid choices (those
+    the harness draws) and its `kind` (see KINDS). None is valid where the default is None."""
 
     name: str
     default: Any = REQUIRED
     choices: Choices = ()
+    kind: str = ""
+    types: frozenset | None = field(init=False, repr=False, compare=False)  # what apply accepts, if it checks
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise OpError(f"Param {self.name!r}: kind must be one of {sorted(KINDS)}, got {self.kind!r}")
+        if self.kind == "choice" and (callable(self.choices) or not self.choices
+                                      or not all(isinstance(c, str) for c in self.choices)):
+            raise OpError(f"Param {self.name!r}: a choice param needs its choices, a tuple of strings")
+        types = KIND_TYPES.get(self.kind)
+        if types is not None and self.default is None:
+            types = types | {type(None)}
+        object.__setattr__(self, "types", types)
+        if not self.accepts(self.default) and self.default is not REQUIRED:
+            raise OpError(f"Param {self.name!r}: its default {self.default!r} is not {self.expected}")
+
+    @property
+    def expected(self) -> str:
+        """What a valid value is, for error messages."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(map(repr, self.choices))
+        return KINDS[self.kind] + (" or None" if self.default is None else "")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether `value` has the type this param's kind allows (and is a choice, for a choice);
+        the op checks the rest (a dim's range)."""
+        if self.types is not None and type(value) not in self.types:
+            return False
+        return self.kind != "choice" or value is None or value in self.choices
 
     def choices_for(self, shapes: Sequence[Shape]) -> tuple:
         return tuple(self.choices(shapes)) if callable(self.choices) else tuple(self.choices)
@@ -175,12 +233,14 @@ class Op:
     signature: tuple[str, ...] = ()
     # Derived once here, so that calling the op never inspects the metadata again.
     defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
-    float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    typed_inputs: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)  # (i, dtype kinds)
     param_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     required_inputs: int = field(init=False, repr=False, compare=False)  # before the trailing optional ones
     one_output: bool = field(init=False, repr=False, compare=False)  # no tuples: not several outputs, no residuals
     positional: int = field(init=False, repr=False, compare=False)  # inputs a plain call takes by position (-1: none)
     param_set: frozenset = field(init=False, repr=False, compare=False)
+    # (name, types, choices) of the params of a declared kind, whose values apply checks
+    checked_params: tuple[tuple[str, frozenset, frozenset], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -200,11 +260,15 @@ class Op:
         if self.residuals and self.outputs != 1:
             raise OpError(f"op {self.name!r}: residuals are for single-output ops, got outputs={self.outputs}")
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
-        object.__setattr__(self, "float_inputs", tuple(i for i, a in enumerate(self.inputs) if a.dtype == "float"))
+        object.__setattr__(self, "typed_inputs", tuple((i, DTYPE_KINDS[a.dtype]) for i, a in enumerate(self.inputs)
+                                                     if a.dtype in DTYPE_KINDS))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
         object.__setattr__(self, "one_output", self.outputs == 1 and not self.residuals)
         object.__setattr__(self, "positional", -1 if self.variadic or self.signature else len(self.inputs))
         object.__setattr__(self, "param_set", frozenset(self.param_names))
+        checked = tuple((p.name, p.types, frozenset(p.choices if p.kind == "choice" else ()))
+                        for p in self.params if p.types is not None)
+        object.__setattr__(self, "checked_params", checked)
         required = len(self.inputs)
         while required and self.inputs[required - 1].optional:
             required -= 1
@@ -227,6 +291,14 @@ class Op:
             if kwargs.keys() <= self.param_set and not kwargs.keys() & params.keys():
                 return apply(self, inputs, {**params, **kwargs})  # params also by name
         return apply(self, *self._bind(args, kwargs))
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Refuse, naming the op and the param, a value that the param's declared kind does not allow."""
+        for param in self.params:
+            value = params.get(param.name, param.default)
+            if value is not REQUIRED and not param.accepts(value):
+                raise OpError(f"{self.name}: argument {param.name!r} must be {param.expected}, "
+                              f"got {reprlib.repr(value)} ({type(value).__name__})")
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         """Sort a call's arguments into inputs and params the way Python would bind them."""

@@ -107,8 +107,9 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     """Run `op.forward` on the inputs' arrays and, if any input requires grad, record a Node.
 
     Every op call goes through here, so it does only what it must: unwrap the arrays, check that
-    float-only inputs are floats, run the forward, wrap the result. Op metadata is never validated
-    here (that happened once, when the Op was made)."""
+    inputs of a declared dtype have it and that params of a declared kind have a valid type, run the
+    forward, wrap the result. Op metadata is never validated here (that happened once, when the
+    Op was made)."""
     arrays = []
     record = False
     for x in inputs:
@@ -118,11 +119,20 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         elif x is None:
             arrays.append(None)  # an optional input left out
         else:  # numbers and arrays become constants, then the call starts again
-            return apply(op, tuple(_constant(v, inputs) for v in inputs), params)
-    for i in op.float_inputs:
-        if i < len(arrays) and arrays[i] is not None and arrays[i].dtype.kind not in "fc":
-            raise OpError(f"{op.name}: argument {op.inputs[i].name!r} (input {i}) has dtype {arrays[i].dtype}, "
-                          f"expected a floating-point tensor")
+            integer = {i for i, kinds in op.typed_inputs if kinds == "iu"}
+            return apply(op, tuple(_constant(v, inputs, i in integer) for i, v in enumerate(inputs)), params)
+    typed = op.typed_inputs
+    if typed and op.variadic:  # one Arg describes every tensor of the sequence
+        typed = [(i, typed[0][1]) for i in range(len(arrays))]
+    for i, kinds in typed:
+        if i < len(arrays) and arrays[i] is not None and arrays[i].dtype.kind not in kinds:
+            arg = op.inputs[0 if op.variadic else i]
+            raise OpError(f"{op.name}: argument {arg.name!r} (input {i}) has dtype {arrays[i].dtype}, "
+                          f"expected {_DTYPE_WORDS[kinds]}")
+    if op.checked_params:  # params of a declared kind: keepdim=2 is refused, not taken for True
+        for name, types, choices in op.checked_params:
+            if name in params and (type(params[name]) not in types or choices and params[name] not in choices):
+                op.check_params(params)  # raises, naming the param and what it takes
     if op.defaults:
         params = {**op.defaults, **params}
     try:
@@ -153,17 +163,20 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     return tuple(_new_tensor(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
 
 
-def _constant(value: Any, inputs: Sequence[Any]) -> Tensor | None:
+_DTYPE_WORDS = {"fc": "a floating-point tensor", "iu": "an integer tensor", "b": "a bool tensor"}
+
+
+def _constant(value: Any, inputs: Sequence[Any], integer: bool = False) -> Tensor | None:
     """A Python number or array taking part in an op: a constant that never requires grad.
     A number takes the dtype of the op's first floating-point Tensor (`x * 2` and
     `where(mask, x, 0.0)` stay float32, as in PyTorch); with integer Tensors only, NumPy's
-    promotion decides."""
+    promotion decides. For an `integer` input (polygamma's n) a number keeps its own type."""
     if value is None or isinstance(value, Tensor):
         return value
     if type(value) is np.ndarray:
         return _new_tensor(value, False, None, 0)
     dtypes = [x.data.dtype for x in inputs if isinstance(x, Tensor)]
-    if isinstance(value, (int, float, bool)) and dtypes:
+    if isinstance(value, (int, float, bool)) and dtypes and not integer:
         floating = [d for d in dtypes if d.kind == "f"]
         dtype = floating[0] if floating else np.result_type(dtypes[0], value)
         return _new_tensor(np.asarray(value, dtype=dtype), False, None, 0)

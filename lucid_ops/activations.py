@@ -75,22 +75,23 @@ relu = Op("nn.functional.relu", lambda x: np.maximum(x, 0), lambda g, out, x: (r
 # leaky_relu'(0) = negative_slope, as in PyTorch.
 leaky_relu = Op("nn.functional.leaky_relu", _leaky_relu,
                 lambda g, out, x, negative_slope: (g * np.where(x.data > 0, 1, negative_slope).astype(g.dtype),),
-                params=(Param("negative_slope", 0.01, (0.01, 0.2)),), kinks=(0.0,))
+                params=(Param("negative_slope", 0.01, (0.01, 0.2), "number"),), kinks=(0.0,))
 # Below 0, elu's slope alpha e^x is out + alpha; at 0 PyTorch takes that slope, alpha.
 elu = Op("nn.functional.elu", _elu, lambda g, out, x, alpha: (g * where(x.data > 0, 1.0, out + alpha),),
-         params=(Param("alpha", 1.0, (1.0, 0.5, 2.0)),), kinks=(0.0,))
+         params=(Param("alpha", 1.0, (1.0, 0.5, 2.0), "number"),), kinks=(0.0,))
 selu = Op("nn.functional.selu", lambda x: _elu(x, SELU_ALPHA, SELU_SCALE),
           lambda g, out, x: (g * where(x.data > 0, SELU_SCALE, out + SELU_ALPHA * SELU_SCALE),), kinks=(0.0,))
 # celu = elu with e^(x / alpha): its slope below 0 is out / alpha + 1.
 celu = Op("nn.functional.celu", lambda x, alpha=1.0: _elu(x, alpha, input_scale=1 / alpha),
           lambda g, out, x, alpha: (g * where(x.data > 0, 1.0, out / alpha + 1),),
-          params=(Param("alpha", 1.0, (1.0, 0.5, 2.0)),), kinks=(0.0,))
-gelu = Op("nn.functional.gelu", _gelu, _gelu_vjp, params=(Param("approximate", "none", ("none", "tanh")),))
+          params=(Param("alpha", 1.0, (1.0, 0.5, 2.0), "number"),), kinks=(0.0,))
+gelu = Op("nn.functional.gelu", _gelu, _gelu_vjp, params=(Param("approximate", "none", ("none", "tanh"), "choice"),))
 silu = Op("nn.functional.silu", lambda x: x * sp.expit(x),
           lambda g, out, x: (g * sigmoid(x) * (1 + x * (1 - sigmoid(x))),))
 mish = Op("nn.functional.mish", lambda x: x * np.tanh(np.logaddexp(0, x)), _mish_vjp)
 hardtanh = Op("nn.functional.hardtanh", lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
-              _hardtanh_vjp, params=(Param("min_val", -1.0, (-1.0, -0.5)), Param("max_val", 1.0, (1.0, 2.0))),
+              _hardtanh_vjp, params=(Param("min_val", -1.0, (-1.0, -0.5), "number"),
+                                     Param("max_val", 1.0, (1.0, 2.0), "number")),
               kinks=lambda p: (p["min_val"], p["max_val"]))
 relu6 = Op("nn.functional.relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: _hardtanh_vjp(g, out, x, 0, 6),
            kinks=(0.0, 6.0))

@@ -91,8 +91,6 @@ _KINDS = "biufc"  # bool < int < float < complex
 def _where(condition, input, other):
     """np.where, promoted as PyTorch does: a 0-d operand (a Python number, say) of the same or a
     lower kind does not widen the other, so `where(mask, x, 0.0)` keeps x's float32."""
-    if condition.dtype != np.bool_:
-        raise OpError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
     if input.ndim == 0 < other.ndim and _KINDS.index(input.dtype.kind) <= _KINDS.index(other.dtype.kind):
         input = input.astype(other.dtype)
     elif other.ndim == 0 < input.ndim and _KINDS.index(other.dtype.kind) <= _KINDS.index(input.dtype.kind):

@@ -233,7 +233,7 @@ def _conv_sample(draw, n):
                    {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
 
 
-conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1))
+conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1, kind="int"))
 conv2d = Op("nn.functional.conv2d", _conv2d, _conv2d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
             params=conv_params, sample=lambda draw: _conv_sample(draw, 2))
 
@@ -351,7 +351,8 @@ max_pool2d = Op("nn.functional.max_pool2d", _max_pool2d, _max_pool2d_vjp,
                 sample=_pool_sample, ties=True)
 avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
                 params=(Param("kernel_size"), Param("stride", None), Param("padding", 0),
-                        Param("count_include_pad", True, (True, False)), Param("divisor_override", None, (None,))),
+                        Param("count_include_pad", True, (True, False), "bool"),
+                        Param("divisor_override", None, (None,), "int")),
                 sample=_avg_pool_sample)
 
 

@@ -352,11 +352,12 @@ def _triangle(op: str, part):
 trace = Op("trace", _trace, lambda g, out, x: (g * np.eye(*x.shape, dtype=g.dtype),),
            sample=lambda draw: Example((draw.shape(min_dims=2, max_dims=2),)))
 diagonal = Op("diagonal", _diagonal, _diagonal_vjp,
-              params=(Param("offset", 0), Param("dim1", 0), Param("dim2", 1)), sample=_diagonal_sample)
+              params=(Param("offset", 0, kind="int"), Param("dim1", 0, kind="dim"), Param("dim2", 1, kind="dim")),
+              sample=_diagonal_sample)
 triu = Op("triu", _triangle("triu", np.triu), lambda g, out, x, diagonal: (triu(g, diagonal),),
-          params=(Param("diagonal", 0, (-1, 0, 1)),), shapes="(m,n)->(m,n)")
+          params=(Param("diagonal", 0, (-1, 0, 1), "int"),), shapes="(m,n)->(m,n)")
 tril = Op("tril", _triangle("tril", np.tril), lambda g, out, x, diagonal: (tril(g, diagonal),),
-          params=(Param("diagonal", 0, (-1, 0, 1)),), shapes="(m,n)->(m,n)")
+          params=(Param("diagonal", 0, (-1, 0, 1), "int"),), shapes="(m,n)->(m,n)")
 
 # --- lucid.linalg --------------------------------------------------------------------------------
 
@@ -637,10 +638,11 @@ det = Op("linalg.det", _det, _det_vjp, invertible, shapes="(n,n)->()")
 slogdet = Op("linalg.slogdet", _slogdet, lambda g, out, a: (g[1][..., None, None] * inv(a).mT,), invertible,
              shapes="(n,n)->(),()", outputs=2)  # sign is piecewise constant: only logabsdet has a gradient
 solve = Op("linalg.solve", _solve, _solve_vjp, (Arg("A", structure="invertible"), Arg("B")), sample=_solve_sample)
-cholesky = Op("linalg.cholesky", _cholesky, _cholesky_vjp, spd, params=(Param("upper", False, (False, True)),),
+cholesky = Op("linalg.cholesky", _cholesky, _cholesky_vjp, spd, params=(Param("upper", False, (False, True), "bool"),),
               shapes="(n,n)->(n,n)")
 eigh = Op("linalg.eigh", _eigh, _eigh_vjp, spd, shapes="(n,n)->(n),(n,n)", outputs=2, ties=True)
-norm = Op("linalg.norm", _norm, _norm_vjp, params=(Param("ord", None), Param("dim", None), Param("keepdim", False)),
+norm = Op("linalg.norm", _norm, _norm_vjp,
+          params=(Param("ord", None), Param("dim", None, kind="dims"), Param("keepdim", False, kind="bool")),
           sample=_norm_sample, kinks=(0.0,), ties=True)
 
 

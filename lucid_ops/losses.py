@@ -22,7 +22,7 @@ from lucid_ops.shape import expand
 from lucid_ops.special import sigmoid, softplus
 
 REDUCTIONS = ("mean", "sum", "none")
-reduction = Param("reduction", "mean", REDUCTIONS)
+reduction = Param("reduction", "mean", REDUCTIONS, "choice")
 
 
 def _reduce(loss, reduction, name):
@@ -97,8 +97,9 @@ smooth_l1_loss = _regression_op(
     "nn.functional.smooth_l1_loss",
     lambda d, beta: _huber(d, beta) / beta if beta > 0 else np.abs(d),
     lambda d, beta: _huber_slope(d, beta) / beta if beta > 0 else np.sign(d.data).astype(d.dtype),
-    (Param("beta", 1.0, (1.0, 0.5, 0.0)),))
-huber_loss = _regression_op("nn.functional.huber_loss", _huber, _huber_slope, (Param("delta", 1.0, (1.0, 0.5)),))
+    (Param("beta", 1.0, (1.0, 0.5, 0.0), "number"),))
+huber_loss = _regression_op("nn.functional.huber_loss", _huber, _huber_slope,
+                            (Param("delta", 1.0, (1.0, 0.5), "number"),))
 
 
 # --- binary classification -------------------------------------------------------------------
@@ -179,7 +180,8 @@ def _kl_div_vjp(g, out, x, t, reduction, log_target):
 
 
 kl_div = Op("nn.functional.kl_div", _kl_div, _kl_div_vjp, (Arg("input"), Arg("target", low=0)),
-            params=(Param("reduction", "mean", REDUCTIONS + ("batchmean",)), Param("log_target", False, (False, True))),
+            params=(Param("reduction", "mean", REDUCTIONS + ("batchmean",), "choice"),
+                    Param("log_target", False, (False, True), "bool")),
             sample=_pair_sample)
 
 
@@ -216,9 +218,7 @@ def _coefficients(name, logp, target, weight, ignore_index, label_smoothing):
     if weight is not None and weight.shape != (classes,):
         raise OpError(f"{name}: weight of shape {weight.shape} must have one value per class ({classes},)")
     w = None if weight is None else weight.reshape(along)
-    if target.dtype.kind in "fc":
-        if name.endswith("nll_loss"):
-            raise OpError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
+    if target.dtype.kind in "fc":  # class probabilities (nll_loss declares integer targets: apply refuses these)
         _same_shape(name, logp, target)
         return target * (1 - label_smoothing) + label_smoothing / classes, None, w
     valid = np.expand_dims(_check_indices(name, logp, target, ignore_index, cd), cd)
@@ -403,17 +403,18 @@ def _class_sample(draw, probabilities_allowed=True):
 
 cross_entropy = Op("nn.functional.cross_entropy", _cross_entropy, _cross_entropy_vjp,
                    (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", low=0, optional=True)),
-                   params=(Param("ignore_index", -100, (-100,)), reduction, Param("label_smoothing", 0.0, (0.0, 0.2))),
+                   params=(Param("ignore_index", -100, (-100,), "int"), reduction,
+                           Param("label_smoothing", 0.0, (0.0, 0.2), "number")),
                    sample=_class_sample, residuals=1)
 nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               (Arg("input"), Arg("target", dtype="int"), Arg("weight", low=0, optional=True)),
-              params=(Param("ignore_index", -100, (-100,)), reduction),
+              params=(Param("ignore_index", -100, (-100,), "int"), reduction),
               sample=lambda draw: _class_sample(draw, probabilities_allowed=False))
 # cross_entropy's rule in the usual case is an op of its own, as PyTorch fuses it: one op call in a
 # backward, and a derivative, for second order, that the harness verifies like any other.
 cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _cross_entropy_backward_vjp,
                             (Arg("grad"), Arg("probs", low=0, high=1), Arg("target", dtype="int")),
-                            params=(Param("ignore_index", -100, (-100,)), reduction),
+                            params=(Param("ignore_index", -100, (-100,), "int"), reduction),
                             sample=_cross_entropy_backward_sample)
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
                           (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),

@@ -24,7 +24,8 @@ from lucid_ops.shape import expand, index_backward
 
 def _axis(x, dim, name):
     """The one axis a softmax `dim` names; none for a 0-d x (which takes dim 0 or -1, as in PyTorch)."""
-    return one_axis(name, dim, x.ndim) if x.ndim else ()
+    axis = one_axis(name, dim, x.ndim)
+    return axis if x.ndim else ()
 
 
 def _shifted(x, a):
@@ -86,14 +87,16 @@ def _backward_sample(draw):
 # The rules are ops of their own, as PyTorch's _softmax_backward_data: one op call in a backward
 # instead of four, and a derivative, for second order, verified like any other op's.
 softmax_backward = Op("softmax_backward", _softmax_backward, _softmax_backward_vjp,
-                      (Arg("grad"), Arg("output", low=0, high=1)), params=(Param("dim"),), sample=_backward_sample)
+                      (Arg("grad"), Arg("output", low=0, high=1)), params=(Param("dim", kind="dim"),),
+                      sample=_backward_sample)
 log_softmax_backward = Op("log_softmax_backward", _log_softmax_backward, _log_softmax_backward_vjp,
-                          (Arg("grad"), Arg("output", high=0)), params=(Param("dim"),), sample=_backward_sample)
+                          (Arg("grad"), Arg("output", high=0)), params=(Param("dim", kind="dim"),),
+                          sample=_backward_sample)
 softmax = Op("nn.functional.softmax", _softmax, lambda g, out, x, dim: (softmax_backward(g, out, dim),),
-             params=(Param("dim", choices=one_dim),))
+             params=(Param("dim", choices=one_dim, kind="dim"),))
 log_softmax = Op("nn.functional.log_softmax", _log_softmax,
                  lambda g, out, x, dim: (log_softmax_backward(g, out, dim),),
-                 params=(Param("dim", choices=one_dim),))
+                 params=(Param("dim", choices=one_dim, kind="dim"),))
 
 
 # --- linear ----------------------------------------------------------------------------------
@@ -186,7 +189,7 @@ def _layer_norm_sample(draw):
 
 layer_norm = Op("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
                 (Arg("input"), Arg("weight", optional=True), Arg("bias", optional=True)),
-                params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,))), sample=_layer_norm_sample,
+                params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,), "number")), sample=_layer_norm_sample,
                 signature=("input", "normalized_shape", "weight", "bias", "eps"))
 
 
@@ -263,8 +266,8 @@ batch_norm = Op("nn.functional.batch_norm", _batch_norm, _batch_norm_vjp,
                 (Arg("input"), Arg("running_mean", optional=True, mutable=True),
                  Arg("running_var", low=0, optional=True, mutable=True),
                  Arg("weight", optional=True), Arg("bias", optional=True)),
-                params=(Param("training", False, (False, True)), Param("momentum", 0.1, (0.1, 0.5)),
-                        Param("eps", 1e-5, (1e-5,))),
+                params=(Param("training", False, (False, True), "bool"), Param("momentum", 0.1, (0.1, 0.5), "number"),
+                        Param("eps", 1e-5, (1e-5,), "number")),
                 sample=_batch_norm_sample)
 
 
@@ -274,8 +277,6 @@ def _embedding(indices, weight, padding_idx=None):
     if weight.ndim != 2:
         raise OpError(f"nn.functional.embedding: weight must be 2-D (num_embeddings, embedding_dim), "
                       f"got shape {weight.shape}")
-    if indices.dtype.kind not in "iu":
-        raise OpError(f"nn.functional.embedding: indices must be an integer tensor, got dtype {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= len(weight)):
         raise OpError(f"nn.functional.embedding: indices must lie in [0, {len(weight)}) for a weight of shape "
                       f"{weight.shape}, got values from {indices.min()} to {indices.max()}")
@@ -297,7 +298,7 @@ def _embedding_sample(draw):
 
 # padding_idx's zero gradient is a convention, not the derivative: the harness keeps it None.
 embedding = Op("nn.functional.embedding", _embedding, _embedding_vjp,
-               (Arg("input", dtype="int"), Arg("weight")), params=(Param("padding_idx", None, (None,)),),
+               (Arg("input", dtype="int"), Arg("weight")), params=(Param("padding_idx", None, (None,), "int"),),
                sample=_embedding_sample)
 
 
@@ -335,6 +336,7 @@ class _Dropout(Op):
         return self._draw(input, *args, **kwargs)
 
     def _draw(self, input, p=0.5, training=True, inplace=False):
+        self.check_params({"p": p, "training": training})  # those a training=False call never passes to apply
         _check_probability(p)
         if inplace:
             raise OpError("nn.functional.dropout: inplace=True is not supported (Lucid ops never write into "
@@ -351,7 +353,8 @@ def _dropout_sample(draw):
 
 
 dropout = _Dropout("nn.functional.dropout", _dropout, _dropout_vjp, (Arg("input"), Arg("mask", dtype="bool")),
-                   params=(Param("p", 0.5, (0.0, 0.2, 0.5, 1.0)), Param("training", True, (True, False))),
+                   params=(Param("p", 0.5, (0.0, 0.2, 0.5, 1.0), "number"),
+                           Param("training", True, (True, False), "bool")),
                    sample=_dropout_sample)
 
 
@@ -398,7 +401,8 @@ def _normalize_sample(draw):
 
 
 normalize = Op("nn.functional.normalize", _normalize, _normalize_vjp,
-               params=(Param("p", 2.0, (1.0, 2.0, 3.0)), Param("dim", 1, one_dim), Param("eps", 1e-12, (1e-12,))),
+               params=(Param("p", 2.0, (1.0, 2.0, 3.0), "number"), Param("dim", 1, one_dim, "dim"),
+                       Param("eps", 1e-12, (1e-12,), "number")),
                sample=_normalize_sample, kinks=(0.0,))
 
 
@@ -438,7 +442,8 @@ def _cosine_similarity_sample(draw):
 
 
 cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _cosine_similarity_vjp,
-                       (Arg("x1"), Arg("x2")), params=(Param("dim", 1, one_dim), Param("eps", 1e-8, (1e-8,))),
+                       (Arg("x1"), Arg("x2")),
+                       params=(Param("dim", 1, one_dim, "dim"), Param("eps", 1e-8, (1e-8,), "number")),
                        sample=_cosine_similarity_sample, kinks=(0.0,))
 
 

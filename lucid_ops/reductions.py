@@ -20,7 +20,8 @@ from lucid_ops.common import keepdim_shape
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, flip, pad, permute
 
-reduction_params = (Param("dim", None, dims), Param("keepdim", False, (False, True)))
+keepdim = Param("keepdim", False, (False, True), "bool")
+reduction_params = (Param("dim", None, dims, "dims"), keepdim)
 any_input = (Arg("input", dtype="any"),)  # sums, products and extrema of integers are integers
 
 
@@ -171,10 +172,10 @@ def _one_dim_sample(draw) -> Example:
 amax = Op("amax", _amax, _extremum_vjp, any_input, params=reduction_params, ties=True)
 amin = Op("amin", _amin, _extremum_vjp, any_input, params=reduction_params, ties=True)
 max = Extremum("max", _arg_extremum(np.argmax, "max"), _arg_extremum_vjp, any_input,
-               params=(Param("dim", choices=dim), Param("keepdim", False, (False, True))),
+               params=(Param("dim", choices=dim, kind="dim"), keepdim),
                sample=_one_dim_sample, ties=True, outputs=2, whole=amax)
 min = Extremum("min", _arg_extremum(np.argmin, "min"), _arg_extremum_vjp, any_input,
-               params=(Param("dim", choices=dim), Param("keepdim", False, (False, True))),
+               params=(Param("dim", choices=dim, kind="dim"), keepdim),
                sample=_one_dim_sample, ties=True, outputs=2, whole=amin)
 
 
@@ -238,8 +239,8 @@ def _moments_sample(draw) -> Example:
                               "correction": correction})
 
 
-moment_params = (Param("dim", None, dims), Param("unbiased", None, (None, True, False)),
-                 Param("keepdim", False, (False, True)), Param("correction", None, (None, 0, 1)))
+moment_params = (Param("dim", None, dims, "dims"), Param("unbiased", None, (None, True, False), "bool"), keepdim,
+                 Param("correction", None, (None, 0, 1), "number"))
 
 
 def _logsumexp(x, dim, keepdim=False):
@@ -256,7 +257,7 @@ var = Op("var", _var, _var_vjp, params=moment_params, sample=_moments_sample)
 std = Op("std", _std, _std_vjp, params=moment_params, sample=_moments_sample, ties=True)  # all values equal: a kink
 logsumexp = Op("logsumexp", _logsumexp,
                lambda g, out, x, dim, keepdim: (_keep(g, x, dim, keepdim) * exp(x - _keep(out, x, dim, keepdim)),),
-               params=(Param("dim", choices=dims), Param("keepdim", False, (False, True))))
+               params=(Param("dim", choices=dims, kind="dims"), keepdim))
 
 
 # --- norm ----------------------------------------------------------------------------------------
@@ -309,8 +310,8 @@ def _norm_vjp(g, out, x, p, dim, keepdim):
 
 
 norm = Op("norm", _norm, _norm_vjp,
-          params=(Param("p", "fro", ("fro", 1, 2, 3, 0.5, math.inf, -math.inf)), Param("dim", None, dims),
-                  Param("keepdim", False, (False, True))), kinks=(0.0,), ties=True)
+          params=(Param("p", "fro", ("fro", 1, 2, 3, 0.5, math.inf, -math.inf)), Param("dim", None, dims, "dims"),
+                  keepdim), kinks=(0.0,), ties=True)
 
 
 # --- cumsum, cumprod -----------------------------------------------------------------------------
@@ -354,8 +355,9 @@ def _cumprod_vjp(g, out, x, dim):
     return (_exclusive_cumprod(x, d) * after,)
 
 
-cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(Param("dim", choices=dim),))
-cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input, params=(Param("dim", choices=dim),))
+cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(Param("dim", choices=dim, kind="dim"),))
+cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input,
+             params=(Param("dim", choices=dim, kind="dim"),))
 
 
 @hookimpl

@@ -28,6 +28,9 @@ def _back_to_input_shape(g, out, x, **params):
 # --- reshape and friends -------------------------------------------------------------------------
 
 def _reshape(x, shape):
+    """x with a new shape; one size may be -1, inferred (NumPy would take any negative size for -1)."""
+    if any(n < -1 for n in shape):
+        raise OpError(f"reshape: invalid size in shape {tuple(shape)}: sizes are >= 0, or -1 for one inferred size")
     try:
         return x.reshape(shape)
     except ValueError:
@@ -41,9 +44,9 @@ def _reshapes(shapes):
 
 
 def _flatten(x, start_dim=0, end_dim=-1):
+    start, end = one_axis("flatten", start_dim, x.ndim), one_axis("flatten", end_dim, x.ndim)
     if x.ndim == 0:
         return x.reshape(1)
-    start, end = one_axis("flatten", start_dim, x.ndim), one_axis("flatten", end_dim, x.ndim)
     if start > end:
         raise OpError(f"flatten: start_dim {start_dim} must not come after end_dim {end_dim} "
                       f"(for a tensor with {x.ndim} dims)")
@@ -137,9 +140,8 @@ def _roll(x, shifts, dims=None):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
         raise OpError(f"roll: shifts {shifts} and dims {dims} must have the same length")
-    if x.ndim == 0:
-        return x.copy()
-    return np.roll(x, shifts, tuple(one_axis("roll", d, x.ndim) for d in dims))
+    axes = tuple(one_axis("roll", d, x.ndim) for d in dims)
+    return np.roll(x, shifts, axes) if x.ndim else x.copy()
 
 
 def _roll_sample(draw):
@@ -439,8 +441,7 @@ def _index_backward_sample(draw):
 
 
 def _check_index(op, index, n, dim):
-    if index.dtype.kind not in "iu":
-        raise OpError(f"{op}: index must be an integer tensor, got dtype {index.dtype}")
+    """Indices in [0, n) (an integer dtype is checked by apply: the index Args are declared "int")."""
     if index.size and (index.min() < 0 or index.max() >= n):
         bad = index.min() if index.min() < 0 else index.max()
         raise OpError(f"{op}: index {bad} is out of bounds for dim {dim} with size {n}")
@@ -528,8 +529,6 @@ def _take_along_dim_sample(draw):
 
 
 def _masked_fill(x, mask, value):
-    if mask.dtype != np.bool_:
-        raise OpError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
     try:
         return np.where(mask, np.asarray(value, dtype=x.dtype), x)
     except ValueError:
@@ -557,50 +556,52 @@ def _scatter_back(key_of):
 reshape = Op("reshape", _reshape, lambda g, out, x, shape: (g.reshape(x.shape),), anything,
              params=(Param("shape", choices=_reshapes),))
 flatten = Op("flatten", _flatten, _back_to_input_shape, anything,
-             params=(Param("start_dim", 0, dim), Param("end_dim", -1, dim)), sample=_flatten_sample)
+             params=(Param("start_dim", 0, dim, "dim"), Param("end_dim", -1, dim, "dim")), sample=_flatten_sample)
 unflatten = Op("unflatten", _unflatten, _back_to_input_shape, anything,
-               params=(Param("dim"), Param("sizes")), sample=_unflatten_sample)
-squeeze = Op("squeeze", _squeeze, _back_to_input_shape, anything, params=(Param("dim", None, dims),),
+               params=(Param("dim", kind="dim"), Param("sizes")), sample=_unflatten_sample)
+squeeze = Op("squeeze", _squeeze, _back_to_input_shape, anything, params=(Param("dim", None, dims, "dims"),),
              sample=_squeeze_sample)
-unsqueeze = Op("unsqueeze", _unsqueeze, _back_to_input_shape, anything, params=(Param("dim", choices=_new_axes),))
+unsqueeze = Op("unsqueeze", _unsqueeze, _back_to_input_shape, anything,
+               params=(Param("dim", choices=_new_axes, kind="dim"),))
 permute = Op("permute", _permute, lambda g, out, x, dims: (permute(g, _unpermute(dims)),), anything,
-             params=(Param("dims", choices=_permutations),))
+             params=(Param("dims", choices=_permutations, kind="dims"),))
 transpose = Op("transpose", _transpose, lambda g, out, x, dim0, dim1: (transpose(g, dim0, dim1),), anything,
-               params=(Param("dim0", choices=dim), Param("dim1", choices=dim)))
+               params=(Param("dim0", choices=dim, kind="dim"), Param("dim1", choices=dim, kind="dim")))
 flip = Op("flip", _flip, lambda g, out, x, dims: (flip(g, dims),), anything,
-           params=(Param("dims", choices=_some_axes),))
+           params=(Param("dims", choices=_some_axes, kind="dims"),))
 roll = Op("roll", _roll, lambda g, out, x, shifts, dims: (roll(g, _negated(shifts), dims),), anything,
-          params=(Param("shifts"), Param("dims", None)), sample=_roll_sample)
+          params=(Param("shifts"), Param("dims", None, kind="dims")), sample=_roll_sample)
 expand = Op("expand", _expand, lambda g, out, x, size: (g,), anything, params=(Param("size"),), sample=_expand_sample)
 broadcast_to = Op("broadcast_to", _expand, lambda g, out, x, size: (g,), anything, params=(Param("size"),),
                   sample=_expand_sample)
 repeat = Op("repeat", _repeat, _untile, anything, params=(Param("repeats"),), sample=_repeat_sample)
 tile = Op("tile", lambda x, dims: np.tile(x, dims), _untile, anything, params=(Param("dims"),), sample=_tile_sample)
-cat = Op("cat", _cat, _cat_vjp, (Arg("tensors", dtype="any"),), params=(Param("dim", 0),),
+cat = Op("cat", _cat, _cat_vjp, (Arg("tensors", dtype="any"),), params=(Param("dim", 0, kind="dim"),),
          sample=_joined_sample(False), variadic=True)
 stack = Op("stack", _stack, lambda g, out, *tensors, dim: unbind(g, dim), (Arg("tensors", dtype="any"),),
-           params=(Param("dim", 0),), sample=_joined_sample(True), variadic=True)
+           params=(Param("dim", 0, kind="dim"),), sample=_joined_sample(True), variadic=True)
 split = Op("split", _split, lambda g, out, x, split_size_or_sections, dim: (cat(g, dim),),
-           (Arg("tensor", dtype="any"),), params=(Param("split_size_or_sections"), Param("dim", 0)),
+           (Arg("tensor", dtype="any"),), params=(Param("split_size_or_sections"), Param("dim", 0, kind="dim")),
            sample=_split_sample, outputs=2)
 chunk = Op("chunk", _chunk, lambda g, out, x, chunks, dim: (cat(g, dim),), anything,
-           params=(Param("chunks"), Param("dim", 0)), sample=_chunk_sample, outputs=2)
-unbind = Op("unbind", _unbind, lambda g, out, x, dim: (stack(g, dim),), anything, params=(Param("dim", 0),),
+           params=(Param("chunks", kind="int"), Param("dim", 0, kind="dim")), sample=_chunk_sample, outputs=2)
+unbind = Op("unbind", _unbind, lambda g, out, x, dim: (stack(g, dim),), anything, params=(Param("dim", 0, kind="dim"),),
             sample=_one_axis_sample, outputs=2)
 pad = Op("nn.functional.pad", _pad, _pad_vjp, anything,
-         params=(Param("pad"), Param("mode", "constant"), Param("value", None)), sample=_pad_sample)
+         params=(Param("pad"), Param("mode", "constant"), Param("value", None, kind="number")), sample=_pad_sample)
 getitem = Op("getitem", lambda x, key: x[key], lambda g, out, x, key: (index_backward(g, x.shape, key),),
              anything, params=(Param("key"),), sample=_getitem_sample)
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
 gather = Op("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),
-            (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_gather_sample,
+            (Arg("input", dtype="any"), index_arg), params=(Param("dim", kind="dim"),), sample=_gather_sample,
             signature=("input", "dim", "index"))
 index_select = Op("index_select", lambda x, index, dim: x[_select_key(x, index, dim)], _scatter_back(_select_key),
-                  (Arg("input", dtype="any"), index_arg), params=(Param("dim"),), sample=_index_select_sample,
+                  (Arg("input", dtype="any"), index_arg), params=(Param("dim", kind="dim"),),
+                  sample=_index_select_sample,
                   signature=("input", "dim", "index"))
 take_along_dim = Op("take_along_dim", _take_along_dim, _take_along_dim_vjp,
-                    (Arg("input", dtype="any"), Arg("indices", dtype="int")), params=(Param("dim", None),),
+                    (Arg("input", dtype="any"), Arg("indices", dtype="int")), params=(Param("dim", None, kind="dim"),),
                     sample=_take_along_dim_sample)
 masked_fill = Op("masked_fill", _masked_fill, lambda g, out, x, mask, value: (g * Tensor(~mask.data), None),
                  (Arg("input", dtype="any"), Arg("mask", dtype="bool")), params=(Param("value"),),

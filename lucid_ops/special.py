@@ -78,10 +78,11 @@ sigmoid_backward = Op("sigmoid_backward", _sigmoid_backward,
                       lambda gg, _, g, out: (sigmoid_backward(gg, out), gg * g * (1 - 2 * out)),
                       (Arg("grad"), Arg("output", low=0, high=1)))
 sigmoid = Op("sigmoid", _same_dtype(sp.expit), lambda g, out, x: (sigmoid_backward(g, out),))
-logit = Op("logit", _logit, _logit_vjp, (Arg("input", low=0, high=1),), params=(Param("eps", None, (None, 0.1)),),
+logit = Op("logit", _logit, _logit_vjp, (Arg("input", low=0, high=1),),
+           params=(Param("eps", None, (None, 0.1), "number"),),
            kinks=lambda p: () if p.get("eps") is None else (p["eps"], 1 - p["eps"]))
 softplus = Op("nn.functional.softplus", _softplus, _softplus_vjp,
-              params=(Param("beta", 1.0, (1.0, 2.0, 0.5)), Param("threshold", 20.0, (20.0, 1.0))),
+              params=(Param("beta", 1.0, (1.0, 2.0, 0.5), "number"), Param("threshold", 20.0, (20.0, 1.0), "number")),
               kinks=lambda p: (p["threshold"] / p["beta"],))
 xlogy = Op("xlogy", _same_dtype(sp.xlogy), _xlogy_vjp, (Arg("input"), Arg("other", low=0)))
 
