@@ -143,7 +143,7 @@ sign = Op("sign", np.sign, _zeros, rounding_input, kinks=(0.0,))
 floor = Op("floor", _integers_unchanged(np.floor), _zeros, rounding_input, kinks=(0.0,))
 ceil = Op("ceil", _integers_unchanged(np.ceil), _zeros, rounding_input, kinks=(0.0,))
 trunc = Op("trunc", _integers_unchanged(np.trunc), _zeros, rounding_input)
-round = Op("round", _round, _zeros, rounding_input, params=(Param("decimals", 0, (0, 1, -1)),))
+round = Op("round", _round, _zeros, rounding_input, params=(Param("decimals", 0, (0, 1, -1), kind="int"),))
 
 # lerp = input + weight * (end - input), linear in each argument.
 lerp = Op("lerp", lambda a, b, w: a + w * (b - a),
