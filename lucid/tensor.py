@@ -629,12 +629,19 @@ def _flatten(items: Iterable) -> Iterable:
 
 # --- 6. backward -------------------------------------------------------------------------------
 
+_grad_lock = threading.Lock()  # held while gradients are added into `.grad`s, never during a vjp
+
 
 def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = None, *,
              retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate the gradients of `tensors` into the `.grad` of every leaf they depend on."""
-    for t, g in _run(tensors, grad_tensors, retain_graph, create_graph, capture=None):
-        t.grad = g if t.grad is None else t.grad + g
+    found = _run(tensors, grad_tensors, retain_graph, create_graph, capture=None)
+    _grad_lock.acquire()  # a read-modify-write: threads adding into one shared leaf must not lose a gradient
+    try:  # (acquire and release: half the cost of a with statement, on every backward)
+        for t, g in found:
+            t.grad = g if t.grad is None else t.grad + g
+    finally:
+        _grad_lock.release()
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],

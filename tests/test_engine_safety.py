@@ -1,4 +1,8 @@
-"""Nothing silently wrong: in-place changes of values a node saved are caught (versions)."""
+"""Nothing silently wrong, nothing lost: in-place changes of saved values are caught (versions),
+and threads adding into one leaf lose no gradient."""
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -190,3 +194,63 @@ def test_versions_agree_with_pytorch():
             with pytest.raises(RuntimeError, match="modified by an inplace operation|modified by an in-place"):
                 root.backward()
     assert outcomes[0] == outcomes[1] == (1, 1)
+
+
+# --- threads ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def frequent_thread_switches():
+    """Switch threads every microsecond, so that a race has many chances to show."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+def test_threads_adding_into_one_shared_leaf_lose_no_gradient(frequent_thread_switches):
+    x = lucid.tensor(np.arange(12.0).reshape(3, 4) % 5)  # small integers: every sum is exact in float64
+    per_call = np.ones((3, 1)) @ np.ones((1, 5))  # d sum(x @ W) / dW = x^T @ ones
+    expected_one = x.data.T @ per_call
+    threads, iterations = 4, 200
+    for trial in range(5):
+        W = lucid.tensor(np.zeros((4, 5)), requires_grad=True)
+
+        def work():
+            for _ in range(iterations):
+                (x @ W).sum().backward()
+
+        workers = [threading.Thread(target=work) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        np.testing.assert_array_equal(W.grad.data, threads * iterations * expected_one, err_msg=f"trial {trial}")
+
+
+def test_separate_graphs_in_threads_match_a_serial_run_bit_for_bit(frequent_thread_switches):
+    def train(seed):
+        rng = np.random.default_rng(seed)
+        w1, w2 = (lucid.tensor(rng.standard_normal(s), requires_grad=True) for s in ((6, 8), (8, 3)))
+        x = lucid.tensor(rng.standard_normal((5, 6)))
+        opt = lucid.optim.Adam([w1, w2], lr=0.01)
+        for _ in range(20):
+            opt.zero_grad()
+            loss = ((x @ w1).tanh() @ w2).exp().mean()
+            loss.backward()
+            opt.step()
+        return w1.data.copy(), w2.data.copy(), w1.grad.data.copy()
+
+    serial = [train(seed) for seed in range(4)]
+    threaded = [None] * 4
+
+    def run(seed):
+        threaded[seed] = train(seed)
+
+    workers = [threading.Thread(target=run, args=(seed,)) for seed in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    for ours, theirs in zip(threaded, serial):
+        for a, b in zip(ours, theirs):
+            assert a.tobytes() == b.tobytes()
