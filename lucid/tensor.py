@@ -233,7 +233,10 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         y = _new_object(Tensor)  # _new_tensor written out: this runs on every op call
         y.data, y._grad, y._slot = out, None, 0
         if record:
-            y._requires_grad, y._node = out.dtype.kind == "f", Node(op, tuple(inputs), params, (out,))
+            differentiable = out.dtype.kind == "f"
+            if not differentiable and out.dtype.kind == "c":
+                raise _complex_refused(op, inputs)
+            y._requires_grad, y._node = differentiable, Node(op, tuple(inputs), params, (out,))
         else:
             y._requires_grad, y._node = False, None
         return y
@@ -242,6 +245,10 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
         raise OpError(f"{op.name}: its forward must return {wanted}, got {got}")
     outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
+    if record:
+        for o in outs[:1] if op.residuals else outs:  # residuals stay inside the node: they may be complex
+            if o.dtype.kind == "c":
+                raise _complex_refused(op, inputs)
     node = Node(op, tuple(inputs), params, outs) if record else None
     if op.residuals:  # the caller gets the result; the residuals wait in the Node for the vjp
         return _new_tensor(outs[0], record and outs[0].dtype.kind == "f", node, 0)
@@ -263,6 +270,14 @@ def _constant(value: Any, inputs: Sequence[Any]) -> Tensor | None:
         dtype = floating[0] if floating else np.result_type(dtypes[0], value)
         return _new_tensor(np.asarray(value, dtype=dtype), False, None, 0)
     return tensor(value)
+
+
+def _complex_refused(op: Any, inputs: Sequence[Tensor | None]) -> OpError:
+    """Lucid does not differentiate complex values: an op that would record a complex result is
+    refused rather than left out of the graph, which would silently drop its gradient path."""
+    return OpError(f"{op.name}: the result is complex and an input requires grad, but Lucid does not "
+                   f"differentiate complex values ({_describe(inputs)}); compute it on detached inputs "
+                   f"(x.detach()) or under lucid.no_grad(), or keep to real-valued ops")
 
 
 def _describe(tensors: Iterable[Tensor | None]) -> str:
@@ -345,8 +360,10 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data.dtype.kind not in "fc":
-            raise GraphError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+        if value and self.data.dtype.kind != "f":
+            why = " (Lucid does not differentiate complex values)" if self.data.dtype.kind == "c" else ""
+            raise GraphError(f"only real floating-point tensors can require gradients, got dtype "
+                             f"{self.data.dtype}{why}")
         if not value and self._node is not None:
             raise GraphError("requires_grad can only be turned off on a leaf tensor; use detach()")
         self._requires_grad = bool(value)

@@ -1,5 +1,5 @@
 """Nothing silently wrong, nothing lost: in-place changes of saved values are caught (versions),
-and threads adding into one leaf lose no gradient."""
+threads adding into one leaf lose no gradient, and complex results are refused rather than dropped."""
 import sys
 import threading
 
@@ -254,3 +254,26 @@ def test_separate_graphs_in_threads_match_a_serial_run_bit_for_bit(frequent_thre
     for ours, theirs in zip(threaded, serial):
         for a, b in zip(ours, theirs):
             assert a.tobytes() == b.tobytes()
+
+
+# --- complex results are refused, not dropped ------------------------------------------------------
+
+def test_a_complex_result_of_an_input_that_requires_grad_is_refused():
+    r = leaf([1.0, -2.0])
+    c = lucid.tensor(np.array([1 + 1j, 2 - 1j]))
+    with pytest.raises(OpError, match=r"mul: the result is complex and an input requires grad, but Lucid does not "
+                                      r"differentiate complex values \(inputs: \(2,\) float64, \(2,\) complex128\)"):
+        r.sum() + (r * c).abs().sum()
+
+
+def test_complex_values_work_outside_the_graph():
+    r = leaf([3.0, -4.0])
+    c = lucid.tensor(np.array([1j, 1j]))
+    np.testing.assert_array_equal((r.detach() * c).abs().data, [3.0, 4.0])
+    with lucid.no_grad():
+        assert (r * c).dtype == np.complex128
+
+
+def test_a_complex_tensor_cannot_require_grad():
+    with pytest.raises(GraphError, match="got dtype complex64 .Lucid does not differentiate complex values"):
+        lucid.tensor(np.ones(2, np.complex64), requires_grad=True)
