@@ -406,8 +406,12 @@ class Tensor:
         version = _version_of(self.data)
         return 0 if version is None else version.count
 
-    def _check_in_place(self, name: str) -> None:
+    def _check_in_place(self, name: str, source: Any = None) -> None:
         """Refuse an in-place change that the graph could not follow, or memory that is read-only."""
+        if isinstance(source, Tensor) and source._requires_grad and _mode.enabled:
+            raise GraphError(f"{name}: the source requires grad, and Lucid does not record in-place changes in "
+                             f"the graph (its gradient path would be lost); pass source.detach(), or compute a "
+                             f"new tensor instead")
         if self._requires_grad and _mode.enabled:
             if self._node is None:
                 raise GraphError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
@@ -425,7 +429,7 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to `value` (a number or a one-element tensor), in place."""
-        self._check_in_place("fill_")
+        self._check_in_place("fill_", value)
         if isinstance(value, Tensor):
             if value.data.size != 1:
                 raise OpError(f"fill_: the value must be a number or a one-element tensor, got shape {value.shape}")
@@ -436,13 +440,8 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy `src`'s values (broadcast to this shape, cast to this dtype) into this tensor, in place."""
-        self._check_in_place("copy_")
-        if isinstance(src, Tensor):
-            if src._requires_grad and _mode.enabled:
-                raise GraphError(f"copy_: the source requires grad, and Lucid does not record in-place changes "
-                                 f"in the graph; copy src.detach(), or compute a new tensor instead")
-            src = src.data
-        src = np.asarray(src)
+        self._check_in_place("copy_", src)
+        src = np.asarray(src.data if isinstance(src, Tensor) else src)
         if not _broadcasts(src.shape, self.shape):
             raise OpError(f"copy_: a source of shape {src.shape} cannot be broadcast to this tensor's shape "
                           f"{self.shape}")

@@ -167,6 +167,8 @@ def test_in_place_changes_the_graph_cannot_follow_are_refused():
         y.fill_(0.0)
     with pytest.raises(GraphError, match="copy_: the source requires grad"):
         lucid.zeros(2, dtype=lucid.float64).copy_(w)
+    with pytest.raises(GraphError, match="fill_: the source requires grad"):
+        lucid.zeros(2).fill_(w[0])  # its path to w would be dropped
 
 
 def test_in_place_errors_name_the_problem():
