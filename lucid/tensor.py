@@ -3,9 +3,10 @@
 Read this file top to bottom:
 1. grad mode: whether ops record the graph (`no_grad` turns it off);
 2. `Node`: what an op call leaves behind so that backward can differentiate it;
-3. `apply`: how an op is called, the one hot path every op goes through;
-4. `Tensor`: data, grad, and the Node that produced it;
-5. backward: the nodes, latest first (a reverse topological order), each applying its op's local
+3. versions: how backward knows that a value a Node saved was changed in place since;
+4. `apply`: how an op is called, the one hot path every op goes through;
+5. `Tensor`: data, grad, and the Node that produced it;
+6. backward: the nodes, latest first (a reverse topological order), each applying its op's local
    derivative (its vjp) and summing the contributions of every path into each input's gradient.
 
 This module knows no specific op: the operators (`+`, `*`, `@`, `x[i]`...) look ops up by name
@@ -13,6 +14,7 @@ in `OPERATORS`, which `lucid.plugins` fills from the plugins.
 """
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import threading
@@ -72,7 +74,7 @@ class enable_grad(set_grad_enabled):
 
 # --- 2. Node -----------------------------------------------------------------------------------
 
-_sequence = itertools.count()  # numbers the nodes in the order they are created
+_sequence = itertools.count()  # numbers the nodes, and stamps the in-place changes, in the order they happen
 
 
 class Node:
@@ -100,7 +102,100 @@ class Node:
         self.inputs = self.outputs = self.retained = None
 
 
-# --- 3. apply: the hot path ----------------------------------------------------------------------
+# --- 3. versions: in-place changes ------------------------------------------------------------
+#
+# A vjp reads its node's input Tensors and output arrays when backward runs, long after the
+# forward: if one of them was changed in place in between, the gradient would silently be that of
+# other values. So every in-place change made through Lucid (`zero_`, `fill_`, `copy_`, optimizer
+# steps, `load_state_dict`...) calls `increment_version`, and backward refuses a node whose saved
+# values changed after it was recorded, as PyTorch does.
+#
+# A version belongs to memory, not to a Tensor object: a tensor, its `detach()` and the views ops
+# make of it (reshape, x[i], permute) share one array's memory, so they share one version. Lucid
+# keeps the versions of the arrays that were ever changed in place, in a table; the others are at
+# version 0. Each change is stamped on the clock that numbers the nodes (`_sequence`), so a node
+# records nothing: backward compares its number with the latest change's stamp, and only when some
+# change came later does it look up the node's arrays.
+
+_HISTORY = 32  # stamps kept per array: enough to tell the version a node saw after many changes
+
+
+class _Version:
+    """How often one array's memory was changed in place, and the stamps of its latest changes."""
+
+    __slots__ = ("count", "stamps", "_alive")
+
+    def __init__(self, memory: np.ndarray):
+        key = id(memory)
+        self.count = 0
+        self.stamps: collections.deque[int] = collections.deque(maxlen=_HISTORY)
+        # the entry goes when the memory is freed, before another array can reuse its id
+        self._alive = weakref.ref(memory, lambda _: _versions.pop(key, None))
+
+    def at(self, seq: int) -> int | None:
+        """The version this memory had when node `seq` was recorded (None if too far back to know)."""
+        later = sum(1 for stamp in self.stamps if stamp > seq)
+        if later == len(self.stamps) and self.count > len(self.stamps):
+            return None
+        return self.count - later
+
+
+_versions: dict[int, _Version] = {}  # id(memory) -> its version, for memory changed in place
+_versions_lock = threading.Lock()
+_last_change = -1  # the stamp of the latest in-place change: nodes recorded after it need no check
+
+
+def _memory(array: np.ndarray) -> np.ndarray:
+    """The array that owns the memory `array` views (NumPy points a view at the owner)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _version_of(array: np.ndarray) -> _Version | None:
+    return _versions.get(id(_memory(array)))
+
+
+def increment_version(tensor: Tensor) -> None:
+    """Record that `tensor`'s memory was just changed in place (call it after the write).
+
+    Every in-place change made through Lucid calls this, so that backward can refuse gradients
+    computed from changed values: the one mechanism for any new in-place op, as in
+    `torch.autograd.graph.increment_version`. Writing into `.data` directly does not call it."""
+    global _last_change
+    memory = _memory(tensor.data)
+    with _versions_lock:
+        version = _versions.get(id(memory))
+        if version is None:
+            version = _versions[id(memory)] = _Version(memory)
+        stamp = next(_sequence)
+        version.count += 1
+        version.stamps.append(stamp)
+        _last_change = stamp
+
+
+def _check_unchanged(node: Node) -> None:
+    """Raise if an input or output of `node` was changed in place after the node was recorded."""
+    saved = [("input", i, x.data) for i, x in enumerate(node.inputs) if x is not None]
+    saved += [("output", i, o) for i, o in enumerate(node.outputs)]
+    for side, i, array in saved:
+        version = _version_of(array)
+        if version is None:
+            continue
+        with _versions_lock:  # another thread may be changing the same memory
+            changed, now, then = version.stamps[-1] > node.seq, version.count, version.at(node.seq)
+        if changed:
+            names = node.op.inputs
+            what = f"{side} {i}" + (f" ({names[i].name!r})" if side == "input" and i < len(names) else "")
+            expected = f"version {then}" if then is not None else f"version {now - _HISTORY} or earlier"
+            raise GraphError(
+                f"one of the values needed to compute the gradient has been modified by an in-place operation: "
+                f"{what} of {node.op.name!r}, shape {tuple(array.shape)} {array.dtype}, is at version {now}; "
+                f"expected {expected} instead. Hint: change it in place after backward(), or change a copy "
+                f"(x.detach() shares its memory; lucid.tensor(x) copies it)")
+
+
+# --- 4. apply: the hot path ----------------------------------------------------------------------
 
 
 def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
@@ -148,7 +243,10 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         y = _new_object(Tensor)  # _new_tensor written out: this runs on every op call
         y.data, y._grad, y._slot = out, None, 0
         if record:
-            y._requires_grad, y._node = out.dtype.kind == "f", Node(op, tuple(inputs), params, (out,))
+            differentiable = out.dtype.kind == "f"
+            if not differentiable and out.dtype.kind == "c":
+                raise _complex_refused(op, inputs)
+            y._requires_grad, y._node = differentiable, Node(op, tuple(inputs), params, (out,))
         else:
             y._requires_grad, y._node = False, None
         return y
@@ -157,6 +255,10 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
         raise OpError(f"{op.name}: its forward must return {wanted}, got {got}")
     outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
+    if record:
+        for o in outs[:1] if op.residuals else outs:  # residuals stay inside the node: they may be complex
+            if o.dtype.kind == "c":
+                raise _complex_refused(op, inputs)
     node = Node(op, tuple(inputs), params, outs) if record else None
     if op.residuals:  # the caller gets the result; the residuals wait in the Node for the vjp
         return _new_tensor(outs[0], record and outs[0].dtype.kind == "f", node, 0)
@@ -181,6 +283,14 @@ def _constant(value: Any, inputs: Sequence[Any], integer: bool = False) -> Tenso
         dtype = floating[0] if floating else np.result_type(dtypes[0], value)
         return _new_tensor(np.asarray(value, dtype=dtype), False, None, 0)
     return tensor(value)
+
+
+def _complex_refused(op: Any, inputs: Sequence[Tensor | None]) -> OpError:
+    """Lucid does not differentiate complex values: an op that would record a complex result is
+    refused rather than left out of the graph, which would silently drop its gradient path."""
+    return OpError(f"{op.name}: the result is complex and an input requires grad, but Lucid does not "
+                   f"differentiate complex values ({_describe(inputs)}); compute it on detached inputs "
+                   f"(x.detach()) or under lucid.no_grad(), or keep to real-valued ops")
 
 
 def _describe(tensors: Iterable[Tensor | None]) -> str:
@@ -210,7 +320,7 @@ def _comparison(ufunc: np.ufunc) -> Callable:
     return lambda self, other: Tensor(ufunc(self.data, other.data if isinstance(other, Tensor) else other))
 
 
-# --- 4. Tensor ---------------------------------------------------------------------------------
+# --- 5. Tensor ---------------------------------------------------------------------------------
 
 _new_object = object.__new__
 
@@ -263,8 +373,10 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data.dtype.kind not in "fc":
-            raise GraphError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+        if value and self.data.dtype.kind != "f":
+            why = " (Lucid does not differentiate complex values)" if self.data.dtype.kind == "c" else ""
+            raise GraphError(f"only real floating-point tensors can require gradients, got dtype "
+                             f"{self.data.dtype}{why}")
         if not value and self._node is not None:
             raise GraphError("requires_grad can only be turned off on a leaf tensor; use detach()")
         self._requires_grad = bool(value)
@@ -299,6 +411,56 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`, as torch.Tensor.backward does."""
         backward([self], None if gradient is None else [gradient], retain_graph=retain_graph or create_graph,
                  create_graph=create_graph)
+
+    # in-place changes: each checks, writes into .data, then calls increment_version -----------
+    @property
+    def _version(self) -> int:
+        """How often this tensor's memory was changed in place through Lucid (PyTorch's `_version`)."""
+        version = _version_of(self.data)
+        return 0 if version is None else version.count
+
+    def _check_in_place(self, name: str, source: Any = None) -> None:
+        """Refuse an in-place change that the graph could not follow, or memory that is read-only."""
+        if isinstance(source, Tensor) and source._requires_grad and _mode.enabled:
+            raise GraphError(f"{name}: the source requires grad, and Lucid does not record in-place changes in "
+                             f"the graph (its gradient path would be lost); pass source.detach(), or compute a "
+                             f"new tensor instead")
+        if self._requires_grad and _mode.enabled:
+            if self._node is None:
+                raise GraphError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
+                                 f"operation (shape {self.shape}); do it under lucid.no_grad(), as optimizers do")
+            raise GraphError(f"{name}: this tensor was computed by {self._node.op.name!r} and requires grad; Lucid "
+                             f"does not record in-place changes in the graph, so compute a new tensor instead, "
+                             f"or change it under lucid.no_grad()")
+        if not self.data.flags.writeable:
+            raise OpError(f"{name}: this tensor's memory is read-only (shape {self.shape}, a NumPy broadcast "
+                          f"view, say); change a copy of it")
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to `value` (a number or a one-element tensor), in place."""
+        self._check_in_place("fill_", value)
+        if isinstance(value, Tensor):
+            if value.data.size != 1:
+                raise OpError(f"fill_: the value must be a number or a one-element tensor, got shape {value.shape}")
+            value = value.data.item()
+        self.data[...] = value
+        increment_version(self)
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy `src`'s values (broadcast to this shape, cast to this dtype) into this tensor, in place."""
+        self._check_in_place("copy_", src)
+        src = np.asarray(src.data if isinstance(src, Tensor) else src)
+        if not _broadcasts(src.shape, self.shape):
+            raise OpError(f"copy_: a source of shape {src.shape} cannot be broadcast to this tensor's shape "
+                          f"{self.shape}")
+        np.copyto(self.data, src, casting="unsafe")
+        increment_version(self)
+        return self
 
     # array facts ----------------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -494,14 +656,21 @@ def _flatten(items: Iterable) -> Iterable:
             yield x
 
 
-# --- 5. backward -------------------------------------------------------------------------------
+# --- 6. backward -------------------------------------------------------------------------------
+
+_grad_lock = threading.Lock()  # held while gradients are added into `.grad`s, never during a vjp
 
 
 def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = None, *,
              retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate the gradients of `tensors` into the `.grad` of every leaf they depend on."""
-    for t, g in _run(tensors, grad_tensors, retain_graph, create_graph, capture=None):
-        t.grad = g if t.grad is None else t.grad + g
+    found = _run(tensors, grad_tensors, retain_graph, create_graph, capture=None)
+    _grad_lock.acquire()  # a read-modify-write: threads adding into one shared leaf must not lose a gradient
+    try:  # (acquire and release: half the cost of a with statement, on every backward)
+        for t, g in found:
+            t.grad = g if t.grad is None else t.grad + g
+    finally:
+        _grad_lock.release()
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -560,6 +729,8 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
             if wanted_here:
                 found.extend((ref(), grads[slot]) for slot, ref in wanted_here
                              if ref() is not None and grads[slot] is not None)
+            if node.seq < _last_change:  # something was changed in place since this node was recorded
+                _check_unchanged(node)
             i = 0
             for g in _vjp(node, grads):
                 x = inputs[i]

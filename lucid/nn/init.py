@@ -12,7 +12,7 @@ import numpy as np
 
 from ..creation import generator
 from ..errors import OpError
-from ..tensor import Tensor
+from ..tensor import Tensor, no_grad
 
 
 def fans(tensor: Tensor) -> tuple[int, int]:
@@ -23,24 +23,24 @@ def fans(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
+@no_grad()  # an initialisation is not part of any graph (parameters require grad)
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    tensor.data[...] = generator().uniform(a, b, tensor.shape)
-    return tensor
+    return tensor.copy_(generator().uniform(a, b, tensor.shape))
 
 
+@no_grad()
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    tensor.data[...] = generator().normal(mean, std, tensor.shape)
-    return tensor
+    return tensor.copy_(generator().normal(mean, std, tensor.shape))
 
 
+@no_grad()
 def zeros_(tensor: Tensor) -> Tensor:
-    tensor.data[...] = 0
-    return tensor
+    return tensor.zero_()
 
 
+@no_grad()
 def ones_(tensor: Tensor) -> Tensor:
-    tensor.data[...] = 1
-    return tensor
+    return tensor.fill_(1)
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, nonlinearity: str = "leaky_relu") -> Tensor:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..creation import check_count
 from ..errors import OpError
-from ..tensor import Tensor
+from ..tensor import Tensor, increment_version
 from . import functional as F
 from . import init
 from .module import Module, Parameter, check_dtype
@@ -333,6 +333,7 @@ class Embedding(Module):
         self.weight = init.normal_(_new_parameter((num_embeddings, embedding_dim), dtype, "Embedding"))
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0
+            increment_version(self.weight)
 
     def forward(self, input: Tensor) -> Tensor:
         if not isinstance(input, Tensor) or input.dtype.kind not in "iu":

@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from ..errors import LucidError, OpError
-from ..tensor import Tensor
+from ..optim.optimizer import zero_grads
+from ..tensor import Tensor, no_grad
 
 #: The dtypes a Module's parameters may have; the ops are written and verified for these.
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -197,11 +198,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = Tensor(np.zeros_like(p.data))
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, dtype: Any) -> Module:
         """Convert the floating-point parameters and buffers to `dtype` in place (the Parameter
@@ -264,9 +261,9 @@ class Module:
                 values[key] = value
         if problems:
             raise OpError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
-        for key, value in values.items():
-            target = own[key]
-            target.data = np.array(value, dtype=target.data.dtype)  # a fresh copy: no aliasing the source
+        with no_grad():  # in place, as PyTorch: whoever holds these tensors sees the new values
+            for key, value in values.items():
+                own[key].copy_(value)
         return IncompatibleKeys(missing, unexpected)
 
     def _state_tensors(self) -> dict[str, Tensor]:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from ..errors import OpError
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, enable_grad, increment_version
 
 Params = Iterable[Tensor] | Iterable[Mapping[str, Any]]
 
@@ -63,13 +63,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients, since backward() adds to them. `set_to_none=False` keeps zero arrays."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad = Tensor(np.zeros_like(p.data))
+        """Forget the gradients, since backward() adds to them. `set_to_none=False` zeroes them in place."""
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient. `closure` re-evaluates the model and returns
@@ -82,6 +77,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                    increment_version(p)  # a graph that saved p before this step can no longer use it
         return loss
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -131,6 +127,18 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join(lines + [")"])
+
+
+def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Set each `.grad` to None, or zero it in place (out of any graph), as PyTorch's zero_grad does."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        else:
+            if p.grad.grad_fn is not None:  # a gradient computed with create_graph: keep its memory, not its graph
+                p.grad = p.grad.detach()
+            p.grad.requires_grad_(False)
+            p.grad.zero_()
 
 
 def _array_like(value: Any, param: Tensor, key: str, name: str) -> Any:
