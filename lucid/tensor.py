@@ -667,8 +667,8 @@ def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = Non
     found = _run(tensors, grad_tensors, retain_graph, create_graph, capture=None)
     _grad_lock.acquire()  # a read-modify-write: threads adding into one shared leaf must not lose a gradient
     try:  # (acquire and release: half the cost of a with statement, on every backward)
-        for t, g in found:
-            t.grad = g if t.grad is None else t.grad + g
+        for t, g in found:  # the engine's own gradients fit: the slot, not the checking `.grad` setter
+            t._grad = g if t._grad is None else t._grad + g
     finally:
         _grad_lock.release()
 
