@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lucid import REQUIRED, Arg, Example, Op
+from lucid.op import parse_signature
 
 Shape = tuple[int, ...]
 
@@ -82,7 +83,8 @@ def shapes_for(op: Op, count: int | None = None) -> st.SearchStrategy[tuple[Shap
         return hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=0, max_dims=MAX_DIMS, min_side=1,
                                                  max_side=MAX_SIDE).map(lambda b: b.input_shapes)
     # hypothesis draws the inputs of a gufunc with one output; the inputs are all we need
-    signature = op.shapes.split("->")[0] + "->" + op.shapes.split("->")[1].split("),")[0].rstrip(")") + ")"
+    inputs, outputs = parse_signature(op.shapes)
+    signature = ",".join(f"({','.join(core)})" for core in inputs) + f"->({','.join(outputs[0])})"
     return hnp.mutually_broadcastable_shapes(signature=signature, min_dims=0, max_dims=2, min_side=1,
                                              max_side=MAX_SIDE).map(lambda b: b.input_shapes)
 

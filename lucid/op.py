@@ -9,9 +9,11 @@ on which the derivative must agree with finite differences. One entry per op, fo
 from __future__ import annotations
 
 import math
+import numbers
+import re
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, Union
+from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -26,6 +28,40 @@ STRUCTURES = {
     "spd": "square symmetric positive-definite matrices (batched over leading dims)",
     "invertible": "square well-conditioned matrices (batched over leading dims)",
 }
+
+
+# A gufunc signature, as NumPy and hypothesis write it: "(m,n),(n,p)->(m,p)". A dimension is a name
+# or a fixed size, `?` marks an optional one; at most 32 dimensions per argument, as in NumPy.
+_DIMENSION = r"\w+\??"
+_CORE = rf"\((?:{_DIMENSION}(?:,{_DIMENSION}){{0,31}})?\)"
+_ARGUMENTS = rf"{_CORE}(?:,{_CORE})*"
+_SIGNATURE = re.compile(rf"{_ARGUMENTS}->{_ARGUMENTS}")
+
+
+class Signature(NamedTuple):
+    """A parsed gufunc signature: the core dimensions of each input and of each output."""
+
+    inputs: tuple[tuple[str, ...], ...]
+    outputs: tuple[tuple[str, ...], ...]
+
+
+def parse_signature(text: str) -> Signature:
+    """'(m,n),(n,p)->(m,p)' -> Signature(inputs=(('m', 'n'), ('n', 'p')), outputs=(('m', 'p'),)).
+
+    Spaces are ignored. Raises ValueError, saying why, for text that is no signature, a fixed size
+    marked optional ("3?": ambiguous) or an output dimension that no input determines."""
+    compact = re.sub(r"\s+", "", text) if isinstance(text, str) else ""
+    if not _SIGNATURE.fullmatch(compact):
+        raise ValueError(f"{text!r} is not a gufunc signature such as '(m,n),(n,p)->(m,p)'")
+    inputs, outputs = (tuple(tuple(re.findall(_DIMENSION, core)) for core in re.findall(_CORE, side))
+                       for side in compact.split("->"))
+    named_in = {name.rstrip("?") for core in inputs for name in core}
+    for name in (name for core in inputs + outputs for name in core):
+        if name.rstrip("?").isdigit() and name.endswith("?"):
+            raise ValueError(f"{text!r}: a fixed size cannot be optional ({name!r})")
+        if not name.rstrip("?").isdigit() and name.rstrip("?") not in named_in:
+            raise ValueError(f"{text!r}: output dimension {name!r} is in no input, so nothing sets its size")
+    return Signature(inputs, outputs)
 
 
 @dataclass(frozen=True)
@@ -243,8 +279,9 @@ class Op:
     checked_params: tuple[tuple[str, frozenset, frozenset], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise OpError(f"an Op needs a non-empty name, got {self.name!r}")
+        if not isinstance(self.name, str) or not all(part.isidentifier() for part in self.name.split(".")):
+            raise OpError(f"an Op's name must be Python names joined by dots (`lucid.ops.<name>` reaches it), "
+                          f"got {self.name!r}")
         for role in ("forward", "vjp"):
             if not callable(getattr(self, role)):
                 raise OpError(f"op {self.name!r}: {role} must be callable, got {getattr(self, role)!r}")
@@ -252,6 +289,7 @@ class Op:
             raise OpError(f"op {self.name!r}: inputs must be a non-empty tuple of Arg")
         if not all(isinstance(p, Param) for p in self.params):
             raise OpError(f"op {self.name!r}: params must be a tuple of Param")
+        self._check_metadata()
         names = [a.name for a in self.inputs] + [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise OpError(f"op {self.name!r}: argument names repeat: {names}")
@@ -273,6 +311,37 @@ class Op:
         while required and self.inputs[required - 1].optional:
             required -= 1
         object.__setattr__(self, "required_inputs", required)
+
+    def _check_metadata(self) -> None:
+        """What the harness and the engine read besides the functions: wrong here, it would fail
+        far from its cause (an output count the engine trusts, a signature hypothesis rejects)."""
+        def fail(attribute: str, expected: str) -> OpError:
+            return OpError(f"op {self.name!r}: {attribute} must be {expected}, got {getattr(self, attribute)!r}")
+
+        for attribute, least in (("outputs", 1), ("residuals", 0)):
+            value = getattr(self, attribute)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise fail(attribute, f"an int >= {least}")
+        for attribute in ("ties", "variadic"):
+            if not isinstance(getattr(self, attribute), bool):
+                raise fail(attribute, "True or False")
+        if not callable(self.kinks) and not (isinstance(self.kinks, tuple) and all(
+                isinstance(k, numbers.Real) and not isinstance(k, bool) for k in self.kinks)):
+            raise fail("kinks", "a tuple of numbers or a function of the params giving one")
+        if self.sample is not None and not callable(self.sample):
+            raise fail("sample", "a function of a Draw, or None")
+        if not isinstance(self.signature, tuple) or not all(isinstance(n, str) for n in self.signature):
+            raise fail("signature", "a tuple of argument names")
+        if self.shapes != "elementwise":
+            try:
+                signature = parse_signature(self.shapes)
+            except ValueError as error:
+                raise OpError(f"op {self.name!r}: shapes must be 'elementwise' or a gufunc signature: {error}") \
+                    from None
+            if len(signature.inputs) != len(self.inputs) or len(signature.outputs) != self.outputs:
+                raise OpError(f"op {self.name!r}: shapes {self.shapes!r} relates {len(signature.inputs)} inputs "
+                              f"and {len(signature.outputs)} outputs, but the op has {len(self.inputs)} inputs "
+                              f"and outputs={self.outputs}")
 
     @property
     def arity(self) -> int:

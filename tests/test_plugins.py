@@ -239,3 +239,41 @@ def test_signature_gives_pytorchs_positional_order():
         pick(x, 1, lucid.tensor([0]), dim=0)
     with pytest.raises(OpError, match=r"signature \('input', 'index'\) must name each of \['input', 'index', 'dim'\]"):
         Op("test_bad", pick.forward, pick.vjp, pick.inputs, params=pick.params, signature=("input", "index"))
+
+
+# -- Op metadata is checked when the Op is made, plugins when they are registered ----------------
+
+@pytest.mark.parametrize("metadata, complaint", [
+    (dict(outputs=-3), "outputs must be an int >= 1, got -3"),
+    (dict(outputs=0), "outputs must be an int >= 1"),
+    (dict(outputs=1.5), "outputs must be an int >= 1"),
+    (dict(residuals=-2), "residuals must be an int >= 0, got -2"),
+    (dict(residuals=True), "residuals must be an int >= 0"),
+    (dict(shapes="(n,n"), "shapes must be 'elementwise' or a gufunc signature: '\\(n,n' is not"),
+    (dict(shapes="elementwize"), "shapes must be 'elementwise' or a gufunc signature"),
+    (dict(shapes="(n)->(m)"), "shapes .*: '\\(n\\)->\\(m\\)': output dimension 'm' is in no input"),
+    (dict(shapes="(3?)->()"), "shapes .*: a fixed size cannot be optional"),
+    (dict(shapes="(n),(n)->()"), "shapes .* relates 2 inputs and 1 outputs, but the op has 1 inputs"),
+    (dict(kinks="abc"), "kinks must be a tuple of numbers or a function of the params"),
+    (dict(kinks=(0.0, "1")), "kinks must be a tuple of numbers"),
+    (dict(ties="yes"), "ties must be True or False"),
+    (dict(sample="draw"), "sample must be a function"),
+    (dict(signature=("input", 0)), "signature must be a tuple of argument names"),
+])
+def test_bad_op_metadata_is_an_op_error_naming_op_and_field(metadata, complaint):
+    with pytest.raises(OpError, match=r"op 'test_meta': " + complaint):
+        Op("test_meta", np.exp, lambda g, out, x: (g * out,), **metadata)
+
+
+@pytest.mark.parametrize("name", ["", "my op", "linalg..inv", ".exp", "exp.", "2x", 3])
+def test_an_op_name_must_be_reachable_as_an_attribute(name):
+    with pytest.raises(OpError, match="name must be Python names joined by dots"):
+        Op(name, np.exp, lambda g, out, x: (g * out,))
+
+
+def test_signature_parser_is_the_one_the_harness_uses():
+    from lucid.op import parse_signature
+
+    assert parse_signature("(m?, n),(n,p?) -> (m?,p?)") == ((("m?", "n"), ("n", "p?")), (("m?", "p?"),))
+    assert parse_signature("(n,n)->(),()").outputs == ((), ())
+    assert parse_signature("(3)->()").inputs == (("3",),)
