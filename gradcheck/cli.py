@@ -160,16 +160,11 @@ def load_plugins(modules: Sequence[str]) -> list[PluginError]:
     with warnings.catch_warnings():  # a failing plugin is reported once, by us, not as a warning
         warnings.simplefilter("ignore", RuntimeWarning)
         import lucid
-    errors = list(lucid.registry.errors)
-    for module in modules:
-        if lucid.registry.manager.get_plugin(module) is not None:
-            continue  # already loaded (a worker forked from a process that loaded it)
-        try:
-            lucid.register_plugin(importlib.import_module(module), name=module)
-        except lucid.PluginError as error:
-            errors.append(error)
-        except Exception as error:
-            errors.append(lucid.PluginError(module, f"failed to import: {type(error).__name__}: {error}"))
+        errors = [error for error in lucid.registry.errors if error.plugin not in modules]
+        for module in modules:  # (a worker forked from a process that loaded them finds them loaded)
+            error = lucid.registry.load_plugin(module, functools.partial(importlib.import_module, module),
+                                               "failed to import: ")
+            errors += [error] if error else []
     return errors
 
 

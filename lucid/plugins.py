@@ -7,11 +7,13 @@ the other plugins' ops still load.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
+import types
 import warnings
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pluggy
 
@@ -57,6 +59,9 @@ class Registry(Mapping[str, Op]):
         """Register a plugin (a module or object with hookimpls) and its ops; raise PluginError if
         it is invalid, leaving the registry as it was."""
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if self.manager.get_plugin(name) is not None:
+            raise PluginError(name, "a plugin of this name is already registered "
+                                    f"({describe_plugin(self.manager.get_plugin(name))})")
         try:
             self.manager.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as error:
@@ -64,11 +69,14 @@ class Registry(Mapping[str, Op]):
         try:
             self.manager.check_pending()
             ops = self._ops_of(plugin, name)
-        except Exception as error:
+        except KeyboardInterrupt:
+            self.manager.unregister(plugin)
+            raise
+        except BaseException as error:  # its lucid_ops() may even sys.exit(): the plugin's failure
             self.manager.unregister(plugin)
             if isinstance(error, PluginError):
                 raise
-            raise PluginError(name, str(error)) from error
+            raise PluginError(name, f"{type(error).__name__}: {error}") from error
         for op in ops:
             self._ops[op.name] = op
             self._owner[op.name] = name
@@ -87,7 +95,7 @@ class Registry(Mapping[str, Op]):
         """Call this plugin's own lucid_ops hookimpl and check what it returns."""
         impls = [impl for impl in self.manager.hook.lucid_ops.get_hookimpls() if impl.plugin is plugin]
         ops = [op for impl in impls for op in impl.function()]
-        seen: dict[str, int] = {}
+        seen: dict[str, str] = {}  # op name -> its plugin, the registered ops and these
         for op in ops:
             if not isinstance(op, Op):
                 raise PluginError(name, f"lucid_ops() returned {op!r}, which is not a lucid.Op")
@@ -95,21 +103,53 @@ class Registry(Mapping[str, Op]):
                 raise PluginError(name, f"op {op.name!r} is already registered by plugin {self._owner[op.name]!r}")
             if op.name in seen:
                 raise PluginError(name, f"op {op.name!r} is returned twice")
-            seen[op.name] = 1
+            seen[op.name] = name
+        self._check_namespaces(name, seen)
         return ops
 
+    def _check_namespaces(self, plugin: str, new: Mapping[str, str]) -> None:
+        """Refuse an op whose name is a namespace of other ops ("linalg" beside "linalg.inv"), or
+        lies inside another op's name ("exp.fast" beside "exp"): `lucid.ops.linalg` would reach
+        one of them only. `ops` itself is the namespace of every op."""
+        owners = {**self._owner, **new}
+        namespaces = {prefix: name for name in owners for prefix in _namespaces_of(name)}  # -> an op inside
+        for op_name in new:
+            if op_name.split(".")[0] == "ops":
+                raise PluginError(plugin, f"op {op_name!r}: 'ops' is the namespace of every op (lucid.ops)")
+            for prefix in _namespaces_of(op_name):
+                if prefix in owners:
+                    raise PluginError(plugin, f"op {op_name!r} would live in the namespace {prefix!r}, which is "
+                                              f"an op of plugin {owners[prefix]!r}")
+            if op_name in namespaces:
+                inside = namespaces[op_name]
+                raise PluginError(plugin, f"op {op_name!r} is the name of a namespace: plugin {owners[inside]!r} "
+                                          f"has op {inside!r}")
+
     def load_entry_points(self) -> None:
-        """Register every plugin of the `lucid` entry-point group, recording the ones that fail."""
+        """Register every plugin of the `lucid` entry-point group, recording the ones that fail.
+        One whose name is taken (a built-in module's, say) fails too: it is not silently skipped."""
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if self.manager.get_plugin(entry_point.name) is not None:
-                continue
+            self.load_plugin(entry_point.name, entry_point.load, f"failed to import {entry_point.value!r}: ")
+
+    def load_plugin(self, name: str, load: Callable[[], Any], context: str = "") -> PluginError | None:
+        """Import a plugin with `load()` and register it. A failure, whatever the import raises short
+        of Ctrl-C (an ImportError, even a SystemExit), is recorded in `errors`, warned about and
+        returned: one broken plugin must not take `import lucid` down. Loading the plugin that is
+        already registered under this name does nothing."""
+        try:
             try:
-                self.register_plugin(entry_point.load(), name=entry_point.name)
-            except Exception as error:
-                failure = error if isinstance(error, PluginError) else PluginError(
-                    entry_point.name, f"failed to import {entry_point.value!r}: {type(error).__name__}: {error}")
-                self.errors.append(failure)
-                warnings.warn(str(failure), RuntimeWarning, stacklevel=2)
+                plugin = load()
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:
+                raise PluginError(name, f"{context}{type(error).__name__}: {error}") from error
+            if self.manager.get_plugin(name) is not plugin:
+                self.register_plugin(plugin, name=name)
+        except PluginError as failure:
+            self.errors.append(failure)
+            warnings.warn(str(failure), RuntimeWarning, stacklevel=3)
+            return failure
+        return None
 
 
 registry = Registry()
@@ -151,6 +191,16 @@ BUILTIN_PLUGINS = (
 )
 
 
+def _namespaces_of(name: str) -> Iterator[str]:
+    """'nn.functional.relu' -> 'nn', 'nn.functional'."""
+    parts = name.split(".")
+    return (".".join(parts[:k]) for k in range(1, len(parts)))
+
+
+def describe_plugin(plugin: Any) -> str:
+    return f"module {plugin.__name__!r}" if isinstance(plugin, types.ModuleType) else repr(plugin)
+
+
 def _method(op: Op):
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
         return op(self, *args, **kwargs)
@@ -184,12 +234,7 @@ def exported(prefix: str, existing: Mapping[str, Any]) -> dict[str, Op]:
 def load() -> Registry:
     """Fill the registry: the built-in op modules, then the entry-point plugins."""
     for module in BUILTIN_PLUGINS:
-        try:
-            registry.register_plugin(importlib.import_module(module), name=module)
-        except Exception as error:
-            failure = error if isinstance(error, PluginError) else PluginError(module, f"{type(error).__name__}: {error}")
-            registry.errors.append(failure)
-            warnings.warn(str(failure), RuntimeWarning, stacklevel=2)
+        registry.load_plugin(module, functools.partial(importlib.import_module, module))
     _export_builtins()
     if not os.environ.get(AUTOLOAD_OFF):
         registry.load_entry_points()

@@ -277,3 +277,93 @@ def test_signature_parser_is_the_one_the_harness_uses():
     assert parse_signature("(m?, n),(n,p?) -> (m?,p?)") == ((("m?", "n"), ("n", "p?")), (("m?", "p?"),))
     assert parse_signature("(n,n)->(),()").outputs == ((), ())
     assert parse_signature("(3)->()").inputs == (("3",),)
+
+
+@pytest.mark.parametrize("op_name, complaint", [
+    ("linalg", r"op 'linalg' is the name of a namespace: plugin 'lucid_ops.linalg' has op 'linalg.\w+'"),
+    ("nn.functional", r"op 'nn.functional' is the name of a namespace: plugin 'lucid_ops\.\w+' has op"),
+    ("exp.fast", r"op 'exp.fast' would live in the namespace 'exp', which is an op of plugin 'lucid_ops.exponential'"),
+    ("ops", r"op 'ops': 'ops' is the namespace of every op"),
+    ("ops.cube", r"op 'ops.cube': 'ops' is the namespace of every op"),
+])
+def test_an_op_colliding_with_a_namespace_is_refused(op_name, complaint):
+    module = plugin_module("ns_clash", CUBE.replace('"test_cube"', repr(op_name)))
+    with pytest.raises(PluginError, match=r"plugin 'ns_clash': " + complaint):
+        lucid.register_plugin(module, name="ns_clash")
+    assert lucid.registry.manager.get_plugin("ns_clash") is None and op_name not in lucid.registry
+    assert isinstance(lucid.ops.linalg.inv, Op)
+
+
+def test_one_plugin_cannot_make_an_op_and_a_namespace_of_one_name():
+    module = plugin_module("self_clash", """
+        import numpy as np
+        from lucid import Op, hookimpl
+
+        @hookimpl
+        def lucid_ops():
+            rule = lambda g, out, x: (g,)
+            return [Op("mylib", np.positive, rule), Op("mylib.cube", np.positive, rule)]
+    """)
+    with pytest.raises(PluginError, match="op 'mylib' is the name of a namespace: plugin 'self_clash' has op 'mylib.cube'"):
+        Registry().register_plugin(module, name="self_clash")
+
+
+def test_plugin_whose_lucid_ops_exits_is_refused_and_the_registry_left_as_it_was():
+    module = plugin_module("exiting_hook", """
+        import sys
+        from lucid import hookimpl
+
+        @hookimpl
+        def lucid_ops():
+            sys.exit("no ops today")
+    """)
+    registry = Registry()
+    with pytest.raises(PluginError, match="plugin 'exiting_hook': SystemExit: no ops today"):
+        registry.register_plugin(module, name="exiting_hook")
+    assert registry.manager.get_plugin("exiting_hook") is None
+
+
+def test_entry_point_exiting_at_import_is_a_plugin_error(installed_distribution):
+    installed_distribution("lucid-test-ops", {
+        "ep_exiting": "import sys\nsys.exit('cannot run here')",
+        "ep_fine": CUBE.replace("test_cube", "ep_fine_cube"),
+    }, {"exiting": "ep_exiting", "fine": "ep_fine"})
+    registry = Registry()
+    with pytest.warns(RuntimeWarning, match="exiting"):
+        registry.load_entry_points()
+    [error] = registry.errors
+    assert error.plugin == "exiting" and "SystemExit: cannot run here" in error.reason
+    assert "ep_fine_cube" in registry
+
+
+def test_import_lucid_survives_an_entry_point_that_exits(installed_distribution):
+    installed_distribution("lucid-test-ops", {"ep_exit_at_import": "import sys\nsys.exit(0)"},
+                           {"exit_at_import": "ep_exit_at_import"})
+    code = "import lucid; print([e.plugin for e in lucid.registry.errors], 'exp' in lucid.registry)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], env=env, capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "['exit_at_import'] True"), done.stderr
+
+
+def test_entry_point_shadowing_a_registered_plugin_is_reported_not_skipped(installed_distribution):
+    import importlib
+
+    installed_distribution("lucid-test-ops", {"ep_shadow": CUBE.replace("test_cube", "ep_shadow_cube")},
+                           {"lucid_ops.arithmetic": "ep_shadow"})
+    registry = Registry()
+    registry.register_plugin(importlib.import_module("lucid_ops.arithmetic"), name="lucid_ops.arithmetic")
+    with pytest.warns(RuntimeWarning, match="lucid_ops.arithmetic"):
+        registry.load_entry_points()
+    [error] = registry.errors
+    assert error.plugin == "lucid_ops.arithmetic"
+    assert "already registered (module 'lucid_ops.arithmetic')" in error.reason
+    assert "ep_shadow_cube" not in registry and registry.plugin_of("add") == "lucid_ops.arithmetic"
+
+
+def test_loading_the_entry_points_twice_loads_each_once(installed_distribution):
+    installed_distribution("lucid-test-ops", {"ep_twice": CUBE.replace("test_cube", "ep_twice_cube")},
+                           {"twice": "ep_twice"})
+    registry = Registry()
+    registry.load_entry_points()
+    registry.load_entry_points()
+    assert "ep_twice_cube" in registry and not registry.errors
