@@ -77,12 +77,13 @@ def describe_error(error: BaseException) -> str:
 
 
 def guarded(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run the function under test; anything it raises is its failure, not the harness's."""
+    """Run the function under test; anything it raises is its failure, not the harness's: a
+    SystemExit too (it would end the run, or the pytest session). Only Ctrl-C goes through."""
     try:
         return fn(*args, **kwargs)
-    except (Failure, Rejected):
+    except (Failure, Rejected, KeyboardInterrupt):
         raise
-    except Exception as error:
+    except BaseException as error:
         raise Failure(f"{what} raised {describe_error(error)}") from error
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
 import os
 import random
 import re
@@ -42,8 +41,24 @@ OK, FAILED, INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_OPS = range(6)
 PROFILES = {"dev": dict(deadline=None), "thorough": dict(deadline=None, max_examples=1000)}
 
 
+#: Seconds an op's check may take. The slowest built-in op, nn.functional.conv2d, took 126 s at the
+#: thorough profile and about 330 s (10x its 33 s at dev) at thorough --order 2, on a loaded 2-core machine.
+DEFAULT_TIMEOUT = 900.0
+
+
 class UsageError(Exception):
     """The command line asks for something impossible; exit code 4."""
+
+
+def check_writable(flag: str, path: str) -> None:
+    """Refuse a report path that cannot be written now, rather than after an hour of checks."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory, expected a file name")
+    if not os.path.isdir(directory):
+        raise UsageError(f"{flag} {path}: directory {directory} does not exist")
+    if not os.access(path if os.path.exists(path) else directory, os.W_OK):
+        raise UsageError(f"{flag} {path}: not writable")
 
 
 def register_profiles() -> None:
@@ -232,14 +247,17 @@ def worker(options: Options) -> None:
 
 
 def check(name: str, options: Options) -> OpReport:
-    """Check one op. A harness crash is that op's error, so the run goes on to the next op."""
+    """Check one op. A harness crash is that op's error, so the run goes on to the next op; so is
+    a SystemExit the harness failed to contain. Only Ctrl-C stops the run."""
     import gradcheck
     import lucid
 
     try:
         report = gradcheck.check_op(name, max_examples=options.max_examples, seed=options.seed,
                                     order=options.order, mode=options.mode, dtype=options.dtype)
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
         traceback.print_exc()  # a bug in the harness (or an op it failed to contain): show where
         report = gradcheck.OpReport(op=name, plugin=lucid.registry.plugin_of(name), status="error",
                                     reason=f"gradcheck crashed: {type(error).__name__}: {error}")
@@ -247,15 +265,29 @@ def check(name: str, options: Options) -> OpReport:
     return report
 
 
-def run(names: Sequence[str], options: Options, jobs: int) -> Iterator[OpReport]:
-    """Check the ops and yield their reports in the order of `names`, whatever order the worker
-    processes finish them in. Closing the generator (on Ctrl-C) stops the workers at once."""
-    if jobs <= 1:
+def lost(name: str, why: str, options: Options) -> OpReport:
+    """The report of an op whose check never finished: it ran out of time, or its process died."""
+    from gradcheck import OpReport
+    import lucid
+
+    return OpReport(op=name, plugin=lucid.registry.plugin_of(name), status="failed", reason=why,
+                    reproduce=options.command(name))
+
+
+def run(names: Sequence[str], options: Options, jobs: int, timeout: float = 0) -> Iterator[OpReport]:
+    """Check the ops and yield their reports in the order of `names`. With a time limit or several
+    jobs, each check runs in a worker process: an op over `timeout` seconds is killed and fails,
+    one that kills its process fails with the exit code or signal, and the other ops still run.
+    Closing the generator (on Ctrl-C) stops the workers at once."""
+    if jobs <= 1 and not timeout:
         for name in names:
             yield check(name, options)
         return
-    with multiprocessing.Pool(jobs, initializer=worker, initargs=(options,)) as pool:
-        yield from pool.imap(functools.partial(check, options=options), names)
+    from gradcheck.workers import run_isolated
+
+    yield from run_isolated(functools.partial(check, options=options), names, jobs, timeout,
+                            setup=functools.partial(worker, options),
+                            lost=functools.partial(lost, options=options))
 
 
 # -- Reporting -----------------------------------------------------------------------------------
@@ -389,6 +421,8 @@ def parser() -> argparse.ArgumentParser:
                    "random projections, or auto (full for small inputs)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype the ops run in")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="check ops in N processes")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"fail an op whose check takes longer, and go on (default: {DEFAULT_TIMEOUT:g}; 0: no limit)")
     p.add_argument("--shard", default="1/1", metavar="K/N", help="check only the K-th of N slices of the "
                    "sorted ops (for a CI matrix)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="one line per op")
@@ -416,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `lucid-gradcheck --list | head`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK
-    except Exception:
+    except BaseException:  # a SystemExit from code the run imported too: never exit 0 without a summary
         print("lucid-gradcheck: internal error:\n" + traceback.format_exc(), file=sys.stderr)
         return INTERNAL_ERROR
 
@@ -427,6 +461,11 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
         raise UsageError(f"-j {args.jobs}: expected at least 1 process")
     if args.max_examples is not None and args.max_examples < 1:
         raise UsageError(f"--max-examples {args.max_examples}: expected at least 1")
+    if not args.timeout >= 0:
+        raise UsageError(f"--timeout {args.timeout:g}: expected a number of seconds, or 0 for no limit")
+    for flag, path in (("--json", args.json), ("--junitxml", args.junitxml)):
+        if path and path != "-":
+            check_writable(flag, path)
     shard = parse_shard(args.shard)
     profile = args.profile or default_profile()
     plugin_errors = prepare(profile, args.plugins)
@@ -456,7 +495,7 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
 
     reports: list[OpReport] = []
     interrupted = False
-    checks = run(names, options, args.jobs)
+    checks = run(names, options, args.jobs, args.timeout)
     try:
         for name in names:
             terminal.started(name)

@@ -35,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lucid-order", type=int, choices=(1, 2), default=1, help="derivative order to check")
     group.addoption("--lucid-mode", choices=("auto", "full", "fast"), default="auto", help="Jacobian mode")
     group.addoption("--lucid-dtype", choices=("float64", "float32"), default="float64", help="dtype the ops run in")
+    group.addoption("--lucid-timeout", type=float, default=0, metavar="SECONDS",
+                    help="check each op in a process of its own and fail it after SECONDS (default: 0, no limit, "
+                         "in this process)")
 
 
 def enabled(config: pytest.Config) -> bool:
@@ -119,9 +122,9 @@ class OpCheck(pytest.Item):
     """The gradient check of one op."""
 
     def runtest(self) -> None:
-        from gradcheck.cli import check
+        from gradcheck.cli import run
 
-        report = check(self.name, options(self.config))
+        report = next(run([self.name], options(self.config), jobs=1, timeout=self.config.getoption("lucid_timeout")))
         if report.status == "skipped":
             pytest.skip(report.reason)
         if report.status != "passed":

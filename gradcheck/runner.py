@@ -99,7 +99,9 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         tol = tolerance_for(op, dtype, atol, rtol)
         custom = plugins.hook().lucid_gradcheck_strategy(op=op)
         strategy = inputs_for(op, custom, kink_margin(float(np.finfo(dtype).eps), tol.atol, order))
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start
         return report
@@ -115,7 +117,9 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
     except Failure as failure:
         _failed(report, failure, state)
         report.reason = failure.reason
-    except Exception as error:  # the op's metadata or sample(), or the harness itself
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # the op's metadata or sample() (a SystemExit too), or the harness itself
         _failed(report, None, state, error)
         report.status = "error"
         report.reason = f"{describe_error(error)} (while drawing or checking an input)"

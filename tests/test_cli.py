@@ -49,19 +49,58 @@ def lucid_ops():
 '''
 
 
+MISBEHAVING = '''
+import os
+import signal
+import sys
+import time
+
+from lucid import Op, hookimpl
+
+
+def exits(x):
+    sys.exit(0)
+
+
+def exits_the_process(x):
+    os._exit(3)
+
+
+def crashes(x):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def sleeps(x):
+    time.sleep(3600)
+
+
+def loops(x):
+    while True:
+        pass
+
+
+@hookimpl
+def lucid_ops():
+    return [Op(f"testing.{forward.__name__}", forward, lambda g, out, x: (g,))
+            for forward in (exits, exits_the_process, crashes, sleeps, loops)]
+'''
+
+
 @pytest.fixture
 def plugin_dir(tmp_path: Path) -> Path:
     (tmp_path / "cli_test_ops.py").write_text(PLUGIN)
     (tmp_path / "cli_interrupting_ops.py").write_text(INTERRUPTING)
+    (tmp_path / "cli_misbehaving_ops.py").write_text(MISBEHAVING)
+    (tmp_path / "cli_exiting_plugin.py").write_text("import sys\nsys.exit(0)\n")
     return tmp_path
 
 
-def lucid_gradcheck(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def lucid_gradcheck(*args: str, cwd: Path, env: dict | None = None, limit: float = 300) -> subprocess.CompletedProcess:
     """Run the command as a user would, in a fresh process (`python -m gradcheck.cli`)."""
     environment = {key: value for key, value in os.environ.items() if key != "CI"}  # dev unless asked
     environment.update(PYTHONPATH=os.pathsep.join([str(cwd), str(ROOT)]), **(env or {}))
     return subprocess.run([sys.executable, "-m", "gradcheck.cli", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=limit)
 
 
 # -- Selecting ops ------------------------------------------------------------------------------
@@ -114,7 +153,8 @@ def test_bad_shard_is_a_usage_error(text):
 
 
 @pytest.mark.parametrize("args", [["--no-such-flag"], ["--shard", "4/3"], ["no_such_op"], ["-k", "exp and"],
-                                  ["-j", "0"], ["--order", "3"], ["--max-examples", "0"]])
+                                  ["-j", "0"], ["--order", "3"], ["--max-examples", "0"], ["--timeout", "-1"],
+                                  ["--timeout", "nan"]])
 def test_usage_errors_exit_4(args, capsys):
     assert cli.main(args) == cli.USAGE_ERROR
     assert "error" in capsys.readouterr().err
@@ -260,3 +300,59 @@ def test_command_rebuilds_every_setting():
     assert options.command("linalg.inv") == ("lucid-gradcheck linalg.inv --profile ci --max-examples 50 --seed 0 "
                                               "--order 2 --mode fast --dtype float32 -p a.b")
     assert cli.Options("dev", 100, 3).command("exp") == "lucid-gradcheck exp --profile dev --max-examples 100 --seed 3"
+
+
+# -- A run cannot hang, and cannot pass falsely ----------------------------------------------------
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_op_that_hangs_or_kills_its_process_fails_alone(plugin_dir, jobs):
+    done = lucid_gradcheck("-p", "cli_misbehaving_ops", "-p", "cli_test_ops", "testing.loops", "testing.crashes",
+                           "testing.exits_the_process", "testing.square", "--timeout", "3", "--max-examples", "5",
+                           "-j", jobs, "--json", "-", cwd=plugin_dir, limit=60)
+    assert done.returncode == cli.FAILED, done.stderr
+    ops = [(op["op"], op["status"], op["reason"]) for op in json.loads(done.stdout)["ops"]]
+    assert ops == [("testing.crashes", "failed", "its process died (signal SIGSEGV)"),
+                   ("testing.exits_the_process", "failed", "its process died (exit code 3)"),
+                   ("testing.loops", "failed", "timed out after 3 s"),
+                   ("testing.square", "passed", "")]  # checked after the others, by a fresh worker
+    assert done.stderr.strip().splitlines()[-1].startswith("3 failed, 1 passed, ")
+    assert "reproduce: lucid-gradcheck testing.loops " in done.stderr
+
+
+def test_a_sleeping_op_times_out_and_without_a_limit_an_op_runs_in_process(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_misbehaving_ops", "testing.sleeps", "--timeout", "1", cwd=plugin_dir, limit=60)
+    assert done.returncode == cli.FAILED and "testing.sleeps (cli_misbehaving_ops)" in done.stdout
+    assert "timed out after 1 s" in done.stdout and done.stdout.strip().splitlines()[-1].startswith("1 failed")
+
+
+@pytest.mark.parametrize("timeout", ["0", "60"])
+def test_an_op_raising_system_exit_fails_and_the_run_goes_on(plugin_dir, timeout):
+    done = lucid_gradcheck("-p", "cli_misbehaving_ops", "-p", "cli_test_ops", "testing.exits", "testing.square",
+                           "--max-examples", "5", "--timeout", timeout, cwd=plugin_dir)
+    assert done.returncode == cli.FAILED, done.stdout + done.stderr
+    assert "the forward raised SystemExit: 0" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("1 failed, 1 passed, ")
+
+
+def test_a_plugin_exiting_at_import_is_a_plugin_error(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_exiting_plugin", "-p", "cli_test_ops", "testing.square", "--max-examples", "5",
+                           cwd=plugin_dir)
+    assert done.returncode == cli.FAILED
+    assert "ERROR plugin 'cli_exiting_plugin': failed to import: SystemExit: 0" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("1 passed, ") and "1 error in" in done.stdout
+
+
+@pytest.mark.parametrize("flag, path, complaint", [
+    ("--json", "no_such_dir/report.json", "does not exist"),
+    ("--junitxml", "no_such_dir/report.xml", "does not exist"),
+    ("--junitxml", ".", "is a directory"),
+])
+def test_unwritable_report_path_exits_4_before_any_check(flag, path, complaint, tmp_path, monkeypatch, capsys):
+    def checked(*args, **kwargs):
+        raise AssertionError("an op was checked")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "run", checked)
+    assert cli.main(["exp", flag, path]) == cli.USAGE_ERROR
+    err = capsys.readouterr().err
+    assert f"error: {flag} {path}: " in err and complaint in err

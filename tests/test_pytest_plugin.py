@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from test_cli import PLUGIN, ROOT
+from test_cli import MISBEHAVING, PLUGIN, ROOT
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "cli_test_ops.py").write_text(PLUGIN)
+    (tmp_path / "cli_misbehaving_ops.py").write_text(MISBEHAVING)
     (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
     return tmp_path
 
@@ -117,3 +118,22 @@ def test_a_plugin_that_fails_to_load_is_a_collection_error_naming_it(project):
 def test_xdist_distributes_the_ops(project):
     done = pytest_run(project, *gradcheck("-n", "2"))
     assert done.returncode == 1 and "1 failed, 2 passed" in done.stdout
+
+
+def test_an_op_raising_system_exit_fails_its_test_and_the_session_goes_on(project):
+    done = pytest_run(project, *gradcheck("-v", "--lucid-plugin", "cli_misbehaving_ops",
+                                          "--lucid-ops", "exits and not process or testing.square and not off"))
+    assert done.returncode == 1
+    assert "cli_misbehaving_ops::testing.exits FAILED" in done.stdout
+    assert "the forward raised SystemExit: 0" in done.stdout and "reproduce: lucid-gradcheck testing.exits" in done.stdout
+    assert "1 failed, 2 passed" in done.stdout  # testing.square and test_plain
+
+
+def test_lucid_timeout_fails_a_hanging_op_and_the_session_goes_on(project):
+    done = pytest_run(project, *gradcheck("-v", "--lucid-plugin", "cli_misbehaving_ops", "--lucid-timeout", "2",
+                                          "--lucid-ops", "loops or crashes"))
+    assert done.returncode == 1
+    assert "cli_misbehaving_ops::testing.crashes FAILED" in done.stdout and "cli_misbehaving_ops::testing.loops FAILED" \
+        in done.stdout  # checked after its neighbour's process died
+    assert "its process died (signal SIGSEGV)" in done.stdout and "timed out after 2 s" in done.stdout
+    assert "2 failed, 1 passed" in done.stdout
