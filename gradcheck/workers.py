@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 STARTED, DONE, INTERRUPTED = "started", "done", "interrupted"  # what a worker says about its task
 
+
 def _serve(connection: multiprocessing.connection.Connection, function: Callable[[Any], Any],
            setup: Callable[[], None]) -> None:
     """A worker's life: set up, then take each task until the pipe closes. It says when it starts
@@ -58,7 +59,7 @@ class Worker:
             pass  # it died setting up: `finished` says so
 
     def finished(self, timeout: float) -> tuple[bool, Any]:
-        """(True, result) once the task is done or lost, `lost`'s why as the result; else (False, None)."""
+        """(True, result) once the task is done, (True, Lost(why)) once it is lost, else (False, None)."""
         try:
             while self.connection.poll():
                 what, result = self.connection.recv()

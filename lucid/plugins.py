@@ -95,7 +95,7 @@ class Registry(Mapping[str, Op]):
         """Call this plugin's own lucid_ops hookimpl and check what it returns."""
         impls = [impl for impl in self.manager.hook.lucid_ops.get_hookimpls() if impl.plugin is plugin]
         ops = [op for impl in impls for op in impl.function()]
-        seen: dict[str, str] = {}  # op name -> its plugin, the registered ops and these
+        seen: dict[str, str] = {}  # op name -> this plugin's name, as in self._owner
         for op in ops:
             if not isinstance(op, Op):
                 raise PluginError(name, f"lucid_ops() returned {op!r}, which is not a lucid.Op")
@@ -198,6 +198,7 @@ def _namespaces_of(name: str) -> Iterator[str]:
 
 
 def describe_plugin(plugin: Any) -> str:
+    """How an error names a registered plugin: its module, or its repr."""
     return f"module {plugin.__name__!r}" if isinstance(plugin, types.ModuleType) else repr(plugin)
 
 

@@ -307,13 +307,13 @@ def test_command_rebuilds_every_setting():
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_an_op_that_hangs_or_kills_its_process_fails_alone(plugin_dir, jobs):
     done = lucid_gradcheck("-p", "cli_misbehaving_ops", "-p", "cli_test_ops", "testing.loops", "testing.crashes",
-                           "testing.exits_the_process", "testing.square", "--timeout", "3", "--max-examples", "5",
+                           "testing.exits_the_process", "testing.square", "--timeout", "5", "--max-examples", "5",
                            "-j", jobs, "--json", "-", cwd=plugin_dir, limit=60)
     assert done.returncode == cli.FAILED, done.stderr
     ops = [(op["op"], op["status"], op["reason"]) for op in json.loads(done.stdout)["ops"]]
     assert ops == [("testing.crashes", "failed", "its process died (signal SIGSEGV)"),
                    ("testing.exits_the_process", "failed", "its process died (exit code 3)"),
-                   ("testing.loops", "failed", "timed out after 3 s"),
+                   ("testing.loops", "failed", "timed out after 5 s"),
                    ("testing.square", "passed", "")]  # checked after the others, by a fresh worker
     assert done.stderr.strip().splitlines()[-1].startswith("3 failed, 1 passed, ")
     assert "reproduce: lucid-gradcheck testing.loops " in done.stderr

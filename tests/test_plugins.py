@@ -304,7 +304,8 @@ def test_one_plugin_cannot_make_an_op_and_a_namespace_of_one_name():
             rule = lambda g, out, x: (g,)
             return [Op("mylib", np.positive, rule), Op("mylib.cube", np.positive, rule)]
     """)
-    with pytest.raises(PluginError, match="op 'mylib' is the name of a namespace: plugin 'self_clash' has op 'mylib.cube'"):
+    with pytest.raises(PluginError, match="op 'mylib' is the name of a namespace: plugin 'self_clash' has op "
+                                          "'mylib.cube'"):
         Registry().register_plugin(module, name="self_clash")
 
 

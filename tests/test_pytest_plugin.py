@@ -125,7 +125,8 @@ def test_an_op_raising_system_exit_fails_its_test_and_the_session_goes_on(projec
                                           "--lucid-ops", "exits and not process or testing.square and not off"))
     assert done.returncode == 1
     assert "cli_misbehaving_ops::testing.exits FAILED" in done.stdout
-    assert "the forward raised SystemExit: 0" in done.stdout and "reproduce: lucid-gradcheck testing.exits" in done.stdout
+    assert "the forward raised SystemExit: 0" in done.stdout
+    assert "reproduce: lucid-gradcheck testing.exits" in done.stdout
     assert "1 failed, 2 passed" in done.stdout  # testing.square and test_plain
 
 
@@ -133,7 +134,7 @@ def test_lucid_timeout_fails_a_hanging_op_and_the_session_goes_on(project):
     done = pytest_run(project, *gradcheck("-v", "--lucid-plugin", "cli_misbehaving_ops", "--lucid-timeout", "2",
                                           "--lucid-ops", "loops or crashes"))
     assert done.returncode == 1
-    assert "cli_misbehaving_ops::testing.crashes FAILED" in done.stdout and "cli_misbehaving_ops::testing.loops FAILED" \
-        in done.stdout  # checked after its neighbour's process died
+    assert "cli_misbehaving_ops::testing.crashes FAILED" in done.stdout
+    assert "cli_misbehaving_ops::testing.loops FAILED" in done.stdout  # checked after its neighbour's process died
     assert "its process died (signal SIGSEGV)" in done.stdout and "timed out after 2 s" in done.stdout
     assert "2 failed, 1 passed" in done.stdout
