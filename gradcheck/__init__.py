@@ -26,11 +26,12 @@ if TYPE_CHECKING:
     from .plugins import register_plugin
     from .report import Entry, GradcheckError, OpReport
     from .invalid import check_invalid_calls
-    from .runner import check_op, check_ops, gradcheck, gradgradcheck
+    from .runner import check_op, check_ops, check_oracle, gradcheck, gradgradcheck
 
 #: Where each public name lives. Each is imported on first use: pytest imports this package for
 #: its plugin (`gradcheck.pytest_plugin`) in every run, which must not pay for hypothesis and Lucid.
-_HOMES = {"check_op": "runner", "check_ops": "runner", "gradcheck": "runner", "gradgradcheck": "runner",
+_HOMES = {"check_op": "runner", "check_ops": "runner", "check_oracle": "runner", "gradcheck": "runner",
+          "gradgradcheck": "runner",
           "GradcheckError": "report", "OpReport": "report", "Entry": "report", "Tolerance": "checks",
           "hookimpl": "hookspecs", "register_plugin": "plugins", "strategies": None,
           "check_invalid_calls": "invalid"}

@@ -32,8 +32,15 @@ class Entry:
                 f"{self.numerical:>14.7g} {self.abs_error:>10.3g} {self.rel_error:>10.3g}")
 
 
-HEADER = (f"  {'input':>5}  {'index':<12} {'output':<12} {'value':>12} {'analytic':>14} {'numerical':>14} "
-          f"{'abs err':>10} {'rel err':>10}")
+def header(ours: str, theirs: str) -> str:
+    return (f"  {'input':>5}  {'index':<12} {'output':<12} {'value':>12} {ours:>14} {theirs:>14} "
+            f"{'abs err':>10} {'rel err':>10}")
+
+
+#: The columns of the worst entries, by the kind of check that found them.
+HEADERS = {"derivative": ("  worst entries (d output[output] / d input[index]):", header("analytic", "numerical")),
+           "oracle": ("  worst entries (the output, or the gradient of the input, at index):",
+                      header("lucid", "reference"))}
 
 
 class Failure(Exception):
@@ -56,6 +63,7 @@ class OpReport:
 
     op: str
     plugin: str | None = None
+    check: str = "derivative"  # the kind of check: "derivative" (finite differences) or "oracle"
     status: str = "passed"  # "passed" | "failed" | "error" | "skipped"
     examples: int = 0
     rejected: int = 0
@@ -89,8 +97,7 @@ class OpReport:
         if self.failing_input:
             lines.append(f"  minimal failing input: {self.failing_input}")
         if self.worst:
-            lines.append("  worst entries (d output[output] / d input[index]):")
-            lines.append(HEADER)
+            lines.extend(HEADERS[self.check])
             lines.extend(e.row() for e in self.worst)
         if self.reproduce:
             lines.append(f"  reproduce: {self.reproduce}")

@@ -24,10 +24,12 @@ from hypothesis.errors import Unsatisfiable
 import lucid
 from lucid import Op, Tensor
 
+from . import oracle as oracles
 from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
+from .edges import edge_cases_for
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import describe, inputs_for, kink_margin
+from .strategies import Case, describe, inputs_for, kink_margin
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
@@ -49,11 +51,16 @@ def tolerance_for(op: Op, dtype: str, atol: float | None, rtol: float | None) ->
 
 
 def reproduce_line(name: str, registered: bool, seed: int, max_examples: int, order: int, mode: str,
-                   dtype: str) -> str:
+                   dtype: str, oracle: str | None = None) -> str:
+    """The command (or, for an unregistered op, the call) that repeats one check exactly; with
+    `oracle`, the oracle check against it, otherwise the derivative check."""
     if not registered:
-        return f"gradcheck.check_op(<your Op {name!r}>, seed={seed}, max_examples={max_examples}, order={order}, " \
-               f"mode={mode!r}, dtype={dtype!r})"
+        function, extra = ("check_op", "") if oracle is None else ("check_oracle", f"oracle={oracle!r}, ")
+        return f"gradcheck.{function}(<your Op {name!r}>, {extra}seed={seed}, max_examples={max_examples}, " \
+               f"order={order}, mode={mode!r}, dtype={dtype!r})"
     parts = ["lucid-gradcheck", name, "--seed", str(seed)]
+    if oracle is not None:
+        parts += ["--oracle", oracle, "--check", "oracle"]
     if max_examples != 100:
         parts += ["--max-examples", str(max_examples)]
     if order != 1:
@@ -75,17 +82,10 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
     runs the op in float32 and compares with looser tolerances. `atol`/`rtol` override the
     defaults and any plugin's `lucid_gradcheck_tolerance`."""
     start = time.perf_counter()
-    if isinstance(op_or_name, str):
-        name = op_or_name
-        try:
-            op = lucid.registry[name]
-        except KeyError as error:
-            return OpReport(name, status="error", reason=str(error.args[0]))
-    else:
-        op, name = op_or_name, op_or_name.name
-    registered = lucid.registry.get(name) is op
-    report = OpReport(name, plugin=lucid.registry.plugin_of(name) if registered else None,
-                      settings={"max_examples": max_examples, "order": order, "mode": mode, "dtype": dtype})
+    op, name, report = _resolve(op_or_name, "derivative",
+                                {"max_examples": max_examples, "order": order, "mode": mode, "dtype": dtype})
+    if op is None:
+        return report
     if mode not in MODES or order not in (1, 2) or dtype not in DTYPES:
         report.status, report.reason = "error", f"invalid settings: order={order!r}, mode={mode!r}, dtype={dtype!r}"
         return report
@@ -94,7 +94,7 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         return report
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
-    report.reproduce = reproduce_line(name, registered, seed, max_examples, order, mode, dtype)
+    report.reproduce = reproduce_line(name, report.plugin is not None, seed, max_examples, order, mode, dtype)
     try:
         tol = tolerance_for(op, dtype, atol, rtol)
         custom = plugins.hook().lucid_gradcheck_strategy(op=op)
@@ -105,8 +105,90 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start
         return report
+    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed,
+                  lambda arrays, case, rng: check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng))
+    _fail_if_vacuous(report, state, "non-differentiable points")
+    report.duration = time.perf_counter() - start
+    return report
+
+
+def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: int = 100, seed: int | None = None,
+                 order: int = 1, dtype: str = "float64") -> OpReport:
+    """Compare `op` with a trusted implementation on drawn inputs, edge values included
+    (`gradcheck.oracle`): PyTorch's counterpart (`oracle="torch"`: values, dtypes, and the VJPs of
+    order 1, or 1 and 2) or the op's own `reference` (`oracle="reference"`: values). An op with
+    no such implementation is skipped, with the reason."""
+    start = time.perf_counter()
+    op, name, report = _resolve(op_or_name, "oracle",
+                                {"oracle": oracle, "max_examples": max_examples, "order": order, "dtype": dtype})
+    if op is None:
+        return report
+    if oracle not in oracles.ORACLES or order not in (1, 2) or dtype not in DTYPES:
+        report.status, report.reason = "error", f"invalid settings: oracle={oracle!r}, order={order!r}, dtype={dtype!r}"
+        return report
+    if oracle == "reference" and op.reference is None:
+        report.status, report.reason = "skipped", "no reference declared (Op(reference=...))"
+        return report
+    if oracle == "torch":
+        try:
+            counterpart = oracles.torch_counterpart(op)
+        except ImportError:
+            report.status, report.reason = "error", "the torch oracle needs PyTorch: pip install torch"
+            return report
+        if counterpart is None:
+            report.status, report.reason = "skipped", "no PyTorch counterpart"
+            return report
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    report.reproduce = reproduce_line(name, report.plugin is not None, seed, max_examples, order, "auto", dtype,
+                                      oracle)
+    strategy = inputs_for(op) if "edges" in op.differences else edge_cases_for(op)
+    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed,
+                  lambda arrays, case, rng: oracles.check_example(op, case, oracle, order, DTYPES[dtype], rng))
+    _fail_if_vacuous(report, state, "inputs that the oracle refuses too")
+    report.duration = time.perf_counter() - start
+    return report
+
+
+def _fail_if_vacuous(report: OpReport, state: _Run, where: str) -> None:
+    """A check that rejected most of its samples checked nothing: that is a failure, not a pass."""
+    if report.status == "passed" and (state.vacuous or state.rejected > VACUOUS * (state.examples + state.rejected)):
+        report.status = "failed"
+        report.reason = f"vacuous: {state.rejected} of {state.examples + state.rejected} samples were at {where} " \
+                        f"and rejected"
+
+
+def _resolve(op_or_name: Op | str, check: str, settings_: dict) -> tuple[Op | None, str, OpReport]:
+    """The op to check, its name, and a fresh report of that kind of check (an error report for an
+    unknown name)."""
+    if isinstance(op_or_name, str):
+        try:
+            op = lucid.registry[op_or_name]
+        except KeyError as error:
+            return None, op_or_name, OpReport(op_or_name, check=check, status="error", reason=str(error.args[0]))
+    else:
+        op = op_or_name
+    registered = lucid.registry.get(op.name) is op
+    return op, op.name, OpReport(op.name, plugin=lucid.registry.plugin_of(op.name) if registered else None,
+                                 check=check, settings=settings_)
+
+
+class _Run:
+    """What the hypothesis test function learns, across its calls."""
+
+    def __init__(self) -> None:
+        self.examples = self.rejected = 0
+        self.errors = Errors()
+        self.last: tuple | None = None  # the latest input, described only if it fails
+        self.failed = self.vacuous = False
+
+
+def _fuzz(report: OpReport, strategy: st.SearchStrategy, dtype: Any, max_examples: int, seed: int,
+          check: Callable[[list, Case, np.random.Generator], Errors]) -> _Run:
+    """Run `check` on inputs drawn from `strategy` until it fails (hypothesis then shrinks the input)
+    or max_examples pass, and put the outcome in `report`: any kind of check runs through here."""
     state = _Run()
-    test = _hypothesis_test(op, strategy, tol, mode, order, DTYPES[dtype], state)
+    test = _hypothesis_test(strategy, dtype, state, check)
     run = settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck),
                    report_multiple_bugs=False, print_blob=True, database=None)(test)
     run = hypothesis_seed(seed)(run)
@@ -125,26 +207,11 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         report.reason = f"{describe_error(error)} (while drawing or checking an input)"
     report.examples, report.rejected = state.examples, state.rejected
     report.max_abs_error, report.max_rel_error = state.errors.abs, state.errors.rel
-    if report.status == "passed" and (state.vacuous or state.rejected > VACUOUS * (state.examples + state.rejected)):
-        report.status = "failed"
-        report.reason = (f"vacuous: {state.rejected} of {state.examples + state.rejected} samples were at "
-                         f"non-differentiable points and rejected")
-    report.duration = time.perf_counter() - start
-    return report
+    return state
 
 
-class _Run:
-    """What the hypothesis test function learns, across its calls."""
-
-    def __init__(self) -> None:
-        self.examples = self.rejected = 0
-        self.errors = Errors()
-        self.last: tuple | None = None  # the latest input, described only if it fails
-        self.failed = self.vacuous = False
-
-
-def _hypothesis_test(op: Op, strategy: st.SearchStrategy, tol: Tolerance, mode: str, order: int, dtype: Any,
-                     state: _Run) -> Callable[..., None]:
+def _hypothesis_test(strategy: st.SearchStrategy, dtype: Any, state: _Run,
+                     check: Callable[[list, Case, np.random.Generator], Errors]) -> Callable[..., None]:
     @given(st.data())
     def test(data: st.DataObject) -> None:
         case = data.draw(strategy, label="input")
@@ -152,7 +219,7 @@ def _hypothesis_test(op: Op, strategy: st.SearchStrategy, tol: Tolerance, mode: 
         arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
         state.last = (arrays, case.params)
         try:
-            errors = check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng)
+            errors = check(arrays, case, rng)
         except Rejected:
             if not state.failed:
                 state.rejected += 1

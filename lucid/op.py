@@ -99,6 +99,8 @@ class Arg:
 #: The NumPy dtype kinds (`dtype.kind`) an input of each declared dtype takes; "any" takes all.
 DTYPE_KINDS = {"float": "fc", "int": "iu", "bool": "b"}
 
+#: The aspects an op may declare as deliberately different from PyTorch (`Op.differences`).
+DIFFERENCES = ("values", "dtype", "gradient", "second order", "edges", "inputs")
 
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
 
@@ -252,6 +254,12 @@ class Op:
     - `signature` is PyTorch's positional order when it puts params among the inputs:
       ("input", "dim", "index") for gather, ("equation", "*operands") for einsum, where "*"
       collects the remaining positional arguments. Without it: inputs first, then params.
+    - `reference(*arrays, **params)` is a trusted forward on NumPy arrays (SciPy's erf for erf),
+      if one exists: the harness's oracle check compares the op's values with it.
+    - `differences` names the aspects in which the op deliberately differs from PyTorch, each
+      with its reason: {"values": "...", "dtype": "...", "gradient": "...", "second order": "...",
+      "edges": "...", "inputs": "..."}. The oracle check leaves exactly those aspects out ("edges":
+      it draws no special values; "inputs": Lucid accepts inputs that PyTorch refuses).
     """
 
     name: str
@@ -267,6 +275,8 @@ class Op:
     residuals: int = 0
     variadic: bool = False  # takes one sequence of tensors (cat, stack), each described by inputs[0]
     signature: tuple[str, ...] = ()
+    reference: Callable[..., Any] | None = None
+    differences: Mapping[str, str] = field(default_factory=dict)
     # Derived once here, so that calling the op never inspects the metadata again.
     defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
     typed_inputs: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)  # (i, dtype kinds)
@@ -295,6 +305,12 @@ class Op:
             raise OpError(f"op {self.name!r}: argument names repeat: {names}")
         if self.signature and sorted(n.lstrip("*") for n in self.signature) != sorted(names):
             raise OpError(f"op {self.name!r}: signature {self.signature} must name each of {names} once")
+        if self.reference is not None and not callable(self.reference):
+            raise OpError(f"op {self.name!r}: reference must be a function of NumPy arrays, got {self.reference!r}")
+        unknown = set(self.differences) - set(DIFFERENCES)
+        if unknown or not all(isinstance(why, str) and why for why in self.differences.values()):
+            raise OpError(f"op {self.name!r}: differences maps aspects ({', '.join(DIFFERENCES)}) to the reason "
+                          f"for each, got {dict(self.differences)!r}")
         if self.residuals and self.outputs != 1:
             raise OpError(f"op {self.name!r}: residuals are for single-output ops, got outputs={self.outputs}")
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})

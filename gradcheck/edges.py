@@ -1,0 +1,80 @@
+"""Inputs at the edges of an op's domain, where finite differences cannot look.
+
+The derivative check keeps its inputs in the tame interior of each domain: away from kinks and
+bounds, no ties, no infinities, no empty shapes. That is right for comparing with finite
+differences, and it is exactly where an op is least likely to be wrong. The oracle check compares
+with a trusted implementation instead, which can be asked anywhere, so its inputs mix in the
+points where implementations differ: 0 and -0.0, ±1, the op's kinks, ties, the domain's bounds,
+tiny and huge magnitudes, ±inf and NaN, dimensions of size 0, and 0-d tensors (which the shape
+strategies already draw).
+
+`edge_cases_for(op)` is the entry point: the op's usual valid case (`strategies.inputs_for`) with
+some of its float values replaced by special ones, and sometimes a dimension emptied.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+
+from lucid import Arg, Op
+
+from .strategies import Case, _bytes, _integers, arg_of, inputs_for, kinks_of
+
+#: Special values tried in every domain that holds them (the bounds and kinks are added per op).
+SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
+
+
+def special_values(arg: Arg, kinks: Sequence[float]) -> np.ndarray:
+    """The special values inside `arg`'s domain, its finite bounds (where the op is asked to
+    give PyTorch's limit) and kinks included. NaN belongs to every domain: it must propagate."""
+    pool = [*SPECIAL, *kinks, *(b for b in (arg.low, arg.high) if math.isfinite(b))]
+    inside = [v for v in pool if math.isnan(v) or arg.low <= v <= arg.high]
+    return np.unique(np.array(inside, dtype=np.float64))  # NaN sorts last and is kept once
+
+
+def with_specials(draw: Callable, x: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """x with a drawn subset of its entries replaced by values of `pool`, or by a copy of another
+    entry (a tie). Drawn as bytes, so that shrinking leads back to x unchanged."""
+    if x.size == 0 or pool.size == 0:
+        return x
+    flat = np.array(x, dtype=np.float64).reshape(-1)
+    picks = np.frombuffer(draw(_bytes(2 * flat.size)), dtype=np.uint8).reshape(-1, 2)
+    for k, (how, which) in enumerate(picks):
+        if how % 4 == 1:  # a quarter of the entries, on average, become special
+            flat[k] = pool[which % pool.size]
+        elif how % 4 == 2 and flat.size > 1:  # and a quarter tie with another entry
+            flat[k] = flat[which % flat.size]
+    return flat.reshape(x.shape)
+
+
+def emptied(shapes: Sequence[tuple[int, ...]], position: int) -> list[tuple[int, ...]]:
+    """Broadcasting shapes with the dimension `position` places from the end set to 0 wherever it
+    is not 1 (a size-1 dimension broadcasts against 0, so the shapes stay compatible)."""
+    return [s[:len(s) - position] + (0,) + s[len(s) - position + 1:] if len(s) >= position and s[-position] != 1
+            else s for s in shapes]
+
+
+def edge_cases_for(op: Op) -> st.SearchStrategy[Case]:
+    """A call of `op` at the edges of its domain (see the module docstring)."""
+    interior = inputs_for(op, margin=0.0)
+    return st.composite(lambda draw: draw_edge_case(draw, op, draw(interior)))()
+
+
+def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
+    arrays = list(case.inputs)
+    floats = [i for i, x in enumerate(arrays) if x is not None and x.dtype.kind == "f"
+              and arg_of(op, i).dtype in ("float", "any") and not arg_of(op, i).structure]
+    ndim = max((arrays[i].ndim for i in floats), default=0)
+    # Empty a dimension only where the inputs merely broadcast together: elsewhere the shapes are
+    # tied by a signature or the op's own sample, and a 0 would make the call invalid, not an edge.
+    if op.shapes == "elementwise" and op.sample is None and ndim and draw(_integers(0, 5)) == 0:
+        shapes = emptied([arrays[i].shape for i in floats], draw(_integers(1, ndim)))
+        for i, shape in zip(floats, shapes):
+            arrays[i] = np.zeros(shape)
+    kinks = kinks_of(op, case.params)
+    for i in floats:
+        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks))
+    return Case(tuple(arrays), case.params, case.symmetric)

@@ -1,0 +1,400 @@
+"""The oracle check: an op's values and gradients against a trusted implementation.
+
+The derivative check proves that an op's rule agrees with the op's own forward. A forward that is
+wrong, with a rule consistently wrong with it, passes there (a gelu using the tanh approximation,
+a reduction over the wrong axis, float64 where PyTorch gives float32), and so does anything at
+the points finite differences must avoid (0, kinks, ties, ±inf, empty shapes). This check
+compares with someone else's implementation instead, on the same drawn inputs, edges included
+(`gradcheck.edges`):
+
+- `oracle="reference"`: the op's own `Op(reference=fn)`, a forward on NumPy arrays (SciPy's erf
+  for erf, say): shapes, dtypes and values;
+- `oracle="torch"`: PyTorch's op of the same name (`torch.<name>`, `torch.nn.functional.<name>`,
+  `torch.linalg.<name>`, or an entry of `COUNTERPARTS` where names or signatures differ): shapes,
+  dtypes and values in the working dtype, the vector-Jacobian product for a random cotangent in
+  float64 (a comparison of rules, not of rounding), and with order=2 the second-order one.
+
+Values agree when they are NaN in the same places, infinite with the same signs in the same
+places, and close elsewhere. An aspect the op's entry declares a deliberate difference
+(`Op.differences`) is not compared. `check_example` is the entry point the runner calls.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import lucid
+from lucid import Op, Tensor
+
+from .checks import Errors, call
+from .report import Entry, Failure, Rejected
+from .strategies import Case, arg_of
+
+ORACLES = ("reference", "torch")
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """|ours - theirs| <= atol + rtol * |theirs|: torch.testing.assert_close's defaults per dtype."""
+
+    rtol: float
+    atol: float
+
+
+CLOSENESS = {np.dtype(np.float64): Closeness(1e-7, 1e-7), np.dtype(np.float32): Closeness(1.3e-6, 1e-5)}
+
+
+# --- PyTorch's counterparts ----------------------------------------------------------------------
+
+
+def _torch() -> Any:
+    return importlib.import_module("torch")
+
+
+def _dims(x: Any, dim: Any) -> Any:
+    """Lucid's dim=None (every axis) as PyTorch's reductions that have no None take it."""
+    return tuple(range(x.ndim)) if dim is None else dim
+
+
+def _extremum(name: str) -> Callable[..., Any]:
+    def extremum(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+        torch = _torch()
+        f = getattr(torch, name)
+        return f(input) if dim is None else tuple(f(input, dim, keepdim))
+    return extremum
+
+
+def _eigh(A: Any) -> Any:
+    """torch.linalg.eigh with Lucid's sign convention: each eigenvector's largest entry positive."""
+    torch = _torch()
+    values, vectors = torch.linalg.eigh(A)
+    largest = torch.gather(vectors, -2, vectors.abs().argmax(-2, keepdim=True))
+    return values, vectors * torch.where(largest < 0, -1.0, 1.0).to(vectors.dtype)
+
+
+def _backward_op(name: str, *extra: Any) -> Callable[..., Any]:
+    """One of PyTorch's own backward kernels (torch.ops.aten), which Lucid's fused backward ops mirror."""
+    def kernel(grad: Any, output: Any, **params: Any) -> Any:
+        args = [params[k] for k in extra if k in params]
+        if name in ("_softmax_backward_data", "_log_softmax_backward_data"):
+            args.append(output.dtype)
+        return getattr(_torch().ops.aten, name)(grad, output, *args)
+    return kernel
+
+
+def _torch_dtype(dtype: Any) -> Any:
+    return getattr(_torch(), np.dtype(dtype).name)
+
+
+def _moment(name: str) -> Callable[..., Any]:
+    """var or std: PyTorch takes Bessel's correction either as `unbiased` or as `correction`,
+    never both, even as None."""
+    def moment(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, correction: Any = None) -> Any:
+        if correction is None:
+            correction = 1 if unbiased is None else int(unbiased)
+        return getattr(_torch(), name)(input, dim, correction=correction, keepdim=keepdim)
+    return moment
+
+
+def _polygamma(n: Any, input: Any) -> Any:
+    """Lucid's polygamma takes n as a tensor that broadcasts with the input; PyTorch's, one int."""
+    torch = _torch()
+    n, input = torch.broadcast_tensors(n, input)
+    out = torch.zeros_like(input)
+    for k in n.unique().tolist():
+        out = torch.where(n == k, torch.polygamma(k, input), out)
+    return out
+
+
+#: Ops whose PyTorch counterpart differs in name or signature: a function of torch tensors taking
+#: Lucid's arguments, or None where PyTorch has no public counterpart (counted, not failed).
+COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
+    "getitem": lambda input, key: input[key],
+    "to": lambda input, dtype: input.to(_torch_dtype(dtype)),
+    "expand": lambda input, size: input.expand(*size),
+    "repeat": lambda input, repeats: input.repeat(*repeats),
+    "squeeze": lambda input, dim=None: _torch().squeeze(input) if dim is None else _torch().squeeze(input, dim),
+    "prod": lambda input, dim=None, keepdim=False: (_torch().prod(input) if dim is None
+                                                    else _torch().prod(input, dim, keepdim)),
+    "logsumexp": lambda input, dim=None, keepdim=False: _torch().logsumexp(input, _dims(input, dim), keepdim),
+    "amax": lambda input, dim=None, keepdim=False: _torch().amax(input, _dims(input, dim), keepdim),
+    "amin": lambda input, dim=None, keepdim=False: _torch().amin(input, _dims(input, dim), keepdim),
+    "var": _moment("var"),
+    "std": _moment("std"),
+    "max": _extremum("max"),
+    "min": _extremum("min"),
+    "linalg.eigh": _eigh,
+    "polygamma": _polygamma,
+    "nn.functional.dropout": lambda input, mask, p=0.5, training=True: input * mask / (1 - p) if training else input,
+    "tanh_backward": _backward_op("tanh_backward"),
+    "sigmoid_backward": _backward_op("sigmoid_backward"),
+    "relu_backward": lambda grad, output: _torch().ops.aten.threshold_backward(grad, output, 0),
+    "softmax_backward": _backward_op("_softmax_backward_data", "dim"),
+    "log_softmax_backward": _backward_op("_log_softmax_backward_data", "dim"),
+    "index_backward": None,  # the rule of getitem, which the oracle compares through getitem
+    "cross_entropy_backward": None,  # the rule of cross_entropy, compared through cross_entropy
+}
+
+
+#: Inputs that Lucid differentiates and PyTorch does not (class weights of the losses): they
+#: require grad on Lucid's side only, and their gradients are not compared.
+TORCH_UNDIFFERENTIATED = {
+    "nn.functional.cross_entropy": ("weight",),
+    "nn.functional.nll_loss": ("weight",),
+    "nn.functional.binary_cross_entropy": ("weight",),
+}
+
+
+def torch_counterpart(op: Op) -> Callable[..., Any] | None:
+    """PyTorch's function for `op`, or None if it has none. Raises ImportError without PyTorch."""
+    torch = _torch()
+    if op.name in COUNTERPARTS:
+        return COUNTERPARTS[op.name]
+    *space, short = op.name.split(".")
+    homes = {(): (torch, torch.nn.functional), ("linalg",): (torch.linalg,),
+             ("nn", "functional"): (torch.nn.functional,)}.get(tuple(space), ())
+    return next((getattr(home, short) for home in homes if callable(getattr(home, short, None))), None)
+
+
+# --- one call on each side --------------------------------------------------------------------
+
+
+def to_torch(value: Any, requires_grad: bool = False) -> Any:
+    """A NumPy array (or a param holding arrays, like an index key) as PyTorch takes it."""
+    torch = _torch()
+    if isinstance(value, (np.ndarray, np.generic)):
+        t = torch.from_numpy(np.array(value, copy=True))
+        return t.requires_grad_() if requires_grad else t
+    if isinstance(value, tuple):
+        return tuple(to_torch(v) for v in value)
+    if isinstance(value, list):
+        return [to_torch(v) for v in value]
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return _torch_dtype(value)
+    return value
+
+
+def call_torch(op: Op, fn: Callable[..., Any], tensors: Sequence[Any], params: dict) -> Any:
+    """fn with Lucid's arguments in PyTorch's order: the op's `signature` where it has one, else
+    the inputs by position (a variadic op's as one list) and the params by name."""
+    params = {k: to_torch(v) for k, v in params.items()}
+    if op.signature:
+        named = {**dict(zip((a.name for a in op.inputs), tensors)), **params}
+        args = []
+        for name in op.signature:
+            if name.startswith("*"):
+                args.extend(tensors if op.variadic else named.pop(name[1:]))
+            else:
+                args.append(named.pop(name))
+        return fn(*args)
+    if op.variadic:
+        return fn(list(tensors), **params)
+    return fn(*tensors, **params)
+
+
+def outputs(result: Any) -> list[np.ndarray]:
+    """Every output of a call (Lucid's or PyTorch's) as a NumPy array."""
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    return [np.asarray(x.data) if isinstance(x, Tensor) else x.detach().numpy() if hasattr(x, "detach")
+            else np.asarray(x) for x in items]
+
+
+@dataclass
+class Side:
+    """One implementation's answer on one input: its outputs (or the error it raised), and the
+    gradients of the inputs asked for, first and second order (None where there is none)."""
+
+    outputs: list[np.ndarray] | None = None
+    error: BaseException | None = None
+    grads: list[np.ndarray | None] | None = None
+    second: list[np.ndarray | None] | None = None
+
+
+class Library:
+    """What `run` needs of Lucid or of PyTorch: make a leaf, call the op, differentiate."""
+
+    def __init__(self, leaf: Callable[[np.ndarray, bool], Any], call: Callable[[list], Any],
+                 grad: Callable[..., Any], array: Callable[[np.ndarray], Any]):
+        self.leaf, self.call, self.grad, self.array = leaf, call, grad, array
+
+
+def lucid_library(op: Op, params: dict) -> Library:
+    return Library(lambda x, wanted: Tensor(np.array(x, copy=True), requires_grad=wanted),
+                   lambda leaves: call(op, leaves, params),
+                   lambda ys, xs, gs, create_graph=False: lucid.grad(ys, xs, gs, allow_unused=True,
+                                                                     create_graph=create_graph),
+                   lucid.tensor)
+
+
+def torch_library(op: Op, fn: Callable[..., Any], params: dict) -> Library:
+    torch = _torch()
+    return Library(lambda x, wanted: to_torch(x, requires_grad=wanted),
+                   lambda leaves: call_torch(op, fn, leaves, params),
+                   lambda ys, xs, gs, create_graph=False: torch.autograd.grad(ys, xs, gs, allow_unused=True,
+                                                                              create_graph=create_graph),
+                   torch.from_numpy)
+
+
+def run(library: Library, arrays: list, wrt: Sequence[int] = (), cotangents: Sequence[np.ndarray] | None = None,
+        directions: Sequence[np.ndarray] | None = None) -> Side:
+    """The op on one input, and with `cotangents` the VJP for the inputs `wrt`; with `directions`
+    also the second-order VJP: the gradient of <first-order VJP, directions>."""
+    leaves = [None if x is None else library.leaf(x, i in wrt) for i, x in enumerate(arrays)]
+    try:
+        with np.errstate(all="ignore"):  # edge values overflow and divide by zero on purpose
+            result = library.call(leaves)
+            side = Side(outputs=outputs(result))
+            if cotangents is None:
+                return side
+            results = result if isinstance(result, (tuple, list)) else (result,)
+            pairs = [(y, library.array(u)) for y, u in zip(results, cotangents) if getattr(y, "requires_grad", False)]
+            inputs = [leaves[i] for i in wrt]
+            side.grads = side.second = [None] * len(wrt)
+            if not pairs or not inputs:
+                return side
+            grads = library.grad([y for y, _ in pairs], inputs, [u for _, u in pairs], create_graph=directions is not None)
+            side.grads = [None if g is None else outputs(g)[0] for g in grads]
+            terms = [(g * library.array(v)).sum() for g, v in zip(grads, directions or ())
+                     if g is not None and g.requires_grad]
+            if terms:
+                side.second = [None if h is None else outputs(h)[0] for h in library.grad([sum(terms)], inputs, None)]
+            return side
+    except Exception as error:
+        return Side(error=error)
+
+
+# --- comparing ----------------------------------------------------------------------------------
+
+
+def disagreement(ours: np.ndarray, theirs: np.ndarray, closeness: Closeness) -> np.ndarray:
+    """Where two arrays of one shape disagree: NaN against a number, different infinities, a
+    finite value against an infinite one, or finite values farther apart than `closeness`."""
+    a, b = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(a) & np.isfinite(b)
+        far = np.abs(a - b) > closeness.atol + closeness.rtol * np.abs(b)
+        return (nan_a != nan_b) | (~finite & ~nan_a & ~nan_b & (a != b)) | (finite & far)
+
+
+def compare(what: str, reference: str, ours: np.ndarray, theirs: np.ndarray, closeness: Closeness,
+            errors: Errors, at: np.ndarray | None = None, check_dtype: bool = True, slot: int = 0) -> None:
+    """Raise Failure naming `what` unless ours and theirs agree in shape, dtype and values."""
+    if ours.shape != theirs.shape:
+        raise Failure(f"{what} has shape {ours.shape}, {reference} gives {theirs.shape}", slot)
+    if check_dtype and ours.dtype != theirs.dtype:
+        raise Failure(f"{what} has dtype {ours.dtype}, {reference} gives {theirs.dtype}", slot)
+    if ours.dtype.kind not in "fciub" or ours.size == 0:
+        return
+    bad = disagreement(ours, theirs, closeness)
+    a, b = ours.astype(np.float64), theirs.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(np.isfinite(a) & np.isfinite(b), np.abs(a - b), 0.0)
+        errors.add_one(float(diff.max(initial=0.0)), float(np.abs(b[np.isfinite(b)]).max(initial=0.0)), closeness.atol)
+    if bad.any():
+        worst = side_by_side(slot, a, b, bad, at)
+        raise Failure(f"{what} disagrees with {reference} at {int(bad.sum())} of {bad.size} entries", slot, worst,
+                      max_abs_error=float(diff.max(initial=0.0)))
+
+
+def side_by_side(slot: int, ours: np.ndarray, theirs: np.ndarray, bad: np.ndarray, at: np.ndarray | None,
+                 count: int = 5) -> list[Entry]:
+    """The first disagreeing entries, Lucid's value beside the reference's (and the input value
+    there, for a gradient)."""
+    entries = []
+    for index in np.argwhere(bad)[:count]:
+        index = tuple(int(i) for i in index)
+        a, b = float(ours[index]), float(theirs[index])
+        error = abs(a - b) if math.isfinite(a - b) else math.inf
+        value = None if at is None or at.shape != ours.shape else float(at[index])
+        entries.append(Entry(slot, index, (), a, b, error, error / abs(b) if b and math.isfinite(b) else math.inf,
+                             value))
+    return entries
+
+
+def describe_refusal(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: np.random.Generator) -> Errors:
+    """Compare op with its oracle on one drawn input (float inputs in `dtype`): shapes, dtypes and
+    values, then the VJPs in float64. Raises Failure on a disagreement; returns the largest errors."""
+    errors = Errors()
+    params = {**op.defaults, **case.params}
+    if oracle == "reference":
+        name, theirs_in = "the op's reference", Library(lambda x, wanted: np.array(x, copy=True),
+                                                        lambda arrays: op.reference(*arrays, **params), None, None)
+    else:
+        fn = torch_counterpart(op)
+        name, theirs_in = f"PyTorch ({_torch_name(op, fn)})", torch_library(op, fn, params)
+    ours_in = lucid_library(op, case.params)
+    arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+    ours, theirs = run(ours_in, arrays), run(theirs_in, arrays)
+    check_refusals(op, ours, theirs, name)
+    if len(ours.outputs) != len(theirs.outputs):
+        raise Failure(f"Lucid returns {len(ours.outputs)} outputs, {name} {len(theirs.outputs)}")
+    if "values" not in op.differences:
+        closeness = CLOSENESS.get(np.dtype(dtype), CLOSENESS[np.dtype(np.float64)])
+        for k, (a, b) in enumerate(zip(ours.outputs, theirs.outputs)):
+            compare(f"output {k}", name, a, b, closeness, errors, check_dtype="dtype" not in op.differences, slot=k)
+    if "dtype" not in op.differences and np.dtype(dtype) != np.float32:
+        check_float32_dtypes(ours_in, theirs_in, case, name)
+    if oracle == "reference" or "gradient" in op.differences:
+        return errors
+    arrays = [x.astype(np.float64) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+    skip = TORCH_UNDIFFERENTIATED.get(op.name, ())
+    wrt = [i for i in differentiable(op, arrays) if arg_of(op, i).name not in skip]
+    cotangents = [rng.standard_normal(o.shape) for o in ours.outputs]
+    second = order == 2 and "second order" not in op.differences
+    directions = [rng.standard_normal(arrays[i].shape) for i in wrt] if second else None
+    ours, theirs = run(ours_in, arrays, wrt, cotangents, directions), run(theirs_in, arrays, wrt, cotangents, directions)
+    check_refusals(op, ours, theirs, name)
+    closeness = CLOSENESS[np.dtype(np.float64)]
+    orders = [("gradient", ours.grads, theirs.grads)] + [("second-order gradient", ours.second, theirs.second)] * second
+    for what, mine, other in orders:
+        for i, g, h in zip(wrt, mine, other):
+            zeros = np.zeros(arrays[i].shape)
+            compare(f"the {what} of input {i}", name, zeros if g is None else g, zeros if h is None else h,
+                    closeness, errors, at=arrays[i], check_dtype=False, slot=i)
+    return errors
+
+
+def check_float32_dtypes(ours_in: Library, theirs_in: Library, case: Case, name: str) -> None:
+    """The dtypes of the outputs for float32 inputs: a float32 op that answers in float64 looks
+    right in a float64 check (its values are, too precise if anything)."""
+    arrays = [x.astype(np.float32) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+    ours, theirs = run(ours_in, arrays), run(theirs_in, arrays)
+    if ours.error is None and theirs.error is None:
+        for k, (a, b) in enumerate(zip(ours.outputs, theirs.outputs)):
+            if a.dtype != b.dtype:
+                raise Failure(f"output {k} has dtype {a.dtype} for float32 inputs, {name} gives {b.dtype}", k)
+
+
+def differentiable(op: Op, arrays: Sequence[np.ndarray | None]) -> list[int]:
+    return [i for i, x in enumerate(arrays) if x is not None and x.dtype.kind == "f" and arg_of(op, i).differentiable]
+
+
+def _torch_name(op: Op, fn: Callable[..., Any]) -> str:
+    if op.name in COUNTERPARTS:
+        return f"COUNTERPARTS[{op.name!r}]"
+    return f"{getattr(fn, '__module__', None) or 'torch'}.{fn.__name__}".replace("torch._C._nn", "torch.nn.functional")
+
+
+def check_refusals(op: Op, ours: Side, theirs: Side, name: str) -> None:
+    """Nothing to compare when both refused the input, or only the reference did and the op
+    declares that it accepts more (`differences["inputs"]`): the input is rejected. Failure when
+    only Lucid refused, or when it refused with something other than a LucidError."""
+    if ours.error is None and theirs.error is None:
+        return
+    if ours.error is not None and not isinstance(ours.error, lucid.LucidError):
+        raise Failure(f"Lucid raised a bare {describe_refusal(ours.error)} instead of a LucidError"
+                      + ("" if theirs.error is not None else f" where {name} returns a value"))
+    if ours.error is not None and theirs.error is None:
+        raise Failure(f"Lucid raised {describe_refusal(ours.error)} where {name} returns a value")
+    if ours.error is None and "inputs" not in op.differences:
+        raise Failure(f"{name} refuses this input ({describe_refusal(theirs.error)}) but Lucid returns a value")
+    raise Rejected(f"{name} refuses this input")

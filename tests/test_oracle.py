@@ -1,0 +1,145 @@
+"""The oracle check: seeded forward bugs that finite differences cannot see, caught by comparing
+with PyTorch (or an op's own reference) in default settings; and what it must not flag."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.special as sp
+
+import gradcheck
+import lucid
+from gradcheck.edges import emptied, special_values
+from gradcheck.runner import check_oracle
+from lucid import Arg, Op, OpError, Param
+
+torch = pytest.importorskip("torch")
+
+
+def exp_rule(g, out, x):
+    return (g * out,)
+
+
+def cumsum_rule_along(axis_of):
+    """cumsum's rule (a reversed cumulative sum of g) along whichever axis the forward used."""
+    def rule(g, out, x, dim):
+        axis = axis_of(x.ndim, dim)
+        return (lucid.flip(lucid.cumsum(lucid.flip(g, (axis,)), dim=axis), (axis,)),)
+    return rule
+
+
+def wrong_axis(ndim, dim):
+    """A bug in normalizing dim: counts from the other end."""
+    return ndim - 1 - (dim % ndim) if ndim else 0
+
+
+SEEDED = {
+    "forward and rule both scaled by 1.001": Op("exp", lambda x: 1.001 * np.exp(x), exp_rule),
+    "a cumulative sum over the wrong axis": Op(
+        "cumsum", lambda x, dim: np.cumsum(x, axis=wrong_axis(x.ndim, dim)) if x.ndim else x.copy(),
+        cumsum_rule_along(wrong_axis), params=(Param("dim", choices=lambda shapes: tuple(range(len(shapes[0])))
+                                                     or (0,)),)),
+    "a float32 op that answers in float64": Op("sin", lambda x: np.sin(x.astype(np.float64)),
+                                               lambda g, out, x: (g * lucid.cos(x),)),
+    "NaN at an edge point where PyTorch is finite": Op(  # relu's kink, where finite differences never go
+        "relu", lambda x: np.where(x == 0, np.nan, np.maximum(x, 0)), lambda g, out, x: (g * (x > 0),), kinks=(0.0,)),
+    "a wrong result only on size-0 inputs": Op("exp", lambda x: np.exp(x) if x.size else np.ones(1), exp_rule),
+}
+
+
+@pytest.mark.parametrize("bug", SEEDED)
+def test_seeded_forward_bugs_pass_the_derivative_check_and_fail_the_oracle(bug):
+    op = SEEDED[bug]
+    assert gradcheck.check_op(op, seed=0).passed, "the derivative check should not see this bug"
+    for seed in range(3):
+        report = check_oracle(op, seed=seed)
+        assert report.status == "failed", (bug, seed, report.format())
+        assert "PyTorch" in report.reason and report.failing_input
+
+
+@pytest.mark.parametrize("name", ["exp", "sum", "matmul", "nn.functional.softmax", "linalg.det", "cat",
+                                  "nn.functional.conv2d"])
+def test_correct_builtins_agree_with_pytorch_at_orders_1_and_2(name):
+    for order in (1, 2):
+        report = check_oracle(name, seed=0, order=order, max_examples=50)
+        assert report.passed, report.format()
+        assert report.examples == 50
+
+
+def test_a_disagreement_is_reported_side_by_side_with_a_command_that_replays_it():
+    report = check_oracle(SEEDED["forward and rule both scaled by 1.001"], seed=0)
+    text = report.format()
+    assert "output 0 disagrees with PyTorch (torch.exp)" in text
+    assert report.worst and report.worst[0].analytic == pytest.approx(1.001 * report.worst[0].numerical)
+    assert "gradcheck.check_oracle(<your Op 'exp'>, oracle='torch', seed=0" in report.reproduce
+
+
+def test_the_gradient_is_compared_in_float64_for_a_random_cotangent():
+    op = Op("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out) * 1.0001,))  # a rule off by 1e-4
+    report = check_oracle(op, seed=0)
+    assert report.status == "failed" and "gradient of input 0" in report.reason
+
+
+def test_the_second_order_gradient_is_compared_with_order_2():
+    square = Op("square", np.square, lambda g, out, x: (g * 2 * x.detach(),))  # right once, wrong again
+    assert check_oracle(square, seed=0).passed
+    report = check_oracle(square, seed=0, order=2)
+    assert report.status == "failed" and "second-order gradient" in report.reason
+
+
+def test_a_declared_difference_skips_exactly_that_aspect():
+    scaled = SEEDED["forward and rule both scaled by 1.001"]
+    declared = Op("exp", scaled.forward, scaled.vjp, differences={"values": "scaled on purpose (a test)",
+                                                                   "gradient": "scaled with the values (a test)"})
+    assert check_oracle(declared, seed=0).passed
+    float64 = SEEDED["a float32 op that answers in float64"]
+    assert check_oracle(Op("sin", float64.forward, float64.vjp,
+                           differences={"dtype": "float64 on purpose (a test)"}), seed=0).passed
+    with pytest.raises(OpError, match="differences maps aspects"):
+        Op("exp", np.exp, exp_rule, differences={"colour": "blue"})
+    with pytest.raises(OpError, match="differences maps aspects"):
+        Op("exp", np.exp, exp_rule, differences={"values": ""})
+
+
+def test_an_op_with_no_counterpart_is_skipped_and_counted():
+    report = check_oracle(Op("mylib.cube", lambda x: x ** 3, lambda g, out, x: (3 * g * x * x,)))
+    assert report.status == "skipped" and report.reason == "no PyTorch counterpart"
+
+
+def test_a_third_party_reference_is_checked_against_the_ops_values():
+    rule = lambda g, out, x: (g * 2 / np.sqrt(np.pi) * lucid.exp(-x * x),)  # noqa: E731
+    right = Op("mylib.erf", sp.erf, rule, reference=sp.erf)
+    assert check_oracle(right, oracle="reference", seed=0).passed
+    approximate = Op("mylib.erf", lambda x: np.tanh(1.2 * x), rule, reference=sp.erf)
+    report = check_oracle(approximate, oracle="reference", seed=0)
+    assert report.status == "failed" and "the op's reference" in report.reason
+    assert check_oracle(Op("mylib.erf", sp.erf, rule), oracle="reference").status == "skipped"
+    with pytest.raises(OpError, match="reference must be a function"):
+        Op("mylib.erf", sp.erf, rule, reference="scipy.special.erf")
+
+
+def test_edge_values_come_from_the_domain_and_empty_dims_keep_shapes_compatible():
+    log_domain = special_values(Arg("input", low=0), kinks=())
+    assert 0.0 in log_domain and np.inf in log_domain and np.isnan(log_domain).any()
+    assert (log_domain[~np.isnan(log_domain)] >= 0).all() and -np.inf not in log_domain
+    assert set(special_values(Arg("input", low=-1, high=1), kinks=(0.25,))) >= {-1.0, 1.0, 0.25}
+    shapes = emptied([(2, 3), (1, 3), (3,)], position=2)
+    assert shapes == [(0, 3), (1, 3), (3,)]
+    assert np.broadcast_shapes(*shapes) == (0, 3)
+
+
+def test_inputs_both_refuse_are_rejected_and_a_check_that_compares_nothing_fails():
+    reshape = Op("reshape", lambda x, shape: x.reshape(shape), lambda g, out, x, shape: (g.reshape(x.shape),),
+                 params=(Param("shape", choices=((5, 7),)),))  # never fits the drawn shapes
+    report = check_oracle(reshape, seed=0)
+    assert report.status == "failed" and report.reason.startswith("vacuous:") and report.examples == 0
+
+
+def exp_but_not_0d(x):
+    if x.ndim == 0:
+        raise OpError("exp: 0-d tensors refused (a test)")
+    return np.exp(x)
+
+
+def test_lucid_refusing_what_pytorch_computes_fails_naming_both():
+    report = check_oracle(Op("exp", exp_but_not_0d, exp_rule), seed=0)
+    assert report.status == "failed" and "where PyTorch (torch.exp) returns a value" in report.reason
