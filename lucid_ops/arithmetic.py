@@ -46,7 +46,8 @@ def _pow_vjp(g, out, x, y):
     return gx, gy
 
 
-pow = Op("pow", np.power, _pow_vjp, (Arg("input", low=0), Arg("exponent", low=-3, high=3, dtype="any")))
+pow = Op("pow", np.power, _pow_vjp, (Arg("input", low=0), Arg("exponent", low=-3, high=3, dtype="any")),
+         differences={"second order": "at y = 0 PyTorch's mask on d/dx also cuts d/dy d/dx = 1/x; Lucid keeps it"})
 
 reciprocal = Op("reciprocal", np.reciprocal, lambda g, out, x: (-g * out * out,), kinks=(0.0,))
 square = Op("square", np.square, lambda g, out, x: (g * (2 * x),), (Arg("input", dtype="any"),))
