@@ -114,9 +114,10 @@ def _polygamma(n: Any, input: Any) -> Any:
 #: Lucid's arguments, or None where PyTorch has no public counterpart (counted, not failed).
 COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "getitem": lambda input, key: input[key],
-    "to": lambda input, dtype: input.to(_torch_dtype(dtype)),
-    "expand": lambda input, size: input.expand(*size),
-    "repeat": lambda input, repeats: input.repeat(*repeats),
+    "to": lambda input, dtype: input.to(dtype),
+    "expand": lambda input, size: input.expand(tuple(size)),
+    "repeat": lambda input, repeats: input.repeat(tuple(repeats)),
+    "flip": lambda input, dims: _torch().flip(input, (dims,) if isinstance(dims, int) else dims),
     "squeeze": lambda input, dim=None: _torch().squeeze(input) if dim is None else _torch().squeeze(input, dim),
     "prod": lambda input, dim=None, keepdim=False: (_torch().prod(input) if dim is None
                                                     else _torch().prod(input, dim, keepdim)),
