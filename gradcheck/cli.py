@@ -5,7 +5,9 @@
     lucid-gradcheck -k "linalg and not inv" -j 2
     lucid-gradcheck -p my_ops.draft      # ops of a module that is not packaged yet
 
-Each op is fuzzed by `gradcheck.check_op`; this module only selects ops, runs the checks (in
+Each op is fuzzed by `gradcheck.check_op` (its derivative) and, where there is an oracle to
+compare with, `gradcheck.check_oracle` (its values and gradients against PyTorch with `--oracle
+torch`, or against the op's own `reference`); this module only selects ops, runs the checks (in
 several processes with `-j`), and reports like pytest: a summary line, every failure with the
 command that reproduces it, JSON and JUnit XML for machines, and pytest's exit codes.
 Nothing heavy is imported until a check is asked for, so `--help` is instant and the pytest
@@ -48,6 +50,15 @@ DEFAULT_TIMEOUT = 900.0
 
 class UsageError(Exception):
     """The command line asks for something impossible; exit code 4."""
+
+
+def require_torch() -> None:
+    """The torch oracle needs PyTorch, which Lucid never depends on: say so before any check."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise UsageError("--oracle torch compares with PyTorch, which is not installed: pip install torch "
+                         "(or Lucid's torch extra)")
 
 
 def check_writable(flag: str, path: str) -> None:
@@ -216,12 +227,15 @@ class Options:
     mode: str = "auto"
     dtype: str = "float64"
     plugins: tuple[str, ...] = ()
+    oracle: str = "reference"  # what the oracle check compares with: the op's own reference, or "torch"
+    checks: str = "all"  # the kinds of check to run: "all", "derivative" or "oracle"
 
-    def command(self, name: str) -> str:
-        """The `lucid-gradcheck` command that repeats this check of op `name`."""
+    def command(self, name: str, kind: str = "derivative") -> str:
+        """The `lucid-gradcheck` command that repeats this check (of this kind) of op `name`."""
         words = ["lucid-gradcheck", name, "--profile", self.profile, "--max-examples", str(self.max_examples),
                  "--seed", str(self.seed)]
-        for flag, value, default in (("--order", self.order, 1), ("--mode", self.mode, "auto"),
+        for flag, value, default in (("--check", kind, "derivative"), ("--oracle", self.oracle, "reference"),
+                                     ("--order", self.order, 1), ("--mode", self.mode, "auto"),
                                      ("--dtype", self.dtype, "float64")):
             if value != default:
                 words += [flag, str(value)]
@@ -246,36 +260,54 @@ def worker(options: Options) -> None:
     prepare(options.profile, options.plugins)
 
 
-def check(name: str, options: Options) -> OpReport:
-    """Check one op. A harness crash is that op's error, so the run goes on to the next op; so is
+#: One check to run: an op's name and the kind of check ("derivative" or "oracle").
+Task = tuple[str, str]
+
+
+def tasks(registry: Registry, names: Sequence[str], options: Options) -> list[Task]:
+    """The checks a run makes: each op's derivative check, and its oracle check where there is an
+    oracle to ask: PyTorch for every op with `--oracle torch` (an op without a counterpart is
+    reported skipped), otherwise only the ops that declare a `reference`."""
+    kinds = ("derivative", "oracle") if options.checks == "all" else (options.checks,)
+    return [(name, kind) for name in names for kind in kinds
+            if kind == "derivative" or options.oracle == "torch" or registry[name].reference is not None]
+
+
+def check(task: Task, options: Options) -> OpReport:
+    """Run one check. A harness crash is that op's error, so the run goes on to the next op; so is
     a SystemExit the harness failed to contain. Only Ctrl-C stops the run."""
     import gradcheck
     import lucid
 
+    name, kind = task
+    settings = dict(max_examples=options.max_examples, seed=options.seed, order=options.order, dtype=options.dtype)
     try:
-        report = gradcheck.check_op(name, max_examples=options.max_examples, seed=options.seed,
-                                    order=options.order, mode=options.mode, dtype=options.dtype)
+        if kind == "oracle":
+            report = gradcheck.check_oracle(name, oracle=options.oracle, **settings)
+        else:
+            report = gradcheck.check_op(name, mode=options.mode, **settings)
     except KeyboardInterrupt:
         raise
     except BaseException as error:
         traceback.print_exc()  # a bug in the harness (or an op it failed to contain): show where
-        report = gradcheck.OpReport(op=name, plugin=lucid.registry.plugin_of(name), status="error",
+        report = gradcheck.OpReport(op=name, plugin=lucid.registry.plugin_of(name), check=kind, status="error",
                                     reason=f"gradcheck crashed: {type(error).__name__}: {error}")
-    report.reproduce = options.command(name)
+    report.reproduce = options.command(name, kind)
     return report
 
 
-def lost(name: str, why: str, options: Options) -> OpReport:
-    """The report of an op whose check never finished: it ran out of time, or its process died."""
+def lost(task: Task, why: str, options: Options) -> OpReport:
+    """The report of a check that never finished: it ran out of time, or its process died."""
     from gradcheck import OpReport
     import lucid
 
-    return OpReport(op=name, plugin=lucid.registry.plugin_of(name), status="failed", reason=why,
-                    reproduce=options.command(name))
+    name, kind = task
+    return OpReport(op=name, plugin=lucid.registry.plugin_of(name), check=kind, status="failed", reason=why,
+                    reproduce=options.command(name, kind))
 
 
-def run(names: Sequence[str], options: Options, jobs: int, timeout: float = 0) -> Iterator[OpReport]:
-    """Check the ops and yield their reports in the order of `names`. With a time limit or several
+def run(names: Sequence[Task], options: Options, jobs: int, timeout: float = 0) -> Iterator[OpReport]:
+    """Run the checks and yield their reports in the order of `names`. With a time limit or several
     jobs, each check runs in a worker process: an op over `timeout` seconds is killed and fails,
     one that kills its process fails with the exit code or signal, and the other ops still run.
     Closing the generator (on Ctrl-C) stops the workers at once."""
@@ -319,17 +351,17 @@ class Terminal:
         if self.live:
             self.stream.write("\r\x1b[K")
 
-    def started(self, name: str) -> None:
+    def started(self, task: Task) -> None:
         if self.live:
             failures = f", {self.failures} failed" if self.failures else ""
-            self.stream.write(f"\r\x1b[K[{self.done + 1}/{self.total}] checking {name}{failures}")
+            self.stream.write(f"\r\x1b[K[{self.done + 1}/{self.total}] checking {title(*task)}{failures}")
             self.stream.flush()
 
     def finished(self, report: OpReport) -> None:
         self.done += 1
         self.failures += report.status in ("failed", "error")
         if self.verbosity > 0:
-            line = f"{report.op} {report.status.upper()}"
+            line = f"{title(report.op, report.check)} {report.status.upper()}"
             if report.status == "passed":
                 line += f" ({report.examples} examples, {report.rejected} rejected, {report.duration:.2f}s)"
             elif report.reason:
@@ -337,16 +369,21 @@ class Terminal:
             self.write(line)
 
 
+def title(name: str, kind: str) -> str:
+    """How a check is named in progress lines and headings: the op, and the kind unless derivative."""
+    return name if kind == "derivative" else f"{name} [{kind}]"
+
+
 def failure_text(report: OpReport) -> str:
     """One failure as the CLI prints it: a pytest-like heading, then the harness's report (which
     ends with the command that reproduces it)."""
-    return f"{f' {report.op} ({report.plugin}) '.center(80, '_')}\n{report.format()}"
+    return f"{f' {title(report.op, report.check)} ({report.plugin}) '.center(80, '_')}\n{report.format()}"
 
 
 def as_json(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], options: Options,
             seconds: float, exit_code: int) -> dict:
     """The machine-readable report: every op with its status, counts, errors and timing."""
-    fields = ("op", "plugin", "status", "examples", "rejected", "max_abs_error", "max_rel_error",
+    fields = ("op", "check", "plugin", "status", "examples", "rejected", "max_abs_error", "max_rel_error",
               "duration", "reason", "failing_input", "reproduce")
 
     def number(value: Any) -> Any:  # JSON has no NaN or infinity
@@ -357,7 +394,7 @@ def as_json(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], o
         "duration": seconds,
         "settings": {"profile": options.profile, "max_examples": options.max_examples, "seed": options.seed,
                      "order": options.order, "mode": options.mode, "dtype": options.dtype,
-                     "plugins": list(options.plugins)},
+                     "plugins": list(options.plugins), "checks": options.checks, "oracle": options.oracle},
         "summary": {status: sum(r.status == status for r in reports) for status in
                     ("passed", "failed", "skipped", "error")} | {"plugin_errors": len(plugin_errors)},
         "plugin_errors": [{"plugin": e.plugin, "reason": e.reason} for e in plugin_errors],
@@ -381,7 +418,7 @@ def junit_xml(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError],
         case = ET.SubElement(suite, "testcase", classname=error.plugin, name="import", time="0")
         ET.SubElement(case, "error", message=error.reason).text = str(error)
     for report in reports:
-        case = ET.SubElement(suite, "testcase", classname=report.plugin or "", name=report.op,
+        case = ET.SubElement(suite, "testcase", classname=report.plugin or "", name=title(report.op, report.check),
                              time=f"{report.duration:.3f}")
         if report.status == "skipped":
             ET.SubElement(case, "skipped", message=report.reason)
@@ -420,6 +457,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("auto", "full", "fast"), default="auto", help="full Jacobians, fast "
                    "random projections, or auto (full for small inputs)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype the ops run in")
+    p.add_argument("--check", dest="checks", choices=("all", "derivative", "oracle"), default="all",
+                   help="kinds of check: the derivative against finite differences, the values and gradients "
+                        "against an oracle, or both (default)")
+    p.add_argument("--oracle", choices=("reference", "torch"), default="reference",
+                   help="what the oracle check compares with: each op's own reference, where it declares one "
+                        "(default), or PyTorch, for every op with a counterpart")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="check ops in N processes")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"fail an op whose check takes longer, and go on (default: {DEFAULT_TIMEOUT:g}; 0: no limit)")
@@ -483,22 +526,27 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
 
     seed = run_seed(args.seed)
     options = Options(profile, args.max_examples or settings.default.max_examples, seed,
-                      args.order, args.mode, args.dtype, tuple(args.plugins))
-    terminal = Terminal(stream, verbosity, len(names))
+                      args.order, args.mode, args.dtype, tuple(args.plugins), args.oracle, args.checks)
+    if options.oracle == "torch" and options.checks != "derivative":
+        require_torch()
+    todo = tasks(lucid.registry, names, options)
+    terminal = Terminal(stream, verbosity, len(todo))
     if verbosity >= 0:
         plugins = len(lucid.registry.manager.get_plugins())
+        oracles = sum(kind == "oracle" for _, kind in todo)
         terminal.write(f"lucid-gradcheck: {len(names)} of {len(lucid.registry)} ops from {plugins} plugins, profile "
                        f"{profile}, {options.max_examples} examples, seed {seed}, order {args.order}, mode "
-                       f"{args.mode}, {args.dtype}, {args.jobs} job{'s' * (args.jobs > 1)}")
+                       f"{args.mode}, {args.dtype}, {args.jobs} job{'s' * (args.jobs > 1)}"
+                       + (f"; {oracles} oracle checks ({options.oracle})" if oracles else ""))
     for error in plugin_errors:
         terminal.write(f"ERROR {error}")
 
     reports: list[OpReport] = []
     interrupted = False
-    checks = run(names, options, args.jobs, args.timeout)
+    checks = run(todo, options, args.jobs, args.timeout)
     try:
-        for name in names:
-            terminal.started(name)
+        for task in todo:
+            terminal.started(task)
             report = next(checks)
             reports.append(report)
             terminal.finished(report)

@@ -209,7 +209,9 @@ def expect_refusal(op: Op, call: InvalidCall) -> None:
         if short not in str(error):
             raise Failure(f"the error does not name the op: {describe_error(error)}") from error
         return
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # SystemExit too: the op's failure, not the end of the run
         raise Failure(f"raised {describe_error(error)}, not a LucidError naming the op") from error
     shapes = [tuple(t.shape) for t in (result if isinstance(result, tuple) else (result,))]
     raise Failure(f"accepted the invalid call, returning shape(s) {shapes}")
@@ -223,7 +225,7 @@ def check_invalid_calls(op_or_name: Op | str, *, max_examples: int = 25, seed: i
     op = lucid.registry[op_or_name] if isinstance(op_or_name, str) else op_or_name
     registered = lucid.registry.get(op.name) is op
     report = OpReport(op.name, plugin=lucid.registry.plugin_of(op.name) if registered else None,
-                      settings={"max_examples": max_examples, "seed": seed})
+                      check="invalid calls", settings={"max_examples": max_examples, "seed": seed})
     if not flaws_of(op):
         report.status, report.reason = "skipped", "its metadata makes no call invalid"
         return report

@@ -1,7 +1,9 @@
 """pytest plugin: `pytest --lucid-gradcheck` checks every registered op's derivative, one test each.
 
 The ops join the collection as one more root beside the test paths: one collector per Lucid
-plugin, one item per op, named after the op (`lucid_ops.exponential::exp`). So pytest's own
+plugin, one item per op, named after the op (`lucid_ops.exponential::exp`), and one per oracle
+check (`lucid_ops.exponential::exp[oracle]`: with `--lucid-oracle torch` for every op, otherwise
+for the ops that declare a `reference`). So pytest's own
 tools work on them: `-k exp`, `-x`, `--junitxml`, pytest-xdist's `-n auto`, and hypothesis's
 `--hypothesis-profile` and `--hypothesis-seed`. A Lucid plugin that fails to load is a
 collection error naming it. Each item runs the same check as `lucid-gradcheck`, and a failure
@@ -35,6 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lucid-order", type=int, choices=(1, 2), default=1, help="derivative order to check")
     group.addoption("--lucid-mode", choices=("auto", "full", "fast"), default="auto", help="Jacobian mode")
     group.addoption("--lucid-dtype", choices=("float64", "float32"), default="float64", help="dtype the ops run in")
+    group.addoption("--lucid-check", choices=("all", "derivative", "oracle"), default="all",
+                    help="kinds of check: derivative, oracle, or both (default)")
+    group.addoption("--lucid-oracle", choices=("reference", "torch"), default="reference",
+                    help="what the oracle check compares with: each op's own reference (default), or PyTorch")
     group.addoption("--lucid-timeout", type=float, default=0, metavar="SECONDS",
                     help="check each op in a process of its own and fail it after SECONDS (default: 0, no limit, "
                          "in this process)")
@@ -105,9 +111,13 @@ class LucidPlugin(pytest.Collector):
         self.ops, self.error = ops, error
 
     def collect(self) -> list[OpCheck]:
+        from gradcheck.cli import tasks, title
+        import lucid
+
         if self.error is not None:
             raise self.CollectError(f"Lucid plugin {self.name!r} could not be loaded: {self.error}")
-        return [OpCheck.from_parent(self, name=name) for name in self.ops]
+        return [OpCheck.from_parent(self, name=title(*task).replace(" [", "["), task=task)
+                for task in tasks(lucid.registry, self.ops, options(self.config))]
 
 
 class OpFailure(Exception):
@@ -119,12 +129,16 @@ class OpFailure(Exception):
 
 
 class OpCheck(pytest.Item):
-    """The gradient check of one op."""
+    """One check of one op: its derivative, or its agreement with an oracle."""
+
+    def __init__(self, *, task: tuple[str, str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.task = task
 
     def runtest(self) -> None:
         from gradcheck.cli import run
 
-        report = next(run([self.name], options(self.config), jobs=1, timeout=self.config.getoption("lucid_timeout")))
+        report = next(run([self.task], options(self.config), jobs=1, timeout=self.config.getoption("lucid_timeout")))
         if report.status == "skipped":
             pytest.skip(report.reason)
         if report.status != "passed":
@@ -151,4 +165,5 @@ def options(config: pytest.Config) -> Options:
                    max_examples=config.getoption("lucid_max_examples") or settings.default.max_examples,
                    seed=run_seed(None if seed is None else int(seed)), order=config.getoption("lucid_order"),
                    mode=config.getoption("lucid_mode"), dtype=config.getoption("lucid_dtype"),
-                   plugins=tuple(config.getoption("lucid_plugin")))
+                   plugins=tuple(config.getoption("lucid_plugin")), oracle=config.getoption("lucid_oracle"),
+                   checks=config.getoption("lucid_check"))

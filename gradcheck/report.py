@@ -63,7 +63,7 @@ class OpReport:
 
     op: str
     plugin: str | None = None
-    check: str = "derivative"  # the kind of check: "derivative" (finite differences) or "oracle"
+    check: str = "derivative"  # the kind of check: "derivative" (finite differences), "oracle", "invalid calls"
     status: str = "passed"  # "passed" | "failed" | "error" | "skipped"
     examples: int = 0
     rejected: int = 0
@@ -84,9 +84,11 @@ class OpReport:
     def summary(self) -> str:
         """One line: status, op, counts, errors, time."""
         where = f" [{self.plugin}]" if self.plugin else ""
+        kind = "" if self.check == "derivative" else f" ({self.check})"
         counts = f"{self.examples} examples, {self.rejected} rejected"
-        line = (f"{self.status.upper():7} {self.op}{where}: {counts}, max abs err {self.max_abs_error:.2g}, "
-                f"max rel err {self.max_rel_error:.2g}, {self.duration:.2f}s")
+        errors = (f", max abs err {self.max_abs_error:.2g}, max rel err {self.max_rel_error:.2g}"
+                  if self.check in HEADERS else "")  # the kinds that compare numbers
+        line = f"{self.status.upper():7} {self.op}{kind}{where}: {counts}{errors}, {self.duration:.2f}s"
         return line + (f" -- {self.reason}" if self.reason and not self.passed else "")
 
     def format(self) -> str:

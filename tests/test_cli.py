@@ -193,11 +193,11 @@ def test_progress_line_only_on_a_terminal():
     failed = OpReport(op="exp", plugin="p", status="failed", reason="wrong")
     for stream, live in ((TTY(), True), (io.StringIO(), False)):
         terminal = cli.Terminal(stream, verbosity=0, total=2)
-        terminal.started("exp")
+        terminal.started(("exp", "derivative"))
         terminal.finished(failed)
-        terminal.started("log")
+        terminal.started(("log", "oracle"))
         text = stream.getvalue()
-        assert ("[1/2] checking exp" in text and "[2/2] checking log, 1 failed" in text) is live
+        assert ("[1/2] checking exp" in text and "[2/2] checking log [oracle], 1 failed" in text) is live
         assert ("\r" in text) is live
 
 

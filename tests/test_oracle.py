@@ -2,6 +2,8 @@
 with PyTorch (or an op's own reference) in default settings; and what it must not flag."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.special as sp
@@ -143,3 +145,57 @@ def exp_but_not_0d(x):
 def test_lucid_refusing_what_pytorch_computes_fails_naming_both():
     report = check_oracle(Op("exp", exp_but_not_0d, exp_rule), seed=0)
     assert report.status == "failed" and "where PyTorch (torch.exp) returns a value" in report.reason
+
+
+# --- in the CLI and the pytest plugin ------------------------------------------------------------
+
+REFERENCE_PLUGIN = '''
+import numpy as np
+import scipy.special as sp
+import lucid
+from lucid import Op, hookimpl
+
+rule = lambda g, out, x: (g * 2 / np.sqrt(np.pi) * lucid.exp(-x * x),)
+right = Op("refs.erf", sp.erf, rule, reference=sp.erf)
+approximate = Op("refs.erf_tanh", lambda x: np.tanh(1.2 * x), rule, reference=sp.erf)  # its rule agrees with erf
+
+@hookimpl
+def lucid_ops():
+    return [right, approximate]
+'''
+
+
+def test_the_cli_checks_a_declared_reference_by_default_and_names_the_kind(tmp_path):
+    from test_cli import lucid_gradcheck
+
+    (tmp_path / "cli_reference_ops.py").write_text(REFERENCE_PLUGIN)
+    done = lucid_gradcheck("-p", "cli_reference_ops", "-k", "refs", "--max-examples", "20", "-v",
+                           "--json", "report.json", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "refs.erf [oracle] PASSED" in done.stdout and "refs.erf_tanh [oracle] FAILED" in done.stdout
+    assert any(line.startswith("refs.erf_tanh FAILED") for line in lines)  # the derivative too: 1.2 x != x
+    assert "reproduce: lucid-gradcheck refs.erf_tanh" in done.stdout and "--check oracle" in done.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {(op["op"], op["check"], op["status"]) for op in report["ops"]} >= {
+        ("refs.erf", "oracle", "passed"), ("refs.erf_tanh", "oracle", "failed")}
+
+
+def test_the_cli_compares_with_pytorch_and_counts_ops_without_a_counterpart(tmp_path):
+    from test_cli import lucid_gradcheck
+
+    done = lucid_gradcheck("exp", "index_backward", "--oracle", "torch", "--check", "oracle", "--max-examples", "20",
+                           "-v", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exp [oracle] PASSED" in done.stdout and "index_backward [oracle] SKIPPED" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("1 passed, 1 skipped")
+
+
+def test_the_pytest_plugin_runs_the_oracle_as_items_of_their_own(tmp_path):
+    from test_pytest_plugin import pytest_run
+
+    done = pytest_run(tmp_path, "--lucid-gradcheck", "--lucid-ops", "sum and not cumsum and not logsumexp",
+                      "--lucid-oracle", "torch", "--lucid-max-examples", "10", "-v")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "lucid_ops.reductions::sum PASSED" in done.stdout
+    assert "lucid_ops.reductions::sum[oracle] PASSED" in done.stdout
