@@ -199,3 +199,14 @@ def test_the_pytest_plugin_runs_the_oracle_as_items_of_their_own(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "lucid_ops.reductions::sum PASSED" in done.stdout
     assert "lucid_ops.reductions::sum[oracle] PASSED" in done.stdout
+
+
+def test_the_torch_oracle_without_pytorch_is_a_usage_error_before_any_check(monkeypatch, capsys):
+    import importlib.util
+
+    from gradcheck import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    assert cli.main(["exp", "--oracle", "torch"]) == cli.USAGE_ERROR
+    assert "pip install torch" in capsys.readouterr().err
