@@ -13,9 +13,14 @@ _generator = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator used by rand, randn, dropout and parameter initialisation."""
+    """Seed the generator used by rand, randn, dropout and parameter initialisation. As in PyTorch,
+    the seed is taken as int(seed), and a negative one wraps around 2**64."""
     global _generator
-    _generator = np.random.default_rng(seed)
+    try:
+        value = int(seed)
+    except (TypeError, ValueError):
+        raise OpError(f"manual_seed: seed must be an int, got {seed!r} ({type(seed).__name__})") from None
+    _generator = np.random.default_rng(value % 2**64)
 
 
 def generator() -> np.random.Generator:

@@ -221,6 +221,37 @@ def test_linear_sizes():
         nn.Linear(2, 2.5)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.Embedding(-1, 2), r"Embedding: each size must be a non-negative int, got -1 in \(-1, 2\)"),
+    (lambda: nn.Embedding(2, 2.5), r"Embedding: each size must be a non-negative int, got 2.5 \(float\)"),
+    (lambda: nn.Conv2d(-1, 2, 3), r"Conv2d: each size must be a non-negative int, got -1"),
+    (lambda: nn.BatchNorm1d(2.5), r"BatchNorm1d: each size must be a non-negative int, got 2.5"),
+    (lambda: nn.LayerNorm(-1), r"LayerNorm: each size must be a non-negative int, got -1"),
+    (lambda: nn.Dropout("a"), r"Dropout: probability p must be in \[0, 1\], got 'a'"),
+])
+def test_every_layer_checks_the_sizes_of_its_weights(make, message):
+    with pytest.raises(OpError, match=message):
+        make()
+
+
+def test_manual_seed_takes_what_pytorch_takes_and_names_what_it_does_not():
+    lucid.manual_seed(1.5)  # int(seed), as torch.manual_seed
+    first = lucid.rand(3).tolist()
+    lucid.manual_seed(1)
+    assert lucid.rand(3).tolist() == first
+    lucid.manual_seed(-1)  # wraps around 2**64, as in PyTorch
+    with pytest.raises(OpError, match=r"manual_seed: seed must be an int, got 'a' \(str\)"):
+        lucid.manual_seed("a")
+
+
+def test_lambda_lr_needs_functions():
+    optimizer = optim.SGD([lucid.ones(2, requires_grad=True)], lr=0.1)
+    with pytest.raises(OpError, match="LambdaLR: lr_lambda must be a function of the epoch, or a list of them"):
+        lr_scheduler.LambdaLR(optimizer, 0.5)
+    with pytest.raises(OpError, match="LambdaLR: lr_lambda must be a function"):
+        lr_scheduler.LambdaLR(optimizer, [0.5])
+
+
 # data ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("samples, message", [

@@ -37,6 +37,9 @@ def check_dtype_matches(layer: Module, input: Tensor, weight: Tensor | None) -> 
 
 
 def _new_parameter(shape: tuple[int, ...], dtype: Any, where: str) -> Parameter:
+    """Every layer's weights are made here, so every layer's sizes are checked here."""
+    for n in shape:
+        check_count(n, "each size", where, shape)
     return Parameter(np.empty(shape, dtype=check_dtype(np.float32 if dtype is None else dtype, where)))
 
 
@@ -228,8 +231,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise OpError(f"Dropout: probability p must be in [0, 1], got {p}")
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not 0 <= p <= 1:
+            raise OpError(f"Dropout: probability p must be in [0, 1], got {p!r}")
         self.p = p
 
     def forward(self, input: Tensor) -> Tensor:

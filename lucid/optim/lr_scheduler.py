@@ -99,6 +99,9 @@ class LambdaLR(LRScheduler):
         if callable(lr_lambda):
             self.lr_lambdas = [lr_lambda] * groups
         else:
+            if not isinstance(lr_lambda, (list, tuple)) or not all(callable(f) for f in lr_lambda):
+                raise OpError(f"LambdaLR: lr_lambda must be a function of the epoch, or a list of them (one per "
+                              f"parameter group), got {lr_lambda!r}")
             self.lr_lambdas = list(lr_lambda)
             if len(self.lr_lambdas) != groups:
                 raise OpError(f"LambdaLR: got {len(self.lr_lambdas)} lr_lambdas for {groups} parameter groups")
