@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 import struct
 import zipfile
 import zlib
@@ -56,13 +57,20 @@ def save(obj: Any, f: str | os.PathLike | IO[bytes]) -> None:
     if not isinstance(f, (str, os.PathLike)):
         _write(arrays, f)
         return
-    path = os.fspath(f)
-    folder, name = os.path.split(os.path.abspath(path))
+    path = os.path.realpath(f)  # through a symlink, as open() writes: replace the file, keep the link
+    folder, name = os.path.split(path)
     temporary = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL: never clobber a file of that name; mode 0o666 lets the umask decide, as open() does.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        # O_EXCL: never clobber a file of that name; mode 0o666 lets the umask decide, as open() does.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                             0o666)
+    except OSError as error:
+        raise LucidError(f"save: can't write {os.fspath(f)!r}: {error.strerror} (creating a file in "
+                         f"{folder!r})") from error
     try:
         with open(descriptor, "wb") as file:
+            with contextlib.suppress(FileNotFoundError):  # an existing file keeps its permissions
+                os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
             _write(arrays, file)
             file.flush()
             os.fsync(file.fileno())
@@ -125,10 +133,9 @@ def _encode(obj: Any, path: tuple, arrays: dict[str, np.ndarray], places: dict[s
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
         return {kind: [_encode(v, path + (i,), arrays, places, depth + 1) for i, v in enumerate(obj)]}
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
+    value = obj.item() if isinstance(obj, np.generic) else obj  # NumPy scalars that JSON can hold exactly
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
     raise LucidError(f"save: can't save a {type(obj).__name__} at {place}; lucid.save stores "
                      f"Tensors, arrays, numbers, strings and None in dicts, lists and tuples (no pickle)")
 

@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import stat
 import struct
 import tracemalloc
 import zipfile
@@ -83,6 +84,62 @@ def test_save_to_an_open_file_still_works(tmp_path):
     lucid.save(state(), buffer)
     buffer.seek(0)
     assert lucid.load(buffer)["weight"].shape == (2, 3)
+
+
+def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "secret.npz"
+    lucid.save(state(), path)
+    path.chmod(0o600)
+    lucid.save(state(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path):
+    umask = os.umask(0o027)
+    try:
+        lucid.save(state(), tmp_path / "model.npz")
+        with open(tmp_path / "plain", "wb"):
+            pass
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "model.npz").stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    assert stat.S_IMODE((tmp_path / "model.npz").stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("target_exists", [True, False])
+def test_save_writes_through_a_symlink(tmp_path, target_exists):
+    (tmp_path / "runs").mkdir()
+    real = tmp_path / "runs" / "model-7.npz"
+    if target_exists:
+        lucid.save({"step": 6}, real)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(real)
+    lucid.save(state(), link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert lucid.load(real)["step"] == 7
+    assert sorted(os.listdir(tmp_path / "runs")) == ["model-7.npz"]  # the temporary file was beside it
+
+
+def test_save_into_a_missing_folder_names_the_target(tmp_path):
+    path = tmp_path / "no" / "model.npz"
+    with pytest.raises(lucid.LucidError, match=rf"save: can't write '{path}': No such file or directory"):
+        lucid.save(state(), str(path))
+
+
+@pytest.mark.parametrize("scalar, name", [(np.datetime64("2020-01-01"), "datetime64"),
+                                          (np.timedelta64(3, "s"), "timedelta64"), (np.bytes_(b"a"), "bytes_"),
+                                          (np.longdouble(1.5), "longdouble"), (np.complex64(1 + 2j), "complex64"),
+                                          (1 + 2j, "complex")])
+def test_save_refuses_a_scalar_json_cannot_hold(tmp_path, scalar, name):
+    with pytest.raises(lucid.LucidError, match=rf"save: can't save a {name} at \['meta'\]\['d'\]"):
+        lucid.save({"meta": {"d": scalar}}, tmp_path / "x.npz")
+    assert not os.listdir(tmp_path)
+
+
+def test_numpy_scalars_that_json_holds_round_trip(tmp_path):
+    saved = {"a": np.float32(0.5), "b": np.int64(3), "c": np.bool_(True), "d": np.str_("x")}
+    lucid.save(saved, tmp_path / "x.npz")
+    assert lucid.load(tmp_path / "x.npz") == {"a": 0.5, "b": 3, "c": True, "d": "x"}
 
 
 # save: keys that would collide ---------------------------------------------------------------------
