@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import os
 import secrets
 import stat
@@ -153,6 +154,10 @@ def load(f: str | os.PathLike | IO[bytes], *, max_bytes: int | None = DEFAULT_MA
     (default 1 GiB; None for no limit): a larger file is refused before any is read. Anything
     malformed raises a LucidError naming the file and the problem."""
     label = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else repr(getattr(f, "name", f))
+    if max_bytes is not None and (not isinstance(max_bytes, numbers.Integral) or isinstance(max_bytes, bool)
+                                  or max_bytes <= 0):
+        raise LucidError(f"lucid.load({label}): max_bytes must be a positive int (or None for no limit), "
+                         f"got {max_bytes!r}")
     with open(f, "rb") if isinstance(f, (str, os.PathLike)) else contextlib.nullcontext(f) as file:
         try:
             arrays = _read_arrays(file, max_bytes)
@@ -187,6 +192,7 @@ def _read_arrays(file: IO[bytes], max_bytes: int | None) -> dict[str, np.ndarray
         raise _Malformed("not a zip archive (lucid.load reads the .npz files of lucid.save and np.savez)")
     with zipfile.ZipFile(file) as archive:
         members = archive.infolist()
+        _check_directory(file, members)
         declared = sum(member.file_size for member in members)
         if max_bytes is not None and declared > max_bytes:
             raise _Malformed(f"its arrays would inflate to {declared} bytes in all, more than "
@@ -196,9 +202,23 @@ def _read_arrays(file: IO[bytes], max_bytes: int | None) -> dict[str, np.ndarray
         for member in members:
             if not member.filename.endswith(".npy"):
                 raise _Malformed(f"member {member.filename!r} is not a .npy array")
+            if member.filename[:-4] in arrays:  # the later one would silently replace the earlier
+                raise _Malformed(f"the archive holds two members named {member.filename!r}")
             with archive.open(member) as stream:  # yields at most member.file_size bytes, checked by CRC
                 arrays[member.filename[:-4]] = _read_npy(stream, member)
         return arrays
+
+
+def _check_directory(file: IO[bytes], members: list[zipfile.ZipInfo]) -> None:
+    """Refuse a central directory that holds fewer (or more) entries than the end-of-central-directory
+    record declares. zipfile does not check: a corrupted comment length makes it skip the entries
+    after it, silently, and an archive that lost its last entries still looks like a valid .npz.
+    (The directory's size needs no check of its own: zipfile reads exactly the declared bytes.)"""
+    end = zipfile._EndRecData(file)  # the record zipfile itself just read (Zip64 included)
+    declared = end[zipfile._ECD_ENTRIES_TOTAL]
+    if len(members) != declared:
+        raise _Malformed(f"its zip directory is corrupted: the end record declares {declared} entries, "
+                         f"but the directory holds {len(members)}")
 
 
 def _read_npy(stream: IO[bytes], member: zipfile.ZipInfo) -> np.ndarray:

@@ -219,6 +219,40 @@ def test_any_flipped_byte_gives_a_lucid_error_or_a_clean_load(tmp_path):
     assert refused > len(data) // 2
 
 
+def test_load_of_a_zip_directory_that_lost_entries(tmp_path):
+    """A flipped comment length makes zipfile skip the entries after it; '__lucid__' is the last one."""
+    path = tmp_path / "model.npz"
+    lucid.save({"w": lucid.ones(2), "b": lucid.zeros(2), "meta": {"epoch": 3}}, path)
+    data = bytearray(path.read_bytes())
+    data[data.index(b"PK\x01\x02") + 33] ^= 0x5C  # the high byte of the first entry's comment length
+    path.write_bytes(bytes(data))
+    assert "zip directory is corrupted: the end record declares 3 entries, but the directory holds 1" \
+        in load_error(path)
+
+
+def test_a_plain_npz_from_numpy_still_loads(tmp_path):
+    np.savez(tmp_path / "plain.npz", w=np.ones(2), b=np.zeros(3))
+    loaded = lucid.load(tmp_path / "plain.npz")
+    assert sorted(loaded) == ["b", "w"] and isinstance(loaded["w"], lucid.Tensor)
+
+
+def test_load_refuses_two_members_of_one_name(tmp_path):
+    path = tmp_path / "x.npz"
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        write_zip(path, {"w.npy": np.ones(2)})
+        with zipfile.ZipFile(path, "a") as archive:
+            with archive.open("w.npy", "w") as member:
+                np.lib.format.write_array(member, np.zeros(2))
+    assert "two members named 'w.npy'" in load_error(path)
+
+
+@pytest.mark.parametrize("max_bytes", ["10", True, 0, -1, 1.5])
+def test_load_checks_max_bytes(tmp_path, max_bytes):
+    lucid.save(state(), tmp_path / "model.npz")
+    message = load_error(tmp_path / "model.npz", max_bytes=max_bytes)
+    assert f"max_bytes must be a positive int (or None for no limit), got {max_bytes!r}" in message
+
+
 def test_load_of_a_structure_naming_a_missing_array(tmp_path):
     path = write_zip(tmp_path / "x.npz", {"__lucid__.npy": structure({"dict": [["w", {"tensor": "w"}]]})})
     assert "refers to an array 'w' that the file does not have" in load_error(path)
