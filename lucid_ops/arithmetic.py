@@ -11,6 +11,7 @@ input's values is a constant: multiplying `g` by it keeps the rule differentiabl
 import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
+from lucid_ops.common import has_zero
 from lucid_ops.exponential import log
 
 binary = (Arg("input", dtype="any"), Arg("other", dtype="any"))
@@ -32,15 +33,15 @@ def _pow_vjp(g, out, x, y):
     where x = 0 and y >= 0 (0 * -inf, or 1 * -inf at 0^0): PyTorch's pow_backward and
     pow_backward_exponent. PyTorch masks d/dx wherever y = 0; away from x = 0 the formula gives that 0
     itself and keeps its derivative in y, which the mask would cut. The masks are constants, so the
-    rule differentiates again; they are only built when x or y has a zero (`all()` is the cheap test)."""
+    rule differentiates again; they are only built when x or y has a zero (`has_zero` is the cheap test)."""
     gx = gy = None
     if x.requires_grad:
         gx = g * y * x ** (y - 1)
-        if not y.data.all() and not x.data.all():
+        if has_zero(y.data) and has_zero(x.data):
             gx = where((y.data == 0) & (x.data == 0), 0.0, gx)
     if y.requires_grad:
         slope = out * log(x)
-        if not x.data.all():
+        if has_zero(x.data):
             slope = where((x.data == 0) & (y.data >= 0), 0.0, slope)
         gy = g * slope
     return gx, gy

@@ -12,6 +12,13 @@ def keepdim_shape(shape: Sequence[int], reduced: Sequence[int]) -> tuple[int, ..
     return tuple(1 if i in reduced else n for i, n in enumerate(shape))
 
 
+def has_zero(a: np.ndarray) -> bool:
+    """Whether `a` has a zero (NaN is not one): the test a rule runs before building an edge-point
+    mask. np.count_nonzero skips the ufunc reduction machinery, so on small arrays it costs about a
+    third of `not a.all()`, and the common case, no zero, pays only this."""
+    return np.count_nonzero(a) < a.size
+
+
 def reusing(buffer: np.ndarray, ufunc: np.ufunc, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """ufunc(a, b), written over `buffer` (one of a and b, a temporary the rule just made) when the
     result has its shape and dtype. A fresh large array costs as much as the arithmetic (its pages

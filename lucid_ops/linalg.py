@@ -30,7 +30,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
-from lucid_ops.common import keepdim_shape
+from lucid_ops.common import has_zero, keepdim_shape
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def _det_vjp(g, out, a):
     """d det = det tr(A^-1 dA), so the gradient is g det(A) A^-T: the cofactor matrix, times g. Where
     a matrix of the batch is singular (det exactly 0, no inverse) the cofactors come from the minors
     instead: det is a polynomial, differentiable everywhere, and PyTorch gives the same adjugate."""
-    if out.data.all():
+    if not has_zero(out.data):
         return ((g * out)[..., None, None] * inv(a).mT,)
     return (g[..., None, None] * _cofactors(a),)
 
@@ -542,7 +542,8 @@ def _extreme(values, ord, axis):
 def _vector_norm_grad(x, n, ord, dims):
     """d|x|_p / dx = sign(x) |x|^(p-1) / |x|_p^(p-1); for p = +-inf, the sign at the extreme entries.
     Where it reads 0/0 the value is PyTorch's (norm_backward): 0 for a zero vector (its norm is taken
-    as 1, its entries are 0), sign(x) for p = 1, and 0 at the zero entries for p < 1."""
+    as 1, its entries are 0), sign(x) for p = 1, and 0 at the zero entries for p < 1. The masks are
+    built only where a zero is present."""
     ord = 2 if ord is None else ord
     if ord == 0:
         return np.zeros(x.shape, dtype=x.dtype)  # counts non-zero entries: piecewise constant
@@ -551,12 +552,14 @@ def _vector_norm_grad(x, n, ord, dims):
         return sign * _extreme(np.abs(x.data), ord, dims)
     if ord == 1:
         return sign
+    if ord > 1 and has_zero(n.data):
+        n = n + (n.data == 0)  # a zero vector's norm is taken as 1
     if ord == 2:
-        return x / (n + (n.data == 0))
+        return x / n
     scaled = sign * (x * sign) ** (ord - 1)
     if ord > 1:
-        return scaled / (n + (n.data == 0)) ** (ord - 1)
-    if not x.data.all():
+        return scaled / n ** (ord - 1)
+    if has_zero(x.data):
         scaled = where(x.data == 0, 0.0, scaled)  # |x|^(p-1) is inf there
     return scaled * n ** (1 - ord)
 

@@ -16,7 +16,7 @@ import numpy as np
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
 from lucid_ops.arithmetic import where
-from lucid_ops.common import keepdim_shape
+from lucid_ops.common import has_zero, keepdim_shape
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, flip, pad, permute
 
@@ -223,11 +223,15 @@ def _var_vjp(g, out, x, dim, unbiased, keepdim, correction):
 
 def _std_vjp(g, out, x, dim, unbiased, keepdim, correction):
     """std = sqrt(var): d std = d var / (2 std). Where all values are equal std is 0 and PyTorch's
-    gradient is 0 (a subgradient): the constant mask `flat` makes it so and keeps the division finite."""
+    gradient is 0 (a subgradient): the constant mask `flat` makes it so and keeps the division finite.
+    2 std is written out + out, exactly 2 * out without turning the number 2 into a constant."""
     dim, ddof = _ddof("std", dim, unbiased, correction)
     g, out = _keep(g, x, dim, keepdim), _keep(out, x, dim, keepdim)
-    flat = out.data == 0
-    g = where(flat, 0.0, g / (2 * (out + _constant(flat, out)))) if flat.any() else g / (2 * out)
+    if has_zero(out.data):
+        flat = out.data == 0
+        g = where(flat, 0.0, g / (2 * (out + _constant(flat, out))))
+    else:
+        g = g / (out + out)
     return (_var_grad(g, x, dim, ddof),)
 
 
@@ -300,11 +304,12 @@ def _norm_vjp(g, out, x, p, dim, keepdim):
     if math.isinf(p):
         hit = np.abs(x.data) == norm.data
         return (g * sign * _constant(hit / hit.sum(axis=axes("", dim, x.ndim), keepdims=True), x),)
-    norm = norm + _constant(norm.data == 0, norm)  # 0/0 -> 0/1 where the slice is all zeros
+    if has_zero(norm.data):
+        norm = norm + _constant(norm.data == 0, norm)  # 0/0 -> 0/1 where the slice is all zeros
     if p == 2:
         return (g * x / norm,)
     scaled = (x * sign / norm) ** (p - 1)
-    if p < 1 and not x.data.all():
+    if p < 1 and has_zero(x.data):
         scaled = where(x.data == 0, 0.0, scaled)  # inf * 0 at the zero entries: 0, as in PyTorch
     return (g * sign * scaled,)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from lucid import Arg, Op, hookimpl
 from lucid_ops.arithmetic import sqrt
-from lucid_ops.common import reusing
+from lucid_ops.common import has_zero, reusing
 
 unit = (Arg("input", low=-1, high=1),)
 
@@ -25,7 +25,7 @@ def _atan2_vjp(g, out, y, x):
     """atan2(y, x) is the angle of the point (x, y): d/dy = x / r², d/dx = -y / r². At the origin,
     where that reads 0/0, both are 0, as in PyTorch: r² is taken as 1 there (a constant)."""
     r2 = x * x + y * y
-    r2 = r2 + (r2.data == 0) if not r2.data.all() else r2
+    r2 = r2 + (r2.data == 0) if has_zero(r2.data) else r2
     return g * x / r2, -g * y / r2
 
 

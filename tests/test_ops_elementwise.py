@@ -354,6 +354,15 @@ def test_fused_backward_rules_write_over_their_own_temporary_only_where_it_fits(
     assert wider.shape == (4, 2, 3) and wider_dtype.dtype == np.float64 and slope.tolist() == [[1.0] * 3] * 2
 
 
+def test_has_zero_sees_negative_zero_and_not_nan():
+    """The rules test for edge points with has_zero before building a mask: -0.0 is a zero there
+    (pow, norm and atan2 mask it too), NaN is not (its gradient stays NaN), and 0-d arrays count."""
+    from lucid_ops.common import has_zero
+    assert has_zero(np.array([1.0, -0.0], np.float32)) and has_zero(np.array(0.0))
+    assert not has_zero(np.array([1.0, np.nan, -np.inf])) and not has_zero(np.array(2.0))
+    assert not has_zero(np.zeros((0, 3)))
+
+
 # --- against PyTorch, when it is installed -------------------------------------------------------
 
 @pytest.mark.parametrize("name,case", CASES)
