@@ -305,12 +305,6 @@ class Op:
             raise OpError(f"op {self.name!r}: argument names repeat: {names}")
         if self.signature and sorted(n.lstrip("*") for n in self.signature) != sorted(names):
             raise OpError(f"op {self.name!r}: signature {self.signature} must name each of {names} once")
-        if self.reference is not None and not callable(self.reference):
-            raise OpError(f"op {self.name!r}: reference must be a function of NumPy arrays, got {self.reference!r}")
-        unknown = set(self.differences) - set(DIFFERENCES)
-        if unknown or not all(isinstance(why, str) and why for why in self.differences.values()):
-            raise OpError(f"op {self.name!r}: differences maps aspects ({', '.join(DIFFERENCES)}) to the reason "
-                          f"for each, got {dict(self.differences)!r}")
         if self.residuals and self.outputs != 1:
             raise OpError(f"op {self.name!r}: residuals are for single-output ops, got outputs={self.outputs}")
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
@@ -346,6 +340,11 @@ class Op:
             raise fail("kinks", "a tuple of numbers or a function of the params giving one")
         if self.sample is not None and not callable(self.sample):
             raise fail("sample", "a function of a Draw, or None")
+        if self.reference is not None and not callable(self.reference):
+            raise fail("reference", "a function of NumPy arrays, or None")
+        if not isinstance(self.differences, Mapping) or not set(self.differences) <= set(DIFFERENCES) or not all(
+                isinstance(why, str) and why for why in self.differences.values()):
+            raise fail("differences", f"a mapping of aspects ({', '.join(DIFFERENCES)}) to the reason for each")
         if not isinstance(self.signature, tuple) or not all(isinstance(n, str) for n in self.signature):
             raise fail("signature", "a tuple of argument names")
         if self.shapes != "elementwise":

@@ -96,9 +96,9 @@ def test_a_declared_difference_skips_exactly_that_aspect():
     float64 = SEEDED["a float32 op that answers in float64"]
     assert check_oracle(Op("sin", float64.forward, float64.vjp,
                            differences={"dtype": "float64 on purpose (a test)"}), seed=0).passed
-    with pytest.raises(OpError, match="differences maps aspects"):
+    with pytest.raises(OpError, match="differences must be a mapping of aspects"):
         Op("exp", np.exp, exp_rule, differences={"colour": "blue"})
-    with pytest.raises(OpError, match="differences maps aspects"):
+    with pytest.raises(OpError, match="differences must be a mapping of aspects"):
         Op("exp", np.exp, exp_rule, differences={"values": ""})
 
 
@@ -115,7 +115,7 @@ def test_a_third_party_reference_is_checked_against_the_ops_values():
     report = check_oracle(approximate, oracle="reference", seed=0)
     assert report.status == "failed" and "the op's reference" in report.reason
     assert check_oracle(Op("mylib.erf", sp.erf, rule), oracle="reference").status == "skipped"
-    with pytest.raises(OpError, match="reference must be a function"):
+    with pytest.raises(OpError, match="reference must be a function of NumPy arrays"):
         Op("mylib.erf", sp.erf, rule, reference="scipy.special.erf")
 
 
