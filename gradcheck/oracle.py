@@ -152,13 +152,22 @@ TORCH_UNDIFFERENTIATED = {
 
 def torch_counterpart(op: Op) -> Callable[..., Any] | None:
     """PyTorch's function for `op`, or None if it has none. Raises ImportError without PyTorch."""
+    found = _counterpart(op)
+    return None if found is None else found[1]
+
+
+def _counterpart(op: Op) -> tuple[str, Callable[..., Any]] | None:
+    """(the name a report gives it, PyTorch's function) for `op`, or None."""
     torch = _torch()
     if op.name in COUNTERPARTS:
-        return COUNTERPARTS[op.name]
+        fn = COUNTERPARTS[op.name]
+        return None if fn is None else (f"COUNTERPARTS[{op.name!r}]", fn)
     *space, short = op.name.split(".")
-    homes = {(): (torch, torch.nn.functional), ("linalg",): (torch.linalg,),
-             ("nn", "functional"): (torch.nn.functional,)}.get(tuple(space), ())
-    return next((getattr(home, short) for home in homes if callable(getattr(home, short, None))), None)
+    homes = {(): (("torch", torch), ("torch.nn.functional", torch.nn.functional)),
+             ("linalg",): (("torch.linalg", torch.linalg),),
+             ("nn", "functional"): (("torch.nn.functional", torch.nn.functional),)}.get(tuple(space), ())
+    return next(((f"{path}.{short}", getattr(home, short)) for path, home in homes
+                 if callable(getattr(home, short, None))), None)
 
 
 # --- one call on each side --------------------------------------------------------------------
@@ -330,8 +339,8 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
         name, theirs_in = "the op's reference", Library(lambda x, wanted: np.array(x, copy=True),
                                                         lambda arrays: op.reference(*arrays, **params), None, None)
     else:
-        fn = torch_counterpart(op)
-        name, theirs_in = f"PyTorch ({_torch_name(op, fn)})", torch_library(op, fn, params)
+        where, fn = _counterpart(op)
+        name, theirs_in = f"PyTorch ({where})", torch_library(op, fn, params)
     ours_in = lucid_library(op, case.params)
     arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
     ours, theirs = run(ours_in, arrays), run(theirs_in, arrays)
@@ -377,12 +386,6 @@ def check_float32_dtypes(ours_in: Library, theirs_in: Library, case: Case, name:
 
 def differentiable(op: Op, arrays: Sequence[np.ndarray | None]) -> list[int]:
     return [i for i, x in enumerate(arrays) if x is not None and x.dtype.kind == "f" and arg_of(op, i).differentiable]
-
-
-def _torch_name(op: Op, fn: Callable[..., Any]) -> str:
-    if op.name in COUNTERPARTS:
-        return f"COUNTERPARTS[{op.name!r}]"
-    return f"{getattr(fn, '__module__', None) or 'torch'}.{fn.__name__}".replace("torch._C._nn", "torch.nn.functional")
 
 
 def check_refusals(op: Op, ours: Side, theirs: Side, name: str) -> None:

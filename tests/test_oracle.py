@@ -210,3 +210,9 @@ def test_the_torch_oracle_without_pytorch_is_a_usage_error_before_any_check(monk
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
     assert cli.main(["exp", "--oracle", "torch"]) == cli.USAGE_ERROR
     assert "pip install torch" in capsys.readouterr().err
+
+
+def test_bad_settings_and_unknown_ops_are_error_reports_not_exceptions():
+    assert check_oracle("exp", oracle="numpy").status == "error"
+    assert "invalid settings" in check_oracle("exp", order=3).reason
+    assert check_oracle("no_such_op").status == "error"
