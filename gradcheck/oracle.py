@@ -209,7 +209,8 @@ def call_torch(op: Op, fn: Callable[..., Any], tensors: Sequence[Any], params: d
 def outputs(result: Any) -> list[np.ndarray]:
     """Every output of a call (Lucid's or PyTorch's) as a NumPy array."""
     items = result if isinstance(result, (tuple, list)) else (result,)
-    return [np.asarray(x.data) if isinstance(x, Tensor) else x.detach().numpy() if hasattr(x, "detach")
+    # force=True: PyTorch returns some second-order gradients as a "ZeroTensor" that refuses .numpy()
+    return [np.asarray(x.data) if isinstance(x, Tensor) else x.detach().numpy(force=True) if hasattr(x, "detach")
             else np.asarray(x) for x in items]
 
 
