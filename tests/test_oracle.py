@@ -226,3 +226,15 @@ def test_pytorchs_zero_tensors_read_as_zeros():
     zeros = torch._efficientzerotensor(3, dtype=torch.float64)
     assert zeros._is_zerotensor()
     assert np.array_equal(outputs(zeros)[0], np.zeros(3))
+
+
+def test_the_pytest_plugin_skips_the_torch_oracle_without_pytorch(tmp_path):
+    """PyTorch is an optional extra: a suite whose addopts ask for the torch oracle still runs
+    without it, its oracle items skipped with what to install (pytest.importorskip's way)."""
+    from test_pytest_plugin import pytest_run
+
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None  # not installed\n")
+    done = pytest_run(tmp_path, "--lucid-gradcheck", "--lucid-ops", "expm1",
+                      "--lucid-oracle", "torch", "--lucid-max-examples", "5", "-rs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 1 skipped" in done.stdout and "pip install torch" in done.stdout
