@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .plugins import register_plugin
     from .report import Entry, GradcheckError, OpReport
     from .invalid import check_invalid_calls
+    from .mutate import mutate
     from .runner import check_op, check_ops, check_oracle, gradcheck, gradgradcheck
 
 #: Where each public name lives. Each is imported on first use: pytest imports this package for
@@ -34,7 +35,7 @@ _HOMES = {"check_op": "runner", "check_ops": "runner", "check_oracle": "runner",
           "gradgradcheck": "runner",
           "GradcheckError": "report", "OpReport": "report", "Entry": "report", "Tolerance": "checks",
           "hookimpl": "hookspecs", "register_plugin": "plugins", "strategies": None,
-          "check_invalid_calls": "invalid"}
+          "check_invalid_calls": "invalid", "mutate": "mutate"}
 
 __all__ = list(_HOMES)
 

@@ -58,12 +58,28 @@ class Rejected(Exception):
 
 
 @dataclass
+class MutantOutcome:
+    """One mutant of an op's rule (`gradcheck.mutate`) and what the derivative check made of it."""
+
+    kind: str  # "source" (an AST change of the rule) or "semantic" (the rule's result changed)
+    description: str  # "line 17: g * out  ->  g / out", or "every gradient negated"
+    killed: bool
+    reason: str = ""  # why the check failed it
+    differed: bool | None = None  # for a survivor: did it ever give another gradient on a drawn input?
+
+    def row(self) -> str:
+        verdict = ("differed on drawn inputs, yet passed" if self.differed
+                   else "never differed on a drawn input: equivalent, or wrong only where nothing is drawn")
+        return f"  survived [{self.kind}] {self.description}\n      {verdict}"
+
+
+@dataclass
 class OpReport:
     """The outcome of checking one op (or one function)."""
 
     op: str
     plugin: str | None = None
-    check: str = "derivative"  # the kind of check: "derivative" (finite differences), "oracle", "invalid calls"
+    check: str = "derivative"  # the kind: "derivative" (finite differences), "oracle", "invalid calls", "mutation"
     status: str = "passed"  # "passed" | "failed" | "error" | "skipped"
     examples: int = 0
     rejected: int = 0
@@ -76,6 +92,7 @@ class OpReport:
     reproduce: str = ""
     blob: str | None = None  # hypothesis's @reproduce_failure decorator, when it gave one
     settings: dict[str, Any] = field(default_factory=dict)
+    mutants: list[MutantOutcome] = field(default_factory=list)  # check="mutation": every mutant tried
 
     @property
     def passed(self) -> bool:
@@ -86,6 +103,9 @@ class OpReport:
         where = f" [{self.plugin}]" if self.plugin else ""
         kind = "" if self.check == "derivative" else f" ({self.check})"
         counts = f"{self.examples} examples, {self.rejected} rejected"
+        if self.check == "mutation":
+            killed = sum(m.killed for m in self.mutants)
+            counts = f"{len(self.mutants)} mutants, {killed} killed, score {killed / max(len(self.mutants), 1):.1%}"
         errors = (f", max abs err {self.max_abs_error:.2g}, max rel err {self.max_rel_error:.2g}"
                   if self.check in HEADERS else "")  # the kinds that compare numbers
         line = f"{self.status.upper():7} {self.op}{kind}{where}: {counts}{errors}, {self.duration:.2f}s"
@@ -98,6 +118,7 @@ class OpReport:
             return lines[0]
         if self.failing_input:
             lines.append(f"  minimal failing input: {self.failing_input}")
+        lines.extend(m.row() for m in self.mutants if not m.killed)
         if self.worst:
             lines.extend(HEADERS[self.check])
             lines.extend(e.row() for e in self.worst)

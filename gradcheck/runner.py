@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -74,13 +74,14 @@ def reproduce_line(name: str, registered: bool, seed: int, max_examples: int, or
 
 def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None = None, order: int = 1,
              mode: str = "auto", dtype: str = "float64", atol: float | None = None,
-             rtol: float | None = None) -> OpReport:
+             rtol: float | None = None, shrink: bool = True) -> OpReport:
     """Fuzz `op`'s derivative (a registered name, or any `Op`, registered or not) and report.
 
     `order=2` checks the derivative of the gradient (through create_graph); `mode` chooses the
     full Jacobian, random projections ("fast"), or either by size ("auto"); `dtype="float32"`
     runs the op in float32 and compares with looser tolerances. `atol`/`rtol` override the
-    defaults and any plugin's `lucid_gradcheck_tolerance`."""
+    defaults and any plugin's `lucid_gradcheck_tolerance`. `shrink=False` stops at the first
+    failing input as drawn (mutation analysis wants a verdict, not a minimal example)."""
     start = time.perf_counter()
     op, name, report = _resolve(op_or_name, "derivative",
                                 {"max_examples": max_examples, "order": order, "mode": mode, "dtype": dtype})
@@ -97,8 +98,7 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
     report.reproduce = reproduce_line(name, report.plugin is not None, seed, max_examples, order, mode, dtype)
     try:
         tol = tolerance_for(op, dtype, atol, rtol)
-        custom = plugins.hook().lucid_gradcheck_strategy(op=op)
-        strategy = inputs_for(op, custom, kink_margin(float(np.finfo(dtype).eps), tol.atol, order))
+        strategy = derivative_inputs(op, dtype, order, tol)
     except KeyboardInterrupt:
         raise
     except BaseException as error:
@@ -106,10 +106,19 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         report.duration = time.perf_counter() - start
         return report
     state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed,
-                  lambda arrays, case, rng: check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng))
+                  lambda arrays, case, rng: check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng),
+                  shrink)
     _fail_if_vacuous(report, state, "non-differentiable points")
     report.duration = time.perf_counter() - start
     return report
+
+
+def derivative_inputs(op: Op, dtype: str, order: int, tol: Tolerance | None = None) -> st.SearchStrategy[Case]:
+    """The inputs the derivative check draws for op: from its metadata (or a plugin's strategy),
+    kept far enough from its kinks for finite differences in `dtype`."""
+    tol = tol or tolerance_for(op, dtype, None, None)
+    custom = plugins.hook().lucid_gradcheck_strategy(op=op)
+    return inputs_for(op, custom, kink_margin(float(np.finfo(dtype).eps), tol.atol, order))
 
 
 def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: int = 100, seed: int | None = None,
@@ -184,13 +193,14 @@ class _Run:
 
 
 def _fuzz(report: OpReport, strategy: st.SearchStrategy, dtype: Any, max_examples: int, seed: int,
-          check: Callable[[list, Case, np.random.Generator], Errors]) -> _Run:
+          check: Callable[[list, Case, np.random.Generator], Errors], shrink: bool = True) -> _Run:
     """Run `check` on inputs drawn from `strategy` until it fails (hypothesis then shrinks the input)
     or max_examples pass, and put the outcome in `report`: any kind of check runs through here."""
     state = _Run()
     test = _hypothesis_test(strategy, dtype, state, check)
+    no_shrinking = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
     run = settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck),
-                   report_multiple_bugs=False, print_blob=True, database=None)(test)
+                   report_multiple_bugs=False, print_blob=True, database=None, **no_shrinking)(test)
     run = hypothesis_seed(seed)(run)
     try:
         run()

@@ -1,0 +1,253 @@
+"""Mutation analysis: how much of a wrong derivative would the derivative check catch?
+
+A passing check says the rule agrees with finite differences on the inputs the harness drew, no
+more. To measure what that is worth, make *mutants* of an op's rule, small wrong versions of it,
+and run the op's derivative check on each: a mutant the check fails is killed, one it passes
+survived. A survivor is either an equivalent program (the same function, written differently) or
+a blind spot: inputs the op accepts that its metadata never has the harness draw.
+
+Two sources of mutants, as in mutation-testing tools (mutmut, cosmic-ray):
+
+- the rule's source, one small AST change at a time (`SOURCE_MUTATIONS`): an operator swapped, a
+  comparison loosened, a term dropped, a constant changed, two arguments of a call swapped, one
+  argument name read in place of another;
+- the rule's meaning (`SEMANTIC_MUTATIONS`), for rules whose source cannot be read: its gradients
+  scaled or negated, the cotangent ignored, one input's gradient dropped.
+
+Checks of mutants run in this process and stop at the first failing example without shrinking.
+For each survivor the report says whether it gave a different gradient from the rule's on any
+drawn input: if never, it is likely equivalent (or differs only where nothing is drawn).
+`mutate(op)` is the entry point.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import inspect
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from lucid import Op
+
+from .oracle import differentiable, lucid_library, run
+from .report import MutantOutcome, OpReport
+from .runner import _resolve, check_op, derivative_inputs
+
+# --- mutants of the source -------------------------------------------------------------------------
+
+#: One AST node type -> what it may become. Each entry is one classic mutation operator.
+OPERATOR_SWAPS: dict[type, tuple[type, ...]] = {
+    ast.Add: (ast.Sub,), ast.Sub: (ast.Add,), ast.Mult: (ast.Div,), ast.Div: (ast.Mult,),
+    ast.Pow: (ast.Mult,), ast.MatMult: (ast.Mult,),
+    ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, ast.Lt), ast.GtE: (ast.Gt, ast.LtE),
+    ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,),
+    ast.BitAnd: (ast.BitOr,), ast.BitOr: (ast.BitAnd,), ast.And: (ast.Or,), ast.Or: (ast.And,),
+}
+
+
+def _variants(node: ast.AST, names: tuple[str, ...]) -> Iterator[ast.AST]:
+    """Every single-point change of `node` itself (not of its children)."""
+    if isinstance(node, ast.BinOp):
+        for new in OPERATOR_SWAPS.get(type(node.op), ()):
+            yield ast.BinOp(node.left, new(), node.right)
+        if isinstance(node.op, (ast.Add, ast.Sub)):  # a dropped term
+            yield node.left
+            yield node.right
+    elif isinstance(node, ast.BoolOp):
+        for new in OPERATOR_SWAPS.get(type(node.op), ()):
+            yield ast.BoolOp(new(), node.values)
+    elif isinstance(node, ast.Compare) and len(node.ops) == 1:
+        for new in OPERATOR_SWAPS.get(type(node.ops[0]), ()):
+            yield ast.Compare(node.left, [new()], node.comparators)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        yield node.operand
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        yield ast.Constant(node.value + 1)
+    elif isinstance(node, ast.Call) and len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args):
+        yield ast.Call(node.func, [node.args[1], node.args[0], *node.args[2:]], node.keywords)
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names:
+        for other in names:
+            if other != node.id:
+                yield ast.Name(other, ast.Load())
+
+
+def rule_definition(fn: Callable[..., Any]) -> ast.FunctionDef | ast.Lambda | None:
+    """The `def` or `lambda` node that defined fn, found in its module's source, or None where the
+    source cannot be read (a builtin, a function made at run time)."""
+    try:
+        code = fn.__code__
+        lines, _ = inspect.findsource(code)
+    except (AttributeError, OSError, TypeError):
+        return None
+    candidates = [node for node in ast.walk(ast.parse("".join(lines)))
+                  if isinstance(node, (ast.FunctionDef, ast.Lambda)) and code.co_firstlineno ==
+                  min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])]
+    if len(candidates) == 1:
+        return candidates[0]
+    for node in candidates:  # several lambdas on one line: the one that compiles to fn's code
+        lambda_ = isinstance(node, ast.Lambda)
+        same = compile(ast.Expression(node) if lambda_ else ast.Module([node], []), code.co_filename,
+                       "eval" if lambda_ else "exec")
+        if any(getattr(c, "co_code", None) == code.co_code for c in same.co_consts):
+            return node
+    return None
+
+
+def _names_read(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """The rule's own arguments (g, out, the inputs, the params): the names a mutant may swap."""
+    return tuple(inspect.signature(fn).parameters)
+
+
+def source_mutants(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """(description, mutant function) for each single-point AST change of fn's definition."""
+    definition = rule_definition(fn)
+    if definition is None:
+        return
+    names = _names_read(fn)
+    namespace = dict(fn.__globals__)
+    namespace.update(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
+    body = definition.body if isinstance(definition, ast.Lambda) else definition
+    sites = [n for n in ast.walk(body) if not isinstance(n, (ast.arguments, ast.arg))]
+    for index, site in enumerate(sites):
+        for variant in _variants(site, names):
+            mutant_tree = copy.deepcopy(definition)
+            target = [n for n in ast.walk(mutant_tree.body if isinstance(mutant_tree, ast.Lambda) else mutant_tree)
+                      if not isinstance(n, (ast.arguments, ast.arg))][index]
+            _replace(mutant_tree, target, copy.deepcopy(variant))
+            description = f"line {getattr(site, 'lineno', definition.lineno)}: " \
+                          f"{ast.unparse(site)}  ->  {ast.unparse(variant)}"
+            mutant = _compile(mutant_tree, fn, namespace)
+            if mutant is not None:
+                yield description, mutant
+
+
+def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
+    """Put `new` where `old` is in `tree` (one node, found by identity)."""
+    for parent in ast.walk(tree):
+        for field, value in ast.iter_fields(parent):
+            if value is old:
+                setattr(parent, field, new)
+                return
+            if isinstance(value, list) and any(v is old for v in value):
+                value[[v is old for v in value].index(True)] = new
+                return
+
+
+def _compile(tree: ast.FunctionDef | ast.Lambda, fn: Callable[..., Any], namespace: dict) -> Callable[..., Any] | None:
+    tree = ast.fix_missing_locations(tree)
+    try:
+        if isinstance(tree, ast.Lambda):
+            return eval(compile(ast.Expression(tree), fn.__code__.co_filename, "eval"), namespace)
+        tree.decorator_list = []
+        scope = dict(namespace)
+        exec(compile(ast.Module([tree], []), fn.__code__.co_filename, "exec"), scope)
+        return scope[tree.name]
+    except (SyntaxError, ValueError, TypeError):  # a change that is not a program (rare)
+        return None
+
+
+# --- mutants of the meaning ---------------------------------------------------------------------
+
+
+def _map_grads(fn: Callable[..., Any], change: Callable[[Any], Any]) -> Callable[..., Any]:
+    def mutant(*args: Any, **kwargs: Any) -> tuple:
+        return tuple(None if grad is None else change(grad) for grad in fn(*args, **kwargs))
+    return mutant
+
+
+def _ignoring_cotangent(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def mutant(g: Any, *args: Any, **kwargs: Any) -> tuple:
+        ones = tuple(x * 0 + 1 for x in g) if isinstance(g, tuple) else g * 0 + 1
+        return fn(ones, *args, **kwargs)
+    return mutant
+
+
+def _dropping(fn: Callable[..., Any], i: int) -> Callable[..., Any]:
+    def mutant(*args: Any, **kwargs: Any) -> tuple:
+        grads = list(fn(*args, **kwargs))
+        grads[i] = None
+        return tuple(grads)
+    return mutant
+
+
+def semantic_mutants(op: Op) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """Wrong rules that any op can have, whatever its source says."""
+    fn = op.vjp
+    yield "every gradient scaled by 1.01", _map_grads(fn, lambda grad: grad * 1.01)
+    yield "every gradient negated", _map_grads(fn, lambda grad: -grad)
+    yield "the cotangent ignored (taken as ones)", _ignoring_cotangent(fn)
+    for i, arg in enumerate(op.inputs):
+        if arg.differentiable and not op.variadic:
+            yield f"the gradient of {arg.name!r} dropped", _dropping(fn, i)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def mutants_of(op: Op) -> list[tuple[str, str, Op]]:
+    """(kind, description, mutant op) for every mutant of op's rule: the source's first."""
+    found = [("source", d, m) for d, m in source_mutants(op.vjp)] + \
+            [("semantic", d, m) for d, m in semantic_mutants(op)]
+    return [(kind, description, dataclasses.replace(op, vjp=mutant)) for kind, description, mutant in found]
+
+
+def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype: str) -> bool:
+    """Whether the mutant's gradient differs from the rule's on any input drawn as the check
+    draws them (same seed), for a random cotangent."""
+    found = []
+    strategy = derivative_inputs(op, dtype, order)
+
+    @settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @hypothesis_seed(seed)
+    @given(st.data())
+    def compare(data: st.DataObject) -> None:
+        case = data.draw(strategy)
+        rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+        arrays = list(case.inputs)
+        wrt = differentiable(op, arrays)
+        outputs = run(lucid_library(op, case.params), arrays).outputs or []
+        cotangents = [rng.standard_normal(o.shape) for o in outputs]
+        ours = run(lucid_library(op, case.params), arrays, wrt, cotangents)
+        theirs = run(lucid_library(mutant, case.params), arrays, wrt, cotangents)
+        if (ours.error is None) != (theirs.error is None) or ours.grads and theirs.grads and any(
+                (a is None) != (b is None) or a is not None and not np.allclose(a, b, rtol=1e-9, atol=1e-12,
+                                                                                  equal_nan=True)
+                for a, b in zip(ours.grads, theirs.grads)):
+            found.append(True)
+
+    compare()
+    return bool(found)
+
+
+def mutate(op_or_name: Op | str, *, max_examples: int = 100, seed: int = 0, order: int = 1,
+           dtype: str = "float64") -> OpReport:
+    """Mutation analysis of one op's rule (a registered name or any `Op`): every mutant checked as
+    `check_op` would check the op (no shrinking), and a report of what was killed and what
+    survived. The report's status is "failed" when a mutant survived."""
+    start = time.perf_counter()
+    op, name, report = _resolve(op_or_name, "mutation",
+                                {"max_examples": max_examples, "seed": seed, "order": order, "dtype": dtype})
+    if op is None:
+        return report
+    if not any(arg.differentiable for arg in op.inputs):
+        report.status, report.reason = "skipped", "no differentiable input"
+        return report
+    for kind, description, mutant in mutants_of(op):
+        checked = check_op(mutant, max_examples=max_examples, seed=seed, order=order, dtype=dtype, shrink=False)
+        killed = checked.status in ("failed", "error")
+        report.mutants.append(MutantOutcome(kind, description, killed, checked.reason if killed else "",
+                                            None if killed else differed(op, mutant, max_examples, seed, order, dtype)))
+    survived = [m for m in report.mutants if not m.killed]
+    report.examples = len(report.mutants)
+    if survived:
+        report.status = "failed"
+        report.reason = f"{len(survived)} of {len(report.mutants)} mutants survived"
+    report.duration = time.perf_counter() - start
+    return report

@@ -1,0 +1,65 @@
+"""Mutation analysis (`gradcheck.mutate`): mutants of a rule's source and of its meaning, each
+checked as the derivative check would check the op; survivors reported with whether they ever
+differed from the rule on a drawn input."""
+from __future__ import annotations
+
+import numpy as np
+
+import lucid
+from gradcheck.mutate import mutants_of, mutate, rule_definition, source_mutants
+from lucid import Op
+
+
+def test_every_mutant_of_exps_rule_is_killed():
+    report = mutate("exp", max_examples=50)
+    kinds = [m.kind for m in report.mutants]
+    assert report.passed and report.check == "mutation", report.format()
+    assert kinds.count("source") >= 3 and kinds.count("semantic") == 4  # scaled, negated, no cotangent, dropped
+    assert all(m.killed for m in report.mutants)
+    assert "score 100.0%" in report.summary()
+
+
+def twice_rule(g, out, x):
+    """2x has slope 2; the second term only matters beyond x = 10, which the harness never draws."""
+    return (g * (2 + (x.data > 10)),)
+
+
+def test_a_branch_no_drawn_input_reaches_survives_and_is_reported_as_never_differing():
+    op = Op("twice", lambda x: 2 * x + np.where(x > 10, x - 10, 0), twice_rule)
+    report = mutate(op, max_examples=50)
+    survivors = [m for m in report.mutants if not m.killed]
+    assert report.status == "failed" and report.reason == f"{len(survivors)} of {len(report.mutants)} mutants survived"
+    assert "line" in survivors[0].description and "x.data > 10  ->  x.data >= 10" in \
+        {m.description.split(": ", 1)[1] for m in survivors}
+    assert all(m.differed is False for m in survivors)  # nothing drawn goes beyond 10
+    assert "never differed on a drawn input" in report.format()
+    killed = {m.description for m in report.mutants if m.killed}
+    assert "every gradient negated" in killed and any("2  ->  3" in d for d in killed)
+
+
+def test_of_two_lambdas_on_one_line_the_rule_is_mutated_not_the_forward():
+    op = Op("negated", lambda x: -x, lambda g, out, x: (-g,))
+    assert isinstance(rule_definition(op.vjp), __import__("ast").Lambda)
+    descriptions = [d for d, _ in source_mutants(op.vjp)]
+    assert "line" in descriptions[0] and any(d.endswith("-g  ->  g") for d in descriptions)
+    assert not any("-x" in d for d in descriptions)
+
+
+def test_a_rule_without_readable_source_still_gets_the_semantic_mutants():
+    namespace: dict = {}
+    exec("def rule(g, out, x):\n    return (g * 3,)\n", namespace)  # no file to read it back from
+    op = Op("thrice", lambda x: 3 * x, namespace["rule"])
+    assert rule_definition(op.vjp) is None
+    assert [kind for kind, _, _ in mutants_of(op)] == ["semantic"] * 4
+    assert mutate(op, max_examples=20).passed
+
+
+def test_a_mutant_is_an_op_of_the_same_name_and_metadata_with_another_rule():
+    exp = lucid.registry["exp"]
+    (_, description, mutant), *_ = mutants_of(exp)
+    assert mutant.name == "exp" and mutant.forward is exp.forward and mutant.inputs == exp.inputs
+    assert mutant.vjp is not exp.vjp
+    x = lucid.tensor([0.5], dtype=lucid.float64, requires_grad=True)
+    (right,) = lucid.grad(exp(x), [x])
+    (wrong,) = lucid.grad(mutant(x), [x])
+    assert not np.allclose(right.data, wrong.data), description
