@@ -228,13 +228,13 @@ class Options:
     dtype: str = "float64"
     plugins: tuple[str, ...] = ()
     oracle: str = "reference"  # what the oracle check compares with: the op's own reference, or "torch"
-    checks: str = "all"  # the kinds of check to run: "all", "derivative" or "oracle"
+    checks: str = "all"  # the kinds of check to run: "all", "derivative", "oracle", or "mutation" (--mutate)
 
     def command(self, name: str, kind: str = "derivative") -> str:
         """The `lucid-gradcheck` command that repeats this check (of this kind) of op `name`."""
         words = ["lucid-gradcheck", name, "--profile", self.profile, "--max-examples", str(self.max_examples),
-                 "--seed", str(self.seed)]
-        for flag, value, default in (("--check", kind, "derivative"), ("--oracle", self.oracle, "reference"),
+                 "--seed", str(self.seed)] + ["--mutate"] * (kind == "mutation")
+        for flag, value, default in (("--check", kind, "mutation" if kind == "mutation" else "derivative"), ("--oracle", self.oracle, "reference"),
                                      ("--order", self.order, 1), ("--mode", self.mode, "auto"),
                                      ("--dtype", self.dtype, "float64")):
             if value != default:
@@ -260,17 +260,18 @@ def worker(options: Options) -> None:
     prepare(options.profile, options.plugins)
 
 
-#: One check to run: an op's name and the kind of check ("derivative" or "oracle").
+#: One check to run: an op's name and the kind of check ("derivative", "oracle" or "mutation").
 Task = tuple[str, str]
 
 
 def tasks(registry: Registry, names: Sequence[str], options: Options) -> list[Task]:
     """The checks a run makes: each op's derivative check, and its oracle check where there is an
     oracle to ask: PyTorch for every op with `--oracle torch` (an op without a counterpart is
-    reported skipped), otherwise only the ops that declare a `reference`."""
+    reported skipped), otherwise only the ops that declare a `reference`. `--mutate` runs the
+    mutation analysis of each op instead."""
     kinds = ("derivative", "oracle") if options.checks == "all" else (options.checks,)
     return [(name, kind) for name in names for kind in kinds
-            if kind == "derivative" or options.oracle == "torch" or registry[name].reference is not None]
+            if kind != "oracle" or options.oracle == "torch" or registry[name].reference is not None]
 
 
 def check(task: Task, options: Options) -> OpReport:
@@ -284,6 +285,8 @@ def check(task: Task, options: Options) -> OpReport:
     try:
         if kind == "oracle":
             report = gradcheck.check_oracle(name, oracle=options.oracle, **settings)
+        elif kind == "mutation":
+            report = gradcheck.mutate(name, **settings)
         else:
             report = gradcheck.check_op(name, mode=options.mode, **settings)
     except KeyboardInterrupt:
@@ -334,6 +337,15 @@ def summary(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], s
     return f"{', '.join(parts) or 'no ops checked'} in {seconds:.2f}s"
 
 
+def mutation_score(reports: Sequence[OpReport]) -> str:
+    """The run's mutation score, and how many survivors never differed on a drawn input."""
+    mutants = [m for r in reports for m in r.mutants]
+    killed = sum(m.killed for m in mutants)
+    never = sum(not m.killed and not m.differed for m in mutants)
+    return (f"mutation score: {killed} of {len(mutants)} mutants killed ({killed / max(len(mutants), 1):.1%}); "
+            f"{len(mutants) - killed} survived, {never} of them never differed on a drawn input")
+
+
 class Terminal:
     """What a person sees: a progress line redrawn in place (on a terminal only), one line per
     op with -v, then each failure and the summary; -q keeps only failures and the summary."""
@@ -363,7 +375,7 @@ class Terminal:
         if self.verbosity > 0:
             line = f"{title(report.op, report.check)} {report.status.upper()}"
             if report.status == "passed":
-                line += f" ({report.examples} examples, {report.rejected} rejected, {report.duration:.2f}s)"
+                line += f" ({report.counts()}, {report.duration:.2f}s)"
             elif report.reason:
                 line += f": {report.reason}"
             self.write(line)
@@ -384,7 +396,7 @@ def as_json(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], o
             seconds: float, exit_code: int) -> dict:
     """The machine-readable report: every op with its status, counts, errors and timing."""
     fields = ("op", "check", "plugin", "status", "examples", "rejected", "max_abs_error", "max_rel_error",
-              "duration", "reason", "failing_input", "reproduce")
+              "duration", "reason", "failing_input", "reproduce", "mutants")
 
     def number(value: Any) -> Any:  # JSON has no NaN or infinity
         return value if not isinstance(value, float) or value == value and abs(value) != float("inf") else None
@@ -398,7 +410,8 @@ def as_json(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], o
         "summary": {status: sum(r.status == status for r in reports) for status in
                     ("passed", "failed", "skipped", "error")} | {"plugin_errors": len(plugin_errors)},
         "plugin_errors": [{"plugin": e.plugin, "reason": e.reason} for e in plugin_errors],
-        "ops": [{key: number(getattr(r, key)) for key in fields} for r in reports],
+        "ops": [{key: [vars(m) for m in r.mutants] if key == "mutants" else number(getattr(r, key))
+                 for key in fields if key != "mutants" or r.check == "mutation"} for r in reports],
     }
 
 
@@ -460,6 +473,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--check", dest="checks", choices=("all", "derivative", "oracle"), default="all",
                    help="kinds of check: the derivative against finite differences, the values and gradients "
                         "against an oracle, or both (default)")
+    p.add_argument("--mutate", dest="checks", action="store_const", const="mutation",
+                   help="instead of checking the ops, measure the derivative check: run it on mutants of each "
+                        "op's rule and report those it does not kill")
     p.add_argument("--oracle", choices=("reference", "torch"), default="reference",
                    help="what the oracle check compares with: each op's own reference, where it declares one "
                         "(default), or PyTorch, for every op with a counterpart")
@@ -527,7 +543,7 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
     seed = run_seed(args.seed)
     options = Options(profile, args.max_examples or settings.default.max_examples, seed,
                       args.order, args.mode, args.dtype, tuple(args.plugins), args.oracle, args.checks)
-    if options.oracle == "torch" and options.checks != "derivative":
+    if options.oracle == "torch" and options.checks in ("all", "oracle"):
         require_torch()
     todo = tasks(lucid.registry, names, options)
     terminal = Terminal(stream, verbosity, len(todo))
@@ -563,6 +579,8 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
     exit_code = (INTERRUPTED if interrupted else FAILED if failures or plugin_errors
                  else OK if names else NO_OPS)
     line = summary(reports, plugin_errors, seconds, len(lucid.registry) - len(names))
+    if options.checks == "mutation":
+        terminal.write(mutation_score(reports))
     terminal.write(("interrupted: " if interrupted else "") + line)
     if args.json:
         text = json.dumps(as_json(reports, plugin_errors, options, seconds, exit_code), indent=2)

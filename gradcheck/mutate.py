@@ -25,6 +25,7 @@ import ast
 import copy
 import dataclasses
 import inspect
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -121,8 +122,9 @@ def source_mutants(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[..., 
             target = [n for n in ast.walk(mutant_tree.body if isinstance(mutant_tree, ast.Lambda) else mutant_tree)
                       if not isinstance(n, (ast.arguments, ast.arg))][index]
             _replace(mutant_tree, target, copy.deepcopy(variant))
-            description = f"line {getattr(site, 'lineno', definition.lineno)}: " \
-                          f"{ast.unparse(site)}  ->  {ast.unparse(variant)}"
+            where = f"{os.path.basename(fn.__code__.co_filename)}:{getattr(site, 'lineno', definition.lineno)}:" \
+                    f"{getattr(site, 'col_offset', -1) + 1}"
+            description = f"{where}: {ast.unparse(site)}  ->  {ast.unparse(variant)}"
             mutant = _compile(mutant_tree, fn, namespace)
             if mutant is not None:
                 yield description, mutant
@@ -245,7 +247,6 @@ def mutate(op_or_name: Op | str, *, max_examples: int = 100, seed: int = 0, orde
         report.mutants.append(MutantOutcome(kind, description, killed, checked.reason if killed else "",
                                             None if killed else differed(op, mutant, max_examples, seed, order, dtype)))
     survived = [m for m in report.mutants if not m.killed]
-    report.examples = len(report.mutants)
     if survived:
         report.status = "failed"
         report.reason = f"{len(survived)} of {len(report.mutants)} mutants survived"

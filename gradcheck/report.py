@@ -62,7 +62,7 @@ class MutantOutcome:
     """One mutant of an op's rule (`gradcheck.mutate`) and what the derivative check made of it."""
 
     kind: str  # "source" (an AST change of the rule) or "semantic" (the rule's result changed)
-    description: str  # "line 17: g * out  ->  g / out", or "every gradient negated"
+    description: str  # "exponential.py:15:36: g * out  ->  g / out", or "every gradient negated"
     killed: bool
     reason: str = ""  # why the check failed it
     differed: bool | None = None  # for a survivor: did it ever give another gradient on a drawn input?
@@ -98,14 +98,18 @@ class OpReport:
     def passed(self) -> bool:
         return self.status == "passed"
 
+    def counts(self) -> str:
+        """What was tried: examples (and how many were rejected), or mutants and how many were killed."""
+        if self.check == "mutation":
+            killed = sum(m.killed for m in self.mutants)
+            return f"{len(self.mutants)} mutants, {killed} killed, score {killed / max(len(self.mutants), 1):.1%}"
+        return f"{self.examples} examples, {self.rejected} rejected"
+
     def summary(self) -> str:
         """One line: status, op, counts, errors, time."""
         where = f" [{self.plugin}]" if self.plugin else ""
         kind = "" if self.check == "derivative" else f" ({self.check})"
-        counts = f"{self.examples} examples, {self.rejected} rejected"
-        if self.check == "mutation":
-            killed = sum(m.killed for m in self.mutants)
-            counts = f"{len(self.mutants)} mutants, {killed} killed, score {killed / max(len(self.mutants), 1):.1%}"
+        counts = self.counts()
         errors = (f", max abs err {self.max_abs_error:.2g}, max rel err {self.max_rel_error:.2g}"
                   if self.check in HEADERS else "")  # the kinds that compare numbers
         line = f"{self.status.upper():7} {self.op}{kind}{where}: {counts}{errors}, {self.duration:.2f}s"
