@@ -200,6 +200,12 @@ def mutants_of(op: Op) -> list[tuple[str, str, Op]]:
     return [(kind, description, dataclasses.replace(op, vjp=mutant)) for kind, description, mutant in found]
 
 
+def _same(a: np.ndarray | None, b: np.ndarray | None, shape: tuple[int, ...]) -> bool:
+    """Two gradients of one input agree (None is a zero gradient; NaN matches NaN)."""
+    zeros = np.zeros(shape)
+    return np.allclose(zeros if a is None else a, zeros if b is None else b, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
 def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype: str) -> bool:
     """Whether the mutant's gradient differs from the rule's on any input drawn as the check
     draws them (same seed), for a random cotangent."""
@@ -218,10 +224,8 @@ def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype
         cotangents = [rng.standard_normal(o.shape) for o in outputs]
         ours = run(lucid_library(op, case.params), arrays, wrt, cotangents)
         theirs = run(lucid_library(mutant, case.params), arrays, wrt, cotangents)
-        if (ours.error is None) != (theirs.error is None) or ours.grads and theirs.grads and any(
-                (a is None) != (b is None) or a is not None and not np.allclose(a, b, rtol=1e-9, atol=1e-12,
-                                                                                  equal_nan=True)
-                for a, b in zip(ours.grads, theirs.grads)):
+        if (ours.error is None) != (theirs.error is None) or not all(
+                _same(a, b, arrays[i].shape) for i, a, b in zip(wrt, ours.grads or (), theirs.grads or ())):
             found.append(True)
 
     compare()

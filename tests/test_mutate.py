@@ -76,3 +76,10 @@ def test_the_cli_reports_each_ops_mutants_and_the_runs_score(tmp_path):
     assert {op["check"] for op in report["ops"]} == {"mutation"} and all(m["killed"] for m in mutants)
     assert f"mutation score: {len(mutants)} of {len(mutants)} mutants killed (100.0%)" in done.stdout
     assert "exp [mutation] PASSED (9 mutants, 9 killed" in done.stdout
+
+
+def test_a_dropped_gradient_that_was_zero_anyway_never_differed():
+    """None is a zero gradient: dropping floor's (zero) gradient is an equivalent mutant."""
+    report = mutate("floor", max_examples=20)
+    dropped = [m for m in report.mutants if m.description == "the gradient of 'input' dropped"]
+    assert dropped and not dropped[0].killed and dropped[0].differed is False
