@@ -323,7 +323,14 @@ class SecondOrderTarget(Target):
         return leaves, list(grads)
 
     def forward(self, arrays: Arrays) -> np.ndarray:
-        _, grads = self._grads(arrays, create_graph=False)
+        return self._flat(self._grads(arrays, create_graph=False)[1])
+
+    def recorded(self) -> np.ndarray:
+        """The first-order gradients at the point as a second derivative sees them: computed
+        with create_graph=True (forward's are computed without)."""
+        return self._flat(self._grads(self.arrays, create_graph=True)[1])
+
+    def _flat(self, grads: list[Tensor | None]) -> np.ndarray:
         return np.concatenate([(np.zeros(s) if g is None else g.data.astype(np.float64)).reshape(-1)
                                for g, s in zip(grads, self.out_shapes)]) if grads else np.zeros(0)
 

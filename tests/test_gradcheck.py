@@ -256,3 +256,23 @@ def test_gradcheck_names_a_bad_setting(setting, message):
 def test_check_op_reports_a_bad_tolerance_as_a_setup_error():
     report = gradcheck.check_op("exp", atol=-1.0, max_examples=5, seed=0)
     assert report.status == "error" and "atol must be a number >= 0, got -1.0" in report.reason
+
+
+def test_order_2_also_checks_the_first_order_gradient():
+    """A rule off by a constant has the right derivative: order 2 alone would pass it."""
+    off = Op("square_off", np.square, lambda g, out, x: (g * (2 * x + 1),))
+    report = gradcheck.check_op(off, order=2, seed=0, max_examples=20)
+    assert report.status == "failed" and "second derivative" not in report.reason, report.format()
+
+
+def test_order_2_compares_the_gradient_recorded_with_create_graph_with_the_plain_one():
+    """A rule that takes another path while a graph is recorded (as linalg.norm does), wrong in
+    value there but with the right derivative: only comparing the two gradients catches it."""
+    def rule(g, out, x):
+        grad = g * 2 * x
+        return (grad + grad.detach() if lucid.is_grad_enabled() else grad,)
+
+    sneaky = Op("square_sneaky", np.square, rule)
+    assert gradcheck.check_op(sneaky, seed=0, max_examples=20).passed
+    report = gradcheck.check_op(sneaky, order=2, seed=0, max_examples=20)
+    assert report.status == "failed" and "create_graph=True differs" in report.reason, report.format()
