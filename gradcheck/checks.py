@@ -476,7 +476,31 @@ def check_example(op: Op, arrays: list, params: dict, symmetric: Sequence[int], 
 
 def _check_example(op: Op, arrays: list, params: dict, symmetric: Sequence[int], tol: Tolerance, mode: str,
                    order: int, rng: np.random.Generator) -> Errors:
-    target = guarded("the forward", OpTarget, op, arrays, params, symmetric)
+    wrt = requiring_grad(op, arrays, rng)
+    target = guarded("the forward", OpTarget, op, arrays, params, symmetric, wrt)
+    try:
+        return _check_target(op, target, symmetric, tol, mode, order, rng)
+    except Failure as failure:
+        if wrt is not None:
+            failure.reason += f" (only input{'s' * (len(wrt) > 1)} {', '.join(map(str, wrt))} required grad)"
+            failure.args = (failure.reason,)
+        raise
+
+
+def requiring_grad(op: Op, arrays: list, rng: np.random.Generator) -> tuple[int, ...] | None:
+    """Which inputs require grad: all the differentiable ones (None), or in a third of the examples
+    of an op with several, a random part of them. Rules skip the inputs that do not
+    (`a.requires_grad`), and a rule that skips the wrong one is right whenever all do."""
+    candidates = [i for i, x in enumerate(arrays) if x is not None and x.dtype.kind == "f"
+                  and (op.inputs[0] if op.variadic else op.inputs[i]).differentiable]
+    if len(candidates) < 2 or rng.random() >= 1 / 3:
+        return None
+    chosen = rng.permutation(candidates)[:rng.integers(1, len(candidates))]
+    return tuple(sorted(int(i) for i in chosen))
+
+
+def _check_target(op: Op, target: OpTarget, symmetric: Sequence[int], tol: Tolerance, mode: str, order: int,
+                  rng: np.random.Generator) -> Errors:
     check_forward(op, target)
     m = target.out_size
     if not target.wrt or m == 0:

@@ -276,3 +276,14 @@ def test_order_2_compares_the_gradient_recorded_with_create_graph_with_the_plain
     assert gradcheck.check_op(sneaky, seed=0, max_examples=20).passed
     report = gradcheck.check_op(sneaky, order=2, seed=0, max_examples=20)
     assert report.status == "failed" and "create_graph=True differs" in report.reason, report.format()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_rule_that_skips_the_wrong_input_is_caught_when_only_some_inputs_require_grad(seed):
+    """mul's rule with `if b.requires_grad` where `a` is meant: right whenever both inputs require
+    grad, which was all the harness ever tried."""
+    binary = (Arg("input"), Arg("other"))
+    wrong = Op("mul_skipping", np.multiply,
+               lambda g, out, a, b: (g * b if b.requires_grad else None, g * a if b.requires_grad else None), binary)
+    report = gradcheck.check_op(wrong, seed=seed)
+    assert report.status == "failed" and "only input 0 required grad" in report.reason, report.format()
