@@ -141,4 +141,4 @@ def _polygamma_method(self: Tensor, n: int) -> Tensor:
     return OPERATORS["polygamma"](n, self)
 
 
-Tensor.where, Tensor.polygamma = _where_method, _polygamma_method
+Tensor.where, Tensor.polygamma = _where_method, _polygamma_method  # type: ignore[attr-defined]  # as ops' methods
