@@ -9,7 +9,8 @@ in lucid_ops/arithmetic.py.)
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

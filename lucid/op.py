@@ -13,7 +13,8 @@ import numbers
 import re
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence, Union, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
 
@@ -105,7 +106,7 @@ DIFFERENCES = ("values", "dtype", "gradient", "second order", "edges", "inputs")
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
 
 #: Valid values of a parameter: a tuple, or a function of the input shapes giving a tuple.
-Choices = Union[tuple, Callable[[Sequence[Shape]], tuple]]
+Choices = tuple | Callable[[Sequence[Shape]], tuple]
 
 
 #: What a param's `kind` promises about its values, as PyTorch's argument parser checks them.

@@ -13,7 +13,8 @@ import importlib.metadata
 import os
 import types
 import warnings
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pluggy
 

@@ -7,7 +7,8 @@ lands in `_parameters`, `self.fc = Linear(...)` in `_modules`. Everything else (
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
