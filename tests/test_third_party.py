@@ -55,8 +55,8 @@ def see_this_environment(venv: Path) -> None:
     """Put this interpreter's site-packages on the new venv's path, after its own, with a .pth file.
     Only the directories are added, not the .pth files inside them, so this environment's editable
     install of Lucid stays out and the venv imports the copy installed into it."""
-    done = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True)
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True, check=True)
     ours = dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib"))
     (Path(done.stdout.strip()) / "outer_environment.pth").write_text("\n".join(ours) + "\n")
 
