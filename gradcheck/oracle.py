@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -267,7 +268,8 @@ def run(library: Library, arrays: list, wrt: Sequence[int] = (), cotangents: Seq
             side.grads = side.second = [None] * len(wrt)
             if not pairs or not inputs:
                 return side
-            grads = library.grad([y for y, _ in pairs], inputs, [u for _, u in pairs], create_graph=directions is not None)
+            grads = library.grad([y for y, _ in pairs], inputs, [u for _, u in pairs],
+                                 create_graph=directions is not None)
             side.grads = [None if g is None else outputs(g)[0] for g in grads]
             terms = [(g * library.array(v)).sum() for g, v in zip(grads, directions or ())
                      if g is not None and g.requires_grad]
@@ -362,7 +364,8 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
     cotangents = [rng.standard_normal(o.shape) for o in ours.outputs]
     second = order == 2 and "second order" not in op.differences
     directions = [rng.standard_normal(arrays[i].shape) for i in wrt] if second else None
-    ours, theirs = run(ours_in, arrays, wrt, cotangents, directions), run(theirs_in, arrays, wrt, cotangents, directions)
+    ours = run(ours_in, arrays, wrt, cotangents, directions)
+    theirs = run(theirs_in, arrays, wrt, cotangents, directions)
     check_refusals(op, ours, theirs, name)
     closeness = CLOSENESS[np.dtype(np.float64)]
     orders = [("gradient", ours.grads, theirs.grads)] + [("second-order gradient", ours.second, theirs.second)] * second
