@@ -14,7 +14,8 @@ environment where Lucid is installed: it imports neither Lucid nor hypothesis un
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
