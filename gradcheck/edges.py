@@ -14,7 +14,7 @@ some of its float values replaced by special ones, and sometimes a dimension emp
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from hypothesis import strategies as st

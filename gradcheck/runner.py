@@ -12,8 +12,9 @@ import functools
 import random
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, reject, settings
@@ -105,9 +106,8 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start
         return report
-    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed,
-                  lambda arrays, case, rng: check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng),
-                  shrink)
+    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed, lambda arrays, case, rng:
+                  check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng), shrink)
     _fail_if_vacuous(report, state, "non-differentiable points")
     report.duration = time.perf_counter() - start
     return report

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -89,17 +90,17 @@ def shapes_for(op: Op, count: int | None = None) -> st.SearchStrategy[tuple[Shap
                                              max_side=MAX_SIDE).map(lambda b: b.input_shapes)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _integers(low: int, high: int) -> st.SearchStrategy[int]:
     return st.integers(low, high)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bytes(n: int) -> st.SearchStrategy[bytes]:
     return st.binary(min_size=n, max_size=n)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shapes(min_dims: int, max_dims: int, min_side: int, max_side: int) -> st.SearchStrategy[Shape]:
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 

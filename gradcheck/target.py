@@ -17,7 +17,8 @@ unbatched form on its first use, and a target that does not match falls back to 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -209,8 +210,8 @@ class OpTarget(Target):
         inputs' shapes (`arrays`, the target's own by default): broadcast ones summed, None as 0."""
         arrays = self.arrays if arrays is None else arrays
         if not isinstance(grads, (tuple, list)) or len(grads) != len(self.arrays):
-            raise ValueError(f"vjp returned {type(grads).__name__ if not isinstance(grads, (tuple, list)) else len(grads)}"
-                             f" gradients for {len(self.arrays)} inputs")
+            count = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
+            raise ValueError(f"vjp returned {count} gradients for {len(self.arrays)} inputs")
         result = []
         for i in self.wrt:
             g, shape = grads[i], () if arrays[i] is None else arrays[i].shape

@@ -15,7 +15,8 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import time
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 STARTED, DONE, INTERRUPTED = "started", "done", "interrupted"  # what a worker says about its task
 
