@@ -383,7 +383,7 @@ def summed_magnitudes(target: OpTarget, u: np.ndarray) -> list[float]:
 def check_engine(op: Op, target: OpTarget, u: np.ndarray, grads_u: list[np.ndarray]) -> None:
     """backward() through the engine, twice on the same graph: each .grad has its input's shape
     and dtype, equals the rule's answer, aliases nothing, and the second pass gives the same."""
-    leaves = target.tensors()
+    leaves: list[Any] = target.tensors()  # None for optional inputs left out
     if target.symmetric:
         return  # the engine differentiates the op, not op(sym(X)): compared in the Jacobian check only
     out = call(op, leaves, target.params)

@@ -12,7 +12,7 @@ import functools
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -287,7 +287,7 @@ _idle_generators: list[np.random.Generator] = []  # seeded() hands them out, res
 
 
 @functools.lru_cache(maxsize=256)
-def _seeded_state(seed: int) -> dict:
+def _seeded_state(seed: int) -> Mapping[str, Any]:
     return np.random.PCG64(seed).state
 
 

@@ -230,9 +230,10 @@ def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] =
     if arg.dtype == "bool":
         return (np.frombuffer(draw(_bytes(n)), dtype=np.uint8) & 1).astype(bool).reshape(shape)
     if arg.dtype == "int":
-        lo = int(math.ceil(arg.low)) if math.isfinite(arg.low) else -3
-        hi = int(math.floor(arg.high)) if math.isfinite(arg.high) else lo + 6
-        return lo + (np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (hi - lo + 1)).astype(np.int64).reshape(shape)
+        low = int(math.ceil(arg.low)) if math.isfinite(arg.low) else -3
+        high = int(math.floor(arg.high)) if math.isfinite(arg.high) else low + 6
+        values = np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (high - low + 1)
+        return low + values.astype(np.int64).reshape(shape)
     lo, hi = value_range(arg)
     return structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi, margin), arg.structure)
 
@@ -288,7 +289,7 @@ def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None,
 def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
               margin: float = KINK_MARGIN) -> Case:
     if example is not None or shapes is None:
-        ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))
+        ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))  # type: ignore[misc]  # has one
         inputs, given = list(ex.inputs), dict(ex.params)
     else:
         inputs = list(draw(shapes))

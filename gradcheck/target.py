@@ -187,7 +187,7 @@ class OpTarget(Target):
     def raw_vjp(self, gs: list[np.ndarray], arrays: Arrays | None = None, out: Any = None) -> tuple:
         """The rule's own answer for the output gradients `gs` (one per float output), as returned."""
         arrays = self.arrays if arrays is None else arrays
-        tensors = self.tensors(arrays)
+        tensors: list[Any] = self.tensors(arrays)  # None only for optional inputs left out
         if self.symmetric:
             tensors = [Tensor(symmetric(t.data), requires_grad=t.requires_grad) if i in self.symmetric else t
                        for i, t in enumerate(tensors)]
@@ -248,13 +248,13 @@ class FunctionTarget(Target):
     """`fn(*tensors)` for any function of Lucid tensors, differentiated through the engine."""
 
     def __init__(self, fn: Callable[..., Any], inputs: Sequence[Any], name: str | None = None):
-        self.fn, self.name = fn, name or getattr(fn, "__name__", "fn")
+        self.fn, self.name = fn, name or str(getattr(fn, "__name__", "fn"))
         self.inputs = [x if isinstance(x, Tensor) or x is None else lucid.tensor(x) for x in inputs]
         self.arrays = [None if x is None else x.data for x in self.inputs]
         self.wrt = tuple(i for i, x in enumerate(self.inputs) if x is not None and x.requires_grad)
         # One call, recorded: its graph serves every VJP (backward with retain_graph) and its
         # outputs are the center of the finite differences (recording does not change values).
-        self.leaves = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt)
+        self.leaves: list[Any] = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt)
                        for i, x in enumerate(self.inputs)]
         with lucid.enable_grad():
             self.outs = fn(*self.leaves)
@@ -310,8 +310,9 @@ class SecondOrderTarget(Target):
         self.arrays, self.wrt = first.arrays, first.wrt
         self.out_shapes = [first.arrays[i].shape for i in first.wrt]
 
-    def _grads(self, arrays: Arrays, create_graph: bool) -> tuple[list[Tensor | None], list[Tensor | None]]:
-        leaves = [None if x is None else Tensor(x, requires_grad=i in self.wrt) for i, x in enumerate(arrays)]
+    def _grads(self, arrays: Arrays, create_graph: bool) -> tuple[list[Any], list[Tensor | None]]:
+        leaves: list[Any] = [None if x is None else Tensor(x, requires_grad=i in self.wrt)
+                             for i, x in enumerate(arrays)]
         with lucid.enable_grad():
             outs = self.call(leaves)
             outs = [o for o in (outs if isinstance(outs, (tuple, list)) else (outs,)) if o.dtype.kind == "f"]

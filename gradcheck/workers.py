@@ -122,7 +122,9 @@ def run_isolated(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int
                 multiprocessing.connection.wait([w.connection for w in busy] + [w.process.sentinel for w in busy],
                                                 timeout=None if wait == math.inf else max(wait, 0))
                 for i, worker in enumerate(workers):
-                    done, result = worker.finished(timeout) if worker.task else (False, None)
+                    if worker.task is None:
+                        continue
+                    done, result = worker.finished(timeout)
                     if not done:
                         continue
                     (index, task), worker.task = worker.task, None
