@@ -235,7 +235,8 @@ class Options:
         """The `lucid-gradcheck` command that repeats this check (of this kind) of op `name`."""
         words = ["lucid-gradcheck", name, "--profile", self.profile, "--max-examples", str(self.max_examples),
                  "--seed", str(self.seed)] + ["--mutate"] * (kind == "mutation")
-        for flag, value, default in (("--check", kind, "mutation" if kind == "mutation" else "derivative"), ("--oracle", self.oracle, "reference"),
+        for flag, value, default in (("--check", kind, "mutation" if kind == "mutation" else "derivative"),
+                                     ("--oracle", self.oracle, "reference"),
                                      ("--order", self.order, 1), ("--mode", self.mode, "auto"),
                                      ("--dtype", self.dtype, "float64")):
             if value != default:

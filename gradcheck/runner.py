@@ -198,7 +198,7 @@ def _fuzz(report: OpReport, strategy: st.SearchStrategy, dtype: Any, max_example
     or max_examples pass, and put the outcome in `report`: any kind of check runs through here."""
     state = _Run()
     test = _hypothesis_test(strategy, dtype, state, check)
-    no_shrinking = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
+    no_shrinking: dict[str, Any] = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
     run = settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck),
                    report_multiple_bugs=False, print_blob=True, database=None, **no_shrinking)(test)
     run = hypothesis_seed(seed)(run)
