@@ -95,8 +95,7 @@ def rule_definition(fn: Callable[..., Any]) -> ast.FunctionDef | ast.Lambda | No
     for node in candidates:  # several lambdas on one line: the one that compiles to fn's code
         lambda_ = isinstance(node, ast.Lambda)
         tree = ast.Expression(node) if lambda_ else ast.Module([node], [])  # type: ignore[arg-type, list-item]
-        same = compile(tree, code.co_filename,
-                       "eval" if lambda_ else "exec")
+        same = compile(tree, code.co_filename, "eval" if lambda_ else "exec")
         if any(getattr(c, "co_code", None) == code.co_code for c in same.co_consts):
             return node
     return None
