@@ -20,14 +20,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import strategies
-    from .checks import Tolerance
-    from .hookspecs import hookimpl
-    from .plugins import register_plugin
-    from .report import Entry, GradcheckError, OpReport
-    from .invalid import check_invalid_calls
-    from .mutate import mutate
-    from .runner import check_op, check_ops, check_oracle, gradcheck, gradgradcheck
+    # `X as X`: re-exported (PEP 484), for type checkers; at run time `__getattr__` imports them.
+    from . import strategies as strategies
+    from .checks import Tolerance as Tolerance
+    from .hookspecs import hookimpl as hookimpl
+    from .invalid import check_invalid_calls as check_invalid_calls
+    from .mutate import mutate as mutate
+    from .plugins import register_plugin as register_plugin
+    from .report import Entry as Entry, GradcheckError as GradcheckError, OpReport as OpReport
+    from .runner import check_op as check_op, check_ops as check_ops, check_oracle as check_oracle
+    from .runner import gradcheck as gradcheck, gradgradcheck as gradgradcheck
 
 #: Where each public name lives. Each is imported on first use: pytest imports this package for
 #: its plugin (`gradcheck.pytest_plugin`) in every run, which must not pay for hypothesis and Lucid.

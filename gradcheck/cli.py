@@ -26,8 +26,9 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from lucid.errors import PluginError
@@ -40,7 +41,7 @@ OK, FAILED, INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_OPS = range(6)
 
 #: hypothesis settings profiles. "ci" is hypothesis's own (derandomized, no example database),
 #: loaded automatically when the CI environment variable is set. Checks can be slow, so no deadline.
-PROFILES = {"dev": dict(deadline=None), "thorough": dict(deadline=None, max_examples=1000)}
+PROFILES: dict[str, dict[str, Any]] = {"dev": dict(deadline=None), "thorough": dict(deadline=None, max_examples=1000)}
 
 
 #: Seconds an op's check may take. The slowest built-in op, nn.functional.conv2d, took 126 s at the
@@ -87,7 +88,7 @@ def run_seed(seed: int | None) -> int:
 
     if seed is not None:
         return seed
-    return 0 if settings.default.derandomize else random.randrange(2**32)
+    return 0 if settings().derandomize else random.randrange(2**32)
 
 
 def default_profile() -> str:
@@ -234,7 +235,8 @@ class Options:
         """The `lucid-gradcheck` command that repeats this check (of this kind) of op `name`."""
         words = ["lucid-gradcheck", name, "--profile", self.profile, "--max-examples", str(self.max_examples),
                  "--seed", str(self.seed)] + ["--mutate"] * (kind == "mutation")
-        for flag, value, default in (("--check", kind, "mutation" if kind == "mutation" else "derivative"), ("--oracle", self.oracle, "reference"),
+        for flag, value, default in (("--check", kind, "mutation" if kind == "mutation" else "derivative"),
+                                     ("--oracle", self.oracle, "reference"),
                                      ("--order", self.order, 1), ("--mode", self.mode, "auto"),
                                      ("--dtype", self.dtype, "float64")):
             if value != default:
@@ -281,7 +283,8 @@ def check(task: Task, options: Options) -> OpReport:
     import lucid
 
     name, kind = task
-    settings = dict(max_examples=options.max_examples, seed=options.seed, order=options.order, dtype=options.dtype)
+    settings: dict[str, Any] = dict(max_examples=options.max_examples, seed=options.seed, order=options.order,
+                                    dtype=options.dtype)
     try:
         if kind == "oracle":
             report = gradcheck.check_oracle(name, oracle=options.oracle, **settings)
@@ -309,7 +312,7 @@ def lost(task: Task, why: str, options: Options) -> OpReport:
                     reproduce=options.command(name, kind))
 
 
-def run(names: Sequence[Task], options: Options, jobs: int, timeout: float = 0) -> Iterator[OpReport]:
+def run(names: Sequence[Task], options: Options, jobs: int, timeout: float = 0) -> Generator[OpReport, None, None]:
     """Run the checks and yield their reports in the order of `names`. With a time limit or several
     jobs, each check runs in a worker process: an op over `timeout` seconds is killed and fails,
     one that kills its process fails with the exit code or signal, and the other ops still run.
@@ -446,7 +449,7 @@ def junit_xml(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError],
 # -- The command ---------------------------------------------------------------------------------
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2; pytest's usage errors exit 4
+    def error(self, message: str) -> NoReturn:  # argparse exits 2; pytest's usage errors exit 4
         self.print_usage(sys.stderr)
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
 
@@ -541,7 +544,7 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
         return FAILED if plugin_errors else OK if names else NO_OPS
 
     seed = run_seed(args.seed)
-    options = Options(profile, args.max_examples or settings.default.max_examples, seed,
+    options = Options(profile, args.max_examples or settings().max_examples, seed,
                       args.order, args.mode, args.dtype, tuple(args.plugins), args.oracle, args.checks)
     if options.oracle == "torch" and options.checks in ("all", "oracle"):
         require_torch()

@@ -14,7 +14,8 @@ some of its float values replaced by special ones, and sometimes a dimension emp
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -64,7 +65,7 @@ def edge_cases_for(op: Op) -> st.SearchStrategy[Case]:
 
 
 def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
-    arrays = list(case.inputs)
+    arrays: list[Any] = list(case.inputs)  # None for optional inputs left out
     floats = [i for i, x in enumerate(arrays) if x is not None and x.dtype.kind == "f"
               and arg_of(op, i).dtype in ("float", "any") and not arg_of(op, i).structure]
     ndim = max((arrays[i].ndim for i in floats), default=0)

@@ -15,7 +15,8 @@ Each hook is `firstresult`: the first plugin that answers (not None) wins.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -30,13 +31,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec(firstresult=True)
-def lucid_gradcheck_strategy(op: "Op") -> "SearchStrategy[Example] | None":
+def lucid_gradcheck_strategy(op: Op) -> SearchStrategy[Example] | None:
     """A hypothesis strategy of `lucid.Example`s for `op`, instead of the one gradcheck derives
     from its metadata; None to keep that one. Inputs given as shapes are filled from the op's
     Arg domains as usual (with margins, away from kinks); arrays are used as they are."""
 
 
 @hookspec(firstresult=True)
-def lucid_gradcheck_tolerance(op: "Op", dtype: str) -> "Mapping[str, Any] | None":
+def lucid_gradcheck_tolerance(op: Op, dtype: str) -> Mapping[str, Any] | None:
     """Tolerances for `op` checked in `dtype` ("float64" or "float32"): a mapping with any of
     `atol`, `rtol`, `eps` (the relative finite-difference step); None for the defaults."""

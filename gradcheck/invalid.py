@@ -24,8 +24,9 @@ from __future__ import annotations
 import re
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, reject, settings

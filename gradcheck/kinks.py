@@ -17,7 +17,7 @@ nothing, and on a full Jacobian not looking saves most of the cost.)
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -27,8 +27,8 @@ import dataclasses
 import inspect
 import os
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -70,7 +70,7 @@ def _variants(node: ast.AST, names: tuple[str, ...]) -> Iterator[ast.AST]:
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         yield node.operand
     elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        yield ast.Constant(node.value + 1)
+        yield ast.Constant(node.value + 1)  # type: ignore[operator]  # an int or a float, by the test above
     elif isinstance(node, ast.Call) and len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args):
         yield ast.Call(node.func, [node.args[1], node.args[0], *node.args[2:]], node.keywords)
     elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names:
@@ -94,8 +94,8 @@ def rule_definition(fn: Callable[..., Any]) -> ast.FunctionDef | ast.Lambda | No
         return candidates[0]
     for node in candidates:  # several lambdas on one line: the one that compiles to fn's code
         lambda_ = isinstance(node, ast.Lambda)
-        same = compile(ast.Expression(node) if lambda_ else ast.Module([node], []), code.co_filename,
-                       "eval" if lambda_ else "exec")
+        tree = ast.Expression(node) if lambda_ else ast.Module([node], [])  # type: ignore[arg-type, list-item]
+        same = compile(tree, code.co_filename, "eval" if lambda_ else "exec")
         if any(getattr(c, "co_code", None) == code.co_code for c in same.co_consts):
             return node
     return None
@@ -218,7 +218,7 @@ def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype
     def compare(data: st.DataObject) -> None:
         case = data.draw(strategy)
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-        arrays = list(case.inputs)
+        arrays: list[Any] = list(case.inputs)  # None for optional inputs left out
         wrt = differentiable(op, arrays)
         outputs = run(lucid_library(op, case.params), arrays).outputs or []
         cotangents = [rng.standard_normal(o.shape) for o in outputs]

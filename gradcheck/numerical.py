@@ -19,8 +19,8 @@ the analytic Jacobian likewise takes one VJP call per chunk of output elements.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -194,7 +195,7 @@ def call_torch(op: Op, fn: Callable[..., Any], tensors: Sequence[Any], params: d
     params = {k: to_torch(v) for k, v in params.items()}
     if op.signature:
         named = {**dict(zip((a.name for a in op.inputs), tensors)), **params}
-        args = []
+        args: list[Any] = []
         for name in op.signature:
             if name.startswith("*"):
                 args.extend(tensors if op.variadic else named.pop(name[1:]))
@@ -219,10 +220,10 @@ class Side:
     """One implementation's answer on one input: its outputs (or the error it raised), and the
     gradients of the inputs asked for, first and second order (None where there is none)."""
 
-    outputs: list[np.ndarray] | None = None
+    outputs: list[np.ndarray] = field(default_factory=list)
     error: BaseException | None = None
-    grads: list[np.ndarray | None] | None = None
-    second: list[np.ndarray | None] | None = None
+    grads: list[np.ndarray | None] = field(default_factory=list)
+    second: list[np.ndarray | None] = field(default_factory=list)
 
 
 class Library:
@@ -267,7 +268,8 @@ def run(library: Library, arrays: list, wrt: Sequence[int] = (), cotangents: Seq
             side.grads = side.second = [None] * len(wrt)
             if not pairs or not inputs:
                 return side
-            grads = library.grad([y for y, _ in pairs], inputs, [u for _, u in pairs], create_graph=directions is not None)
+            grads = library.grad([y for y, _ in pairs], inputs, [u for _, u in pairs],
+                                 create_graph=directions is not None)
             side.grads = [None if g is None else outputs(g)[0] for g in grads]
             terms = [(g * library.array(v)).sum() for g, v in zip(grads, directions or ())
                      if g is not None and g.requires_grad]
@@ -327,7 +329,7 @@ def side_by_side(slot: int, ours: np.ndarray, theirs: np.ndarray, bad: np.ndarra
     return entries
 
 
-def describe_refusal(error: BaseException) -> str:
+def describe_refusal(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
@@ -336,14 +338,15 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
     values, then the VJPs in float64. Raises Failure on a disagreement; returns the largest errors."""
     errors = Errors()
     params = {**op.defaults, **case.params}
-    if oracle == "reference":
+    if oracle == "reference":  # the op has a reference, which is called and never differentiated
         name, theirs_in = "the op's reference", Library(lambda x, wanted: np.array(x, copy=True),
-                                                        lambda arrays: op.reference(*arrays, **params), None, None)
+                                                        lambda arrays: op.reference(*arrays, **params),  # type: ignore[misc]
+                                                        None, None)  # type: ignore[arg-type]
     else:
-        where, fn = _counterpart(op)
+        where, fn = _counterpart(op)  # type: ignore[misc]  # check_oracle compares only ops that have one
         name, theirs_in = f"PyTorch ({where})", torch_library(op, fn, params)
     ours_in = lucid_library(op, case.params)
-    arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+    arrays: list[Any] = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
     ours, theirs = run(ours_in, arrays), run(theirs_in, arrays)
     check_refusals(op, ours, theirs, name)
     if len(ours.outputs) != len(theirs.outputs):
@@ -362,7 +365,8 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
     cotangents = [rng.standard_normal(o.shape) for o in ours.outputs]
     second = order == 2 and "second order" not in op.differences
     directions = [rng.standard_normal(arrays[i].shape) for i in wrt] if second else None
-    ours, theirs = run(ours_in, arrays, wrt, cotangents, directions), run(theirs_in, arrays, wrt, cotangents, directions)
+    ours = run(ours_in, arrays, wrt, cotangents, directions)
+    theirs = run(theirs_in, arrays, wrt, cotangents, directions)
     check_refusals(op, ours, theirs, name)
     closeness = CLOSENESS[np.dtype(np.float64)]
     orders = [("gradient", ours.grads, theirs.grads)] + [("second-order gradient", ours.second, theirs.second)] * second

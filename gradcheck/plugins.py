@@ -23,6 +23,7 @@ def hook() -> Any:
     """The hook caller, after registering any Lucid plugin loaded since the last call (a module
     may implement gradcheck's hooks beside its `lucid_ops`)."""
     for plugin in lucid.registry.manager.get_plugins():
-        if not manager.is_registered(plugin) and manager.get_plugin(lucid.registry.manager.get_name(plugin)) is None:
-            manager.register(plugin, name=lucid.registry.manager.get_name(plugin))
+        name = lucid.registry.manager.get_name(plugin)
+        if name is not None and not manager.is_registered(plugin) and manager.get_plugin(name) is None:
+            manager.register(plugin, name=name)
     return manager.hook

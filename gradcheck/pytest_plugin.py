@@ -14,7 +14,8 @@ environment where Lucid is installed: it imports neither Lucid nor hypothesis un
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -97,8 +98,8 @@ def plugins(session: pytest.Session) -> Iterator[LucidPlugin]:
         plugin = lucid.registry.plugin_of(name)
         if matches((name, plugin)):
             by_plugin.setdefault(plugin, []).append(name)
-    for error in errors:
-        yield LucidPlugin.from_parent(session, name=error.plugin, nodeid=error.plugin, ops=[], error=error.reason)
+    for failed in errors:
+        yield LucidPlugin.from_parent(session, name=failed.plugin, nodeid=failed.plugin, ops=[], error=failed.reason)
     for plugin in sorted(by_plugin):
         yield LucidPlugin.from_parent(session, name=plugin, nodeid=plugin, ops=by_plugin[plugin], error=None)
 
@@ -155,7 +156,8 @@ class OpCheck(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{self.name} ({self.parent.name})"  # the heading of a failure, as the CLI's
+        plugin = self.parent.name if self.parent is not None else ""  # an op's item has its plugin as parent
+        return self.path, None, f"{self.name} ({plugin})"  # the heading of a failure, as the CLI's
 
 
 def options(config: pytest.Config) -> Options:
@@ -167,7 +169,7 @@ def options(config: pytest.Config) -> Options:
     seed = config.getoption("hypothesis_seed", None)  # --hypothesis-seed, when given
     profile = settings.get_current_profile_name()
     return Options(profile="dev" if profile == "default" else profile,
-                   max_examples=config.getoption("lucid_max_examples") or settings.default.max_examples,
+                   max_examples=config.getoption("lucid_max_examples") or settings().max_examples,
                    seed=run_seed(None if seed is None else int(seed)), order=config.getoption("lucid_order"),
                    mode=config.getoption("lucid_mode"), dtype=config.getoption("lucid_dtype"),
                    plugins=tuple(config.getoption("lucid_plugin")), oracle=config.getoption("lucid_oracle"),

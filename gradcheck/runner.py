@@ -12,8 +12,9 @@ import functools
 import random
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, reject, settings
@@ -105,9 +106,8 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start
         return report
-    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed,
-                  lambda arrays, case, rng: check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng),
-                  shrink)
+    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed, lambda arrays, case, rng:
+                  check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng), shrink)
     _fail_if_vacuous(report, state, "non-differentiable points")
     report.duration = time.perf_counter() - start
     return report
@@ -198,7 +198,7 @@ def _fuzz(report: OpReport, strategy: st.SearchStrategy, dtype: Any, max_example
     or max_examples pass, and put the outcome in `report`: any kind of check runs through here."""
     state = _Run()
     test = _hypothesis_test(strategy, dtype, state, check)
-    no_shrinking = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
+    no_shrinking: dict[str, Any] = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
     run = settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck),
                    report_multiple_bugs=False, print_blob=True, database=None, **no_shrinking)(test)
     run = hypothesis_seed(seed)(run)
@@ -287,7 +287,7 @@ _idle_generators: list[np.random.Generator] = []  # seeded() hands them out, res
 
 
 @functools.lru_cache(maxsize=256)
-def _seeded_state(seed: int) -> dict:
+def _seeded_state(seed: int) -> Mapping[str, Any]:
     return np.random.PCG64(seed).state
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -89,17 +90,17 @@ def shapes_for(op: Op, count: int | None = None) -> st.SearchStrategy[tuple[Shap
                                              max_side=MAX_SIDE).map(lambda b: b.input_shapes)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _integers(low: int, high: int) -> st.SearchStrategy[int]:
     return st.integers(low, high)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bytes(n: int) -> st.SearchStrategy[bytes]:
     return st.binary(min_size=n, max_size=n)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shapes(min_dims: int, max_dims: int, min_side: int, max_side: int) -> st.SearchStrategy[Shape]:
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
@@ -229,9 +230,10 @@ def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] =
     if arg.dtype == "bool":
         return (np.frombuffer(draw(_bytes(n)), dtype=np.uint8) & 1).astype(bool).reshape(shape)
     if arg.dtype == "int":
-        lo = int(math.ceil(arg.low)) if math.isfinite(arg.low) else -3
-        hi = int(math.floor(arg.high)) if math.isfinite(arg.high) else lo + 6
-        return lo + (np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (hi - lo + 1)).astype(np.int64).reshape(shape)
+        low = int(math.ceil(arg.low)) if math.isfinite(arg.low) else -3
+        high = int(math.floor(arg.high)) if math.isfinite(arg.high) else low + 6
+        values = np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (high - low + 1)
+        return low + values.astype(np.int64).reshape(shape)
     lo, hi = value_range(arg)
     return structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi, margin), arg.structure)
 
@@ -287,7 +289,7 @@ def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None,
 def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
               margin: float = KINK_MARGIN) -> Case:
     if example is not None or shapes is None:
-        ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))
+        ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))  # type: ignore[misc]  # has one
         inputs, given = list(ex.inputs), dict(ex.params)
     else:
         inputs = list(draw(shapes))

@@ -17,7 +17,8 @@ unbatched form on its first use, and a target that does not match falls back to 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -186,7 +187,7 @@ class OpTarget(Target):
     def raw_vjp(self, gs: list[np.ndarray], arrays: Arrays | None = None, out: Any = None) -> tuple:
         """The rule's own answer for the output gradients `gs` (one per float output), as returned."""
         arrays = self.arrays if arrays is None else arrays
-        tensors = self.tensors(arrays)
+        tensors: list[Any] = self.tensors(arrays)  # None only for optional inputs left out
         if self.symmetric:
             tensors = [Tensor(symmetric(t.data), requires_grad=t.requires_grad) if i in self.symmetric else t
                        for i, t in enumerate(tensors)]
@@ -209,8 +210,8 @@ class OpTarget(Target):
         inputs' shapes (`arrays`, the target's own by default): broadcast ones summed, None as 0."""
         arrays = self.arrays if arrays is None else arrays
         if not isinstance(grads, (tuple, list)) or len(grads) != len(self.arrays):
-            raise ValueError(f"vjp returned {type(grads).__name__ if not isinstance(grads, (tuple, list)) else len(grads)}"
-                             f" gradients for {len(self.arrays)} inputs")
+            count = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
+            raise ValueError(f"vjp returned {count} gradients for {len(self.arrays)} inputs")
         result = []
         for i in self.wrt:
             g, shape = grads[i], () if arrays[i] is None else arrays[i].shape
@@ -247,13 +248,13 @@ class FunctionTarget(Target):
     """`fn(*tensors)` for any function of Lucid tensors, differentiated through the engine."""
 
     def __init__(self, fn: Callable[..., Any], inputs: Sequence[Any], name: str | None = None):
-        self.fn, self.name = fn, name or getattr(fn, "__name__", "fn")
+        self.fn, self.name = fn, name or str(getattr(fn, "__name__", "fn"))
         self.inputs = [x if isinstance(x, Tensor) or x is None else lucid.tensor(x) for x in inputs]
         self.arrays = [None if x is None else x.data for x in self.inputs]
         self.wrt = tuple(i for i, x in enumerate(self.inputs) if x is not None and x.requires_grad)
         # One call, recorded: its graph serves every VJP (backward with retain_graph) and its
         # outputs are the center of the finite differences (recording does not change values).
-        self.leaves = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt)
+        self.leaves: list[Any] = [None if x is None else Tensor(x.data, requires_grad=i in self.wrt)
                        for i, x in enumerate(self.inputs)]
         with lucid.enable_grad():
             self.outs = fn(*self.leaves)
@@ -309,8 +310,9 @@ class SecondOrderTarget(Target):
         self.arrays, self.wrt = first.arrays, first.wrt
         self.out_shapes = [first.arrays[i].shape for i in first.wrt]
 
-    def _grads(self, arrays: Arrays, create_graph: bool) -> tuple[list[Tensor | None], list[Tensor | None]]:
-        leaves = [None if x is None else Tensor(x, requires_grad=i in self.wrt) for i, x in enumerate(arrays)]
+    def _grads(self, arrays: Arrays, create_graph: bool) -> tuple[list[Any], list[Tensor | None]]:
+        leaves: list[Any] = [None if x is None else Tensor(x, requires_grad=i in self.wrt)
+                             for i, x in enumerate(arrays)]
         with lucid.enable_grad():
             outs = self.call(leaves)
             outs = [o for o in (outs if isinstance(outs, (tuple, list)) else (outs,)) if o.dtype.kind == "f"]

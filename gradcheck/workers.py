@@ -15,7 +15,8 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import time
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 STARTED, DONE, INTERRUPTED = "started", "done", "interrupted"  # what a worker says about its task
 
@@ -121,7 +122,9 @@ def run_isolated(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int
                 multiprocessing.connection.wait([w.connection for w in busy] + [w.process.sentinel for w in busy],
                                                 timeout=None if wait == math.inf else max(wait, 0))
                 for i, worker in enumerate(workers):
-                    done, result = worker.finished(timeout) if worker.task else (False, None)
+                    if worker.task is None:
+                        continue
+                    done, result = worker.finished(timeout)
                     if not done:
                         continue
                     (index, task), worker.task = worker.task, None

@@ -10,11 +10,14 @@ and every plugin is verified.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .creation import (arange, eye, full, generator, linspace, manual_seed, ones, ones_like, rand, randn, zeros,
                        zeros_like)
-from .functions import *  # noqa: F401,F403  (comparisons, argmax, isnan...: no grad)
+from . import functions as _functions
+from .functions import *  # noqa: F403  (comparisons, argmax, isnan...: no grad; listed in functions.__all__)
 from .errors import GraphError, LucidError, OpError, PluginError
 from .hookspecs import hookimpl
 from .op import REQUIRED, Arg, Draw, Example, Op, Param
@@ -34,7 +37,26 @@ def register_plugin(plugin: object, name: str | None = None) -> list[Op]:
 
 
 _plugins.load()
-globals().update(_plugins.exported("", globals()))
+_builtin_ops = _plugins.exported("", globals())  # exp, matmul, sum...: known once the plugins are loaded
+globals().update(_builtin_ops)
 
 from . import linalg, nn  # noqa: E402  (namespaces of built-in ops, filled once the registry is loaded)
 from . import optim, utils  # noqa: E402
+
+__all__ = [
+    "Tensor", "tensor", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "arange", "eye", "full", "linspace", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like",
+    "generator", "manual_seed", "load", "save",
+    "float32", "float64", "int32", "int64", "bool_", "float", "double", "long",
+    "LucidError", "OpError", "GraphError", "PluginError",
+    "Op", "Arg", "Param", "Draw", "Example", "REQUIRED", "hookimpl", "register_plugin", "ops", "registry",
+    "linalg", "nn", "optim", "utils",
+    *_functions.__all__,
+]
+__all__ += sorted(_builtin_ops)
+
+
+def __getattr__(name: str) -> Any:
+    """Only reached for a name that is not here: the ops above are added at import time, which
+    this signature also tells type checkers."""
+    raise AttributeError(f"module 'lucid' has no attribute {name!r}")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -101,8 +102,8 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         raise OpError(f"arange(): the bounds {start} -> {end} are inconsistent with the sign of step {step}")
     floating = any(isinstance(v, float) for v in (start, end, step))
     length = (math.ceil((end - start) / step),)
-    return _new("arange()", lambda: np.arange(start, end, step), length, dtype or (np.float32 if floating else np.int64),
-                requires_grad)
+    default = np.float32 if floating else np.int64
+    return _new("arange()", lambda: np.arange(start, end, step), length, dtype or default, requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:

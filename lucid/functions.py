@@ -9,7 +9,8 @@ in lucid_ops/arithmetic.py.)
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -141,4 +142,4 @@ def _polygamma_method(self: Tensor, n: int) -> Tensor:
     return OPERATORS["polygamma"](n, self)
 
 
-Tensor.where, Tensor.polygamma = _where_method, _polygamma_method
+Tensor.where, Tensor.polygamma = _where_method, _polygamma_method  # type: ignore[attr-defined]  # as ops' methods

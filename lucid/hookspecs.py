@@ -12,7 +12,8 @@ a plain Python callable.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -24,7 +25,7 @@ hookimpl = pluggy.HookimplMarker("lucid")
 
 
 @hookspec
-def lucid_ops() -> Sequence["Op"]:
+def lucid_ops() -> Sequence[Op]:
     """Return the ops this plugin provides, each a `lucid.Op`.
 
     Every op name must be unique across all plugins. A name with dots places the op in a

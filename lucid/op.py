@@ -13,7 +13,8 @@ import numbers
 import re
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
 
@@ -105,7 +106,7 @@ DIFFERENCES = ("values", "dtype", "gradient", "second order", "edges", "inputs")
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
 
 #: Valid values of a parameter: a tuple, or a function of the input shapes giving a tuple.
-Choices = Union[tuple, Callable[[Sequence[Shape]], tuple]]
+Choices = tuple | Callable[[Sequence[Shape]], tuple]
 
 
 #: What a param's `kind` promises about its values, as PyTorch's argument parser checks them.
@@ -159,7 +160,7 @@ class Param:
     def expected(self) -> str:
         """What a valid value is, for error messages."""
         if self.kind == "choice":
-            return "one of " + ", ".join(map(repr, self.choices))
+            return "one of " + ", ".join(map(repr, cast(tuple, self.choices)))
         return KINDS[self.kind] + (" or None" if self.default is None else "")
 
     def accepts(self, value: Any) -> bool:
@@ -167,7 +168,7 @@ class Param:
         the op checks the rest (a dim's range)."""
         if self.types is not None and type(value) not in self.types:
             return False
-        return self.kind != "choice" or value is None or value in self.choices
+        return self.kind != "choice" or value is None or value in cast(tuple, self.choices)
 
     def choices_for(self, shapes: Sequence[Shape]) -> tuple:
         return tuple(self.choices(shapes)) if callable(self.choices) else tuple(self.choices)
@@ -314,7 +315,7 @@ class Op:
         object.__setattr__(self, "one_output", self.outputs == 1 and not self.residuals)
         object.__setattr__(self, "positional", -1 if self.variadic or self.signature else len(self.inputs))
         object.__setattr__(self, "param_set", frozenset(self.param_names))
-        checked = tuple((p.name, p.types, frozenset(p.choices if p.kind == "choice" else ()))
+        checked = tuple((p.name, p.types, frozenset(cast(tuple, p.choices) if p.kind == "choice" else ()))
                         for p in self.params if p.types is not None)
         object.__setattr__(self, "checked_params", checked)
         required = len(self.inputs)
@@ -412,15 +413,15 @@ class Op:
                 raise OpError(f"{self.name}: expected a sequence of tensors as {self.inputs[0].name!r}")
             inputs = tuple(sequence)
         else:
-            inputs = []
+            listed = []
             for a in self.inputs:
                 if a.name in given:
-                    inputs.append(given.pop(a.name))
+                    listed.append(given.pop(a.name))
                 elif a.optional:
-                    inputs.append(None)
+                    listed.append(None)
                 else:
                     raise OpError(f"{self.name}: missing input {a.name!r}")
-            inputs = tuple(inputs)
+            inputs = tuple(listed)
         missing = [p.name for p in self.params if p.default is REQUIRED and p.name not in given]
         if missing:
             raise OpError(f"{self.name}: missing argument(s) {', '.join(map(repr, missing))}")

@@ -13,7 +13,8 @@ import importlib.metadata
 import os
 import types
 import warnings
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pluggy
 
@@ -94,7 +95,8 @@ class Registry(Mapping[str, Op]):
     def _ops_of(self, plugin: Any, name: str) -> list[Op]:
         """Call this plugin's own lucid_ops hookimpl and check what it returns."""
         impls = [impl for impl in self.manager.hook.lucid_ops.get_hookimpls() if impl.plugin is plugin]
-        ops = [op for impl in impls for op in impl.function()]
+        returned: list[Any] = [impl.function() for impl in impls]  # anything: checked below
+        ops = [op for value in returned for op in value]
         seen: dict[str, str] = {}  # op name -> this plugin's name, as in self._owner
         for op in ops:
             if not isinstance(op, Op):

@@ -214,8 +214,8 @@ def _check_directory(file: IO[bytes], members: list[zipfile.ZipInfo]) -> None:
     record declares. zipfile does not check: a corrupted comment length makes it skip the entries
     after it, silently, and an archive that lost its last entries still looks like a valid .npz.
     (The directory's size needs no check of its own: zipfile reads exactly the declared bytes.)"""
-    end = zipfile._EndRecData(file)  # the record zipfile itself just read (Zip64 included)
-    declared = end[zipfile._ECD_ENTRIES_TOTAL]
+    end = zipfile._EndRecData(file)  # type: ignore[attr-defined]  # the record zipfile itself just read
+    declared = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]  # (Zip64 included)
     if len(members) != declared:
         raise _Malformed(f"its zip directory is corrupted: the end record declares {declared} entries, "
                          f"but the directory holds {len(members)}")

@@ -15,11 +15,13 @@ in `OPERATORS`, which `lucid.plugins` fills from the plugins.
 from __future__ import annotations
 
 import collections
+import functools
 import heapq
 import itertools
 import threading
 import weakref
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +58,7 @@ class set_grad_enabled:
             with set_grad_enabled(self.enabled):
                 return fn(*args, **kwargs)
 
-        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn
-        return wrapper
+        return functools.update_wrapper(wrapper, fn)
 
 
 class no_grad(set_grad_enabled):
@@ -99,7 +100,7 @@ class Node:
         return f"<{self.op.name}>"
 
     def free(self) -> None:
-        self.inputs = self.outputs = self.retained = None
+        self.inputs = self.outputs = self.retained = None  # type: ignore[assignment]  # backward checks outputs
 
 
 # --- 3. versions: in-place changes ------------------------------------------------------------
@@ -205,7 +206,7 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     inputs of a declared dtype have it and that params of a declared kind have a valid type, run the
     forward, wrap the result. Op metadata is never validated here (that happened once, when the
     Op was made)."""
-    arrays = []
+    arrays: list[np.ndarray | None] = []
     record = False
     for x in inputs:
         if isinstance(x, Tensor):
@@ -531,7 +532,7 @@ class Tensor:
     __matmul__, __rmatmul__ = _operator("matmul"), _operator("matmul", reflected=True)
     __lt__, __le__ = _comparison(np.less), _comparison(np.less_equal)
     __gt__, __ge__ = _comparison(np.greater), _comparison(np.greater_equal)
-    __eq__, __ne__ = _comparison(np.equal), _comparison(np.not_equal)  # type: ignore[assignment]
+    __eq__, __ne__ = _comparison(np.equal), _comparison(np.not_equal)
 
     def __neg__(self) -> Tensor:
         return apply(OPERATORS["neg"], (self,), {})
@@ -744,7 +745,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
     finally:
         _mode.enabled = previous_mode
     if capture is None:
-        found.extend(leaves.values())
+        found.extend((t, g) for t, g in leaves.values())
         handed_out = {id(s.data) for s in seeds}  # arrays a gradient must not alias
         return [(t, _owned(g, handed_out)) for t, g in found]
     wanted = {id(t) for t in capture}
@@ -818,6 +819,7 @@ def _seed_tensor(seed: Any, root: Tensor, i: int) -> Tensor:
 def _vjp(node: Node, grads: list) -> tuple:
     """Call the op's local derivative and check that it kept its contract."""
     op = node.op
+    out: Tensor | tuple[Tensor, ...]
     if op.one_output:
         g, out = grads[0], _new_tensor(node.outputs[0], True, node, 0)
     else:  # several outputs: zeros stand in for float outputs that received no gradient, None for residuals

@@ -2,7 +2,7 @@
 `lucid.op.axes` and `lucid.op.one_axis`.)"""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

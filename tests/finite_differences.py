@@ -5,7 +5,7 @@ to an op (zeros of prod, ties of amax) and to check second derivatives through c
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

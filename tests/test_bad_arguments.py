@@ -118,8 +118,8 @@ def param():
                                                                          r"group 0"),
     (lambda p: optim.SGD([p], lr=math.nan), r"SGD: invalid lr nan in the defaults"),
     (lambda p: optim.SGD([p], lr="0.1"), r"SGD: invalid lr '0.1' in the defaults"),
-    (lambda p: optim.Adam([{"params": [p], "betas": (1.5, 0.9)}]), r"Adam: invalid betas \(1.5, 0.9\) in parameter "
-                                                                     r"group 0; it must be a pair of numbers in \[0, 1\)"),
+    (lambda p: optim.Adam([{"params": [p], "betas": (1.5, 0.9)}]),
+     r"Adam: invalid betas \(1.5, 0.9\) in parameter group 0; it must be a pair of numbers in \[0, 1\)"),
     (lambda p: optim.Adam([p], betas=(0.9,)), r"invalid betas \(0.9,\)"),
     (lambda p: optim.AdamW([{"params": [p], "eps": -1e-8}]), r"AdamW: invalid eps -1e-08 in parameter group 0"),
     (lambda p: optim.RMSprop([{"params": [p], "alpha": -0.9}]), r"RMSprop: invalid alpha -0.9 in parameter group 0"),

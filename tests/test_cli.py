@@ -267,8 +267,8 @@ def test_broken_plugin_is_reported_and_the_other_ops_still_checked(plugin_dir):
 
 
 def test_jobs_give_the_same_reports_in_the_same_order(plugin_dir):
-    runs = [lucid_gradcheck("-p", "cli_test_ops", "-k", "testing or exp2 or log1p", "--max-examples", "10", "--seed", "7",
-                            "-j", jobs, "--json", "-", cwd=plugin_dir) for jobs in ("1", "2")]
+    runs = [lucid_gradcheck("-p", "cli_test_ops", "-k", "testing or exp2 or log1p", "--max-examples", "10",
+                            "--seed", "7", "-j", jobs, "--json", "-", cwd=plugin_dir) for jobs in ("1", "2")]
     reports = [[(op["op"], op["status"], op["examples"]) for op in json.loads(run.stdout)["ops"]] for run in runs]
     assert reports[0] == reports[1] and [name for name, *_ in reports[0]] == sorted(name for name, *_ in reports[0])
     assert ("testing.square_off", "failed") in [(name, status) for name, status, _ in reports[0]]

@@ -54,7 +54,8 @@ FORWARD = {
     "pad crop": (lambda x: F.pad(x, (0, 0, -1, 2)), lambda x: np.pad(x[:, 1:], ((0, 0), (0, 2), (0, 0)))),
     "pad reflect": (lambda x: F.pad(x, (1, 1, 3, 2), mode="reflect"),
                     lambda x: np.pad(x, ((0, 0), (3, 2), (1, 1)), mode="reflect")),
-    "pad replicate": (lambda x: F.pad(x, (2, 0), mode="replicate"), lambda x: np.pad(x, ((0, 0), (0, 0), (2, 0)), mode="edge")),
+    "pad replicate": (lambda x: F.pad(x, (2, 0), mode="replicate"),
+                      lambda x: np.pad(x, ((0, 0), (0, 0), (2, 0)), mode="edge")),
     "pad circular": (lambda x: F.pad(x, (0, 0, 2, 4), mode="circular"),
                      lambda x: np.pad(x, ((0, 0), (2, 4), (0, 0)), mode="wrap")),
     "gather": (lambda x: x.gather(1, lucid.tensor(INDEX)), lambda x: np.take_along_axis(x, INDEX, 1)),
@@ -74,7 +75,8 @@ FORWARD = {
 
 KEYS = {
     "int": 1, "negative int": -1, "slice": np.s_[1:], "negative step": np.s_[::-2], "negative start": np.s_[-2::-1],
-    "tuple": np.s_[0, 1:3], "none": np.s_[None, :, 1], "ellipsis": np.s_[..., 1], "ellipsis middle": np.s_[1, ..., None],
+    "tuple": np.s_[0, 1:3], "none": np.s_[None, :, 1], "ellipsis": np.s_[..., 1],
+    "ellipsis middle": np.s_[1, ..., None],
     "int array": np.array([2, 0, 2]), "int list": [0, 0], "int arrays": (np.array([[0], [2]]), np.array([1, 3])),
     "int array later": np.s_[:, [3, 1]], "mask": X[:, 0, 0] > 0, "full mask": X > 0, "mask 2d": X[:, :, 0] > 0,
     "mixed": np.s_[1:, np.array([0, 3]), 0],

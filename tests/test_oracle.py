@@ -194,7 +194,8 @@ def test_the_cli_compares_with_pytorch_and_counts_ops_without_a_counterpart(tmp_
 def test_the_pytest_plugin_runs_the_oracle_as_items_of_their_own(tmp_path):
     from test_pytest_plugin import pytest_run
 
-    done = pytest_run(tmp_path, "--lucid-gradcheck", "--lucid-ops", "sum and not cumsum and not logsumexp and not einsum",
+    done = pytest_run(tmp_path, "--lucid-gradcheck", "--lucid-ops",
+                      "sum and not cumsum and not logsumexp and not einsum",
                       "--lucid-oracle", "torch", "--lucid-max-examples", "10", "-v")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "lucid_ops.reductions::sum PASSED" in done.stdout

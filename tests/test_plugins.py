@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lucid
-from lucid import Arg, Op, OpError, PluginError, hookimpl
+from lucid import Arg, Op, OpError, PluginError
 from lucid.plugins import Registry
 
 
@@ -70,7 +70,7 @@ def test_dotted_names_make_namespaces(registered):
     assert lucid.ops.mylib.cube(lucid.tensor(2.0)).item() == 8.0
     assert "cube" in dir(lucid.ops.mylib)
     with pytest.raises(AttributeError, match="mylib.nope"):
-        lucid.ops.mylib.nope
+        _ = lucid.ops.mylib.nope
 
 
 def test_duplicate_op_name_names_both_plugins(registered):

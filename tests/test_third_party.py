@@ -1,7 +1,8 @@
 """The example third-party package, installed the way its users install it, checked both ways.
 
-A fresh virtualenv gets Lucid and `examples/third_party_ops` installed from copies of their sources,
-offline, built with the setuptools of the environment running these tests. It sees that environment's
+A fresh virtualenv gets a wheel of Lucid built from a copy of its sources, then runs the example's
+documented `pip install` lines as they are written, offline: `--no-index --find-links` the local
+build, built with the setuptools of the environment running these tests. It sees that environment's
 packages (numpy, hypothesis, pytest, setuptools: what `.ci/run` installed), never the base
 interpreter's: `venv --system-site-packages` would point at the base Python, whose packages differ
 from machine to machine (a clean one has pip and an old setuptools, no `wheel`). Then the
@@ -11,6 +12,7 @@ derivative is broken, as an op author's CI would see it.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("lucid", "lucid_ops", "gradcheck", "pyproject.toml", "README.md")
+SOURCES = ("lucid", "lucid_ops", "gradcheck", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in")
 RIGHT = "lambda g, out, x, eps: (g * x / out,)"
 WRONG = "lambda g, out, x, eps: (g / out,)"  # forgot the chain rule's factor x
 
@@ -36,17 +38,25 @@ class Environment:
         return subprocess.run([str(self.bin / command[0]), *command[1:]], cwd=self.example, env=env,
                               capture_output=True, text=True, timeout=600)
 
-    def pip_install(self, *args: str) -> None:
-        done = self.run("python", "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", *args)
-        assert done.returncode == 0, done.stderr
+    def pip(self, *args: str) -> None:
+        """pip, offline: what it installs comes from the local build, or is already in this environment."""
+        done = self.run("python", "-m", "pip", *args, "-q", "--no-build-isolation", "--no-index",
+                        "--find-links", str(self.root / "wheels"))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def documented_installs() -> list[list[str]]:
+    """The `pip install` lines of the example's README, as its users paste them into their CI."""
+    readme = (ROOT / "examples" / "third_party_ops" / "README.md").read_text()
+    return [shlex.split(line)[1:] for line in readme.splitlines() if line.startswith("pip install -e . '")]
 
 
 def see_this_environment(venv: Path) -> None:
     """Put this interpreter's site-packages on the new venv's path, after its own, with a .pth file.
     Only the directories are added, not the .pth files inside them, so this environment's editable
     install of Lucid stays out and the venv imports the copy installed into it."""
-    done = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True)
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True, check=True)
     ours = dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib"))
     (Path(done.stdout.strip()) / "outer_environment.pth").write_text("\n".join(ours) + "\n")
 
@@ -61,9 +71,18 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Environment:
         source, target = ROOT / name, env.root / "lucid" / name
         shutil.copytree(source, target, ignore=ignore) if source.is_dir() else shutil.copy(source, target)
     shutil.copytree(ROOT / "examples" / "third_party_ops", env.example, ignore=ignore)
-    env.pip_install(str(env.root / "lucid"))
-    env.pip_install("-e", str(env.example))
+    env.pip("wheel", "--no-deps", "-w", str(env.root / "wheels"), str(env.root / "lucid"))
+    # The wheel first, explicitly: where this environment has Lucid installed (CI's editable
+    # install), pip would count that as satisfying `lucid-autodiff` and install nothing here.
+    env.pip("install", "--no-deps", *map(str, (env.root / "wheels").glob("lucid_autodiff-*.whl")))
+    for install in documented_installs():
+        env.pip(*install)
     return env
+
+
+def test_the_readme_documents_both_ci_installs_by_the_distribution_name():
+    assert documented_installs() == [["install", "-e", ".", "lucid-autodiff[gradcheck]"],
+                                     ["install", "-e", ".", "lucid-autodiff[test]"]]
 
 
 def test_the_package_registers_its_ops(environment):

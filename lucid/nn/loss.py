@@ -17,7 +17,7 @@ class Loss(OpModule):
     def __init__(self, reduction: str = "mean", **settings: Any):
         super().__init__(reduction=reduction, **settings)
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]  # two inputs
         kwargs = self.settings()
         kwargs.update((name, t) for name, t in self._buffers.items() if t is not None)
         return registry[self.op_name](input, target, **kwargs)

@@ -7,7 +7,8 @@ lands in `_parameters`, `self.fc = Linear(...)` in `_modules`. Everything else (
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -268,7 +269,7 @@ class Module:
 
     def _state_tensors(self) -> dict[str, Tensor]:
         """The tensors behind state_dict(), themselves rather than detached views."""
-        own = {}
+        own: dict[str, Tensor] = {}
         for prefix, module in self.named_modules():
             dot = prefix + "." if prefix else ""
             own.update((dot + n, p) for n, p in module._parameters.items() if p is not None)
@@ -306,8 +307,8 @@ class Sequential(Module):
             for name, module in modules[0].items():
                 self.add_module(name, module)
         else:
-            for i, module in enumerate(modules):
-                self.add_module(str(i), module)
+            for i, step in enumerate(modules):
+                self.add_module(str(i), step)  # type: ignore[arg-type]  # add_module refuses a non-Module
 
     def forward(self, input: Any) -> Any:
         for module in self._modules.values():

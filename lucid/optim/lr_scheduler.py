@@ -6,7 +6,8 @@ at any epoch can be read off its formula (PyTorch computes the same values recur
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import OpError
 from .optimizer import HYPERPARAMETERS, Optimizer

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or of dicts, "
                             f"got a single Tensor (wrap it in a list)")
-        groups = list(params)
+        groups: list[Any] = list(params)
         if not groups:
             raise OpError(f"{type(self).__name__} got an empty parameter list (did the model register "
                           f"its weights as Parameters?)")
@@ -182,7 +183,7 @@ def _parameter_number(key: Any, where: str) -> int:
 
 
 def _finite_at_least_zero(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < math.inf
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= float(value) < math.inf
 
 
 #: The hyperparameters that have a valid range, and what it is. PyTorch checks these in each

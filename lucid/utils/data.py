@@ -8,7 +8,8 @@ the finished batch, which skips the per-sample work (TensorDataset does).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
