@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .runner import check_op as check_op, check_ops as check_ops, check_oracle as check_oracle
     from .runner import gradcheck as gradcheck, gradgradcheck as gradgradcheck
 
+    __version__: str
+
 #: Where each public name lives. Each is imported on first use: pytest imports this package for
 #: its plugin (`gradcheck.pytest_plugin`) in every run, which must not pay for hypothesis and Lucid.
 _HOMES = {"check_op": "runner", "check_ops": "runner", "check_oracle": "runner", "gradcheck": "runner",
@@ -43,6 +45,10 @@ __all__ = list(_HOMES)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # Lucid's: gradcheck ships in Lucid's distribution, and has no release of its own
+        from lucid import __version__
+
+        return __version__
     if name not in _HOMES:
         raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")
     home = _HOMES[name]

@@ -4,6 +4,7 @@
     lucid-gradcheck exp log -v           # two ops, one line each
     lucid-gradcheck -k "linalg and not inv" -j 2
     lucid-gradcheck -p my_ops.draft      # ops of a module that is not packaged yet
+    python -m gradcheck --version        # the same command, as a module
 
 Each op is fuzzed by `gradcheck.check_op` (its derivative) and, where there is an oracle to
 compare with, `gradcheck.check_oracle` (its values and gradients against PyTorch with `--oracle
@@ -53,6 +54,16 @@ class UsageError(Exception):
     """The command line asks for something impossible; exit code 4."""
 
 
+def require_hypothesis() -> None:
+    """The checks draw their inputs with hypothesis, which `import lucid` never needs: Lucid
+    installed without its gradcheck extra has no hypothesis. Say what to install, before anything."""
+    import importlib.util
+
+    if importlib.util.find_spec("hypothesis") is None:
+        raise UsageError("the checks draw their inputs with hypothesis, which is not installed: pip install "
+                         "hypothesis (or install Lucid with its gradcheck extra)")
+
+
 def require_torch() -> None:
     """The torch oracle needs PyTorch, which Lucid never depends on: say so before any check."""
     import importlib.util
@@ -71,6 +82,27 @@ def check_writable(flag: str, path: str) -> None:
         raise UsageError(f"{flag} {path}: directory {directory} does not exist")
     if not os.access(path if os.path.exists(path) else directory, os.W_OK):
         raise UsageError(f"{flag} {path}: not writable")
+
+
+def cache_directory() -> str:
+    """Where the command keeps hypothesis's files: the user's cache directory (XDG_CACHE_HOME, or
+    ~/.cache; LOCALAPPDATA on Windows), not `.hypothesis/` in whatever folder it runs in."""
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        base = os.environ["LOCALAPPDATA"]
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lucid", "hypothesis")
+
+
+def use_cache_directory() -> None:
+    """Send hypothesis's storage to `cache_directory()`, unless HYPOTHESIS_STORAGE_DIRECTORY (its
+    own setting) says where. The checks keep no example database (each failure prints its seed
+    and a command that replays it); what hypothesis still writes is its cache of the constants
+    it finds in local source files."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        set_hypothesis_home_dir(cache_directory())
 
 
 def register_profiles() -> None:
@@ -180,7 +212,9 @@ def select(registry: Registry, names: Sequence[str] = (), keyword: str = "",
 
 def load_plugins(modules: Sequence[str]) -> list[PluginError]:
     """Import Lucid (which loads the built-ins and the entry-point plugins), then register each
-    `-p` module. Returns every plugin that failed, from either source, so the run can go on."""
+    `-p` module, found as `python -m` finds modules: the current directory first on the path. A
+    module an entry point has already registered is left as it is. Returns every plugin that
+    failed, from either source."""
     import importlib
     import warnings
 
@@ -188,6 +222,8 @@ def load_plugins(modules: Sequence[str]) -> list[PluginError]:
         warnings.simplefilter("ignore", RuntimeWarning)
         import lucid
         errors = [error for error in lucid.registry.errors if error.plugin not in modules]
+        if modules and not {"", ".", os.getcwd()} & set(sys.path):  # (a console script has its bin/ there)
+            sys.path.insert(0, os.getcwd())
         for module in modules:  # (a worker forked from a process that loaded them finds them loaded)
             error = lucid.registry.load_plugin(module, functools.partial(importlib.import_module, module),
                                                "failed to import: ")
@@ -247,10 +283,11 @@ class Options:
 
 
 def prepare(profile: str, plugins: Sequence[str]) -> list[PluginError]:
-    """Load the hypothesis profile and the plugins, once per process (the main one and each
-    worker); returns the plugins that failed to load."""
+    """Set hypothesis up (its profile, its storage) and load the plugins, once per process (the
+    main one and each worker); returns the plugins that failed to load."""
     from hypothesis import settings
 
+    use_cache_directory()
     register_profiles()
     settings.load_profile(profile)
     return load_plugins(plugins)
@@ -349,17 +386,27 @@ def mutation_score(reports: Sequence[OpReport]) -> str:
             f"{len(mutants) - killed} survived, {never} of them never differed on a drawn input")
 
 
+#: The character of a finished check in the progress dots, as pytest's.
+DOTS = {"passed": ".", "failed": "F", "error": "E", "skipped": "s"}
+DOTS_PER_LINE = 50
+
+
 class Terminal:
-    """What a person sees: a progress line redrawn in place (on a terminal only), one line per
-    op with -v, then each failure and the summary; -q keeps only failures and the summary."""
+    """What a person sees: a progress line redrawn in place on a terminal; elsewhere (a CI log, a
+    file) a dot per check and the count at the end of each line, as pytest prints them; one line
+    per check with -v; then each failure and the summary. -q keeps only failures and the summary."""
 
     def __init__(self, stream: IO[str], verbosity: int, total: int):
         self.stream, self.verbosity, self.total = stream, verbosity, total
         self.live = verbosity >= 0 and stream.isatty()
-        self.done = self.failures = 0
+        self.dots = verbosity == 0 and not self.live
+        self.done = self.failures = self.column = 0
 
     def write(self, text: str = "") -> None:
         self.clear()
+        if self.column:  # a line of dots cut short (Ctrl-C)
+            self.stream.write("\n")
+            self.column = 0
         print(text, file=self.stream, flush=True)
 
     def clear(self) -> None:
@@ -382,6 +429,13 @@ class Terminal:
             elif report.reason:
                 line += f": {report.reason}"
             self.write(line)
+        elif self.dots:
+            self.stream.write(DOTS.get(report.status, "?"))
+            self.column += 1
+            if self.column == DOTS_PER_LINE or self.done == self.total:
+                self.stream.write(f"{' ' * (DOTS_PER_LINE - self.column)} [{self.done:>{len(str(self.total))}}/{self.total}]\n")
+                self.column = 0
+            self.stream.flush()
 
 
 def title(name: str, kind: str) -> str:
@@ -454,16 +508,36 @@ class Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
 
 
+class Version(argparse.Action):
+    """`--version`: Lucid's (gradcheck is part of it), read only when asked, since importing Lucid
+    loads its plugins and `--help` stays instant."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        import warnings
+
+        with warnings.catch_warnings():  # a broken plugin is not news here
+            warnings.simplefilter("ignore", RuntimeWarning)
+            import gradcheck
+
+            print(f"{parser.prog} {gradcheck.__version__}")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="lucid-gradcheck", description="Check every registered Lucid op's derivative against "
                "finite differences, on inputs drawn by hypothesis from the op's metadata.")
     p.add_argument("ops", nargs="*", metavar="OP", help="op names to check (default: every registered op)")
+    p.add_argument("--version", action=Version)
     p.add_argument("-k", dest="keyword", default="", metavar="EXPR",
                    help="only ops whose name or plugin matches EXPR (substrings with and/or/not, as pytest -k)")
     p.add_argument("--list", action="store_true", help="list the selected ops with their plugin, arity, "
                    "parameters and domains, without checking them")
     p.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
-                   help="also load this plugin module (an import path); repeatable")
+                   help="also load this plugin module (an import path, found from the current directory as "
+                        "`python -m` finds it); repeatable")
     p.add_argument("--max-examples", type=int, metavar="N", help="examples per op (default: the profile's)")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the random inputs (default: a random seed, "
                    "printed; 0 under the derandomized ci profile)")
@@ -529,8 +603,12 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
         if path and path != "-":
             check_writable(flag, path)
     shard = parse_shard(args.shard)
+    require_hypothesis()
     profile = args.profile or default_profile()
     plugin_errors = prepare(profile, args.plugins)
+    asked_for = [error for error in plugin_errors if error.plugin in args.plugins]
+    if asked_for:  # a plugin the command names is the point of the run, not one of many
+        raise UsageError("\n".join(f"-p {error.plugin}: {error.reason}" for error in asked_for))
     import lucid
     from hypothesis import settings
 

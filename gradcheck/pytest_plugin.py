@@ -60,10 +60,15 @@ def enabled(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the dev and thorough profiles before hypothesis's plugin loads --hypothesis-profile."""
+    """Register the dev and thorough profiles before hypothesis's plugin loads --hypothesis-profile;
+    without hypothesis, say what to install (a usage error, exit 4) rather than crash."""
     if enabled(config):
-        from gradcheck.cli import register_profiles
+        from gradcheck.cli import UsageError, register_profiles, require_hypothesis
 
+        try:
+            require_hypothesis()
+        except UsageError as missing:
+            raise pytest.UsageError(f"--lucid-gradcheck: {missing}") from None
         register_profiles()
 
 

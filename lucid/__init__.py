@@ -27,6 +27,9 @@ from .serialization import load, save
 float32, float64, int32, int64, bool_ = np.float32, np.float64, np.int32, np.int64, np.bool_
 float, double, long = np.float32, np.float64, np.int64
 
+#: The release: its one source, which pyproject.toml reads (setuptools' `attr:`) and gradcheck shares.
+__version__ = "0.1.0"
+
 from . import plugins as _plugins  # noqa: E402  (plugins import lucid: everything above first)
 from .plugins import ops, registry  # noqa: E402
 

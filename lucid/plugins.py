@@ -136,8 +136,8 @@ class Registry(Mapping[str, Op]):
     def load_plugin(self, name: str, load: Callable[[], Any], context: str = "") -> PluginError | None:
         """Import a plugin with `load()` and register it. A failure, whatever the import raises short
         of Ctrl-C (an ImportError, even a SystemExit), is recorded in `errors`, warned about and
-        returned: one broken plugin must not take `import lucid` down. Loading the plugin that is
-        already registered under this name does nothing."""
+        returned: one broken plugin must not take `import lucid` down. Loading a plugin that is
+        already registered (under this name, or under its entry point's) does nothing."""
         try:
             try:
                 plugin = load()
@@ -145,7 +145,7 @@ class Registry(Mapping[str, Op]):
                 raise
             except BaseException as error:
                 raise PluginError(name, f"{context}{type(error).__name__}: {error}") from error
-            if self.manager.get_plugin(name) is not plugin:
+            if not self.manager.is_registered(plugin):
                 self.register_plugin(plugin, name=name)
         except PluginError as failure:
             self.errors.append(failure)

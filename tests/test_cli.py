@@ -8,11 +8,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
+import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 
@@ -51,6 +54,7 @@ def lucid_ops():
 
 MISBEHAVING = '''
 import os
+import re
 import signal
 import sys
 import time
@@ -95,12 +99,53 @@ def plugin_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def lucid_gradcheck(*args: str, cwd: Path, env: dict | None = None, limit: float = 300) -> subprocess.CompletedProcess:
+def lucid_gradcheck(*args: str, cwd: Path, env: dict | None = None, limit: float = 300,
+                    command: Sequence[str] = (sys.executable, "-m", "gradcheck.cli")) -> subprocess.CompletedProcess:
     """Run the command as a user would, in a fresh process (`python -m gradcheck.cli`)."""
     environment = {key: value for key, value in os.environ.items() if key != "CI"}  # dev unless asked
-    environment.update(PYTHONPATH=os.pathsep.join([str(cwd), str(ROOT)]), **(env or {}))
-    return subprocess.run([sys.executable, "-m", "gradcheck.cli", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=limit)
+    environment.update({"PYTHONPATH": os.pathsep.join([str(cwd), str(ROOT)]), **(env or {})})
+    return subprocess.run([*command, *args], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=limit)
+
+
+def console_script(directory: Path) -> list[str]:
+    """The `lucid-gradcheck` that pip installs: a script whose own folder, not the current one,
+    is first on sys.path."""
+    script = directory / "bin" / "lucid-gradcheck"
+    script.parent.mkdir(parents=True)
+    script.write_text("import sys\nfrom gradcheck.cli import main\nsys.exit(main())\n")
+    return [sys.executable, str(script)]
+
+
+def install_entry_points(directory: Path, entry_points: dict[str, str], dist: str = "cli-test-ops") -> None:
+    """Declare `lucid` entry points as an installed distribution does: a dist-info on the path."""
+    info = directory / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[lucid]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()))
+
+
+def python_without_hypothesis(directory: Path) -> str:
+    """A virtualenv with this environment's packages but hypothesis, as Lucid installed without its
+    gradcheck extra. Its site-packages links to each of ours but hypothesis's, rather than hiding
+    an import, so that pytest finds no hypothesis plugin either."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True)
+    python = str(directory / "bin" / "python")
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    for ours in dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib")):
+        for entry in Path(ours).iterdir():
+            if not entry.name.lower().startswith(("hypothesis", "_hypothesis")) and not (site / entry.name).exists():
+                (site / entry.name).symlink_to(entry)
+    return python
+
+
+@pytest.fixture(scope="module")
+def without_hypothesis(tmp_path_factory: pytest.TempPathFactory) -> str:
+    python = python_without_hypothesis(tmp_path_factory.mktemp("without_hypothesis") / "venv")
+    done = subprocess.run([python, "-c", "import hypothesis"], capture_output=True, text=True)
+    assert "No module named 'hypothesis'" in done.stderr  # the premise
+    return python
 
 
 # -- Selecting ops ------------------------------------------------------------------------------
@@ -205,12 +250,28 @@ def test_verbose_prints_one_line_per_op_and_quiet_none():
     reports = [OpReport(op="exp", plugin="p", examples=100), OpReport(op="log", plugin="p", status="failed",
                                                                        reason="d/dx is 2% off")]
     for verbosity, lines in ((1, ["exp PASSED (100 examples, 0 rejected, 0.00s)", "log FAILED: d/dx is 2% off"]),
-                             (0, []), (-1, [])):
+                             (0, [".F" + " " * (cli.DOTS_PER_LINE - 2) + " [2/2]"]), (-1, [])):
         stream = io.StringIO()
         terminal = cli.Terminal(stream, verbosity, total=2)
         for report in reports:
             terminal.finished(report)
         assert stream.getvalue().splitlines() == lines
+
+
+def test_a_log_shows_a_dot_per_check_as_it_finishes_and_the_count_per_line():
+    """Not a terminal (a CI log): one character per check, written when it finishes, as pytest's."""
+    stream = io.StringIO()
+    total = cli.DOTS_PER_LINE + 3
+    terminal = cli.Terminal(stream, verbosity=0, total=total)
+    for i, status in enumerate(["passed"] * (total - 3) + ["failed", "error", "skipped"]):
+        terminal.started((f"op{i}", "derivative"))
+        terminal.finished(OpReport(op=f"op{i}", status=status))
+        if i == 1:
+            assert stream.getvalue() == ".."  # there as soon as it is done
+    terminal.write("summary")
+    assert stream.getvalue().splitlines() == ["." * cli.DOTS_PER_LINE + f" [{cli.DOTS_PER_LINE}/{total}]",
+                                              "FEs" + " " * (cli.DOTS_PER_LINE - 3) + f" [{total}/{total}]",
+                                              "summary"]
 
 
 def test_summary_line_is_pytests():
@@ -257,13 +318,43 @@ def test_json_and_junitxml_reports(plugin_dir):
     assert cases["testing.square"].get("classname") == "cli_test_ops"
 
 
-def test_broken_plugin_is_reported_and_the_other_ops_still_checked(plugin_dir):
-    done = lucid_gradcheck("-p", "cli_test_ops", "-p", "no_such_plugin_module", "testing.square",
-                           "--max-examples", "10", cwd=plugin_dir)
+def test_a_broken_installed_plugin_is_reported_and_the_other_ops_still_checked(plugin_dir):
+    install_entry_points(plugin_dir, {"broken": "no_such_plugin_module"})
+    done = lucid_gradcheck("-p", "cli_test_ops", "testing.square", "--max-examples", "10", cwd=plugin_dir)
     assert done.returncode == cli.FAILED
-    assert "ERROR plugin 'no_such_plugin_module': failed to import: ModuleNotFoundError" in done.stdout
+    assert "ERROR plugin 'broken': failed to import 'no_such_plugin_module': ModuleNotFoundError" in done.stdout
     assert done.stdout.strip().splitlines()[-1].startswith("1 passed, ")
     assert "1 error in" in done.stdout
+
+
+def test_a_p_that_fails_to_import_stops_the_run_before_any_check(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_test_ops", "-p", "no_such_plugin_module", "-p", "cli_exiting_plugin",
+                           "--max-examples", "10", cwd=plugin_dir)
+    assert done.returncode == cli.USAGE_ERROR, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "lucid-gradcheck: error: -p no_such_plugin_module: failed to import: ModuleNotFoundError: "
+        "No module named 'no_such_plugin_module'",
+        "-p cli_exiting_plugin: failed to import: SystemExit: 0"]
+    assert done.stdout == ""  # not one op checked
+
+
+def test_p_finds_a_module_in_the_current_directory_as_python_m_does(plugin_dir):
+    (plugin_dir / "my_ops").mkdir()
+    (plugin_dir / "my_ops" / "__init__.py").write_text("")
+    (plugin_dir / "my_ops" / "draft.py").write_text(PLUGIN)
+    done = lucid_gradcheck("-p", "my_ops.draft", "testing.square", "--max-examples", "5", cwd=plugin_dir,
+                           command=console_script(plugin_dir / "venv"), env={"PYTHONPATH": str(ROOT)})
+    assert done.returncode == cli.OK, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("1 passed, ")
+
+
+def test_p_of_an_installed_plugin_is_not_an_error(plugin_dir):
+    install_entry_points(plugin_dir, {"cli_ops": "cli_test_ops"})
+    done = lucid_gradcheck("-p", "cli_test_ops", "-k", "testing", "--max-examples", "5", "--json", "-", cwd=plugin_dir)
+    assert done.returncode == cli.FAILED, done.stderr  # square_off's derivative is wrong, and nothing else
+    report = json.loads(done.stdout)
+    assert report["plugin_errors"] == [] and {op["plugin"] for op in report["ops"]} == {"cli_ops"}
+    assert [op["status"] for op in report["ops"]] == ["passed", "failed"]
 
 
 def test_jobs_give_the_same_reports_in_the_same_order(plugin_dir):
@@ -293,6 +384,7 @@ def test_interrupt_exits_2(plugin_dir):
 def test_tty_shows_no_animation_when_piped(plugin_dir):
     done = lucid_gradcheck("-p", "cli_test_ops", "testing.square", "--max-examples", "5", cwd=plugin_dir)
     assert done.returncode == cli.OK and "\r" not in done.stdout and "checking" not in done.stdout
+    assert done.stdout.splitlines()[1] == "." + " " * (cli.DOTS_PER_LINE - 1) + " [1/1]"  # a dot per check
 
 
 def test_command_rebuilds_every_setting():
@@ -335,10 +427,10 @@ def test_an_op_raising_system_exit_fails_and_the_run_goes_on(plugin_dir, timeout
 
 
 def test_a_plugin_exiting_at_import_is_a_plugin_error(plugin_dir):
-    done = lucid_gradcheck("-p", "cli_exiting_plugin", "-p", "cli_test_ops", "testing.square", "--max-examples", "5",
-                           cwd=plugin_dir)
+    install_entry_points(plugin_dir, {"exiting": "cli_exiting_plugin"})
+    done = lucid_gradcheck("-p", "cli_test_ops", "testing.square", "--max-examples", "5", cwd=plugin_dir)
     assert done.returncode == cli.FAILED
-    assert "ERROR plugin 'cli_exiting_plugin': failed to import: SystemExit: 0" in done.stdout
+    assert "ERROR plugin 'exiting': failed to import 'cli_exiting_plugin': SystemExit: 0" in done.stdout
     assert done.stdout.strip().splitlines()[-1].startswith("1 passed, ") and "1 error in" in done.stdout
 
 
@@ -356,3 +448,48 @@ def test_unwritable_report_path_exits_4_before_any_check(flag, path, complaint, 
     assert cli.main(["exp", flag, path]) == cli.USAGE_ERROR
     err = capsys.readouterr().err
     assert f"error: {flag} {path}: " in err and complaint in err
+
+
+# -- The conventions of a Python command ----------------------------------------------------------
+
+def test_one_version_for_lucid_gradcheck_and_the_distribution(tmp_path):
+    import gradcheck
+
+    assert lucid.__version__ == gradcheck.__version__ and re.fullmatch(r"\d+\.\d+\.\d+\S*", lucid.__version__)
+    done = lucid_gradcheck("--version", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (cli.OK, f"lucid-gradcheck {lucid.__version__}\n", "")
+    pyprojecttoml = pytest.importorskip("setuptools.config.pyprojecttoml")  # what a build writes in the metadata
+    assert pyprojecttoml.read_configuration(ROOT / "pyproject.toml")["project"]["version"] == lucid.__version__
+
+
+def test_python_m_gradcheck_is_the_command(plugin_dir):
+    done = lucid_gradcheck("-p", "cli_test_ops", "testing.square_off", "--max-examples", "5", cwd=plugin_dir,
+                           command=(sys.executable, "-m", "gradcheck"))
+    assert done.returncode == cli.FAILED and "reproduce: lucid-gradcheck testing.square_off " in done.stdout
+
+
+def test_without_hypothesis_the_command_says_what_to_install(without_hypothesis, tmp_path):
+    done = lucid_gradcheck("exp", cwd=tmp_path, command=(without_hypothesis, "-m", "gradcheck"))
+    assert done.returncode == cli.USAGE_ERROR and done.stdout == ""
+    assert done.stderr == ("lucid-gradcheck: error: the checks draw their inputs with hypothesis, which is not "
+                           "installed: pip install hypothesis (or install Lucid with its gradcheck extra)\n")
+    done = lucid_gradcheck("--version", cwd=tmp_path, command=(without_hypothesis, "-m", "gradcheck"))
+    assert done.returncode == cli.OK and lucid.__version__ in done.stdout
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_hypothesis_keeps_its_files_in_the_user_cache_not_where_the_command_runs(plugin_dir, tmp_path_factory, jobs):
+    cache = tmp_path_factory.mktemp("cache")
+    done = lucid_gradcheck("-p", "cli_test_ops", "-k", "testing or exp2", "--max-examples", "5", "-j", jobs,
+                           cwd=plugin_dir, env={"XDG_CACHE_HOME": str(cache), "HOME": str(cache)})
+    assert done.returncode == cli.FAILED, done.stderr
+    assert not (plugin_dir / ".hypothesis").exists()
+    assert (cache / "lucid" / "hypothesis").is_dir()  # hypothesis's cache of constants found in the sources
+
+
+def test_hypothesis_storage_directory_overrides_the_cache(plugin_dir, tmp_path_factory):
+    cache, chosen = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("chosen")
+    done = lucid_gradcheck("-p", "cli_test_ops", "testing.square", "--max-examples", "5", cwd=plugin_dir,
+                           env={"XDG_CACHE_HOME": str(cache), "HYPOTHESIS_STORAGE_DIRECTORY": str(chosen)})
+    assert done.returncode == cli.OK, done.stderr
+    assert not any(cache.iterdir()) and not (plugin_dir / ".hypothesis").exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_cli import MISBEHAVING, PLUGIN, ROOT
+from test_cli import MISBEHAVING, PLUGIN, ROOT, without_hypothesis  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
@@ -138,3 +138,16 @@ def test_lucid_timeout_fails_a_hanging_op_and_the_session_goes_on(project):
     assert "cli_misbehaving_ops::testing.loops FAILED" in done.stdout  # checked after its neighbour's process died
     assert "its process died (signal SIGSEGV)" in done.stdout and "timed out after 2 s" in done.stdout
     assert "2 failed, 1 passed" in done.stdout
+
+
+def test_without_hypothesis_the_option_says_what_to_install_and_plain_runs_still_work(project, without_hypothesis):
+    environment = {**{k: v for k, v in os.environ.items() if k != "CI"}, "PYTHONPATH": f"{project}{os.pathsep}{ROOT}"}
+    base = [without_hypothesis, "-m", "pytest", "-p", "gradcheck.pytest_plugin", "-p", "no:cacheprovider",
+            "--rootdir", str(project)]
+    done = subprocess.run([*base, "--lucid-gradcheck"], cwd=project, env=environment, capture_output=True, text=True)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "ERROR: --lucid-gradcheck: the checks draw their inputs with hypothesis, which is not installed: " \
+           "pip install hypothesis" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "INTERNALERROR" not in done.stdout + done.stderr
+    plain = subprocess.run(base, cwd=project, env=environment, capture_output=True, text=True)
+    assert plain.returncode == 0 and "1 passed" in plain.stdout, plain.stdout + plain.stderr
