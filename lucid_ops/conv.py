@@ -295,10 +295,15 @@ def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
 
 
 def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
-    """Each window's g goes to the first position of its maximum, as in PyTorch; positions that
-    are the maximum of several windows collect all their g."""
+    """Each window's g goes to the first position of its maximum, or to its last NaN (PyTorch's
+    kernel takes a NaN as the new maximum and keeps scanning); positions that are the maximum of
+    several windows collect all their g."""
     views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
-    best = views.reshape(*views.shape[:4], math.prod(w.kernel)).argmax(-1)  # (N, C, oH, oW): offset inside the window
+    flat = views.reshape(*views.shape[:4], math.prod(w.kernel))
+    best = flat.argmax(-1)  # (N, C, oH, oW): offset inside the window (the first NaN, for NumPy)
+    nan = np.isnan(flat)
+    if nan.any():
+        best = np.where(nan.any(-1), flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1), best)
     n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
     rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
     cols = ow * w.stride[1] + best % w.kernel[1] * w.dilation[1] - w.pads[1][0]
@@ -356,32 +361,36 @@ avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
                 sample=_avg_pool_sample)
 
 
-def _averaging(size, out_size, dtype):
-    """The (out, in) matrix of adaptive average pooling along one dim: window i covers
-    [floor(i * in / out), ceil((i + 1) * in / out))."""
-    m = np.zeros((out_size, size), dtype=dtype)
-    for i in range(out_size):  # one row per output position, not per pixel
-        lo, hi = (i * size) // out_size, -((-(i + 1) * size) // out_size)
-        m[i, lo:hi] = 1 / (hi - lo)
-    return m
-
-
-def _adaptive_matrices(x, output_size):
+def _adaptive_windows(x, output_size):
+    """Per spatial dim, the [lo, hi) each output position averages: window i of n inputs pooled
+    to m covers [floor(i * n / m), ceil((i + 1) * n / m))."""
     name = "nn.functional.adaptive_avg_pool2d"
     _batched(x, 2, name)
     sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) or output_size is None else output_size
     sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[-2:]))
     _tuple(name, "output_size", sizes, 2)
-    return tuple(_averaging(n, s, x.dtype) for n, s in zip(x.shape[-2:], sizes))
+    return tuple([((i * n) // m, -((-(i + 1) * n) // m)) for i in range(m)] for n, m in zip(x.shape[-2:], sizes))
+
+
+def _averaging(windows, size, dtype):
+    """The (out, in) matrix of adaptive average pooling along one dim."""
+    m = np.zeros((len(windows), size), dtype=dtype)
+    for i, (lo, hi) in enumerate(windows):  # one row per output position, not per pixel
+        m[i, lo:hi] = 1 / (hi - lo)
+    return m
 
 
 def _adaptive_avg_pool2d(x, output_size):
-    rows, cols = _adaptive_matrices(x, output_size)
-    return rows @ x @ cols.T
+    """Each window's mean, taken over the window itself (rows, then columns): a product with the
+    averaging matrices would add 0 * x for the values outside it, NaN where x is infinite."""
+    rows, cols = _adaptive_windows(x, output_size)
+    x = np.stack([x[..., lo:hi, :].mean(axis=-2) for lo, hi in rows], axis=-2)
+    return np.stack([x[..., lo:hi].mean(axis=-1) for lo, hi in cols], axis=-1)
 
 
 def _adaptive_avg_pool2d_vjp(g, out, x, output_size):
-    rows, cols = _adaptive_matrices(x.data, output_size)
+    """The forward is linear: x -> R x C^T with the averaging matrices R and C, so gx = R^T g C."""
+    rows, cols = (_averaging(w, n, x.dtype) for w, n in zip(_adaptive_windows(x.data, output_size), x.shape[-2:]))
     return (matmul(matmul(rows.T, g), cols),)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
-from lucid_ops.common import has_zero, keepdim_shape
+from lucid_ops.common import has_zero, keepdim_shape, sgn
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------
@@ -533,10 +533,10 @@ def _norm(x, ord=None, dim=None, keepdim=False):
 
 def _extreme(values, ord, axis):
     """1/count at the entries that attain the max (ord > 0) or min along `axis`, else 0: a tie
-    shares the gradient equally, as in PyTorch."""
+    shares the gradient equally, as in PyTorch (and a NaN extreme, which no entry equals, gives 0)."""
     best = values.max(axis=axis, keepdims=True) if ord > 0 else values.min(axis=axis, keepdims=True)
     hit = values == best
-    return (hit / hit.sum(axis=axis, keepdims=True)).astype(values.dtype)
+    return (hit / np.maximum(hit.sum(axis=axis, keepdims=True), 1)).astype(values.dtype)
 
 
 def _vector_norm_grad(x, n, ord, dims):
@@ -547,7 +547,7 @@ def _vector_norm_grad(x, n, ord, dims):
     ord = 2 if ord is None else ord
     if ord == 0:
         return np.zeros(x.shape, dtype=x.dtype)  # counts non-zero entries: piecewise constant
-    sign = np.sign(x.data)
+    sign = sgn(x.data)  # 0 at NaN, as in PyTorch
     if math.isinf(ord):
         return sign * _extreme(np.abs(x.data), ord, dims)
     if ord == 1:

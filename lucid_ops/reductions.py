@@ -16,7 +16,7 @@ import numpy as np
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
 from lucid_ops.arithmetic import where
-from lucid_ops.common import has_zero, keepdim_shape
+from lucid_ops.common import has_zero, keepdim_shape, sgn
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, flip, pad, permute
 
@@ -296,14 +296,15 @@ def _norm_vjp(g, out, x, p, dim, keepdim):
     """d |x|_p / d x_i = sign(x_i) (|x_i| / |x|_p)^(p-1); for p = inf, an equal share for the
     tied largest |x_i|. Where the whole slice is 0 the gradient is 0, as in PyTorch (a subgradient)."""
     p, g, norm = _order(p), _keep(g, x, dim, keepdim), _keep(out, x, dim, keepdim)
-    sign = _constant(np.sign(x.data), x)
+    sign = _constant(sgn(x.data), x)  # 0 at NaN, as PyTorch's norm_backward has it
     if p == 0:
         return (g * _constant(np.zeros_like(x.data), x),)
     if p == 1:
         return (g * sign,)
     if math.isinf(p):
         hit = np.abs(x.data) == norm.data
-        return (g * sign * _constant(hit / hit.sum(axis=axes("", dim, x.ndim), keepdims=True), x),)
+        ties = np.maximum(hit.sum(axis=axes("", dim, x.ndim), keepdims=True), 1)  # none hit a NaN norm: 0
+        return (g * sign * _constant(hit / ties, x),)
     if has_zero(norm.data):
         norm = norm + _constant(norm.data == 0, norm)  # 0/0 -> 0/1 where the slice is all zeros
     if p == 2:
