@@ -321,9 +321,18 @@ def _avg_divisor(xb, w, count_include_pad, divisor_override):
     return _views(np.ones((1, 1) + xb.shape[2:], dtype=xb.dtype), w).sum(axis=(-2, -1))
 
 
+def _window_sums(views):
+    """The sum of each window (the last two axes of `views`), added in PyTorch's order, row by row:
+    where huge values cancel (1e30 - 1e30 + 0.02), the order decides whether the small ones survive."""
+    total = views[..., 0, 0].copy()
+    for i, j in list(np.ndindex(*views.shape[-2:]))[1:]:
+        total += views[..., i, j]
+    return total
+
+
 def _avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, divisor_override=None):
     xb, added, w = _pool_windows("nn.functional.avg_pool2d", x, kernel_size, stride, padding)
-    out = _views(xb, w).sum(axis=(-2, -1)) / _avg_divisor(xb, w, count_include_pad, divisor_override)
+    out = _window_sums(_views(xb, w)) / _avg_divisor(xb, w, count_include_pad, divisor_override)
     out = out.astype(x.dtype, copy=False)
     return out[0] if added else out
 

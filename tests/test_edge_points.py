@@ -373,3 +373,8 @@ def test_norm_gradient_at_nan(name, p):
     equal to the norm: none, when it is NaN."""
     ours, theirs = (lucid.norm, torch.norm) if name == "norm" else (lucid.linalg.norm, torch.linalg.norm)
     check(lambda x: ours(x, p), lambda x: theirs(x, p), [nan, 1.0, -2.0])
+
+
+def test_avg_pool2d_adds_each_window_in_pytorchs_order():
+    """Row by row, as PyTorch's kernel: 0 + 1e30 - 1e30 + 0.0234 keeps the 0.0234."""
+    check(lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [[[[0.0, 1e30], [-1e30, 0.0234375]]]])
