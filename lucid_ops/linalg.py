@@ -238,7 +238,11 @@ def _einsum_sample(draw):
 
 
 einsum = Op("einsum", _einsum, _einsum_vjp, (Arg("operands"),), params=(Param("equation"),), sample=_einsum_sample,
-            variadic=True, signature=("equation", "*operands"))
+            variadic=True, signature=("equation", "*operands"),
+            differences={"evaluation order": "NumPy contracts all operands at once and sums in its own order, "
+                                             "PyTorch pairwise from the left and in SIMD lanes: 0 * inf inside a "
+                                             "contraction, and 1e30 - 1e30 + x, come out NaN or x in one, inf or 0 "
+                                             "in the other"})
 
 # --- tensordot -----------------------------------------------------------------------------------
 

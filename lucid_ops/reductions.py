@@ -363,7 +363,11 @@ def _cumprod_vjp(g, out, x, dim):
 
 cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(Param("dim", choices=dim, kind="dim"),))
 cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input,
-             params=(Param("dim", choices=dim, kind="dim"),))
+             params=(Param("dim", choices=dim, kind="dim"),),
+             differences={"evaluation order": "with a zero and an infinity in one slice, PyTorch's gradient depends "
+                                              "on whether it records a graph: without, its O(n) formula drops the "
+                                              "terms past the second zero (finite); with, its O(n^2) products give "
+                                              "0 * inf = NaN. No one rule matches both"})
 
 
 @hookimpl
