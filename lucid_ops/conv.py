@@ -295,12 +295,15 @@ def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
 
 
 def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
-    """Each window's g goes to the first position of its maximum, or to its last NaN (PyTorch's
-    kernel takes a NaN as the new maximum and keeps scanning); positions that are the maximum of
-    several windows collect all their g."""
+    """Each window's g goes to the first input position holding its maximum (never the padding,
+    also where the maximum is -inf), or to its last NaN (PyTorch's kernel takes a NaN as the new
+    maximum and keeps scanning); positions that are the maximum of several windows collect all their g."""
     views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
     flat = views.reshape(*views.shape[:4], math.prod(w.kernel))
-    best = flat.argmax(-1)  # (N, C, oH, oW): offset inside the window (the first NaN, for NumPy)
+    hit = flat == out.data.reshape(*flat.shape[:4], 1)
+    if any(p != (0, 0) for p in w.pads):
+        hit &= _views(np.ones((1, 1) + x.shape[-2:], dtype=bool), w).reshape(1, 1, *flat.shape[2:])
+    best = hit.argmax(-1)  # (N, C, oH, oW): offset inside the window
     nan = np.isnan(flat)
     if nan.any():
         best = np.where(nan.any(-1), flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1), best)

@@ -100,7 +100,10 @@ sum = Op("sum", _sum, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdi
          params=reduction_params)
 mean = Op("mean", _mean, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) / _count(x, dim),),
           params=reduction_params)
-prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params)
+prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params,
+           differences={"evaluation order": "where no value is zero, PyTorch's gradient divides the product by "
+                                            "each value (inf / inf = NaN at an infinite one); Lucid multiplies "
+                                            "the others, exact there"})
 
 
 # --- extrema -------------------------------------------------------------------------------------

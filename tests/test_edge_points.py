@@ -379,3 +379,9 @@ def test_avg_pool2d_adds_each_window_in_pytorchs_order():
     """Row by row, as PyTorch's kernel: 0 + 1e30 - 1e30 + 0.0234 keeps the 0.0234."""
     rows = [[0.0, 1e30, 0.0, 0.0, 0.0], [-1e30, 0.0234375, 0.0, 0.0, 0.0]]  # a strided view: NumPy's own order
     check(lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [[rows]])
+
+
+def test_max_pool2d_never_routes_the_gradient_to_padding():
+    """A window whose only input value is -inf (the rest padding) sends its gradient to that value."""
+    check(lambda x: F.max_pool2d(x, 2, padding=1), lambda x: TF.max_pool2d(x, 2, padding=1),
+          [[[[-2.25, -0.75], [-inf, 2.25]]]])
