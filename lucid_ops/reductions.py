@@ -196,14 +196,22 @@ def _ddof(op, dim, unbiased, correction):
     return dim, (correction if correction is not None else 1 if unbiased is None else int(unbiased))
 
 
+def _wide(x):
+    """The dtype a moment of x is accumulated in: float64 for smaller floats, whose squares overflow
+    from 2e19 in float32 (PyTorch's Welford updates never square a value: std of 1e30 is finite)."""
+    return np.float64 if x.dtype.kind == "f" and x.dtype.itemsize < 8 else None
+
+
 def _var(x, dim=None, unbiased=None, keepdim=False, correction=None):
     dim, ddof = _ddof("var", dim, unbiased, correction)
-    return np.var(x, axis=axes("var", dim, x.ndim), ddof=ddof, keepdims=keepdim)
+    out = np.var(x, axis=axes("var", dim, x.ndim), ddof=ddof, keepdims=keepdim, dtype=_wide(x))
+    return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
 
 
 def _std(x, dim=None, unbiased=None, keepdim=False, correction=None):
     dim, ddof = _ddof("std", dim, unbiased, correction)
-    return np.std(x, axis=axes("std", dim, x.ndim), ddof=ddof, keepdims=keepdim)
+    out = np.std(x, axis=axes("std", dim, x.ndim), ddof=ddof, keepdims=keepdim, dtype=_wide(x))
+    return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
 
 
 def _var_grad(g, x, dim, ddof):

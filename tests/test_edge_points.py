@@ -385,3 +385,13 @@ def test_max_pool2d_never_routes_the_gradient_to_padding():
     """A window whose only input value is -inf (the rest padding) sends its gradient to that value."""
     check(lambda x: F.max_pool2d(x, 2, padding=1), lambda x: TF.max_pool2d(x, 2, padding=1),
           [[[[-2.25, -0.75], [-inf, 2.25]]]])
+
+
+@pytest.mark.parametrize("name", ("var", "std"))
+def test_float32_moments_of_huge_values_do_not_overflow(name):
+    """PyTorch's Welford updates never square a value: the std of 1e30 in float32 is finite."""
+    values = np.array([-2.625, 1.875, 0.375, -1e30], dtype=np.float32)
+    ours = getattr(lucid, name)(lucid.tensor(values))
+    theirs = getattr(torch, name)(torch.tensor(values))
+    assert ours.dtype == lucid.float32
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
