@@ -15,6 +15,7 @@ a fold, max_pool2d's is a scatter of g onto each window's maximum.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from typing import NamedTuple
@@ -393,11 +394,14 @@ def _averaging(windows, size, dtype):
 
 
 def _adaptive_avg_pool2d(x, output_size):
-    """Each window's mean, taken over the window itself (rows, then columns): a product with the
-    averaging matrices would add 0 * x for the values outside it, NaN where x is infinite."""
+    """Each window's sum over the window itself, in PyTorch's order (`_window_sums`), over its size:
+    a product with the averaging matrices would add 0 * x for the values outside it, NaN where x
+    is infinite. One pass per output position."""
     rows, cols = _adaptive_windows(x, output_size)
-    x = np.stack([x[..., lo:hi, :].mean(axis=-2) for lo, hi in rows], axis=-2)
-    return np.stack([x[..., lo:hi].mean(axis=-1) for lo, hi in cols], axis=-1)
+    out = np.empty(x.shape[:-2] + (len(rows), len(cols)), dtype=x.dtype)
+    for (i, (top, bottom)), (j, (left, right)) in itertools.product(enumerate(rows), enumerate(cols)):
+        out[..., i, j] = _window_sums(x[..., top:bottom, left:right]) / ((bottom - top) * (right - left))
+    return out
 
 
 def _adaptive_avg_pool2d_vjp(g, out, x, output_size):

@@ -271,7 +271,9 @@ batch_norm = Op("nn.functional.batch_norm", _batch_norm, _batch_norm_vjp,
                  Arg("weight", optional=True), Arg("bias", optional=True)),
                 params=(Param("training", False, (False, True), "bool"), Param("momentum", 0.1, (0.1, 0.5), "number"),
                         Param("eps", 1e-5, (1e-5,), "number")),
-                sample=_batch_norm_sample)
+                sample=_batch_norm_sample,
+                differences={"inputs": "PyTorch's double backward in training refuses a bias without a weight "
+                                       "('Expected a proper Tensor but got None')"})
 
 
 # --- embedding -------------------------------------------------------------------------------

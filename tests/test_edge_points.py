@@ -395,3 +395,8 @@ def test_float32_moments_of_huge_values_do_not_overflow(name):
     theirs = getattr(torch, name)(torch.tensor(values))
     assert ours.dtype == lucid.float32
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+
+
+def test_adaptive_avg_pool2d_adds_each_window_in_pytorchs_order():
+    rows = [[0.0, 1e30, 0.0], [-1e30, 0.0234375, 0.0]]
+    check(lambda x: F.adaptive_avg_pool2d(x, (1, 2)), lambda x: TF.adaptive_avg_pool2d(x, (1, 2)), [[rows]])
