@@ -111,12 +111,17 @@ def _polygamma(n: Any, input: Any) -> Any:
 
 
 def _prod(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    """torch.prod takes no dim=None: the product of every value, with keepdim a tensor of ones'
-    shape, as torch.sum(dim=None, keepdim=True) gives."""
+    """torch.prod takes one dim only, never None or several: the product of every value (with
+    keepdim a tensor of ones' shape, as torch.sum(dim=None, keepdim=True) gives), or one dim at a
+    time, the last first, so that the others keep their places."""
     torch = _torch()
-    if dim is not None:
+    if dim is None:
+        return torch.prod(input).reshape((1,) * input.ndim) if keepdim else torch.prod(input)
+    if isinstance(dim, int):
         return torch.prod(input, dim, keepdim)
-    return torch.prod(input).reshape((1,) * input.ndim) if keepdim else torch.prod(input)
+    for d in sorted((d % max(input.ndim, 1) for d in dim), reverse=True):
+        input = torch.prod(input, d, keepdim)
+    return input
 
 
 def _dropout(input: Any, mask: Any, p: float = 0.5, training: bool = True) -> Any:
