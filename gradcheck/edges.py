@@ -28,10 +28,18 @@ from .strategies import Case, _bytes, _integers, arg_of, inputs_for, kinks_of
 SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
 
 
-def special_values(arg: Arg, kinks: Sequence[float]) -> np.ndarray:
+#: The special values whose results depend on the order of an op's products and sums (0 * inf,
+#: 1e30 - 1e30 + x): an op that declares `differences["evaluation order"]` is not given them.
+ORDER_DEPENDENT = (1e30, -1e30, math.inf, -math.inf, math.nan)
+
+
+def special_values(arg: Arg, kinks: Sequence[float], any_order: bool = True) -> np.ndarray:
     """The special values inside `arg`'s domain, its finite bounds (where the op is asked to
-    give PyTorch's limit) and kinks included. NaN belongs to every domain: it must propagate."""
+    give PyTorch's limit) and kinks included. NaN belongs to every domain: it must propagate,
+    unless `any_order` is False (see ORDER_DEPENDENT)."""
     pool = [*SPECIAL, *kinks, *(b for b in (arg.low, arg.high) if math.isfinite(b))]
+    if not any_order:
+        pool = [v for v in pool if not (math.isnan(v) or v in ORDER_DEPENDENT)]
     inside = [v for v in pool if math.isnan(v) or arg.low <= v <= arg.high]
     return np.unique(np.array(inside, dtype=np.float64))  # NaN sorts last and is kept once
 
@@ -75,7 +83,7 @@ def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
         shapes = emptied([arrays[i].shape for i in floats], draw(_integers(1, ndim)))
         for i, shape in zip(floats, shapes):
             arrays[i] = np.zeros(shape)
-    kinks = kinks_of(op, case.params)
+    kinks, any_order = kinks_of(op, case.params), "evaluation order" not in op.differences
     for i in floats:
-        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks))
+        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, any_order))
     return Case(tuple(arrays), case.params, case.symmetric)

@@ -111,6 +111,28 @@ def _polygamma(n: Any, input: Any) -> Any:
     return out
 
 
+def _prod(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """torch.prod takes one dim only, never None or several: the product of every value (with
+    keepdim a tensor of ones' shape, as torch.sum(dim=None, keepdim=True) gives), or one dim at a
+    time, the last first, so that the others keep their places."""
+    torch = _torch()
+    if dim is None:
+        return torch.prod(input).reshape((1,) * input.ndim) if keepdim else torch.prod(input)
+    if isinstance(dim, int):
+        return torch.prod(input, dim, keepdim)
+    for d in sorted((d % max(input.ndim, 1) for d in dim), reverse=True):
+        input = torch.prod(input, d, keepdim)
+    return input
+
+
+def _dropout(input: Any, mask: Any, p: float = 0.5, training: bool = True) -> Any:
+    """PyTorch's dropout with Lucid's mask: the input times the mask scaled by 1 / (1 - p), or by 0
+    for p = 1 (where PyTorch multiplies by zeros), so that a dropped inf is NaN on both sides."""
+    if not training:
+        return input
+    return input * (mask * (0.0 if p == 1 else 1 / (1 - p)))
+
+
 #: Ops whose PyTorch counterpart differs in name or signature: a function of torch tensors taking
 #: Lucid's arguments, or None where PyTorch has no public counterpart (counted, not failed).
 COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
@@ -120,8 +142,7 @@ COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "repeat": lambda input, repeats: input.repeat(tuple(repeats)),
     "flip": lambda input, dims: _torch().flip(input, (dims,) if isinstance(dims, int) else dims),
     "squeeze": lambda input, dim=None: _torch().squeeze(input) if dim is None else _torch().squeeze(input, dim),
-    "prod": lambda input, dim=None, keepdim=False: (_torch().prod(input) if dim is None
-                                                    else _torch().prod(input, dim, keepdim)),
+    "prod": _prod,
     "logsumexp": lambda input, dim=None, keepdim=False: _torch().logsumexp(input, _dims(input, dim), keepdim),
     "amax": lambda input, dim=None, keepdim=False: _torch().amax(input, _dims(input, dim), keepdim),
     "amin": lambda input, dim=None, keepdim=False: _torch().amin(input, _dims(input, dim), keepdim),
@@ -131,7 +152,7 @@ COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "min": _extremum("min"),
     "linalg.eigh": _eigh,
     "polygamma": _polygamma,
-    "nn.functional.dropout": lambda input, mask, p=0.5, training=True: input * mask / (1 - p) if training else input,
+    "nn.functional.dropout": _dropout,
     "tanh_backward": _backward_op("tanh_backward"),
     "sigmoid_backward": _backward_op("sigmoid_backward"),
     "relu_backward": lambda grad, output: _torch().ops.aten.threshold_backward(grad, output, 0),
@@ -148,6 +169,7 @@ TORCH_UNDIFFERENTIATED = {
     "nn.functional.cross_entropy": ("weight",),
     "nn.functional.nll_loss": ("weight",),
     "nn.functional.binary_cross_entropy": ("weight",),
+    "nn.functional.batch_norm": ("running_mean", "running_var"),  # constants of eval mode in PyTorch
 }
 
 

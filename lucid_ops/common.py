@@ -19,6 +19,18 @@ def has_zero(a: np.ndarray) -> bool:
     return np.count_nonzero(a) < a.size
 
 
+def sgn(a: np.ndarray) -> np.ndarray:
+    """PyTorch's sign: -1, 0 or 1, and 0 at NaN, where np.sign gives NaN. PyTorch's rules take their
+    slopes from it (abs, l1_loss), so a NaN input gets a zero gradient there, not a NaN one. The
+    common case, no NaN, pays one np.isnan pass over the result."""
+    s = np.sign(a)
+    if s.dtype.kind == "f":
+        nan = np.isnan(s)
+        if np.count_nonzero(nan):
+            return np.where(nan, 0, s)
+    return s
+
+
 def reusing(buffer: np.ndarray, ufunc: np.ufunc, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """ufunc(a, b), written over `buffer` (one of a and b, a temporary the rule just made) when the
     result has its shape and dtype. A fresh large array costs as much as the arithmetic (its pages

@@ -15,6 +15,7 @@ a fold, max_pool2d's is a scatter of g onto each window's maximum.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from typing import NamedTuple
@@ -295,10 +296,18 @@ def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
 
 
 def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
-    """Each window's g goes to the first position of its maximum, as in PyTorch; positions that
-    are the maximum of several windows collect all their g."""
+    """Each window's g goes to the first input position holding its maximum (never the padding,
+    also where the maximum is -inf), or to its last NaN (PyTorch's kernel takes a NaN as the new
+    maximum and keeps scanning); positions that are the maximum of several windows collect all their g."""
     views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
-    best = views.reshape(*views.shape[:4], math.prod(w.kernel)).argmax(-1)  # (N, C, oH, oW): offset inside the window
+    flat = views.reshape(*views.shape[:4], math.prod(w.kernel))
+    hit = flat == out.data.reshape(*flat.shape[:4], 1)
+    if any(p != (0, 0) for p in w.pads):
+        hit &= _views(np.ones((1, 1) + x.shape[-2:], dtype=bool), w).reshape(1, 1, *flat.shape[2:])
+    best = hit.argmax(-1)  # (N, C, oH, oW): offset inside the window
+    nan = np.isnan(flat)
+    if nan.any():
+        best = np.where(nan.any(-1), flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1), best)
     n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
     rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
     cols = ow * w.stride[1] + best % w.kernel[1] * w.dilation[1] - w.pads[1][0]
@@ -316,9 +325,18 @@ def _avg_divisor(xb, w, count_include_pad, divisor_override):
     return _views(np.ones((1, 1) + xb.shape[2:], dtype=xb.dtype), w).sum(axis=(-2, -1))
 
 
+def _window_sums(views):
+    """The sum of each window (the last two axes of `views`), added in PyTorch's order, row by row:
+    where huge values cancel (1e30 - 1e30 + 0.02), the order decides whether the small ones survive."""
+    total = views[..., 0, 0].copy()
+    for i, j in list(np.ndindex(*views.shape[-2:]))[1:]:
+        total += views[..., i, j]
+    return total
+
+
 def _avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, divisor_override=None):
     xb, added, w = _pool_windows("nn.functional.avg_pool2d", x, kernel_size, stride, padding)
-    out = _views(xb, w).sum(axis=(-2, -1)) / _avg_divisor(xb, w, count_include_pad, divisor_override)
+    out = _window_sums(_views(xb, w)) / _avg_divisor(xb, w, count_include_pad, divisor_override)
     out = out.astype(x.dtype, copy=False)
     return out[0] if added else out
 
@@ -356,32 +374,39 @@ avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
                 sample=_avg_pool_sample)
 
 
-def _averaging(size, out_size, dtype):
-    """The (out, in) matrix of adaptive average pooling along one dim: window i covers
-    [floor(i * in / out), ceil((i + 1) * in / out))."""
-    m = np.zeros((out_size, size), dtype=dtype)
-    for i in range(out_size):  # one row per output position, not per pixel
-        lo, hi = (i * size) // out_size, -((-(i + 1) * size) // out_size)
-        m[i, lo:hi] = 1 / (hi - lo)
-    return m
-
-
-def _adaptive_matrices(x, output_size):
+def _adaptive_windows(x, output_size):
+    """Per spatial dim, the [lo, hi) each output position averages: window i of n inputs pooled
+    to m covers [floor(i * n / m), ceil((i + 1) * n / m))."""
     name = "nn.functional.adaptive_avg_pool2d"
     _batched(x, 2, name)
     sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) or output_size is None else output_size
     sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[-2:]))
     _tuple(name, "output_size", sizes, 2)
-    return tuple(_averaging(n, s, x.dtype) for n, s in zip(x.shape[-2:], sizes))
+    return tuple([((i * n) // m, -((-(i + 1) * n) // m)) for i in range(m)] for n, m in zip(x.shape[-2:], sizes))
+
+
+def _averaging(windows, size, dtype):
+    """The (out, in) matrix of adaptive average pooling along one dim."""
+    m = np.zeros((len(windows), size), dtype=dtype)
+    for i, (lo, hi) in enumerate(windows):  # one row per output position, not per pixel
+        m[i, lo:hi] = 1 / (hi - lo)
+    return m
 
 
 def _adaptive_avg_pool2d(x, output_size):
-    rows, cols = _adaptive_matrices(x, output_size)
-    return rows @ x @ cols.T
+    """Each window's sum over the window itself, in PyTorch's order (`_window_sums`), over its size:
+    a product with the averaging matrices would add 0 * x for the values outside it, NaN where x
+    is infinite. One pass per output position."""
+    rows, cols = _adaptive_windows(x, output_size)
+    out = np.empty(x.shape[:-2] + (len(rows), len(cols)), dtype=x.dtype)
+    for (i, (top, bottom)), (j, (left, right)) in itertools.product(enumerate(rows), enumerate(cols)):
+        out[..., i, j] = _window_sums(x[..., top:bottom, left:right]) / ((bottom - top) * (right - left))
+    return out
 
 
 def _adaptive_avg_pool2d_vjp(g, out, x, output_size):
-    rows, cols = _adaptive_matrices(x.data, output_size)
+    """The forward is linear: x -> R x C^T with the averaging matrices R and C, so gx = R^T g C."""
+    rows, cols = (_averaging(w, n, x.dtype) for w, n in zip(_adaptive_windows(x.data, output_size), x.shape[-2:]))
     return (matmul(matmul(rows.T, g), cols),)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
-from lucid_ops.common import has_zero, keepdim_shape
+from lucid_ops.common import has_zero, keepdim_shape, sgn
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------
@@ -238,7 +238,11 @@ def _einsum_sample(draw):
 
 
 einsum = Op("einsum", _einsum, _einsum_vjp, (Arg("operands"),), params=(Param("equation"),), sample=_einsum_sample,
-            variadic=True, signature=("equation", "*operands"))
+            variadic=True, signature=("equation", "*operands"),
+            differences={"evaluation order": "NumPy contracts all operands at once and sums in its own order, "
+                                             "PyTorch pairwise from the left and in SIMD lanes: 0 * inf inside a "
+                                             "contraction, and 1e30 - 1e30 + x, come out NaN or x in one, inf or 0 "
+                                             "in the other"})
 
 # --- tensordot -----------------------------------------------------------------------------------
 
@@ -533,10 +537,10 @@ def _norm(x, ord=None, dim=None, keepdim=False):
 
 def _extreme(values, ord, axis):
     """1/count at the entries that attain the max (ord > 0) or min along `axis`, else 0: a tie
-    shares the gradient equally, as in PyTorch."""
+    shares the gradient equally, as in PyTorch (and a NaN extreme, which no entry equals, gives 0)."""
     best = values.max(axis=axis, keepdims=True) if ord > 0 else values.min(axis=axis, keepdims=True)
     hit = values == best
-    return (hit / hit.sum(axis=axis, keepdims=True)).astype(values.dtype)
+    return (hit / np.maximum(hit.sum(axis=axis, keepdims=True), 1)).astype(values.dtype)
 
 
 def _vector_norm_grad(x, n, ord, dims):
@@ -547,7 +551,7 @@ def _vector_norm_grad(x, n, ord, dims):
     ord = 2 if ord is None else ord
     if ord == 0:
         return np.zeros(x.shape, dtype=x.dtype)  # counts non-zero entries: piecewise constant
-    sign = np.sign(x.data)
+    sign = sgn(x.data)  # 0 at NaN, as in PyTorch
     if math.isinf(ord):
         return sign * _extreme(np.abs(x.data), ord, dims)
     if ord == 1:

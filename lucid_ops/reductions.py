@@ -16,7 +16,7 @@ import numpy as np
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
 from lucid_ops.arithmetic import where
-from lucid_ops.common import has_zero, keepdim_shape
+from lucid_ops.common import has_zero, keepdim_shape, sgn
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, flip, pad, permute
 
@@ -100,7 +100,10 @@ sum = Op("sum", _sum, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdi
          params=reduction_params)
 mean = Op("mean", _mean, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) / _count(x, dim),),
           params=reduction_params)
-prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params)
+prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params,
+           differences={"evaluation order": "where no value is zero, PyTorch's gradient divides the product by "
+                                            "each value (inf / inf = NaN at an infinite one); Lucid multiplies "
+                                            "the others, exact there"})
 
 
 # --- extrema -------------------------------------------------------------------------------------
@@ -193,14 +196,22 @@ def _ddof(op, dim, unbiased, correction):
     return dim, (correction if correction is not None else 1 if unbiased is None else int(unbiased))
 
 
+def _wide(x):
+    """The dtype a moment of x is accumulated in: float64 for smaller floats, whose squares overflow
+    from 2e19 in float32 (PyTorch's Welford updates never square a value: std of 1e30 is finite)."""
+    return np.float64 if x.dtype.kind == "f" and x.dtype.itemsize < 8 else None
+
+
 def _var(x, dim=None, unbiased=None, keepdim=False, correction=None):
     dim, ddof = _ddof("var", dim, unbiased, correction)
-    return np.var(x, axis=axes("var", dim, x.ndim), ddof=ddof, keepdims=keepdim)
+    out = np.var(x, axis=axes("var", dim, x.ndim), ddof=ddof, keepdims=keepdim, dtype=_wide(x))
+    return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
 
 
 def _std(x, dim=None, unbiased=None, keepdim=False, correction=None):
     dim, ddof = _ddof("std", dim, unbiased, correction)
-    return np.std(x, axis=axes("std", dim, x.ndim), ddof=ddof, keepdims=keepdim)
+    out = np.std(x, axis=axes("std", dim, x.ndim), ddof=ddof, keepdims=keepdim, dtype=_wide(x))
+    return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
 
 
 def _var_grad(g, x, dim, ddof):
@@ -296,14 +307,15 @@ def _norm_vjp(g, out, x, p, dim, keepdim):
     """d |x|_p / d x_i = sign(x_i) (|x_i| / |x|_p)^(p-1); for p = inf, an equal share for the
     tied largest |x_i|. Where the whole slice is 0 the gradient is 0, as in PyTorch (a subgradient)."""
     p, g, norm = _order(p), _keep(g, x, dim, keepdim), _keep(out, x, dim, keepdim)
-    sign = _constant(np.sign(x.data), x)
+    sign = _constant(sgn(x.data), x)  # 0 at NaN, as PyTorch's norm_backward has it
     if p == 0:
         return (g * _constant(np.zeros_like(x.data), x),)
     if p == 1:
         return (g * sign,)
     if math.isinf(p):
         hit = np.abs(x.data) == norm.data
-        return (g * sign * _constant(hit / hit.sum(axis=axes("", dim, x.ndim), keepdims=True), x),)
+        ties = np.maximum(hit.sum(axis=axes("", dim, x.ndim), keepdims=True), 1)  # none hit a NaN norm: 0
+        return (g * sign * _constant(hit / ties, x),)
     if has_zero(norm.data):
         norm = norm + _constant(norm.data == 0, norm)  # 0/0 -> 0/1 where the slice is all zeros
     if p == 2:
@@ -362,7 +374,11 @@ def _cumprod_vjp(g, out, x, dim):
 
 cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(Param("dim", choices=dim, kind="dim"),))
 cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input,
-             params=(Param("dim", choices=dim, kind="dim"),))
+             params=(Param("dim", choices=dim, kind="dim"),),
+             differences={"evaluation order": "with a zero and an infinity in one slice, PyTorch's gradient depends "
+                                              "on whether it records a graph: without, its O(n) formula drops the "
+                                              "terms past the second zero (finite); with, its O(n^2) products give "
+                                              "0 * inf = NaN. No one rule matches both"})
 
 
 @hookimpl

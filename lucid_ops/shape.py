@@ -587,9 +587,12 @@ chunk = Op("chunk", _chunk, lambda g, out, x, chunks, dim: (cat(g, dim),), anyth
 unbind = Op("unbind", _unbind, lambda g, out, x, dim: (stack(g, dim),), anything, params=(Param("dim", 0, kind="dim"),),
             sample=_one_axis_sample, outputs=2)
 pad = Op("nn.functional.pad", _pad, _pad_vjp, anything,
-         params=(Param("pad"), Param("mode", "constant"), Param("value", None, kind="number")), sample=_pad_sample)
+         params=(Param("pad"), Param("mode", "constant"), Param("value", None, kind="number")), sample=_pad_sample,
+         differences={"inputs": "reflect, replicate and circular padding work on any dims of any input; PyTorch "
+                                "pads k = 1 to 3 dims of (k + 1)- or (k + 2)-D inputs only"})
 getitem = Op("getitem", lambda x, key: x[key], lambda g, out, x, key: (index_backward(g, x.shape, key),),
-             anything, params=(Param("key"),), sample=_getitem_sample)
+             anything, params=(Param("key"),), sample=_getitem_sample,
+             differences={"inputs": "slices take negative steps (x[::-1]), as in NumPy; PyTorch refuses them"})
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
 gather = Op("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),

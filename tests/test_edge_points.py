@@ -346,3 +346,57 @@ def test_rounding_second_order_is_zero():
     (th,) = torch.autograd.grad((tg * tg).sum(), tx)
     same(g, tg, "first")
     same(h, th, "second")
+
+
+# --- NaN and infinities in pooling and norms -----------------------------------------------------
+
+nan = math.nan
+
+
+@pytest.mark.parametrize("window", ([[-2.25, nan], [nan, 2.25]], [[1.0, nan], [3.0, nan]], [[nan, 1.0], [2.0, 0.5]]))
+def test_max_pool2d_routes_the_gradient_to_the_last_nan(window):
+    """PyTorch's max_pool2d takes each NaN as the new maximum and keeps scanning: the last NaN."""
+    check(lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [[window]])
+
+
+@pytest.mark.parametrize("values", ([[[-inf, 0.0]]], [[[inf, 1.0, -2.0]]], [[[1.0, 2.0], [inf, 3.0]]]))
+def test_adaptive_avg_pool2d_averages_only_each_window(values):
+    """A window that holds no infinity stays finite (a product with the averaging matrix adds 0 * inf)."""
+    size = (1, None) if len(values[0]) == 1 else (2, 1)
+    check(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size), values)
+
+
+@pytest.mark.parametrize("p", (1, inf, -inf))
+@pytest.mark.parametrize("name", ("norm", "linalg.norm"))
+def test_norm_gradient_at_nan(name, p):
+    """PyTorch's norm_backward takes sign(NaN) = 0 for p = 1 and shares ±inf-norms among the entries
+    equal to the norm: none, when it is NaN."""
+    ours, theirs = (lucid.norm, torch.norm) if name == "norm" else (lucid.linalg.norm, torch.linalg.norm)
+    check(lambda x: ours(x, p), lambda x: theirs(x, p), [nan, 1.0, -2.0])
+
+
+def test_avg_pool2d_adds_each_window_in_pytorchs_order():
+    """Row by row, as PyTorch's kernel: 0 + 1e30 - 1e30 + 0.0234 keeps the 0.0234."""
+    rows = [[0.0, 1e30, 0.0, 0.0, 0.0], [-1e30, 0.0234375, 0.0, 0.0, 0.0]]  # a strided view: NumPy's own order
+    check(lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [[rows]])
+
+
+def test_max_pool2d_never_routes_the_gradient_to_padding():
+    """A window whose only input value is -inf (the rest padding) sends its gradient to that value."""
+    check(lambda x: F.max_pool2d(x, 2, padding=1), lambda x: TF.max_pool2d(x, 2, padding=1),
+          [[[[-2.25, -0.75], [-inf, 2.25]]]])
+
+
+@pytest.mark.parametrize("name", ("var", "std"))
+def test_float32_moments_of_huge_values_do_not_overflow(name):
+    """PyTorch's Welford updates never square a value: the std of 1e30 in float32 is finite."""
+    values = np.array([-2.625, 1.875, 0.375, -1e30], dtype=np.float32)
+    ours = getattr(lucid, name)(lucid.tensor(values))
+    theirs = getattr(torch, name)(torch.tensor(values))
+    assert ours.dtype == lucid.float32
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+
+
+def test_adaptive_avg_pool2d_adds_each_window_in_pytorchs_order():
+    rows = [[0.0, 1e30, 0.0], [-1e30, 0.0234375, 0.0]]
+    check(lambda x: F.adaptive_avg_pool2d(x, (1, 2)), lambda x: TF.adaptive_avg_pool2d(x, (1, 2)), [[rows]])

@@ -2,6 +2,7 @@
 with PyTorch (or an op's own reference) in default settings; and what it must not flag."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -127,6 +128,21 @@ def test_edge_values_come_from_the_domain_and_empty_dims_keep_shapes_compatible(
     shapes = emptied([(2, 3), (1, 3), (3,)], position=2)
     assert shapes == [(0, 3), (1, 3), (3,)]
     assert np.broadcast_shapes(*shapes) == (0, 3)
+
+
+def test_an_op_whose_results_depend_on_evaluation_order_is_given_no_infinities_nan_or_huge_values():
+    tame = special_values(Arg("input"), kinks=(), any_order=False)
+    assert np.isfinite(tame).all() and np.abs(tame).max() < 1e30 and {0.0, 1.0, -1.0, 1e-30} <= set(tame)
+    # and the oracle draws only those: a sum that is NaN at every non-finite or huge input passes
+    def tame_sum(x, dim=None, keepdim=False):
+        tame = np.isfinite(x).all() and np.abs(x).max(initial=0) < 1e30
+        return np.where(tame, x.sum(axis=dim, keepdims=keepdim), np.nan)
+
+    sum_op = lucid.registry["sum"]
+    strict = Op("sum", tame_sum, sum_op.vjp, (Arg("input"),), sum_op.params,
+                differences={"evaluation order": "NaN at every non-finite or huge input"})
+    assert check_oracle(strict, seed=0, max_examples=30).status == "passed"
+    assert check_oracle(dataclasses.replace(strict, differences={}), seed=0, max_examples=30).status == "failed"
 
 
 def test_inputs_both_refuse_are_rejected_and_a_check_that_compares_nothing_fails():
