@@ -100,7 +100,7 @@ class Arg:
 DTYPE_KINDS = {"float": "fc", "int": "iu", "bool": "b"}
 
 #: The aspects an op may declare as deliberately different from PyTorch (`Op.differences`).
-DIFFERENCES = ("values", "dtype", "gradient", "second order", "edges", "inputs")
+DIFFERENCES = ("values", "dtype", "gradient", "second order", "nan gradient", "edges", "inputs")
 
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
 
@@ -258,8 +258,9 @@ class Op:
       if one exists: the harness's oracle check compares the op's values with it.
     - `differences` names the aspects in which the op deliberately differs from PyTorch, each
       with its reason: {"values": "...", "dtype": "...", "gradient": "...", "second order": "...",
-      "edges": "...", "inputs": "..."}. The oracle check leaves exactly those aspects out ("edges":
-      it draws no special values; "inputs": Lucid accepts inputs that PyTorch refuses).
+      "nan gradient": "...", "edges": "...", "inputs": "..."}. The oracle check leaves exactly those
+      aspects out ("nan gradient": the gradients on an input where the result has a NaN; "edges": it draws no
+      special values; "inputs": Lucid accepts inputs that PyTorch refuses).
     """
 
     name: str
