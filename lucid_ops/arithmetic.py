@@ -6,12 +6,15 @@ returns the gradient in the output's shape and the engine sums it down to the in
 
 Where an op has a corner (abs at 0, clamp at its bounds, maximum at a tie) the derivative is
 not defined; each such rule picks PyTorch's convention and says so. A 0/1 mask computed from the
-input's values is a constant: multiplying `g` by it keeps the rule differentiable in `g`.
+input's values is a constant: multiplying `g` by it keeps the rule differentiable in `g`. Each mask
+is written with the comparison PyTorch's kernel makes, so that a NaN input, for which every
+comparison is false, falls on the same side as there; slopes taken from a sign use `sgn`, which
+is 0 at NaN as PyTorch's.
 """
 import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
-from lucid_ops.common import has_zero
+from lucid_ops.common import has_zero, sgn
 from lucid_ops.exponential import log
 
 binary = (Arg("input", dtype="any"), Arg("other", dtype="any"))
@@ -29,16 +32,16 @@ neg = Op("neg", np.negative, lambda g, out, x: (-g,), (Arg("input", dtype="any")
 
 
 def _pow_vjp(g, out, x, y):
-    """d/dx = y x^(y-1), taken as 0 where y = 0 and x = 0 (0 * inf); d/dy = x^y log x, taken as 0
+    """d/dx = y x^(y-1), taken as 0 where y = 0 and x = 0 (0 * inf) or NaN; d/dy = x^y log x, taken as 0
     where x = 0 and y >= 0 (0 * -inf, or 1 * -inf at 0^0): PyTorch's pow_backward and
     pow_backward_exponent. PyTorch masks d/dx wherever y = 0; away from x = 0 the formula gives that 0
     itself and keeps its derivative in y, which the mask would cut. The masks are constants, so the
-    rule differentiates again; they are only built when x or y has a zero (`has_zero` is the cheap test)."""
+    rule differentiates again; they are only built when y (for d/dy, x) has a zero (`has_zero` is the cheap test)."""
     gx = gy = None
     if x.requires_grad:
         gx = g * y * x ** (y - 1)
-        if has_zero(y.data) and has_zero(x.data):
-            gx = where((y.data == 0) & (x.data == 0), 0.0, gx)
+        if has_zero(y.data):  # at x = 0 the formula reads 0 * inf, at x = NaN 0 * NaN
+            gx = where((y.data == 0) & ((x.data == 0) | np.isnan(x.data)), 0.0, gx)
     if y.requires_grad:
         slope = out * log(x)
         if has_zero(x.data):
@@ -55,8 +58,8 @@ square = Op("square", np.square, lambda g, out, x: (g * (2 * x),), (Arg("input",
 sqrt = Op("sqrt", np.sqrt, lambda g, out, x: (g / (2 * out),), (Arg("input", low=0),))
 # d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 * out / x
 rsqrt = Op("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, out, x: (g * out / x * -0.5,), (Arg("input", low=0),))
-# abs'(0) = sign(0) = 0, as in PyTorch.
-abs = Op("abs", np.abs, lambda g, out, x: (g * np.sign(x.data),), (Arg("input", dtype="any"),), kinks=(0.0,))
+# abs'(0) = sgn(0) = 0, and abs'(NaN) = sgn(NaN) = 0, as in PyTorch.
+abs = Op("abs", np.abs, lambda g, out, x: (g * sgn(x.data),), (Arg("input", dtype="any"),), kinks=(0.0,))
 
 
 def _clamp(x, min=None, max=None):
@@ -82,9 +85,10 @@ def _clamp_sample(draw):
 
 
 def _share(a, b, dtype):
-    """The part of g that goes to `a` in maximum(a, b): all of it where a wins, none where it
-    loses, half at a tie (PyTorch's convention, so that the halves add up to g)."""
-    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(dtype)
+    """The part of g that goes to `a` in maximum(a, b): none where it loses, half at a tie, all of
+    it otherwise (PyTorch's convention: the halves add up to g, and where a or b is NaN, so is the
+    result, and both get all of g)."""
+    return np.where(a < b, 0.0, np.where(a == b, 0.5, 1.0)).astype(dtype)
 
 
 _KINDS = "biufc"  # bool < int < float < complex
@@ -118,6 +122,13 @@ where = Op("where", _where, _where_vjp, (Arg("condition", dtype="bool"), Arg("in
                                          Arg("other", dtype="any")))
 
 
+def flat_where(mask: np.ndarray, t: Tensor) -> Tensor:
+    """t, with its derivative cut to 0 where `mask` holds (its value kept, as a constant). At a kink
+    PyTorch's first-order rules take one side's slope (elu's `x <= 0`) while their own derivatives
+    mask strictly (`x < 0`): at the kink the slope is the one side's, and its derivative is 0."""
+    return where(mask, t.data, t) if mask.any() else t
+
+
 # --- rounding: piecewise constant --------------------------------------------------------------
 # Their derivative is 0 wherever it exists, and PyTorch's rule gives 0 at the jumps too, so each
 # is an op whose vjp is zeros: a result of an input that requires grad has a grad_fn, and a
@@ -141,7 +152,7 @@ def _round(x, decimals=0):
 
 
 rounding_input = (Arg("input", dtype="any"),)
-sign = Op("sign", np.sign, _zeros, rounding_input, kinks=(0.0,))
+sign = Op("sign", sgn, _zeros, rounding_input, kinks=(0.0,))  # sign(NaN) = 0, as in PyTorch
 floor = Op("floor", _integers_unchanged(np.floor), _zeros, rounding_input, kinks=(0.0,))
 ceil = Op("ceil", _integers_unchanged(np.ceil), _zeros, rounding_input, kinks=(0.0,))
 trunc = Op("trunc", _integers_unchanged(np.trunc), _zeros, rounding_input)

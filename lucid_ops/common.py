@@ -7,6 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 
 
+#: The deliberate difference (`Op.differences["nan gradient"]`) of the rules whose PyTorch kernel
+#: answers a NaN input one way in its scalar loop and another in its vectorized one.
+NAN_GRADIENT_BY_POSITION = ("PyTorch's gradient at a NaN input depends on where the entry falls: its vectorized "
+                            "loop (whole SIMD vectors) gives 0 or NaN where its scalar loop (a 0-d tensor, the "
+                            "tail) applies its formula, which this rule follows; no rule can match both")
+
+
 def keepdim_shape(shape: Sequence[int], reduced: Sequence[int]) -> tuple[int, ...]:
     """The shape of a reduction's result with keepdim=True: reduced axes become 1."""
     return tuple(1 if i in reduced else n for i, n in enumerate(shape))
@@ -17,6 +24,16 @@ def has_zero(a: np.ndarray) -> bool:
     mask. np.count_nonzero skips the ufunc reduction machinery, so on small arrays it costs about a
     third of `not a.all()`, and the common case, no zero, pays only this."""
     return np.count_nonzero(a) < a.size
+
+
+def zero_where(mask: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g with exact zeros where `mask` holds, also where g is inf or NaN there (PyTorch's
+    where(mask, 0, g), whereas g * ~mask is NaN there). One fast sum proves the common case, every g
+    finite (a sum is finite only if each term is), which then pays little more than g * ~mask."""
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.add.reduce(g, axis=None)):
+            return g * ~mask
+    return np.where(mask, 0, g)
 
 
 def sgn(a: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Exponentials and logarithms.
 
-Every rule reuses the output where it can: d/dx e^x = e^x is `g * out`, and logaddexp's
-weights exp(a - out) are softmax weights that never overflow.
+Every rule reuses the output where it can: d/dx e^x = e^x is `g * out`. logaddexp's weights are
+PyTorch's, 1 / (1 + e^(b - a)): where a - b is infinite, their second derivatives read inf/inf, NaN,
+as there.
 """
 import math
 
@@ -19,7 +20,7 @@ log = Op("log", np.log, lambda g, out, x: (g / x,), positive)
 log2 = Op("log2", np.log2, lambda g, out, x: (g / (x * LN2),), positive)
 log10 = Op("log10", np.log10, lambda g, out, x: (g / (x * LN10),), positive)
 log1p = Op("log1p", np.log1p, lambda g, out, x: (g / (x + 1),), (Arg("input", low=-1),))
-logaddexp = Op("logaddexp", np.logaddexp, lambda g, out, a, b: (g * exp(a - out), g * exp(b - out)),
+logaddexp = Op("logaddexp", np.logaddexp, lambda g, out, a, b: (g / (1 + exp(b - a)), g / (1 + exp(a - b))),
                (Arg("input"), Arg("other")))
 
 

@@ -13,9 +13,11 @@ takes logp = log_softmax(input); nll_loss takes logp = input.
 from __future__ import annotations
 
 import numpy as np
+import scipy.special as sp
 
-from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid_ops.arithmetic import where
+from lucid_ops.common import sgn
 from lucid_ops.exponential import exp, log
 from lucid_ops.nn import log_softmax, log_softmax_backward, softmax_backward
 from lucid_ops.shape import expand
@@ -90,13 +92,18 @@ def _regression_op(name, forward, slope, params=()):
               ties=True)
 
 
+def _l1_slope(d):
+    """sgn(d): 0 at d = 0 and where d is NaN (a NaN target, say), as PyTorch's sgn."""
+    return sgn(d.data).astype(d.dtype, copy=False)
+
+
 mse_loss = _regression_op("nn.functional.mse_loss", lambda d: d * d, lambda d: 2 * d)
-l1_loss = _regression_op("nn.functional.l1_loss", np.abs, lambda d: np.sign(d.data).astype(d.dtype))
+l1_loss = _regression_op("nn.functional.l1_loss", np.abs, _l1_slope)
 # smooth_l1 with beta is Huber with delta = beta, divided by beta; beta = 0 is l1.
 smooth_l1_loss = _regression_op(
     "nn.functional.smooth_l1_loss",
     lambda d, beta: _huber(d, beta) / beta if beta > 0 else np.abs(d),
-    lambda d, beta: _huber_slope(d, beta) / beta if beta > 0 else np.sign(d.data).astype(d.dtype),
+    lambda d, beta: _huber_slope(d, beta) / beta if beta > 0 else _l1_slope(d),
     (Param("beta", 1.0, (1.0, 0.5, 0.0), "number"),))
 huber_loss = _regression_op("nn.functional.huber_loss", _huber, _huber_slope,
                             (Param("delta", 1.0, (1.0, 0.5), "number"),))
@@ -108,8 +115,9 @@ def _binary_cross_entropy(x, t, weight=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch."""
     name = "nn.functional.binary_cross_entropy"
     _same_shape(name, x, t)
-    if x.size and not (np.min(x) >= 0 and np.max(x) <= 1):
-        raise OpError(f"{name}: all elements of input should be between 0 and 1")
+    for role, values in (("input", x), ("target", t)):  # NaN fails both comparisons: refused, as in PyTorch
+        if values.size and not (np.min(values) >= 0 and np.max(values) <= 1):
+            raise OpError(f"{name}: all elements of {role} should be between 0 and 1")
     with np.errstate(divide="ignore"):
         loss = -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
     return _reduce(loss if weight is None else loss * weight, reduction, name)
@@ -141,12 +149,17 @@ def _binary_cross_entropy_with_logits(x, t, weight=None, pos_weight=None, reduct
 
 
 def _binary_cross_entropy_with_logits_vjp(g, out, x, t, weight, pos_weight, reduction):
+    """With p = pos_weight and pt = p t: d/dx = (pt + 1 - t) sigmoid(x) - pt and d/dt = p softplus(-x)
+    - softplus(x); without, sigmoid(x) - t and -x. These are PyTorch's forms, so that at infinite x
+    or p they give its infinities and NaNs (other forms of the same numbers give others), also in
+    second order (where the paths through pt add up before p multiplies them)."""
     g = _per_element(g, reduction, x.shape)
     gw = g if weight is None else g * weight
     scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
     sp_neg = softplus(-x)
-    return (gw * ((1 - t) - scale * sigmoid(-x)) if x.requires_grad else None,
-            gw * (-x + (0 if pos_weight is None else pos_weight - 1) * sp_neg) if t.requires_grad else None,
+    pt = None if pos_weight is None else pos_weight * t
+    return (gw * (sigmoid(x) - t if pos_weight is None else (pt + 1 - t) * sigmoid(x) - pt) if x.requires_grad else None,
+            gw * (-x if pos_weight is None else pos_weight * sp_neg - softplus(x)) if t.requires_grad else None,
             g * ((1 - t) * x + scale * sp_neg) if weight is not None and weight.requires_grad else None,
             gw * t * sp_neg if pos_weight is not None and pos_weight.requires_grad else None)
 
@@ -160,12 +173,13 @@ def _logits_sample(draw):
 # --- distributions ---------------------------------------------------------------------------
 
 def _kl_div(x, t, reduction="mean", log_target=False):
-    """target * (log target - input) pointwise, 0 where target is 0; 'batchmean' divides the sum by
-    the batch size, the true KL divergence per sample."""
+    """target * (log target - input) pointwise, written xlogy(t, t) - t x as in PyTorch (0 log 0 = 0, and
+    inf - inf = NaN at t = x = inf); 'batchmean' divides the sum by the batch size, the true KL
+    divergence per sample."""
     name = "nn.functional.kl_div"
     _broadcast(name, x, t)
     with np.errstate(divide="ignore", invalid="ignore"):
-        loss = np.exp(t) * (t - x) if log_target else np.where(t > 0, t * (np.log(t) - x), -t * x)
+        loss = np.exp(t) * (t - x) if log_target else (sp.xlogy(t, t) - t * x).astype(np.result_type(x, t), copy=False)
     if reduction == "batchmean":
         return np.sum(loss) / (x.shape[0] if x.ndim else 1)
     return _reduce(loss, reduction, name)
@@ -175,8 +189,9 @@ def _kl_div_vjp(g, out, x, t, reduction, log_target):
     shape = np.broadcast_shapes(x.shape, t.shape)
     g = g / (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else _per_element(g, reduction, shape)
     p = exp(t) if log_target else t
+    # d/dt t log t = log t + t / t: PyTorch's xlogy(t, t) rule, which reads 0/0 = NaN at t = 0.
     return (expand(-g * p, shape) if x.requires_grad else None,
-            g * p * (t - x + 1) if log_target else g * (log(t) + 1 - x))
+            g * p * (t - x + 1) if log_target else g * (log(t) + t / t - x))
 
 
 kl_div = Op("nn.functional.kl_div", _kl_div, _kl_div_vjp, (Arg("input"), Arg("target", low=0)),
@@ -227,12 +242,26 @@ def _coefficients(name, logp, target, weight, ignore_index, label_smoothing):
     return q.astype(logp.dtype), chosen.astype(logp.dtype), w
 
 
+def _weighted(w, q, indices=True):
+    """w q (NumPy arrays, or a Tensor w). For class-index targets, 0 wherever q is 0, also against
+    an infinite weight: PyTorch picks weight[target], so a class's weight reaches only the samples
+    that count it. For probabilities PyTorch multiplies (0 * inf is NaN), and so does this."""
+    if w is None or not indices:
+        return q if w is None else w * q
+    with np.errstate(invalid="ignore"):  # inf * 0, replaced at once
+        return where(q != 0, w * q, 0.0) if isinstance(w, Tensor) else np.where(q != 0, w * q, 0)
+
+
 def _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing):
     q, chosen, w = _coefficients(name, logp, target, weight, ignore_index, label_smoothing)
-    wq = q if w is None else w * q
-    loss = -np.sum(np.where(wq != 0, wq * logp, 0), axis=_class_dim(name, logp))
+    wq = _weighted(w, q, chosen is not None)
+    if chosen is not None:  # PyTorch picks logp[target]: a -inf elsewhere does not count (0 * -inf)
+        terms = np.where(wq != 0, wq * logp, 0)
+    else:  # and multiplies probabilities: 0 * -inf is NaN there
+        terms = wq * logp
+    loss = -np.sum(terms, axis=_class_dim(name, logp))
     if reduction == "mean" and chosen is not None:
-        return np.sum(loss) / np.sum(chosen if w is None else chosen * w)
+        return np.sum(loss) / np.sum(_weighted(w, chosen))
     return _reduce(loss, reduction, name)
 
 
@@ -249,9 +278,11 @@ def _logp_loss_vjp(name, g, out, logp, target, weight, ignore_index, reduction, 
         if chosen is None:
             g = g / max(logp.data.size // logp.shape[cd], 1)
         else:  # the total weight of the targets; 0 when all are ignored (or weigh 0): then nothing counts
-            total = chosen.sum() if w is None else (w * chosen).sum()
+            total = _weighted(w, chosen).sum()
             g = g / total if total else g * 0.0
-    g_logp = -g * q if w is None else -g * w * q
+    g_logp = -g * _weighted(w, q, chosen is not None)
+    if chosen is not None:  # only the entries that count get a gradient, even a NaN g (a NaN total weight)
+        g_logp = where(q != 0, g_logp, 0.0)
     g_target = g_weight = None
     if chosen is None and target.requires_grad:
         g_target = -(1 - label_smoothing) * g * (logp if w is None else w * logp)
@@ -401,15 +432,18 @@ def _class_sample(draw, probabilities_allowed=True):
     return Example((shape, np.asarray(target, dtype=np.int64), weight), params)
 
 
+ZERO_TOTAL_WEIGHT = ("when the valid targets' class weights are all 0, the 'mean' loss is 0/0 = NaN in both, "
+                     "PyTorch's gradient NaN on their rows and Lucid's 0: nothing counts, so nothing moves")
 cross_entropy = Op("nn.functional.cross_entropy", _cross_entropy, _cross_entropy_vjp,
                    (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", low=0, optional=True)),
                    params=(Param("ignore_index", -100, (-100,), "int"), reduction,
                            Param("label_smoothing", 0.0, (0.0, 0.2), "number")),
-                   sample=_class_sample, residuals=1)
+                   sample=_class_sample, residuals=1, differences={"nan gradient": ZERO_TOTAL_WEIGHT})
 nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               (Arg("input"), Arg("target", dtype="int"), Arg("weight", low=0, optional=True)),
               params=(Param("ignore_index", -100, (-100,), "int"), reduction),
-              sample=lambda draw: _class_sample(draw, probabilities_allowed=False))
+              sample=lambda draw: _class_sample(draw, probabilities_allowed=False),
+              differences={"nan gradient": ZERO_TOTAL_WEIGHT})
 # cross_entropy's rule in the usual case is an op of its own, as PyTorch fuses it: one op call in a
 # backward, and a derivative, for second order, that the harness verifies like any other.
 cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _cross_entropy_backward_vjp,
@@ -418,7 +452,11 @@ cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _
                             sample=_cross_entropy_backward_sample)
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
                           (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),
-                          params=(reduction,), sample=_binary_sample)
+                          params=(reduction,), sample=_binary_sample,
+                          differences={"second order": "PyTorch's second derivative in x is its own formula with eps = 1e-12 "
+                                                       "added to x and 1 - x, not the derivative of its first-order rule "
+                                                       "(x - t) / max(x (1 - x), 1e-12); Lucid differentiates that rule, so "
+                                                       "the two differ within about 1e-5 of 0 and 1"})
 binary_cross_entropy_with_logits = Op(
     "nn.functional.binary_cross_entropy_with_logits", _binary_cross_entropy_with_logits,
     _binary_cross_entropy_with_logits_vjp,

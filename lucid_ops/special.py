@@ -9,8 +9,8 @@ import numpy as np
 import scipy.special as sp
 
 from lucid import Arg, Op, OpError, Param, hookimpl
-from lucid_ops.arithmetic import where
-from lucid_ops.common import reusing
+from lucid_ops.arithmetic import flat_where, where
+from lucid_ops.common import NAN_GRADIENT_BY_POSITION, reusing
 from lucid_ops.exponential import exp
 
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -36,9 +36,10 @@ def _logit(x, eps=None):
 
 
 def _logit_vjp(g, out, x, eps):
-    """With eps, the input is first clamped to [eps, 1 - eps]: outside it, the gradient is 0."""
+    """With eps, the input is first clamped to [eps, 1 - eps]: outside it, the gradient is 0 (a NaN
+    is not outside: PyTorch masks `x < eps | x > 1 - eps`)."""
     gx = g / (x * (1 - x))
-    return (gx if eps is None else where((x.data >= eps) & (x.data <= 1 - eps), gx, 0.0),)
+    return (gx if eps is None else where((x.data < eps) | (x.data > 1 - eps), 0.0, gx),)
 
 
 def _softplus(x, beta=1.0, threshold=20.0):
@@ -48,7 +49,10 @@ def _softplus(x, beta=1.0, threshold=20.0):
 
 
 def _softplus_vjp(g, out, x, beta, threshold):
-    return (g * where(x.data * beta > threshold, 1.0, sigmoid(x * beta)),)
+    """Slope 1 above the threshold, sigmoid(beta x) up to it; at it, PyTorch's second derivative is
+    0 (its mask there is `beta x < threshold`)."""
+    z = x.data * beta
+    return (g * where(z > threshold, 1.0, flat_where(z == threshold, sigmoid(x * beta))),)
 
 
 def _xlogy_vjp(g, out, x, y):
@@ -62,10 +66,14 @@ erf = Op("erf", _same_dtype(sp.erf), lambda g, out, x: (g * exp(-x * x) * TWO_OV
 erfc = Op("erfc", _same_dtype(sp.erfc), lambda g, out, x: (g * exp(-x * x) * -TWO_OVER_SQRT_PI,))
 # lgamma = log|Γ(x)|; it has poles at 0, -1, -2..., so the harness stays on x > 0.
 lgamma = Op("lgamma", _same_dtype(sp.gammaln), lambda g, out, x: (g * digamma(x),), (Arg("input", low=0),))
-digamma = Op("digamma", _same_dtype(sp.psi), lambda g, out, x: (g * polygamma(1, x),), (Arg("input", low=0),))
+# PyTorch's polygamma(n, inf) is NaN for n >= 2 (its Hurwitz zeta at infinity); Lucid gives the limit 0,
+# SciPy's value.
+POLYGAMMA_AT_INF = "at x = inf PyTorch's polygamma(n >= 2, x) is NaN; Lucid gives the limit, 0, as SciPy"
+digamma = Op("digamma", _same_dtype(sp.psi), lambda g, out, x: (g * polygamma(1, x),), (Arg("input", low=0),),
+             differences={"second order": POLYGAMMA_AT_INF})
 # polygamma(n, x) is the n-th derivative of digamma: n comes first, as in PyTorch.
 polygamma = Op("polygamma", _polygamma, lambda g, out, n, x: (None, g * polygamma(n + 1, x)),
-               (Arg("n", low=0, high=4, dtype="int"), Arg("input", low=0)))
+               (Arg("n", low=0, high=4, dtype="int"), Arg("input", low=0)), differences={"edges": POLYGAMMA_AT_INF})
 
 
 # sigmoid' = out (1 - out), one fused op as tanh's (see tanh_backward).
@@ -80,7 +88,8 @@ sigmoid_backward = Op("sigmoid_backward", _sigmoid_backward,
 sigmoid = Op("sigmoid", _same_dtype(sp.expit), lambda g, out, x: (sigmoid_backward(g, out),))
 logit = Op("logit", _logit, _logit_vjp, (Arg("input", low=0, high=1),),
            params=(Param("eps", None, (None, 0.1), "number"),),
-           kinks=lambda p: () if p.get("eps") is None else (p["eps"], 1 - p["eps"]))
+           kinks=lambda p: () if p.get("eps") is None else (p["eps"], 1 - p["eps"]),
+           differences={"nan gradient": NAN_GRADIENT_BY_POSITION})
 softplus = Op("nn.functional.softplus", _softplus, _softplus_vjp,
               params=(Param("beta", 1.0, (1.0, 2.0, 0.5), "number"), Param("threshold", 20.0, (20.0, 1.0), "number")),
               kinks=lambda p: (p["threshold"] / p["beta"],))

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from lucid import Arg, Op, hookimpl
-from lucid_ops.arithmetic import sqrt
+from lucid_ops.arithmetic import sqrt, where
 from lucid_ops.common import has_zero, reusing
 
 unit = (Arg("input", low=-1, high=1),)
@@ -23,10 +23,13 @@ atan = Op("atan", np.arctan, lambda g, out, x: (g / (1 + x * x),))
 
 def _atan2_vjp(g, out, y, x):
     """atan2(y, x) is the angle of the point (x, y): d/dy = x / r², d/dx = -y / r². At the origin,
-    where that reads 0/0, both are 0, as in PyTorch: r² is taken as 1 there (a constant)."""
+    where that reads 0/0, both are 0, as in PyTorch: 1 / r² is taken as 0 there. That mask hides an
+    infinite 1 / r², so the second derivative there is NaN, as PyTorch's."""
     r2 = x * x + y * y
-    r2 = r2 + (r2.data == 0) if has_zero(r2.data) else r2
-    return g * x / r2, -g * y / r2
+    recip = 1 / r2
+    if has_zero(r2.data):
+        recip = where(r2.data == 0, 0.0, recip)
+    return g * x * recip, -g * y * recip
 
 
 # atan2 jumps from π to -π across the negative x axis, so the harness keeps y > 0, where it is smooth.

@@ -105,6 +105,11 @@ def test_pow_number_base(base, y):
     check(lambda b: base ** b, lambda b: base ** b, float(y))
 
 
+def test_pow_at_nan_with_a_zero_exponent():
+    """PyTorch masks d/dx wherever y = 0: x ** 0 = 1 has slope 0, also at x = NaN."""
+    check(lambda a, b: a ** b, lambda a, b: a ** b, [math.nan, math.nan], [0.0, 1.0])
+
+
 def test_pow_broadcast_exponent_mixes_edge_and_ordinary_points():
     check(lambda a, b: a ** b, lambda a, b: a ** b, [[0.0], [2.0], [-0.0]], [0.0, 1.0, 2.5, -1.0])
 
@@ -400,3 +405,157 @@ def test_float32_moments_of_huge_values_do_not_overflow(name):
 def test_adaptive_avg_pool2d_adds_each_window_in_pytorchs_order():
     rows = [[0.0, 1e30, 0.0], [-1e30, 0.0234375, 0.0]]
     check(lambda x: F.adaptive_avg_pool2d(x, (1, 2)), lambda x: TF.adaptive_avg_pool2d(x, (1, 2)), [[rows]])
+
+
+# --- pointwise ops at NaN, ±inf and their kinks ----------------------------------------------------
+
+def second(fn, *values, library=lucid):
+    """d/dx of the sum of the first-order gradients of fn at values (a Lucid or PyTorch computation)."""
+    if library is lucid:
+        xs = [pair(v)[0] for v in values]
+        first = lucid.grad(fn(*xs).sum(), xs, create_graph=True)
+        return lucid.grad(sum(g.sum() for g in first), xs, allow_unused=True)
+    xs = [pair(v)[1] for v in values]
+    first = torch.autograd.grad(fn(*xs).sum(), xs, create_graph=True)
+    return torch.autograd.grad(sum(g.sum() for g in first), xs, allow_unused=True)
+
+
+def check_second(lucid_fn, torch_fn, *values):
+    with np.errstate(all="ignore"):
+        ours = second(lucid_fn, *values)
+    theirs = second(torch_fn, *values, library=torch)
+    for i, (h, th) in enumerate(zip(ours, theirs)):
+        same(np.zeros(np.shape(values[i])) if h is None else h,
+             torch.zeros(np.shape(values[i]), dtype=torch.float64) if th is None else th, f"second order {i}")
+
+
+UNARY = {
+    "abs": (lucid.abs, torch.abs),
+    "sign": (lucid.sign, torch.sign),
+    "relu": (F.relu, TF.relu),
+    "relu6": (F.relu6, TF.relu6),
+    "hardtanh": (lambda x: F.hardtanh(x, -0.5, 2.0), lambda x: TF.hardtanh(x, -0.5, 2.0)),
+    "hardswish": (F.hardswish, TF.hardswish),
+    "elu": (lambda x: F.elu(x, alpha=2.0), lambda x: TF.elu(x, alpha=2.0)),
+    "selu": (F.selu, TF.selu),
+    "celu": (lambda x: F.celu(x, alpha=0.5), lambda x: TF.celu(x, alpha=0.5)),
+    "leaky_relu": (F.leaky_relu, TF.leaky_relu),
+    "softsign": (F.softsign, TF.softsign),
+    "mish": (F.mish, TF.mish),
+    "softplus": (lambda x: F.softplus(x, threshold=1.0), lambda x: TF.softplus(x, threshold=1.0)),
+    "logit": (lambda x: lucid.logit(x, eps=0.1), lambda x: torch.logit(x, eps=0.1)),
+}
+#: Each value alone, as a 0-d tensor: at NaN, PyTorch's scalar loop answers with its formula, which
+#: Lucid follows (its vectorized loop answers otherwise for some of these: "nan gradient" differences).
+EDGE_VALUES = (nan := math.nan, inf, -inf, 0.0, -0.0, 1.0, -3.0, 3.0, 6.0, 0.1, 0.9, 1e30, -1e30)
+
+
+@pytest.mark.parametrize("x", EDGE_VALUES, ids=str)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_at_edge_values(name, x):
+    """abs and l1's sgn(NaN) = 0; relu, hardtanh, elu pass g at NaN (PyTorch masks `x <= 0`);
+    hardswish and softsign at -inf; logit with eps at NaN."""
+    check(*UNARY[name], x)
+
+
+@pytest.mark.parametrize("x", EDGE_VALUES, ids=str)
+@pytest.mark.parametrize("name", ("elu", "selu", "celu", "softplus", "mish", "softsign", "hardswish"))
+def test_unary_second_order_at_edge_values(name, x):
+    """elu's family at 0 and softplus at its threshold: the slope of one side, and a second
+    derivative of 0 (PyTorch's strict `x < 0` mask); mish's NaN where e^x overflows."""
+    check_second(*UNARY[name], x)
+
+
+def test_relu_backward_gives_exact_zeros_against_infinite_gradients():
+    """PyTorch's threshold_backward is where(out <= 0, 0, g): 0 * inf does not make a NaN."""
+    g, out = [inf, -inf, nan, 2.0, inf], [0.0, -0.0, 0.0, nan, 1.0]
+    same(lucid.ops.relu_backward(lucid.tensor(g), lucid.tensor(out)),
+         torch.ops.aten.threshold_backward(torch.tensor(g), torch.tensor(out), 0), "relu_backward")
+
+
+PAIRS = [(-1.5, nan), (nan, 1.0), (nan, nan), (1.0, 1.0), (inf, inf), (-inf, 2.0), (0.0, -0.0)]
+
+
+@pytest.mark.parametrize("a, b", PAIRS, ids=str)
+@pytest.mark.parametrize("name", ("maximum", "minimum"))
+def test_maximum_and_minimum_give_all_of_g_to_both_at_nan(name, a, b):
+    check(getattr(lucid, name), getattr(torch, name), a, b)
+
+
+@pytest.mark.parametrize("a, b", PAIRS + [(0.0, -inf), (inf, 0.0), (-inf, -inf), (1e30, -1e30)], ids=str)
+def test_logaddexp(a, b):
+    """PyTorch's weights 1 / (1 + e^(b - a)): their second derivative is NaN at an infinite gap."""
+    check(lucid.logaddexp, torch.logaddexp, a, b)
+    check_second(lucid.logaddexp, torch.logaddexp, a, b)
+
+
+@pytest.mark.parametrize("y, x", [(0.0, 0.0), (-0.0, 0.0), (1.0, 0.0), (0.0, -2.0), (inf, 1.0), (nan, 1.0)], ids=str)
+def test_atan2_second_order(y, x):
+    """1 / r² masked to 0 at the origin: PyTorch's mask hides an infinity, and its second derivative is NaN."""
+    check_second(lucid.atan2, torch.atan2, y, x)
+
+
+REGRESSION_POINTS = [(-1.5, nan), (nan, 1.0), (0.0, 0.0), (inf, inf), (3.0, 1.0), (2.0, 1.0), (0.5, 1.0)]
+
+
+@pytest.mark.parametrize("x, t", REGRESSION_POINTS, ids=str)
+@pytest.mark.parametrize("name, kwargs", [("l1_loss", {}), ("smooth_l1_loss", {"beta": 0.0}),
+                                          ("smooth_l1_loss", {"beta": 1.0}), ("huber_loss", {}), ("mse_loss", {})],
+                         ids=("l1", "smooth_l1 beta 0", "smooth_l1", "huber", "mse"))
+def test_regression_losses_with_nan_and_inf(name, kwargs, x, t):
+    """l1's slope is sgn(x - t), 0 at NaN: a NaN target leaves the input's gradient 0."""
+    check(lambda a, b: getattr(F, name)(a, b, **kwargs), lambda a, b: getattr(TF, name)(a, b, **kwargs), x, t)
+
+
+@pytest.mark.parametrize("x, t", [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (-inf, 0.0), (inf, 0.0), (nan, 0.0), (0.0, nan),
+                                  (0.0, inf), (1.0, 1e-30)], ids=str)
+@pytest.mark.parametrize("log_target", (False, True))
+def test_kl_div_at_zero_targets(x, t, log_target):
+    """d/dt t log t = log t + t / t: NaN at t = 0, as PyTorch's xlogy(t, t) rule reads 0/0."""
+    check(lambda a, b: F.kl_div(a, b, reduction="sum", log_target=log_target),
+          lambda a, b: TF.kl_div(a, b, reduction="sum", log_target=log_target), x, t)
+
+
+@pytest.mark.parametrize("pos_weight", (None, 2.0, 1.0, 0.0, -1.0, inf, -inf))
+@pytest.mark.parametrize("x, t", [(-inf, 0.5), (inf, 0.5), (0.0, 0.5), (40.0, 0.5), (-40.0, 0.0), (1e30, 1.0),
+                                  (nan, 0.5), (0.0, nan)], ids=str)
+def test_binary_cross_entropy_with_logits_at_infinite_logits(x, t, pos_weight):
+    """PyTorch's forms of the gradients: sigmoid(x) - t and -x, or with p = pos_weight and pt = p t
+    (pt + 1 - t) sigmoid(x) - pt and p softplus(-x) - softplus(x), to second order."""
+    p = None if pos_weight is None else np.array(pos_weight)
+    ours = lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=None if p is None else lucid.tensor(p))
+    theirs = lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=None if p is None else torch.tensor(p))
+    check(ours, theirs, x, t)
+    check_second(ours, theirs, x, t)
+
+
+@pytest.mark.parametrize("t", (-0.5, 1.5, nan, -inf))
+def test_binary_cross_entropy_refuses_targets_outside_the_unit_interval(t):
+    with pytest.raises(RuntimeError, match="target should be between 0 and 1"):
+        TF.binary_cross_entropy(torch.tensor([0.5]), torch.tensor([t]))
+    with pytest.raises(lucid.OpError, match="nn.functional.binary_cross_entropy: all elements of target"):
+        F.binary_cross_entropy(lucid.tensor([0.5]), lucid.tensor([t]))
+
+
+@pytest.mark.parametrize("reduction", ("mean", "sum", "none"))
+@pytest.mark.parametrize("weight", ([3.0, inf], [inf, 1.0], [0.5, nan]), ids=str)
+@pytest.mark.parametrize("name", ("cross_entropy", "nll_loss"))
+def test_an_infinite_class_weight_counts_only_for_its_own_targets(name, weight, reduction):
+    """PyTorch picks weight[target]: the weight of a class no target names does not reach the loss."""
+    target = np.array([0, 0, 1, -100])
+    check(lambda x: getattr(F, name)(x, lucid.tensor(target), lucid.tensor(weight, dtype=np.float64),
+                                     reduction=reduction),
+          lambda x: getattr(TF, name)(x, torch.tensor(target), torch.tensor(weight, dtype=torch.float64),
+                                      reduction=reduction),
+          [[0.0, 1.0], [-1.0, 0.5], [2.0, 0.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("weight", (None, [1.0, inf]), ids=str)
+def test_cross_entropy_with_probabilities_multiplies_as_pytorch_does(weight):
+    """With class probabilities PyTorch multiplies: a zero probability of a -inf logit, or of a class
+    of infinite weight, makes the loss NaN."""
+    target = np.array([[1.0, 0.0], [0.5, 0.5]])
+    kwargs = {} if weight is None else {"weight": weight}
+    check(lambda x: F.cross_entropy(x, lucid.tensor(target), **{k: lucid.tensor(v) for k, v in kwargs.items()}),
+          lambda x: TF.cross_entropy(x, torch.tensor(target), **{k: torch.tensor(v) for k, v in kwargs.items()}),
+          [[0.0, -inf], [1.0, 2.0]])
