@@ -433,7 +433,8 @@ class Terminal:
             self.stream.write(DOTS.get(report.status, "?"))
             self.column += 1
             if self.column == DOTS_PER_LINE or self.done == self.total:
-                self.stream.write(f"{' ' * (DOTS_PER_LINE - self.column)} [{self.done:>{len(str(self.total))}}/{self.total}]\n")
+                count = f"{self.done:>{len(str(self.total))}}/{self.total}"
+                self.stream.write(f"{' ' * (DOTS_PER_LINE - self.column)} [{count}]\n")
                 self.column = 0
             self.stream.flush()
 

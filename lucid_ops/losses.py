@@ -158,7 +158,8 @@ def _binary_cross_entropy_with_logits_vjp(g, out, x, t, weight, pos_weight, redu
     scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
     sp_neg = softplus(-x)
     pt = None if pos_weight is None else pos_weight * t
-    return (gw * (sigmoid(x) - t if pos_weight is None else (pt + 1 - t) * sigmoid(x) - pt) if x.requires_grad else None,
+    gx = gw * (sigmoid(x) - t if pos_weight is None else (pt + 1 - t) * sigmoid(x) - pt) if x.requires_grad else None
+    return (gx,
             gw * (-x if pos_weight is None else pos_weight * sp_neg - softplus(x)) if t.requires_grad else None,
             g * ((1 - t) * x + scale * sp_neg) if weight is not None and weight.requires_grad else None,
             gw * t * sp_neg if pos_weight is not None and pos_weight.requires_grad else None)
@@ -453,10 +454,11 @@ cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
                           (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),
                           params=(reduction,), sample=_binary_sample,
-                          differences={"second order": "PyTorch's second derivative in x is its own formula with eps = 1e-12 "
-                                                       "added to x and 1 - x, not the derivative of its first-order rule "
-                                                       "(x - t) / max(x (1 - x), 1e-12); Lucid differentiates that rule, so "
-                                                       "the two differ within about 1e-5 of 0 and 1"})
+                          differences={"second order": "PyTorch's second derivative in x is its own formula with "
+                                                       "eps = 1e-12 added to x and 1 - x, not the derivative of its "
+                                                       "first-order rule (x - t) / max(x (1 - x), 1e-12); Lucid "
+                                                       "differentiates that rule, so the two differ within about 1e-5 "
+                                                       "of 0 and 1"})
 binary_cross_entropy_with_logits = Op(
     "nn.functional.binary_cross_entropy_with_logits", _binary_cross_entropy_with_logits,
     _binary_cross_entropy_with_logits_vjp,

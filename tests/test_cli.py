@@ -15,7 +15,7 @@ import sys
 import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 

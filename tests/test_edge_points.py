@@ -523,8 +523,11 @@ def test_binary_cross_entropy_with_logits_at_infinite_logits(x, t, pos_weight):
     """PyTorch's forms of the gradients: sigmoid(x) - t and -x, or with p = pos_weight and pt = p t
     (pt + 1 - t) sigmoid(x) - pt and p softplus(-x) - softplus(x), to second order."""
     p = None if pos_weight is None else np.array(pos_weight)
-    ours = lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=None if p is None else lucid.tensor(p))
-    theirs = lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=None if p is None else torch.tensor(p))
+    def ours(a, b):
+        return F.binary_cross_entropy_with_logits(a, b, pos_weight=None if p is None else lucid.tensor(p))
+
+    def theirs(a, b):
+        return TF.binary_cross_entropy_with_logits(a, b, pos_weight=None if p is None else torch.tensor(p))
     check(ours, theirs, x, t)
     check_second(ours, theirs, x, t)
 

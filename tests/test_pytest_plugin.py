@@ -140,7 +140,8 @@ def test_lucid_timeout_fails_a_hanging_op_and_the_session_goes_on(project):
     assert "2 failed, 1 passed" in done.stdout
 
 
-def test_without_hypothesis_the_option_says_what_to_install_and_plain_runs_still_work(project, without_hypothesis):
+def test_without_hypothesis_the_option_says_what_to_install_and_plain_runs_still_work(
+        project, without_hypothesis):  # noqa: F811  (the fixture imported from test_cli)
     environment = {**{k: v for k, v in os.environ.items() if k != "CI"}, "PYTHONPATH": f"{project}{os.pathsep}{ROOT}"}
     base = [without_hypothesis, "-m", "pytest", "-p", "gradcheck.pytest_plugin", "-p", "no:cacheprovider",
             "--rootdir", str(project)]
