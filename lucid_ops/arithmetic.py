@@ -158,8 +158,16 @@ ceil = Op("ceil", _integers_unchanged(np.ceil), _zeros, rounding_input, kinks=(0
 trunc = Op("trunc", _integers_unchanged(np.trunc), _zeros, rounding_input)
 round = Op("round", _round, _zeros, rounding_input, params=(Param("decimals", 0, (0, 1, -1), kind="int"),))
 
-# lerp = input + weight * (end - input), linear in each argument.
-lerp = Op("lerp", lambda a, b, w: a + w * (b - a),
+
+def _lerp(a, b, w):
+    """input + weight (end - input), computed from the nearer end as PyTorch does: exact at
+    weight 1 (end itself, not -1e30 + (x + 1e30))."""
+    diff = b - a
+    return np.where(np.abs(w) < 0.5, a + w * diff, b - diff * (1 - w))
+
+
+# lerp is linear in each argument.
+lerp = Op("lerp", _lerp,
           lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a) if w.requires_grad else None),
           (Arg("input"), Arg("end"), Arg("weight")))
 

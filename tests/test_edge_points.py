@@ -562,3 +562,11 @@ def test_cross_entropy_with_probabilities_multiplies_as_pytorch_does(weight):
     check(lambda x: F.cross_entropy(x, lucid.tensor(target), **{k: lucid.tensor(v) for k, v in kwargs.items()}),
           lambda x: TF.cross_entropy(x, torch.tensor(target), **{k: torch.tensor(v) for k, v in kwargs.items()}),
           [[0.0, -inf], [1.0, 2.0]])
+
+
+@pytest.mark.parametrize("a, b, w", [(-1e30, 0.0234375, 1.0), (1e30, 2.0, 0.75), (0.0, -inf, -3.0), (1.0, 2.0, 0.25)],
+                         ids=str)
+def test_lerp_computes_from_the_nearer_end(a, b, w):
+    """PyTorch's lerp is input + w (end - input) for |w| < 0.5, else end - (end - input)(1 - w):
+    exactly end at w = 1."""
+    check(lucid.lerp, torch.lerp, a, b, w)
