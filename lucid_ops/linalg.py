@@ -30,7 +30,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
-from lucid_ops.common import has_zero, keepdim_shape, sgn
+from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------
@@ -650,7 +650,7 @@ cholesky = Op("linalg.cholesky", _cholesky, _cholesky_vjp, spd, params=(Param("u
 eigh = Op("linalg.eigh", _eigh, _eigh_vjp, spd, shapes="(n,n)->(n),(n,n)", outputs=2, ties=True)
 norm = Op("linalg.norm", _norm, _norm_vjp,
           params=(Param("ord", None), Param("dim", None, kind="dims"), Param("keepdim", False, kind="bool")),
-          sample=_norm_sample, kinks=(0.0,), ties=True)
+          sample=_norm_sample, kinks=(0.0,), ties=True, differences=NORM_AT_ZERO)
 
 
 @hookimpl

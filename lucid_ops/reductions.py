@@ -16,7 +16,7 @@ import numpy as np
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
 from lucid_ops.arithmetic import where
-from lucid_ops.common import has_zero, keepdim_shape, sgn
+from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, flip, pad, permute
 
@@ -328,7 +328,7 @@ def _norm_vjp(g, out, x, p, dim, keepdim):
 
 norm = Op("norm", _norm, _norm_vjp,
           params=(Param("p", "fro", ("fro", 1, 2, 3, 0.5, math.inf, -math.inf)), Param("dim", None, dims, "dims"),
-                  keepdim), kinks=(0.0,), ties=True)
+                  keepdim), kinks=(0.0,), ties=True, differences=NORM_AT_ZERO)
 
 
 # --- cumsum, cumprod -----------------------------------------------------------------------------
