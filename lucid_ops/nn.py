@@ -187,13 +187,15 @@ def _layer_norm_sample(draw):
                    {"normalized_shape": normalized})
 
 
+#: layer_norm's and batch_norm's deliberate difference (for the oracle check).
+ROUNDED_MEAN = ("PyTorch's mean of equal values near ±1e30 is off by a rounding error that 1/sqrt(eps) amplifies "
+                "(a normalized value, or a weight gradient, of 4e14 where the exact one, Lucid's, is 0)")
+
 layer_norm = Op("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
                 (Arg("input"), Arg("weight", optional=True), Arg("bias", optional=True)),
                 params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,), "number")), sample=_layer_norm_sample,
                 signature=("input", "normalized_shape", "weight", "bias", "eps"),
-                differences={"evaluation order": "PyTorch's mean of equal values near ±1e30 is off by a rounding "
-                                                 "error that 1/sqrt(eps) amplifies (a weight gradient of 4e14 "
-                                                 "where the exact one, Lucid's, is 0)"})
+                differences={"evaluation order": ROUNDED_MEAN})
 
 
 def _channels(x):
@@ -273,7 +275,7 @@ batch_norm = Op("nn.functional.batch_norm", _batch_norm, _batch_norm_vjp,
                         Param("eps", 1e-5, (1e-5,), "number")),
                 sample=_batch_norm_sample,
                 differences={"inputs": "PyTorch's double backward in training refuses a bias without a weight "
-                                       "('Expected a proper Tensor but got None')"})
+                                       "('Expected a proper Tensor but got None')", "evaluation order": ROUNDED_MEAN})
 
 
 # --- embedding -------------------------------------------------------------------------------
