@@ -28,9 +28,10 @@ from .strategies import Case, _bytes, _integers, arg_of, inputs_for, kinks_of
 SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
 
 
-#: The special values whose results depend on the order of an op's products and sums (0 * inf,
-#: 1e30 - 1e30 + x): an op that declares `differences["evaluation order"]` is not given them.
-ORDER_DEPENDENT = (1e30, -1e30, math.inf, -math.inf, math.nan)
+#: The special values whose results depend on the order of an op's products, sums and quotients
+#: (0 * inf, 1e30 - 1e30 + x, p / 1e-30 * 1e-30): an op that declares
+#: `differences["evaluation order"]` is not given them.
+ORDER_DEPENDENT = (1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf, math.nan)
 
 
 def special_values(arg: Arg, kinks: Sequence[float], any_order: bool = True) -> np.ndarray:

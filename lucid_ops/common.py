@@ -13,7 +13,7 @@ NAN_GRADIENT_BY_POSITION = ("PyTorch's gradient at a NaN input depends on where 
                             "loop (whole SIMD vectors) gives 0 or NaN where its scalar loop (a 0-d tensor, the "
                             "tail) applies its formula, which this rule follows; no rule can match both")
 
-#: The deliberate difference of every p-norm (norm, linalg.norm), declared for the oracle check.
+#: The deliberate difference of the p-norms (norm, linalg.norm, normalize), declared for the oracle check.
 NORM_AT_ZERO = {"second order": "at a zero vector a norm has no Hessian: PyTorch's second derivative is NaN "
                                 "there, Lucid's the finite value of its guarded rule"}
 

@@ -15,7 +15,7 @@ from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
-from lucid_ops.common import keepdim_shape, reusing
+from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, reusing
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, index_backward
 
@@ -410,7 +410,7 @@ def _normalize_sample(draw):
 normalize = Op("nn.functional.normalize", _normalize, _normalize_vjp,
                params=(Param("p", 2.0, (1.0, 2.0, 3.0), "number"), Param("dim", 1, one_dim, "dim"),
                        Param("eps", 1e-12, (1e-12,), "number")),
-               sample=_normalize_sample, kinks=(0.0,))
+               sample=_normalize_sample, kinks=(0.0,), differences=NORM_AT_ZERO)
 
 
 def _common_axis(name, x1_shape, x2_shape, dim):
