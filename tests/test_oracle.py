@@ -255,3 +255,17 @@ def test_the_pytest_plugin_skips_the_torch_oracle_without_pytorch(tmp_path):
                       "--lucid-oracle", "torch", "--lucid-max-examples", "5", "-rs")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed, 1 skipped" in done.stdout and "pip install torch" in done.stdout
+
+
+def test_the_readme_lists_every_deliberate_difference_of_the_built_ins():
+    """A declared difference skips part of the oracle check: each must be visible to users."""
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
+    section = readme[readme.index("The built-ins declare these deliberate differences"):]
+    section = section[:section.index("###")]
+    for name in lucid.registry:
+        for aspect in lucid.registry[name].differences:
+            short = name.split(".")[-1]
+            entry = section[section.index(f"**{aspect}**"):].split("\n- **")[0]
+            assert f"`{short}`" in entry, f"README: {name}'s {aspect!r} difference is not listed"
