@@ -52,7 +52,7 @@ def with_specials(draw: Callable, x: np.ndarray, pool: np.ndarray) -> np.ndarray
         return x
     flat = np.array(x, dtype=np.float64).reshape(-1)
     picks = np.frombuffer(draw(_bytes(2 * flat.size)), dtype=np.uint8).reshape(-1, 2)
-    for k, (how, which) in enumerate(picks):
+    for k, (how, which) in enumerate(picks.tolist()):  # Python ints: a uint8 % 300 overflows
         if how % 4 == 1:  # a quarter of the entries, on average, become special
             flat[k] = pool[which % pool.size]
         elif how % 4 == 2 and flat.size > 1:  # and a quarter tie with another entry

@@ -269,3 +269,13 @@ def test_the_readme_lists_every_deliberate_difference_of_the_built_ins():
             short = name.split(".")[-1]
             entry = section[section.index(f"**{aspect}**"):].split("\n- **")[0]
             assert f"`{short}`" in entry, f"README: {name}'s {aspect!r} difference is not listed"
+
+
+def test_ties_reach_every_entry_of_a_large_input():
+    """An input of more than 255 entries: a tie's partner is picked from all of them (the picks
+    are drawn as bytes, whose uint8 arithmetic overflowed past 255)."""
+    from gradcheck.edges import with_specials
+
+    x = np.arange(300.0)
+    tied = with_specials(lambda strategy: bytes([2, 255] * 300), x, np.array([0.0]))
+    assert np.all(tied == 255.0)
