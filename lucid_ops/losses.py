@@ -439,7 +439,10 @@ cross_entropy = Op("nn.functional.cross_entropy", _cross_entropy, _cross_entropy
                    (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", low=0, optional=True)),
                    params=(Param("ignore_index", -100, (-100,), "int"), reduction,
                            Param("label_smoothing", 0.0, (0.0, 0.2), "number")),
-                   sample=_class_sample, residuals=1, differences={"nan gradient": ZERO_TOTAL_WEIGHT})
+                   sample=_class_sample, residuals=1,
+                   differences={"nan gradient": ZERO_TOTAL_WEIGHT,
+                                "evaluation order": "with label smoothing, PyTorch multiplies an ignored row's 0 by "
+                                                    "an infinite class weight (NaN); Lucid leaves the row out (0)"})
 nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               (Arg("input"), Arg("target", dtype="int"), Arg("weight", low=0, optional=True)),
               params=(Param("ignore_index", -100, (-100,), "int"), reduction),
