@@ -256,13 +256,14 @@ def _weighted(w, q, indices=True):
 def _logp_loss(name, logp, target, weight, ignore_index, reduction, label_smoothing):
     q, chosen, w = _coefficients(name, logp, target, weight, ignore_index, label_smoothing)
     wq = _weighted(w, q, chosen is not None)
-    if chosen is not None:  # PyTorch picks logp[target]: a -inf elsewhere does not count (0 * -inf)
-        terms = np.where(wq != 0, wq * logp, 0)
-    else:  # and multiplies probabilities: 0 * -inf is NaN there
+    with np.errstate(invalid="ignore"):  # 0 * -inf is NaN, in PyTorch too
         terms = wq * logp
+    if chosen is not None:  # PyTorch picks logp[target]: a -inf elsewhere does not count, a class weight 0 does
+        terms = np.where(q != 0, terms, 0)
     loss = -np.sum(terms, axis=_class_dim(name, logp))
-    if reduction == "mean" and chosen is not None:
-        return np.sum(loss) / np.sum(_weighted(w, chosen))
+    if reduction == "mean" and chosen is not None:  # weighs 0 in all: the targets' part is 0/0, NaN as in PyTorch
+        total = np.sum(_weighted(w, chosen))
+        return np.sum(loss) / total if total else np.full((), np.nan, logp.dtype)
     return _reduce(loss, reduction, name)
 
 
