@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,20 +219,23 @@ def to_torch(value: Any, requires_grad: bool = False) -> Any:
 
 def call_torch(op: Op, fn: Callable[..., Any], tensors: Sequence[Any], params: dict) -> Any:
     """fn with Lucid's arguments in PyTorch's order: the op's `signature` where it has one, else
-    the inputs by position (a variadic op's as one list) and the params by name."""
+    the inputs by position (a variadic op's as one list) and the params by name. PyTorch's advice
+    to its users (a loss's target "of a different size" that broadcasts) is not a finding: silenced."""
     params = {k: to_torch(v) for k, v in params.items()}
+    args: list[Any] = list(tensors)
     if op.signature:
         named = {**dict(zip((a.name for a in op.inputs), tensors)), **params}
-        args: list[Any] = []
+        args, params = [], {}
         for name in op.signature:
             if name.startswith("*"):
                 args.extend(tensors if op.variadic else named.pop(name[1:]))
             else:
                 args.append(named.pop(name))
-        return fn(*args)
-    if op.variadic:
-        return fn(list(tensors), **params)
-    return fn(*tensors, **params)
+    elif op.variadic:
+        args = [list(tensors)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return fn(*args, **params)
 
 
 def outputs(result: Any) -> list[np.ndarray]:
