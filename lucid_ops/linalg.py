@@ -267,7 +267,14 @@ def _tensordot(a, b, dims=2):
         if a.shape[i] != b.shape[j]:
             raise OpError(f"tensordot: dim {i} of a (shape {a.shape}) has size {a.shape[i]}, but dim {j} of b "
                           f"(shape {b.shape}) it is contracted with has size {b.shape[j]}")
-    return np.tensordot(a, b, (ia, ib))
+    # NumPy's tensordot multiplies through np.dot, whose BLAS scaling by a 0 gives 0 for inf and NaN
+    # (PyTorch: NaN); matmul of the same (free, contracted) @ (contracted, free) layout multiplies.
+    fa, fb = [i for i in range(a.ndim) if i not in ia], [j for j in range(b.ndim) if j not in ib]
+    free_a, free_b = [a.shape[i] for i in fa], [b.shape[j] for j in fb]
+    k = math.prod(a.shape[i] for i in ia)
+    left = np.transpose(a, fa + ia).reshape(math.prod(free_a), k)
+    right = np.transpose(b, ib + fb).reshape(k, math.prod(free_b))
+    return np.matmul(_dense(left), _dense(right)).reshape(free_a + free_b)
 
 
 def _tensordot_vjp(g, out, a, b, dims):
@@ -535,12 +542,15 @@ def _norm(x, ord=None, dim=None, keepdim=False):
                       f"expected {ords}") from None
 
 
-def _extreme(values, ord, axis):
+def _extreme(values, ord, axis, nan_unshared=0.0):
     """1/count at the entries that attain the max (ord > 0) or min along `axis`, else 0: a tie
-    shares the gradient equally, as in PyTorch (and a NaN extreme, which no entry equals, gives 0)."""
+    shares the gradient equally, as in PyTorch. A NaN extreme, which no entry equals, leaves
+    `nan_unshared` everywhere: 0 in PyTorch's vector norms, NaN in its matrix norms (an amax, whose
+    gradient divides by the count of hits, 0)."""
     best = values.max(axis=axis, keepdims=True) if ord > 0 else values.min(axis=axis, keepdims=True)
     hit = values == best
-    return (hit / np.maximum(hit.sum(axis=axis, keepdims=True), 1)).astype(values.dtype)
+    count = hit.sum(axis=axis, keepdims=True)
+    return np.where(count > 0, hit / np.maximum(count, 1), nan_unshared).astype(values.dtype)
 
 
 def _vector_norm_grad(x, n, ord, dims):
@@ -592,7 +602,7 @@ def _matrix_norm_grad(x, ord, rows, cols):
     if ord in (1, -1, math.inf, -math.inf):
         summed, picked = (rows, cols) if ord in (1, -1) else (cols, rows)
         column_sums = np.abs(x.data).sum(axis=summed, keepdims=True)
-        return np.sign(x.data) * _extreme(column_sums, ord, picked)
+        return np.sign(x.data) * _extreme(column_sums, ord, picked, nan_unshared=np.nan)
     order = [i for i in range(x.ndim) if i not in (rows, cols)] + [rows, cols]
     back = tuple(np.argsort(order).tolist())
     a = permute(x, tuple(order))
