@@ -190,9 +190,10 @@ def _kl_div_vjp(g, out, x, t, reduction, log_target):
     shape = np.broadcast_shapes(x.shape, t.shape)
     g = g / (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else _per_element(g, reduction, shape)
     p = exp(t) if log_target else t
-    # d/dt t log t = log t + t / t: PyTorch's xlogy(t, t) rule, which reads 0/0 = NaN at t = 0.
+    # d/dt t log t = log t + t / t: PyTorch's xlogy(t, t) rule, which reads 0/0 = NaN at t = 0. Both
+    # add 1 before subtracting x, as PyTorch does: at t = x = 1e30, exp(t) (t + 1 - x) is inf * 0 = NaN.
     return (expand(-g * p, shape) if x.requires_grad else None,
-            g * p * (t - x + 1) if log_target else g * (log(t) + t / t - x))
+            g * p * (t + 1 - x) if log_target else g * (log(t) + t / t - x))
 
 
 kl_div = Op("nn.functional.kl_div", _kl_div, _kl_div_vjp, (Arg("input"), Arg("target", low=0)),
