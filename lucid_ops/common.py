@@ -17,6 +17,12 @@ NAN_GRADIENT_BY_POSITION = ("PyTorch's gradient at a NaN input depends on where 
 NORM_AT_ZERO = {"second order": "at a zero vector a norm has no Hessian: PyTorch's second derivative is NaN "
                                 "there, Lucid's the finite value of its guarded rule"}
 
+#: The deliberate difference of the ops whose PyTorch kernels add many products in an order of their
+#: own (blocked matrix products with fused multiply-adds, SIMD lanes, a mean for a 1x1 output).
+SUMMATION_ORDER = {"evaluation order": "PyTorch's kernel adds the products in its own order, with fused "
+                                       "multiply-adds: 1e30 - 1e30 + x, and 0 * inf within a sum, come out x or "
+                                       "0, NaN or inf, depending on that order"}
+
 
 def keepdim_shape(shape: Sequence[int], reduced: Sequence[int]) -> tuple[int, ...]:
     """The shape of a reduction's result with keepdim=True: reduced axes become 1."""

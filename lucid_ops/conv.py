@@ -24,6 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid_ops.common import SUMMATION_ORDER
 from lucid_ops.linalg import matmul
 from lucid_ops.shape import expand, index_backward
 
@@ -236,7 +237,7 @@ def _conv_sample(draw, n):
 
 conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1, kind="int"))
 conv2d = Op("nn.functional.conv2d", _conv2d, _conv2d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
-            params=conv_params, sample=lambda draw: _conv_sample(draw, 2))
+            params=conv_params, sample=lambda draw: _conv_sample(draw, 2), differences=SUMMATION_ORDER)
 
 
 def _as_2d(name, stride, padding, dilation):
@@ -266,7 +267,7 @@ def _conv1d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
 
 
 conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
-            params=conv_params, sample=lambda draw: _conv_sample(draw, 1))
+            params=conv_params, sample=lambda draw: _conv_sample(draw, 1), differences=SUMMATION_ORDER)
 
 
 # --- pooling ---------------------------------------------------------------------------------
@@ -416,7 +417,7 @@ def _adaptive_sample(draw):
 
 
 adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool2d, _adaptive_avg_pool2d_vjp,
-                         params=(Param("output_size"),), sample=_adaptive_sample)
+                         params=(Param("output_size"),), sample=_adaptive_sample, differences=SUMMATION_ORDER)
 
 
 @hookimpl
