@@ -380,6 +380,21 @@ def test_norm_gradient_at_nan(name, p):
     check(lambda x: ours(x, p), lambda x: theirs(x, p), [nan, 1.0, -2.0])
 
 
+@pytest.mark.parametrize("p", (1, -1, inf, -inf))
+def test_matrix_norm_gradient_at_nan(p):
+    """PyTorch's matrix ±1- and ±inf-norms are an amax of sums: with a NaN sum no entry is the
+    extreme, and amax's gradient divides by that count of 0 (NaN everywhere), unlike the vectors'."""
+    check(lambda x: lucid.linalg.norm(x, p, dim=(0, 1)), lambda x: torch.linalg.norm(x, p, dim=(0, 1)),
+          [[-1.5, nan], [2.0, 0.5]])
+
+
+def test_tensordot_multiplies_zero_by_inf():
+    """An outer product (no dims contracted) multiplies each pair: -inf * 0 is NaN, as in PyTorch
+    (NumPy's tensordot scales by the 0 through BLAS, which gives 0)."""
+    check(lambda a: lucid.tensordot(a, lucid.tensor(0.0), ([], [])),
+          lambda a: torch.tensordot(a, torch.tensor(0.0, dtype=torch.float64), ([], [])), [0.0, -inf])
+
+
 def test_avg_pool2d_adds_each_window_in_pytorchs_order():
     """Row by row, as PyTorch's kernel: 0 + 1e30 - 1e30 + 0.0234 keeps the 0.0234."""
     rows = [[0.0, 1e30, 0.0, 0.0, 0.0], [-1e30, 0.0234375, 0.0, 0.0, 0.0]]  # a strided view: NumPy's own order
@@ -508,7 +523,7 @@ def test_regression_losses_with_nan_and_inf(name, kwargs, x, t):
 
 
 @pytest.mark.parametrize("x, t", [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (-inf, 0.0), (inf, 0.0), (nan, 0.0), (0.0, nan),
-                                  (0.0, inf), (1.0, 1e-30)], ids=str)
+                                  (0.0, inf), (1.0, 1e-30), (1e30, 1e30)], ids=str)
 @pytest.mark.parametrize("log_target", (False, True))
 def test_kl_div_at_zero_targets(x, t, log_target):
     """d/dt t log t = log t + t / t: NaN at t = 0, as PyTorch's xlogy(t, t) rule reads 0/0."""
