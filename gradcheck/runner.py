@@ -30,7 +30,7 @@ from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
 from .edges import edge_cases_for
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import Case, describe, inputs_for, kink_margin
+from .strategies import Case, describe, inputs_for, kink_margin, scales_for
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
@@ -118,7 +118,8 @@ def derivative_inputs(op: Op, dtype: str, order: int, tol: Tolerance | None = No
     kept far enough from its kinks for finite differences in `dtype`."""
     tol = tol or tolerance_for(op, dtype, None, None)
     custom = plugins.hook().lucid_gradcheck_strategy(op=op)
-    return inputs_for(op, custom, kink_margin(float(np.finfo(dtype).eps), tol.atol, order))
+    eps = float(np.finfo(dtype).eps)
+    return inputs_for(op, custom, kink_margin(eps, tol.atol, order), scales_for(eps))
 
 
 def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: int = 100, seed: int | None = None,

@@ -6,7 +6,9 @@ that users can build their own property tests from them.
 
 What makes a drawn input *meaningful* for a gradient check, and not merely valid:
 - values stay inside each Arg's open domain with a margin much wider than the finite-difference
-  stencil, and unbounded domains use a finite window, so the derivative is finite and tame;
+  stencil, and unbounded domains use a finite window, so the derivative is finite and tame; the
+  window is drawn at several scales (`SCALES`), so that values beyond ±3 and values close to a
+  finite bound are drawn too;
 - values keep away from the op's declared kinks, so the derivative exists where it is checked
   (farther where the working dtype's rounding would swamp the derivative: `kink_margin`);
 - for tie-sensitive ops (`ties=True`) all values are distinct and well separated: hypothesis's
@@ -33,9 +35,15 @@ from lucid.op import parse_signature
 
 Shape = tuple[int, ...]
 
-#: Values of an unbounded domain are drawn from this window (or a window this wide next to
-#: the finite bound): large enough to exercise the op, small enough to never overflow.
+#: Values of an unbounded domain are drawn from a window this wide (or this wide next to the
+#: finite bound), times a drawn scale: large enough to exercise the op, small enough not to overflow.
 WINDOW = 6.0
+#: Each float input is drawn in the window at one of these scales (shrinking leads to the first, the
+#: usual window): x10 reaches beyond ±3 (a rule whose mask reads `out > -3` where it means `x > -3`
+#: is wrong only there); x0.01 and x0.001 reach small magnitudes and come within 6e-5 of a finite
+#: bound (batch_norm's eps of 1e-5 is 0.02% of a variance of 0.06, where the usual window stops,
+#: and 10% of one of 5e-5).
+SCALES = (1.0, 10.0, 0.01, 0.001)
 #: Inputs keep this far (relative to the window) from a finite domain bound...
 DOMAIN_MARGIN = 0.01
 #: ...and at least this far from a declared kink; both are thousands of finite-difference steps.
@@ -137,11 +145,13 @@ class HypothesisDraw:
 # --- values ----------------------------------------------------------------------------------
 
 
-def value_range(arg: Arg) -> tuple[float, float]:
+def value_range(arg: Arg, scale: float = 1.0) -> tuple[float, float]:
     """The closed interval drawn for a float Arg: the part of its open domain inside a finite
-    window (around 0 where possible), kept a margin away from each finite bound."""
-    lo = max(arg.low, min(-WINDOW / 2, arg.high - WINDOW))
-    hi = min(arg.high, lo + WINDOW)
+    window `scale` times WINDOW wide (around 0 where possible), kept a margin away from each
+    finite bound."""
+    window = WINDOW * scale
+    lo = max(arg.low, min(-window / 2, arg.high - window))
+    hi = min(arg.high, lo + window)
     margin = DOMAIN_MARGIN * (hi - lo)
     return lo + (margin if lo == arg.low else 0.0), hi - (margin if hi == arg.high else 0.0)
 
@@ -224,8 +234,21 @@ def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = (),
     return st.composite(lambda draw: draw_values(draw, arg, shape, kinks, margin))()
 
 
+def scales_for(eps: float) -> tuple[float, ...]:
+    """The SCALES a check with rounding `eps` draws: those whose values, down to the margin next
+    to a bound, stay large against the rounding (eps / value < 1e-3). A formula that divides by
+    such a value (a mean by its total class weight) multiplies its rounding by as much: float32
+    stops at x0.01."""
+    return tuple(s for s in SCALES if eps / (DOMAIN_MARGIN * WINDOW * s) < 1e-3)
+
+
+def draw_scale(draw: Callable, scales: Sequence[float] = SCALES) -> float:
+    """One of `scales`; shrinking leads to the first, the usual window."""
+    return scales[draw(_integers(0, len(scales) - 1))]
+
+
 def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] = (),
-                margin: float = KINK_MARGIN) -> np.ndarray:
+                margin: float = KINK_MARGIN, scale: float = 1.0) -> np.ndarray:
     n = int(np.prod(shape, dtype=int))
     if arg.dtype == "bool":
         return (np.frombuffer(draw(_bytes(n)), dtype=np.uint8) & 1).astype(bool).reshape(shape)
@@ -234,7 +257,7 @@ def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] =
         high = int(math.floor(arg.high)) if math.isfinite(arg.high) else low + 6
         values = np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (high - low + 1)
         return low + values.astype(np.int64).reshape(shape)
-    lo, hi = value_range(arg)
+    lo, hi = value_range(arg, scale)
     return structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi, margin), arg.structure)
 
 
@@ -276,18 +299,19 @@ def arg_of(op: Op, i: int) -> Arg:
 
 
 def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None,
-               margin: float = KINK_MARGIN) -> st.SearchStrategy[Case]:
+               margin: float = KINK_MARGIN, scales: Sequence[float] = SCALES) -> st.SearchStrategy[Case]:
     """A valid, meaningful call of `op` (see the module docstring), as a `Case` of float64 arrays.
 
     `example` replaces the op's own way of choosing shapes and params (a plugin's custom
     strategy, see `gradcheck.hookspecs`); it yields `lucid.Example`s. `margin` is how far values
-    keep from the op's kinks (`kink_margin` gives it for a dtype and a derivative order)."""
+    keep from the op's kinks (`kink_margin` gives it for a dtype and a derivative order), `scales`
+    the windows' scales (`scales_for` a dtype)."""
     shapes = shapes_for(op) if example is None and op.sample is None else None
-    return st.composite(lambda draw: draw_case(draw, op, shapes, example, margin))()
+    return st.composite(lambda draw: draw_case(draw, op, shapes, example, margin, scales))()
 
 
 def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
-              margin: float = KINK_MARGIN) -> Case:
+              margin: float = KINK_MARGIN, scales: Sequence[float] = SCALES) -> Case:
     if example is not None or shapes is None:
         ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))  # type: ignore[misc]  # has one
         inputs, given = list(ex.inputs), dict(ex.params)
@@ -314,13 +338,15 @@ def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
         else:
             arrays[i] = draw_values(draw, arg, tuple(x))
     if op.ties and float_slots:
-        # One pool of distinct values for all float inputs: ties across inputs count too.
-        lo = max(value_range(arg_of(op, i))[0] for i in float_slots)
-        hi = min(value_range(arg_of(op, i))[1] for i in float_slots)
+        # One pool of distinct values for all float inputs: ties across inputs count too. They keep
+        # to the usual window or a wider one, so that they stay well apart.
+        scale = max(draw_scale(draw, scales), 1.0)
+        lo = max(value_range(arg_of(op, i), scale)[0] for i in float_slots)
+        hi = min(value_range(arg_of(op, i), scale)[1] for i in float_slots)
         for i, values in zip(float_slots, distinct_values(draw, [tuple(inputs[i]) for i in float_slots], lo, hi)):
             arrays[i] = structured(away_from_kinks(values, kinks, lo, hi, margin), arg_of(op, i).structure, ties=True)
     else:
         for i in float_slots:
-            arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks, margin)
+            arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks, margin, draw_scale(draw, scales))
     symmetric = tuple(i for i in float_slots if arg_of(op, i).structure == "spd")
     return Case(tuple(arrays), params, symmetric)
