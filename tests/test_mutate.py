@@ -3,9 +3,15 @@ checked as the derivative check would check the op; survivors reported with whet
 differed from the rule on a drawn input."""
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import textwrap
+
 import numpy as np
+import pytest
 
 import lucid
+from gradcheck import check_op
 from gradcheck.mutate import mutants_of, mutate, rule_definition, source_mutants
 from lucid import Op
 
@@ -83,3 +89,26 @@ def test_a_dropped_gradient_that_was_zero_anyway_never_differed():
     report = mutate("floor", max_examples=20)
     dropped = [m for m in report.mutants if m.description == "the gradient of 'input' dropped"]
     assert dropped and not dropped[0].killed and dropped[0].differed is False
+
+
+# --- blind spots closed: hand-made mutants the default check kills in every seed ----------------
+
+
+def edited(op_name: str, old: str, new: str) -> Op:
+    """The registered op with one piece of its rule's source replaced: a mutant written by hand."""
+    op = lucid.registry[op_name]
+    source = textwrap.dedent(inspect.getsource(op.vjp))
+    assert source.count(old) == 1, f"{old!r} is not (once) in the rule of {op_name}"
+    namespace = dict(op.vjp.__globals__)
+    exec(compile(source.replace(old, new), inspect.getsourcefile(op.vjp) or "<rule>", "exec"), namespace)
+    return dataclasses.replace(op, vjp=namespace[op.vjp.__name__])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_einsums_rule_forgetting_a_label_broadcast_in_another_operand_is_killed(seed):
+    """A label of size 1 in one operand and n in another broadcasts; the gradient of the operand of
+    size n then needs ones to sum over the label. Einsum's sampler drew one size per label, and this
+    mutant passed; it now draws such operands."""
+    mutant = edited("einsum", "if size.get(label, 1) < n or label not in size:", "if label not in size:")
+    report = check_op(mutant, seed=seed)
+    assert report.status in ("failed", "error"), report.format()
