@@ -30,12 +30,26 @@ from lucid_ops.shape import expand, index_backward
 
 # --- geometry --------------------------------------------------------------------------------
 
-def _tuple(name, arg, value, n, low=1):
-    """An int or a sequence of n ints, as an n-tuple of ints >= low."""
-    values = (value,) * n if isinstance(value, numbers.Integral) else tuple(value)
+def _tuple(name, arg, value, n, low=1, one_for_all=False):
+    """An int or a tuple (or list) of n ints, as an n-tuple of ints >= low. With `one_for_all`, a
+    tuple of one int stands for it in every dim, as pooling and convolutions take it in PyTorch
+    (unfold and fold do not)."""
+    values = (value,) * n if isinstance(value, numbers.Integral) else \
+        tuple(value) if isinstance(value, (tuple, list)) else ()
+    if one_for_all and len(values) == 1:
+        values *= n
     if len(values) != n or not all(isinstance(v, numbers.Integral) and v >= low for v in values):
-        raise OpError(f"{name}: {arg} must be an int >= {low} or a tuple of {n} of them, got {value!r}")
+        count = f"1 or {n}" if one_for_all and n > 1 else n
+        raise OpError(f"{name}: {arg} must be an int >= {low} or a tuple of {count} of them, got {value!r}")
     return tuple(int(v) for v in values)
+
+
+def _per_dim(name, n, stride, padding, dilation):
+    """The stride, padding and dilation of a pooling or a convolution, in any form PyTorch takes
+    there, as n-tuples (a word for padding, 'same' or 'valid', is left to `_windows`)."""
+    return (_tuple(name, "stride", stride, n, one_for_all=True),
+            padding if isinstance(padding, str) else _tuple(name, "padding", padding, n, low=0, one_for_all=True),
+            _tuple(name, "dilation", dilation, n, one_for_all=True))
 
 
 class Windows(NamedTuple):
@@ -60,7 +74,7 @@ def _windows(name, spatial, kernel_size, stride, padding, dilation):
     a tuple of (before, after) pairs."""
     n = len(spatial)
     kernel = _tuple(name, "kernel_size", kernel_size, n)
-    stride = kernel if stride is None else _tuple(name, "stride", stride, n)
+    stride = _tuple(name, "stride", stride, n)
     dilation = _tuple(name, "dilation", dilation, n)
     if padding == "valid":
         pads = ((0, 0),) * n
@@ -189,7 +203,7 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """The weight times the input's columns, per group: (G, O/G, C/G k) @ (N, G, C/G k, L)."""
     name = "nn.functional.conv2d"
     xb, added = _conv_check(name, x, weight, bias, groups, 2)
-    w = _windows(name, xb.shape[2:], weight.shape[2:], stride, padding, dilation)
+    w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, 2, stride, padding, dilation))
     n, (c_out, c_in), k, length = len(xb), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
     cols = _unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * k, length)
     out = (weight.reshape(groups, c_out // groups, c_in * k) @ cols).reshape(n, c_out, *w.out)
@@ -202,7 +216,8 @@ def _conv2d_grads(g, x, weight, bias, stride, padding, dilation, groups, need_x,
     """With the input's columns X = unfold(x), grouped: y = W X, so gW = g X^T and gX = W^T g,
     folded back onto the input."""
     xb = x if x.ndim == 4 else x.reshape(1, *x.shape)
-    w = _windows("nn.functional.conv2d", xb.shape[2:], weight.shape[2:], stride, padding, dilation)
+    name = "nn.functional.conv2d"
+    w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, 2, stride, padding, dilation))
     n, (c_out, c_in), k, length = len(xb.data), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
     gy = g.reshape(n, groups, c_out // groups, length)  # (N, G, O/G, L)
     gx = gw = None
@@ -241,9 +256,8 @@ conv2d = Op("nn.functional.conv2d", _conv2d, _conv2d_vjp, (Arg("input"), Arg("we
 
 def _as_2d(name, stride, padding, dilation):
     """conv1d's stride, padding and dilation as conv2d's, on inputs of height 1."""
-    if not isinstance(padding, str):
-        padding = ((0, 0), _tuple(name, "padding", padding, 1, low=0) * 2)
-    return (1,) + _tuple(name, "stride", stride, 1), padding, (1,) + _tuple(name, "dilation", dilation, 1)
+    stride, padding, dilation = _per_dim(name, 1, stride, padding, dilation)
+    return (1,) + stride, padding if isinstance(padding, str) else (0,) + padding, (1,) + dilation
 
 
 def _conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -272,11 +286,18 @@ conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("we
 # --- pooling ---------------------------------------------------------------------------------
 
 def _pool_windows(name, x, kernel_size, stride, padding, dilation=1):
+    """The windows of a pooling, whose params take PyTorch's forms: an int or a tuple of 1 or 2
+    ints each, and a stride of None or () for the kernel size. As there, the padding may be at
+    most half the kernel size (without the dilation), so that every window holds an input value."""
     xb, added = _batched(x, 2, name)
-    w = _windows(name, xb.shape[2:], kernel_size, stride, padding, dilation)
-    if any(2 * lo > span for (lo, _), span in zip(w.pads, w.span)):
-        raise OpError(f"{name}: padding {padding} should be at most half of the effective kernel size {w.span} "
-                      f"(kernel_size {w.kernel}, dilation {w.dilation})")
+    kernel = _tuple(name, "kernel_size", kernel_size, 2, one_for_all=True)
+    if stride is None or isinstance(stride, (tuple, list)) and not stride:
+        stride = kernel
+    if isinstance(padding, str):
+        raise OpError(f"{name}: padding must be an int >= 0 or a tuple of 1 or 2 of them, got {padding!r}")
+    w = _windows(name, xb.shape[2:], kernel, *_per_dim(name, 2, stride, padding, dilation))
+    if any(lo > k // 2 for (lo, _), k in zip(w.pads, w.kernel)):
+        raise OpError(f"{name}: padding {padding} should be at most half of kernel_size {w.kernel}")
     return xb, added, w
 
 
@@ -379,9 +400,12 @@ def _adaptive_windows(x, output_size):
     to m covers [floor(i * n / m), ceil((i + 1) * n / m))."""
     name = "nn.functional.adaptive_avg_pool2d"
     _batched(x, 2, name)
-    sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) or output_size is None else output_size
-    sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[-2:]))
-    _tuple(name, "output_size", sizes, 2)
+    sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) else output_size
+    if not isinstance(sizes, (tuple, list)) or len(sizes) != 2 or \
+            not all(s is None or isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+        raise OpError(f"{name}: output_size must be an int >= 1 or a tuple of 2 of them (None keeps the input's "
+                      f"size), got {output_size!r}")
+    sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, x.shape[-2:]))
     return tuple([((i * n) // m, -((-(i + 1) * n) // m)) for i in range(m)] for n, m in zip(x.shape[-2:], sizes))
 
 
