@@ -319,12 +319,17 @@ def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
 def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
     """Each window's g goes to the first input position holding its maximum (never the padding,
     also where the maximum is -inf), or to its last NaN (PyTorch's kernel takes a NaN as the new
-    maximum and keeps scanning); positions that are the maximum of several windows collect all their g."""
+    maximum and keeps scanning); positions that are the maximum of several windows collect all their g.
+    A dilated window over a small input can hold padding only (its maximum is -inf whatever x is):
+    its g goes nowhere (PyTorch's kernel sends it to an index computed past the end of the row)."""
     views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
     flat = views.reshape(*views.shape[:4], math.prod(w.kernel))
     hit = flat == out.data.reshape(*flat.shape[:4], 1)
+    padding_only = np.zeros(w.out, dtype=bool)
     if any(p != (0, 0) for p in w.pads):
-        hit &= _views(np.ones((1, 1) + x.shape[-2:], dtype=bool), w).reshape(1, 1, *flat.shape[2:])
+        inside = _views(np.ones((1, 1) + x.shape[-2:], dtype=bool), w).reshape(*w.out, -1)
+        hit &= inside
+        padding_only = ~inside.any(-1)
     best = hit.argmax(-1)  # (N, C, oH, oW): offset inside the window
     nan = np.isnan(flat)
     if nan.any():
@@ -332,6 +337,9 @@ def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
     n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
     rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
     cols = ow * w.stride[1] + best % w.kernel[1] * w.dilation[1] - w.pads[1][0]
+    if padding_only.any():
+        g = g * ~padding_only
+        rows, cols = np.where(padding_only, 0, rows), np.where(padding_only, 0, cols)  # a place in x, for the 0
     key = (c[0], rows[0], cols[0]) if added else (n, c, rows, cols)
     return (index_backward(g, x.shape, key),)
 

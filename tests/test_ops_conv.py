@@ -150,6 +150,27 @@ def test_max_pool2d_ties_go_to_the_first_maximum():
         F.max_pool2d(lucid.zeros(1, 1, 9, 9), 2, 1, 2, 3)
 
 
+@pytest.mark.parametrize("shape, args", [((2, 3, 4, 1), ((1, 2), 1, (0, 1), (1, 2))), ((3, 4, 1), (2, 1, 1, (3, 2)))])
+def test_max_pool2d_window_of_padding_only_is_minus_inf_and_passes_no_gradient(shape, args):
+    """A dilated kernel over a small input: a window of width 2, dilation 2 and padding 1 over one
+    column reads the padding on both sides. Its -inf is PyTorch's value; it does not depend on x,
+    so its g goes nowhere (it went to an index wrapped around into x; PyTorch's kernel sends it to
+    one computed past the end of the row)."""
+    x = lucid.tensor(rng.standard_normal(shape), requires_grad=True)
+    out = F.max_pool2d(x, *args)
+    assert np.isneginf(out.data).all()
+    (grad,) = lucid.grad(out, [x], lucid.ones(*out.shape))
+    np.testing.assert_array_equal(grad.data, 0.0)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(torch.nn.functional.max_pool2d(torch.tensor(x.data), *args).numpy(), out.data)
+
+
+def test_max_pool2d_window_of_padding_and_a_nan_passes_its_gradient_to_the_nan():
+    x = lucid.tensor(np.full((1, 1, 1, 1), np.nan), requires_grad=True)
+    F.max_pool2d(x, (2, 1), None, (1, 0)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[1.0]]]])
+
+
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool2d(count_include_pad):
     x = rng.standard_normal((2, 2, 5, 6))
