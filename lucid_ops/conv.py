@@ -52,6 +52,14 @@ def _per_dim(name, n, stride, padding, dilation):
             _tuple(name, "dilation", dilation, n, one_for_all=True))
 
 
+def _drawn_form(draw, values, one_for_all=True):
+    """Per-dim values (drawn independently, so they often differ) in a form PyTorch takes: the
+    tuple, or where they are all equal, also an int or (with `one_for_all`) a tuple of one."""
+    if len(set(values)) > 1:
+        return values
+    return draw.choice((values, values[0]) + ((values[:1],) if one_for_all and len(values) > 1 else ()))
+
+
 class Windows(NamedTuple):
     """Where the windows of a sliding op lie: per spatial dim, the kernel size, stride, dilation,
     padding (before, after) and the number of windows."""
@@ -143,15 +151,14 @@ def _fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return out[0] if added else out
 
 
-def _spatial_sample(draw, channels=None):
-    """Kernel, stride, dilation and padding, and an input large enough for them."""
-    kernel = (draw.integer(1, 3), draw.integer(1, 3))
-    dilation = draw.integer(1, 2)
-    stride = draw.integer(1, 2)
-    padding = draw.integer(0, 1)
-    size = tuple(max(1, dilation * (k - 1) + 1 - 2 * padding) + draw.integer(0, 2) for k in kernel)
-    shape = (draw.integer(1, 2), channels or draw.integer(1, 2)) + size
-    return shape, {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+def _spatial_sample(draw):
+    """Kernel, stride, dilation and padding, each per dim, and an input large enough for them."""
+    kernel, dilation, stride = ((draw.integer(1, high), draw.integer(1, high)) for high in (3, 2, 2))
+    padding = (draw.integer(0, 1), draw.integer(0, 1))
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw.integer(0, 2) for k, d, p in zip(kernel, dilation, padding))
+    shape = (draw.integer(1, 2), draw.integer(1, 2)) + size
+    params = {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+    return shape, {name: _drawn_form(draw, values, one_for_all=False) for name, values in params.items()}
 
 
 def _unfold_sample(draw):
@@ -163,7 +170,7 @@ def _fold_sample(draw):
     shape, params = _spatial_sample(draw)
     w = _windows("fold", shape[2:], params["kernel_size"], params["stride"], params["padding"], params["dilation"])
     cols = (shape[0], shape[1] * math.prod(w.kernel), math.prod(w.out))
-    return Example((cols,), {"output_size": shape[2:], **params})
+    return Example((cols,), {"output_size": _drawn_form(draw, shape[2:], one_for_all=False), **params})
 
 
 unfold = Op("nn.functional.unfold", _unfold,
@@ -237,16 +244,18 @@ def _conv2d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
 
 
 def _conv_sample(draw, n):
+    """Stride, dilation and padding per dim (or padding 'valid' or 'same'), each in any of PyTorch's
+    forms, and an input large enough for the kernel."""
     groups = draw.integer(1, 2)
     c_in, c_out = groups * draw.integer(1, 2), groups * draw.integer(1, 2)
-    kernel = tuple(draw.integer(1, 3) for _ in range(n))
-    dilation, stride = draw.integer(1, 2), draw.integer(1, 2)
-    padding = draw.choice((0, 1, "valid") + (("same",) if stride == 1 else ()))
-    pad = 1 if padding == 1 else 0
-    size = tuple(max(1, dilation * (k - 1) + 1 - 2 * pad) + draw.integer(0, 2) for k in kernel)
+    kernel, dilation, stride = (tuple(draw.integer(1, high) for _ in range(n)) for high in (3, 2, 2))
+    padding = draw.choice(("per dim", "per dim", "valid") + (("same",) if stride == (1,) * n else ()))
+    pads = tuple(draw.integer(0, 1) for _ in range(n)) if padding == "per dim" else (0,) * n
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw.integer(0, 2) for k, d, p in zip(kernel, dilation, pads))
     shape = (c_in,) + size if draw.boolean() else (draw.integer(1, 2), c_in) + size
     return Example((shape, (c_out, c_in // groups) + kernel, (c_out,) if draw.boolean() else None),
-                   {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
+                   {"stride": _drawn_form(draw, stride), "dilation": _drawn_form(draw, dilation), "groups": groups,
+                    "padding": _drawn_form(draw, pads) if padding == "per dim" else padding})
 
 
 conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1, kind="int"))
@@ -380,22 +389,32 @@ def _avg_pool2d_vjp(g, out, x, kernel_size, stride, padding, count_include_pad, 
     return (fold(spread, xb.shape[2:], w.kernel, 1, w.pads, w.stride).reshape(x.shape),)
 
 
-def _pool_sample(draw):
-    kernel = (draw.integer(1, 3), draw.integer(1, 3))
-    padding = draw.integer(0, min(kernel) // 2)
-    shape = (draw.integer(1, 3), draw.integer(1, 3), kernel[0] + draw.integer(0, 3), kernel[1] + draw.integer(0, 3))
-    return Example((shape[1:] if draw.boolean() else shape,),
-                   {"kernel_size": kernel, "stride": draw.choice((None, 1, 2)), "padding": padding})
+def _pool_sample(draw, dilated: bool):
+    """Kernel, stride, padding (and, `dilated`, dilation) per dim, each in any of PyTorch's forms
+    (a quarter of the strides left out: the kernel), and an input large enough for them. Along a
+    dilated dim the input spans the dilated kernel: over a smaller one, a window can read padding
+    only, and a max of -inf has no derivative to check."""
+    kernel, stride = (draw.integer(1, 3), draw.integer(1, 3)), (draw.integer(1, 2), draw.integer(1, 2))
+    padding = (draw.integer(0, kernel[0] // 2), draw.integer(0, kernel[1] // 2))
+    dilation = (draw.integer(1, 2), draw.integer(1, 2)) if dilated else (1, 1)
+    size = tuple((d * (k - 1) + 1 if d > 1 else max(1, k - 2 * p)) + draw.integer(0, 3)
+                 for k, d, p in zip(kernel, dilation, padding))
+    shape = (draw.integer(1, 3), draw.integer(1, 3)) + size
+    params = {"kernel_size": _drawn_form(draw, kernel), "padding": _drawn_form(draw, padding),
+              "stride": _drawn_form(draw, stride) if draw.integer(0, 3) else draw.choice((None, ()))}
+    if dilated:
+        params["dilation"] = _drawn_form(draw, dilation)
+    return Example((shape[1:] if draw.boolean() else shape,), params)
 
 
 def _avg_pool_sample(draw):
-    example = _pool_sample(draw)
+    example = _pool_sample(draw, dilated=False)
     return Example(example.inputs, {**example.params, "count_include_pad": draw.boolean()})
 
 
 max_pool2d = Op("nn.functional.max_pool2d", _max_pool2d, _max_pool2d_vjp,
                 params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("dilation", 1)),
-                sample=_pool_sample, ties=True)
+                sample=lambda draw: _pool_sample(draw, dilated=True), ties=True)
 avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
                 params=(Param("kernel_size"), Param("stride", None), Param("padding", 0),
                         Param("count_include_pad", True, (True, False), "bool"),
@@ -443,8 +462,12 @@ def _adaptive_avg_pool2d_vjp(g, out, x, output_size):
 
 
 def _adaptive_sample(draw):
+    """An output size per dim (None: the input's), smaller or larger than the input, in any of
+    PyTorch's forms."""
     shape = draw.shape(min_dims=3, max_dims=4, max_side=5)
-    return Example((shape,), {"output_size": (draw.integer(1, shape[-2]), draw.choice((None, draw.integer(1, 4))))})
+    output_size = tuple(draw.choice((None, draw.integer(1, 5))) for _ in range(2))
+    return Example((shape,), {"output_size": _drawn_form(draw, output_size, one_for_all=False)
+                              if None not in output_size else output_size})
 
 
 adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool2d, _adaptive_avg_pool2d_vjp,

@@ -92,6 +92,7 @@ def test_a_dropped_gradient_that_was_zero_anyway_never_differed():
 
 
 # --- blind spots closed: hand-made mutants the default check kills in every seed ----------------
+# (checked without shrinking, as mutation analysis does: the same verdict, sooner)
 
 
 def edited(op_name: str, old: str, new: str) -> Op:
@@ -110,5 +111,16 @@ def test_einsums_rule_forgetting_a_label_broadcast_in_another_operand_is_killed(
     size n then needs ones to sum over the label. Einsum's sampler drew one size per label, and this
     mutant passed; it now draws such operands."""
     mutant = edited("einsum", "if size.get(label, 1) < n or label not in size:", "if label not in size:")
-    report = check_op(mutant, seed=seed)
+    report = check_op(mutant, seed=seed, shrink=False)
+    assert report.status in ("failed", "error"), report.format()
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("old, new", [("* w.dilation[1] - w.pads[1][0]", "* w.dilation[1] - w.pads[0][0]"),
+                                      ("ow * w.stride[1]", "ow * w.stride[0]")], ids=["padding", "stride"])
+def test_max_pool2ds_rule_reading_the_rows_param_for_the_columns_is_killed(old, new, seed):
+    """max_pool2d's sampler drew one int padding for both dims: a rule placing each window's
+    gradient with the row padding in the columns passed. It now draws padding, stride, kernel and
+    dilation per dim. (The stride mutant was killed already, by the default stride: the kernel.)"""
+    report = check_op(edited("nn.functional.max_pool2d", old, new), seed=seed, shrink=False)
     assert report.status in ("failed", "error"), report.format()
