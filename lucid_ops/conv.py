@@ -418,7 +418,7 @@ max_pool2d = Op("nn.functional.max_pool2d", _max_pool2d, _max_pool2d_vjp,
 avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
                 params=(Param("kernel_size"), Param("stride", None), Param("padding", 0),
                         Param("count_include_pad", True, (True, False), "bool"),
-                        Param("divisor_override", None, (None,), "int")),
+                        Param("divisor_override", None, (None, 3), "int")),
                 sample=_avg_pool_sample)
 
 

@@ -124,3 +124,21 @@ def test_max_pool2ds_rule_reading_the_rows_param_for_the_columns_is_killed(old, 
     dilation per dim. (The stride mutant was killed already, by the default stride: the kernel.)"""
     report = check_op(edited("nn.functional.max_pool2d", old, new), seed=seed, shrink=False)
     assert report.status in ("failed", "error"), report.format()
+
+
+NARROW_SAMPLER_MUTANTS = {  # what the sampler did not draw: (op, piece of its rule, the mutant's version)
+    "avg_pool2d's divisor_override": ("nn.functional.avg_pool2d", "count_include_pad, divisor_override)).",
+                                      "count_include_pad, None))."),
+    "layer_norm's bias without a weight": ("nn.functional.layer_norm", "g if bias is not None else None",
+                                           "g if weight is not None and bias is not None else None"),
+    "norm's p = 0": ("norm", "np.zeros_like(x.data), x),)", "sgn(x.data), x),)"),
+}
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("case", sorted(NARROW_SAMPLER_MUTANTS))
+def test_a_rule_wrong_only_where_the_sampler_did_not_draw_is_killed(case, seed):
+    """Each mutant passed all ten seeds while the op's metadata left out what it is wrong on."""
+    op_name, old, new = NARROW_SAMPLER_MUTANTS[case]
+    report = check_op(edited(op_name, old, new), seed=seed, shrink=False)
+    assert report.status in ("failed", "error"), report.format()
