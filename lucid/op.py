@@ -176,9 +176,10 @@ class Param:
 
 
 def dims(shapes: Sequence[Shape]) -> tuple:
-    """None, each axis of the first input (negative too), and, with 2+ axes, a pair of axes."""
+    """None, each axis of the first input (negative too; a 0-d input has 0 and -1, as in PyTorch),
+    and, with 2+ axes, a pair of axes."""
     ndim = len(shapes[0])
-    axes = tuple(range(-ndim, ndim))
+    axes = tuple(range(-max(ndim, 1), max(ndim, 1)))
     return (None, *axes) + (((0, -1),) if ndim >= 2 else ())
 
 

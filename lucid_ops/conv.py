@@ -31,12 +31,34 @@ from lucid_ops.shape import expand, index_backward
 
 # --- geometry --------------------------------------------------------------------------------
 
-def _tuple(name, arg, value, n, low=1):
-    """An int or a sequence of n ints, as an n-tuple of ints >= low."""
-    values = (value,) * n if isinstance(value, numbers.Integral) else tuple(value)
+def _tuple(name, arg, value, n, low=1, one_for_all=False):
+    """An int or a tuple (or list) of n ints, as an n-tuple of ints >= low. With `one_for_all`, a
+    tuple of one int stands for it in every dim, as pooling and convolutions take it in PyTorch
+    (unfold and fold do not)."""
+    values = (value,) * n if isinstance(value, numbers.Integral) else \
+        tuple(value) if isinstance(value, (tuple, list)) else ()
+    if one_for_all and len(values) == 1:
+        values *= n
     if len(values) != n or not all(isinstance(v, numbers.Integral) and v >= low for v in values):
-        raise OpError(f"{name}: {arg} must be an int >= {low} or a tuple of {n} of them, got {value!r}")
+        count = f"1 or {n}" if one_for_all and n > 1 else n
+        raise OpError(f"{name}: {arg} must be an int >= {low} or a tuple of {count} of them, got {value!r}")
     return tuple(int(v) for v in values)
+
+
+def _per_dim(name, n, stride, padding, dilation):
+    """The stride, padding and dilation of a pooling or a convolution, in any form PyTorch takes
+    there, as n-tuples (a word for padding, 'same' or 'valid', is left to `_windows`)."""
+    return (_tuple(name, "stride", stride, n, one_for_all=True),
+            padding if isinstance(padding, str) else _tuple(name, "padding", padding, n, low=0, one_for_all=True),
+            _tuple(name, "dilation", dilation, n, one_for_all=True))
+
+
+def _drawn_form(draw, values, one_for_all=True):
+    """Per-dim values (drawn independently, so they often differ) in a form PyTorch takes: the
+    tuple, or where they are all equal, also an int or (with `one_for_all`) a tuple of one."""
+    if len(set(values)) > 1:
+        return values
+    return draw.choice((values, values[0]) + ((values[:1],) if one_for_all and len(values) > 1 else ()))
 
 
 class Windows(NamedTuple):
@@ -61,7 +83,7 @@ def _windows(name, spatial, kernel_size, stride, padding, dilation):
     a tuple of (before, after) pairs."""
     n = len(spatial)
     kernel = _tuple(name, "kernel_size", kernel_size, n)
-    stride = kernel if stride is None else _tuple(name, "stride", stride, n)
+    stride = _tuple(name, "stride", stride, n)
     dilation = _tuple(name, "dilation", dilation, n)
     if padding == "valid":
         pads = ((0, 0),) * n
@@ -130,15 +152,14 @@ def _fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return out[0] if added else out
 
 
-def _spatial_sample(draw, channels=None):
-    """Kernel, stride, dilation and padding, and an input large enough for them."""
-    kernel = (draw.integer(1, 3), draw.integer(1, 3))
-    dilation = draw.integer(1, 2)
-    stride = draw.integer(1, 2)
-    padding = draw.integer(0, 1)
-    size = tuple(max(1, dilation * (k - 1) + 1 - 2 * padding) + draw.integer(0, 2) for k in kernel)
-    shape = (draw.integer(1, 2), channels or draw.integer(1, 2)) + size
-    return shape, {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+def _spatial_sample(draw):
+    """Kernel, stride, dilation and padding, each per dim, and an input large enough for them."""
+    kernel, dilation, stride = ((draw.integer(1, high), draw.integer(1, high)) for high in (3, 2, 2))
+    padding = (draw.integer(0, 1), draw.integer(0, 1))
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw.integer(0, 2) for k, d, p in zip(kernel, dilation, padding))
+    shape = (draw.integer(1, 2), draw.integer(1, 2)) + size
+    params = {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+    return shape, {name: _drawn_form(draw, values, one_for_all=False) for name, values in params.items()}
 
 
 def _unfold_sample(draw):
@@ -150,7 +171,7 @@ def _fold_sample(draw):
     shape, params = _spatial_sample(draw)
     w = _windows("fold", shape[2:], params["kernel_size"], params["stride"], params["padding"], params["dilation"])
     cols = (shape[0], shape[1] * math.prod(w.kernel), math.prod(w.out))
-    return Example((cols,), {"output_size": shape[2:], **params})
+    return Example((cols,), {"output_size": _drawn_form(draw, shape[2:], one_for_all=False), **params})
 
 
 unfold = Op("nn.functional.unfold", _unfold,
@@ -190,7 +211,7 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """The weight times the input's columns, per group: (G, O/G, C/G k) @ (N, G, C/G k, L)."""
     name = "nn.functional.conv2d"
     xb, added = _conv_check(name, x, weight, bias, groups, 2)
-    w = _windows(name, xb.shape[2:], weight.shape[2:], stride, padding, dilation)
+    w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, 2, stride, padding, dilation))
     n, (c_out, c_in), k, length = len(xb), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
     cols = _unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * k, length)
     out = (weight.reshape(groups, c_out // groups, c_in * k) @ cols).reshape(n, c_out, *w.out)
@@ -203,7 +224,8 @@ def _conv2d_grads(g, x, weight, bias, stride, padding, dilation, groups, need_x,
     """With the input's columns X = unfold(x), grouped: y = W X, so gW = g X^T and gX = W^T g,
     folded back onto the input."""
     xb = x if x.ndim == 4 else x.reshape(1, *x.shape)
-    w = _windows("nn.functional.conv2d", xb.shape[2:], weight.shape[2:], stride, padding, dilation)
+    name = "nn.functional.conv2d"
+    w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, 2, stride, padding, dilation))
     n, (c_out, c_in), k, length = len(xb.data), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
     gy = g.reshape(n, groups, c_out // groups, length)  # (N, G, O/G, L)
     gx = gw = None
@@ -223,16 +245,18 @@ def _conv2d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
 
 
 def _conv_sample(draw, n):
+    """Stride, dilation and padding per dim (or padding 'valid' or 'same'), each in any of PyTorch's
+    forms, and an input large enough for the kernel."""
     groups = draw.integer(1, 2)
     c_in, c_out = groups * draw.integer(1, 2), groups * draw.integer(1, 2)
-    kernel = tuple(draw.integer(1, 3) for _ in range(n))
-    dilation, stride = draw.integer(1, 2), draw.integer(1, 2)
-    padding = draw.choice((0, 1, "valid") + (("same",) if stride == 1 else ()))
-    pad = 1 if padding == 1 else 0
-    size = tuple(max(1, dilation * (k - 1) + 1 - 2 * pad) + draw.integer(0, 2) for k in kernel)
+    kernel, dilation, stride = (tuple(draw.integer(1, high) for _ in range(n)) for high in (3, 2, 2))
+    padding = draw.choice(("per dim", "per dim", "valid") + (("same",) if stride == (1,) * n else ()))
+    pads = tuple(draw.integer(0, 1) for _ in range(n)) if padding == "per dim" else (0,) * n
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw.integer(0, 2) for k, d, p in zip(kernel, dilation, pads))
     shape = (c_in,) + size if draw.boolean() else (draw.integer(1, 2), c_in) + size
     return Example((shape, (c_out, c_in // groups) + kernel, (c_out,) if draw.boolean() else None),
-                   {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
+                   {"stride": _drawn_form(draw, stride), "dilation": _drawn_form(draw, dilation), "groups": groups,
+                    "padding": _drawn_form(draw, pads) if padding == "per dim" else padding})
 
 
 conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1, kind="int"))
@@ -242,9 +266,8 @@ conv2d = Op("nn.functional.conv2d", _conv2d, _conv2d_vjp, (Arg("input"), Arg("we
 
 def _as_2d(name, stride, padding, dilation):
     """conv1d's stride, padding and dilation as conv2d's, on inputs of height 1."""
-    if not isinstance(padding, str):
-        padding = ((0, 0), _tuple(name, "padding", padding, 1, low=0) * 2)
-    return (1,) + _tuple(name, "stride", stride, 1), padding, (1,) + _tuple(name, "dilation", dilation, 1)
+    stride, padding, dilation = _per_dim(name, 1, stride, padding, dilation)
+    return (1,) + stride, padding if isinstance(padding, str) else (0,) + padding, (1,) + dilation
 
 
 def _conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -273,11 +296,18 @@ conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("we
 # --- pooling ---------------------------------------------------------------------------------
 
 def _pool_windows(name, x, kernel_size, stride, padding, dilation=1):
+    """The windows of a pooling, whose params take PyTorch's forms: an int or a tuple of 1 or 2
+    ints each, and a stride of None or () for the kernel size. As there, the padding may be at
+    most half the kernel size (without the dilation), so that every window holds an input value."""
     xb, added = _batched(x, 2, name)
-    w = _windows(name, xb.shape[2:], kernel_size, stride, padding, dilation)
-    if any(2 * lo > span for (lo, _), span in zip(w.pads, w.span)):
-        raise OpError(f"{name}: padding {padding} should be at most half of the effective kernel size {w.span} "
-                      f"(kernel_size {w.kernel}, dilation {w.dilation})")
+    kernel = _tuple(name, "kernel_size", kernel_size, 2, one_for_all=True)
+    if stride is None or isinstance(stride, (tuple, list)) and not stride:
+        stride = kernel
+    if isinstance(padding, str):
+        raise OpError(f"{name}: padding must be an int >= 0 or a tuple of 1 or 2 of them, got {padding!r}")
+    w = _windows(name, xb.shape[2:], kernel, *_per_dim(name, 2, stride, padding, dilation))
+    if any(lo > k // 2 for (lo, _), k in zip(w.pads, w.kernel)):
+        raise OpError(f"{name}: padding {padding} should be at most half of kernel_size {w.kernel}")
     return xb, added, w
 
 
@@ -299,12 +329,17 @@ def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
 def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
     """Each window's g goes to the first input position holding its maximum (never the padding,
     also where the maximum is -inf), or to its last NaN (PyTorch's kernel takes a NaN as the new
-    maximum and keeps scanning); positions that are the maximum of several windows collect all their g."""
+    maximum and keeps scanning); positions that are the maximum of several windows collect all their g.
+    A dilated window over a small input can hold padding only (its maximum is -inf whatever x is):
+    its g goes nowhere (PyTorch's kernel sends it to an index computed past the end of the row)."""
     views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
     flat = views.reshape(*views.shape[:4], math.prod(w.kernel))
     hit = flat == out.data.reshape(*flat.shape[:4], 1)
+    padding_only = np.zeros(w.out, dtype=bool)
     if any(p != (0, 0) for p in w.pads):
-        hit &= _views(np.ones((1, 1) + x.shape[-2:], dtype=bool), w).reshape(1, 1, *flat.shape[2:])
+        inside = _views(np.ones((1, 1) + x.shape[-2:], dtype=bool), w).reshape(*w.out, -1)
+        hit &= inside
+        padding_only = ~inside.any(-1)
     best = hit.argmax(-1)  # (N, C, oH, oW): offset inside the window
     nan = np.isnan(flat)
     if nan.any():
@@ -312,6 +347,9 @@ def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
     n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
     rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
     cols = ow * w.stride[1] + best % w.kernel[1] * w.dilation[1] - w.pads[1][0]
+    if padding_only.any():
+        g = g * ~padding_only
+        rows, cols = np.where(padding_only, 0, rows), np.where(padding_only, 0, cols)  # a place in x, for the 0
     key = (c[0], rows[0], cols[0]) if added else (n, c, rows, cols)
     return (index_backward(g, x.shape, key),)
 
@@ -352,26 +390,36 @@ def _avg_pool2d_vjp(g, out, x, kernel_size, stride, padding, count_include_pad, 
     return (fold(spread, xb.shape[2:], w.kernel, 1, w.pads, w.stride).reshape(x.shape),)
 
 
-def _pool_sample(draw):
-    kernel = (draw.integer(1, 3), draw.integer(1, 3))
-    padding = draw.integer(0, min(kernel) // 2)
-    shape = (draw.integer(1, 3), draw.integer(1, 3), kernel[0] + draw.integer(0, 3), kernel[1] + draw.integer(0, 3))
-    return Example((shape[1:] if draw.boolean() else shape,),
-                   {"kernel_size": kernel, "stride": draw.choice((None, 1, 2)), "padding": padding})
+def _pool_sample(draw, dilated: bool):
+    """Kernel, stride, padding (and, `dilated`, dilation) per dim, each in any of PyTorch's forms
+    (a quarter of the strides left out: the kernel), and an input large enough for them. Along a
+    dilated dim the input spans the dilated kernel: over a smaller one, a window can read padding
+    only, and a max of -inf has no derivative to check."""
+    kernel, stride = (draw.integer(1, 3), draw.integer(1, 3)), (draw.integer(1, 2), draw.integer(1, 2))
+    padding = (draw.integer(0, kernel[0] // 2), draw.integer(0, kernel[1] // 2))
+    dilation = (draw.integer(1, 2), draw.integer(1, 2)) if dilated else (1, 1)
+    size = tuple((d * (k - 1) + 1 if d > 1 else max(1, k - 2 * p)) + draw.integer(0, 3)
+                 for k, d, p in zip(kernel, dilation, padding))
+    shape = (draw.integer(1, 3), draw.integer(1, 3)) + size
+    params = {"kernel_size": _drawn_form(draw, kernel), "padding": _drawn_form(draw, padding),
+              "stride": _drawn_form(draw, stride) if draw.integer(0, 3) else draw.choice((None, ()))}
+    if dilated:
+        params["dilation"] = _drawn_form(draw, dilation)
+    return Example((shape[1:] if draw.boolean() else shape,), params)
 
 
 def _avg_pool_sample(draw):
-    example = _pool_sample(draw)
+    example = _pool_sample(draw, dilated=False)
     return Example(example.inputs, {**example.params, "count_include_pad": draw.boolean()})
 
 
 max_pool2d = Op("nn.functional.max_pool2d", _max_pool2d, _max_pool2d_vjp,
                 params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("dilation", 1)),
-                sample=_pool_sample, ties=True)
+                sample=lambda draw: _pool_sample(draw, dilated=True), ties=True)
 avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
                 params=(Param("kernel_size"), Param("stride", None), Param("padding", 0),
                         Param("count_include_pad", True, (True, False), "bool"),
-                        Param("divisor_override", None, (None,), "int")),
+                        Param("divisor_override", None, (None, 3), "int")),
                 sample=_avg_pool_sample)
 
 
@@ -380,9 +428,12 @@ def _adaptive_windows(x, output_size):
     to m covers [floor(i * n / m), ceil((i + 1) * n / m))."""
     name = "nn.functional.adaptive_avg_pool2d"
     _batched(x, 2, name)
-    sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) or output_size is None else output_size
-    sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[-2:]))
-    _tuple(name, "output_size", sizes, 2)
+    sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) else output_size
+    if not isinstance(sizes, (tuple, list)) or len(sizes) != 2 or \
+            not all(s is None or isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+        raise OpError(f"{name}: output_size must be an int >= 1 or a tuple of 2 of them (None keeps the input's "
+                      f"size), got {output_size!r}")
+    sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, x.shape[-2:]))
     return tuple([((i * n) // m, -((-(i + 1) * n) // m)) for i in range(m)] for n, m in zip(x.shape[-2:], sizes))
 
 
@@ -412,8 +463,12 @@ def _adaptive_avg_pool2d_vjp(g, out, x, output_size):
 
 
 def _adaptive_sample(draw):
+    """An output size per dim (None: the input's), smaller or larger than the input, in any of
+    PyTorch's forms."""
     shape = draw.shape(min_dims=3, max_dims=4, max_side=5)
-    return Example((shape,), {"output_size": (draw.integer(1, shape[-2]), draw.choice((None, draw.integer(1, 4))))})
+    output_size = tuple(draw.choice((None, draw.integer(1, 5))) for _ in range(2))
+    return Example((shape,), {"output_size": _drawn_form(draw, output_size, one_for_all=False)
+                              if None not in output_size else output_size})
 
 
 adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool2d, _adaptive_avg_pool2d_vjp,

@@ -221,19 +221,27 @@ def _einsum_vjp(g, out, *operands, equation):
 
 
 _EINSUM_EQUATIONS = ("ij,jk->ik", "ij->ji", "ba", "ii->i", "ii", "iij->j", "ij->", "i,i->", "i,j->ij",
-                     "bij,bjk->bik", "ij,jk,kl->il", "i,i,i->i", "ij,ij->ij", "aB,Ba", "...ij,...jk->...ik",
-                     "...ii->...i", "i...->...", "i,...->...i")
+                     "bij,bjk->bik", "ij,jk,kl->il", "i,i,i->i", "ij,ij->ij", "aB,Ba", "ab,bb->a", "ij,j->i",
+                     "...ij,...jk->...ik", "...ii->...i", "i...->...", "i,...->...i")
 
 
 def _einsum_sample(draw):
+    """An equation and shapes that fit it. In half the examples the labels are 2 or 3 long, and each
+    label that several operands share is 1 long in all of them but one: NumPy and PyTorch broadcast
+    it, as they do the dims of "...", and the gradient of an operand sums over what it broadcasts."""
     equation = draw.choice(_EINSUM_EQUATIONS)
-    size = {c: draw.integer(1, 3) for c in sorted(set(equation) - set(",.->"))}
+    terms = equation.split("->")[0].split(",")
+    broadcast = draw.boolean()
+    size = {c: draw.integer(1 + broadcast, 3) for c in sorted(set(equation) - set(",.->"))}
+    holders = {c: [i for i, term in enumerate(terms) if c in term] for c in size}
+    keeper = {c: draw.choice(held) for c, held in holders.items() if broadcast and len(held) > 1}
     batch = draw.shape(max_dims=2, max_side=3)
     shapes = []
-    for term in equation.split("->")[0].split(","):
-        head, ellipsis, tail = term.partition("...")
-        lead = tuple(1 if draw.boolean() else n for n in batch[draw.integer(0, len(batch)):]) if ellipsis else ()
-        shapes.append(tuple(size[c] for c in head) + lead + tuple(size[c] for c in tail))
+    for i, term in enumerate(terms):
+        sizes = [1 if keeper.get(c, i) != i else size[c] for c in term.replace("...", "")]
+        head = len(term.partition("...")[0])
+        lead = tuple(1 if draw.boolean() else n for n in batch[draw.integer(0, len(batch)):]) if "..." in term else ()
+        shapes.append(tuple(sizes[:head]) + lead + tuple(sizes[head:]))
     return Example(tuple(shapes), {"equation": equation})
 
 

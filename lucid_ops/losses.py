@@ -413,11 +413,10 @@ def _nll_loss_vjp(g, out, logp, target, weight, ignore_index, reduction):
 
 
 def _class_sample(draw, probabilities_allowed=True):
-    """(C,) with a 0-d target, (N, C) or (N, C, d): class indices (some set to ignore_index, but
-    never all, so that 'mean' is defined) or, for cross_entropy, probabilities."""
+    """(C,) with a 0-d target, (N, C), (N, C, d1) or (N, C, d1, d2): class indices (some set to
+    ignore_index, but never all, so that 'mean' is defined) or, for cross_entropy, probabilities."""
     classes = draw.integer(1, 4)
-    layout = draw.integer(0, 2)
-    batch = () if layout == 0 else (draw.integer(1, 3),) + ((draw.integer(1, 3),) if layout == 2 else ())
+    batch = tuple(draw.integer(1, 3) for _ in range(draw.integer(0, 3)))
     shape = batch[:1] + (classes,) + batch[1:]
     weight = (classes,) if draw.boolean() else None
     if probabilities_allowed and draw.integer(0, 2) == 0:

@@ -182,8 +182,7 @@ def _layer_norm_sample(draw):
     shape = draw.shape(min_dims=1, max_dims=3)
     k = draw.integer(1, len(shape))
     normalized = shape[len(shape) - k:]
-    affine = draw.boolean()
-    return Example((shape, normalized if affine else None, normalized if affine and draw.boolean() else None),
+    return Example((shape, normalized if draw.boolean() else None, normalized if draw.boolean() else None),
                    {"normalized_shape": normalized})
 
 
@@ -442,8 +441,9 @@ def _cosine_similarity_vjp(g, out, x1, x2, dim, eps):
 
 
 def _cosine_similarity_sample(draw):
+    """x1 and x2 broadcast: one may have size 1, or no axis at all, where the other has n."""
     shape = draw.shape(min_dims=1)
-    other = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)
+    other = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)[draw.integer(0, len(shape) - 1):]
     return Example((shape, other) if draw.boolean() else (other, shape),
                    {"dim": draw.integer(-len(shape), len(shape) - 1)})
 

@@ -320,14 +320,14 @@ def _norm_vjp(g, out, x, p, dim, keepdim):
         norm = norm + _constant(norm.data == 0, norm)  # 0/0 -> 0/1 where the slice is all zeros
     if p == 2:
         return (g * x / norm,)
-    scaled = (x * sign / norm) ** (p - 1)
-    if p < 1 and has_zero(x.data):
-        scaled = where(x.data == 0, 0.0, scaled)  # inf * 0 at the zero entries: 0, as in PyTorch
-    return (g * sign * scaled,)
+    if p < 1 and has_zero(x.data):  # |x_i|^(p-1) is inf at the zero entries: 0 there, as in PyTorch, and
+        # divided by |x|_p^(p-1) after that, as there: where the norm is inf, 0 / 0 = NaN
+        return (g * sign * where(x.data == 0, 0.0, (x * sign) ** (p - 1)) / norm ** (p - 1),)
+    return (g * sign * (x * sign / norm) ** (p - 1),)
 
 
 norm = Op("norm", _norm, _norm_vjp,
-          params=(Param("p", "fro", ("fro", 1, 2, 3, 0.5, math.inf, -math.inf)), Param("dim", None, dims, "dims"),
+          params=(Param("p", "fro", ("fro", 0, 1, 2, 3, 0.5, math.inf, -math.inf)), Param("dim", None, dims, "dims"),
                   keepdim), kinks=(0.0,), ties=True, differences=NORM_AT_ZERO)
 
 

@@ -144,8 +144,31 @@ def test_max_pool2d_ties_go_to_the_first_maximum():
     x = lucid.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[[[1, 0], [0, 0]]]])
-    with pytest.raises(lucid.OpError, match="should be at most half of the effective kernel size"):
+    with pytest.raises(lucid.OpError, match=r"padding 2 should be at most half of kernel_size \(2, 2\)"):
         F.max_pool2d(x, 2, padding=2)
+    with pytest.raises(lucid.OpError, match="padding 2 should be at most half of kernel_size"):  # not k * dilation
+        F.max_pool2d(lucid.zeros(1, 1, 9, 9), 2, 1, 2, 3)
+
+
+@pytest.mark.parametrize("shape, args", [((2, 3, 4, 1), ((1, 2), 1, (0, 1), (1, 2))), ((3, 4, 1), (2, 1, 1, (3, 2)))])
+def test_max_pool2d_window_of_padding_only_is_minus_inf_and_passes_no_gradient(shape, args):
+    """A dilated kernel over a small input: a window of width 2, dilation 2 and padding 1 over one
+    column reads the padding on both sides. Its -inf is PyTorch's value; it does not depend on x,
+    so its g goes nowhere (it went to an index wrapped around into x; PyTorch's kernel sends it to
+    one computed past the end of the row)."""
+    x = lucid.tensor(rng.standard_normal(shape), requires_grad=True)
+    out = F.max_pool2d(x, *args)
+    assert np.isneginf(out.data).all()
+    (grad,) = lucid.grad(out, [x], lucid.ones(*out.shape))
+    np.testing.assert_array_equal(grad.data, 0.0)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(torch.nn.functional.max_pool2d(torch.tensor(x.data), *args).numpy(), out.data)
+
+
+def test_max_pool2d_window_of_padding_and_a_nan_passes_its_gradient_to_the_nan():
+    x = lucid.tensor(np.full((1, 1, 1, 1), np.nan), requires_grad=True)
+    F.max_pool2d(x, (2, 1), None, (1, 0)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[1.0]]]])
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])
@@ -189,6 +212,55 @@ def test_conv_and_pool_match_pytorch():
         (lambda f, x: f.unfold(x, (2, 3), 2, 1, 2), (x,)),
     ]
     assert_like_pytorch(cases, grad_rtol=1e-9)
+
+
+PARAM_FORMS = {  # name: (call, whether PyTorch 2.13 takes it); convolutions are called with a weight too
+    "pool kernel (k,)": (lambda f, x: f.max_pool2d(x, (2,)), True),
+    "pool kernel (kh, kw)": (lambda f, x: f.avg_pool2d(x, [2, 3]), True),
+    "pool kernel (k, k, k)": (lambda f, x: f.max_pool2d(x, (2, 2, 2)), False),
+    "pool stride ()": (lambda f, x: f.avg_pool2d(x, 2, ()), True),
+    "pool stride (s,)": (lambda f, x: f.max_pool2d(x, 2, (1,)), True),
+    "pool stride (sh, sw)": (lambda f, x: f.max_pool2d(x, 3, (1, 2)), True),
+    "pool padding (p,)": (lambda f, x: f.avg_pool2d(x, 3, 1, (1,)), True),
+    "pool padding (ph, pw)": (lambda f, x: f.max_pool2d(x, (3, 2), 1, (0, 1)), True),
+    "pool padding pairs": (lambda f, x: f.max_pool2d(x, 3, 1, ((1, 1), (0, 0))), False),
+    "pool padding 'same'": (lambda f, x: f.max_pool2d(x, 3, 1, "same"), False),
+    "pool padding over kernel // 2": (lambda f, x: f.max_pool2d(x, 2, 1, 2, 3), False),
+    "pool dilation (d,)": (lambda f, x: f.max_pool2d(x, 2, 1, 0, (2,)), True),
+    "pool dilation (dh, dw)": (lambda f, x: f.max_pool2d(x, 2, 1, 1, (1, 2)), True),
+    "conv stride None": (lambda f, x, w: f.conv2d(x, w, stride=None), False),
+    "conv stride (s,)": (lambda f, x, w: f.conv2d(x, w, stride=(2,)), True),
+    "conv padding (p,)": (lambda f, x, w: f.conv2d(x, w, padding=(1,)), True),
+    "conv padding (ph, pw)": (lambda f, x, w: f.conv2d(x, w, padding=(0, 2)), True),
+    "conv padding pairs": (lambda f, x, w: f.conv2d(x, w, padding=((1, 1), (0, 0))), False),
+    "conv dilation (d,)": (lambda f, x, w: f.conv2d(x, w, dilation=(2,)), True),
+    "conv 'same' with stride (1,)": (lambda f, x, w: f.conv2d(x, w, stride=(1,), padding="same"), True),
+    "conv1d stride (s,)": (lambda f, x, w: f.conv1d(x[:, :, 0], w[:, :, 0], stride=(2,)), True),
+    "conv1d padding (p, p)": (lambda f, x, w: f.conv1d(x[:, :, 0], w[:, :, 0], padding=(1, 1)), False),
+    "adaptive (oh, None)": (lambda f, x: f.adaptive_avg_pool2d(x, (3, None)), True),
+    "adaptive (o,)": (lambda f, x: f.adaptive_avg_pool2d(x, (3,)), False),
+    "adaptive None": (lambda f, x: f.adaptive_avg_pool2d(x, None), False),
+    "adaptive (o, o, o)": (lambda f, x: f.adaptive_avg_pool2d(x, (2, 3, 4)), False),
+    "unfold kernel (k,)": (lambda f, x: f.unfold(x, (2,)), False),
+    "unfold stride (sh, sw)": (lambda f, x: f.unfold(x, 2, stride=(2, 1)), True),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("form", sorted(PARAM_FORMS))
+def test_kernel_stride_padding_and_dilation_take_the_forms_pytorch_takes(form):
+    """An int, a tuple of one int (for every dim: pools and convolutions) or one per dim; a pool's
+    stride () is its kernel. What PyTorch refuses is an OpError here, with the same values."""
+    call, accepted = PARAM_FORMS[form]
+    arrays = (rng.standard_normal((2, 4, 7, 6)),) + ((rng.standard_normal((3, 4, 3, 2)),) * form.startswith("conv"))
+    if accepted:
+        assert_like_pytorch([(call, arrays)], grad_rtol=1e-9)
+        return
+    with pytest.raises(lucid.OpError, match=r"^nn\.functional\.\w+: \w+ "):
+        call(F, *map(lucid.tensor, arrays))
+    torch = pytest.importorskip("torch")
+    with pytest.raises((RuntimeError, TypeError)):
+        call(torch.nn.functional, *map(torch.tensor, arrays))
 
 
 @pytest.mark.parametrize("fn", [lambda x, w: F.conv2d(x, w, groups=2), lambda x, w: F.max_pool2d(x, 2),

@@ -85,6 +85,27 @@ def test_einsum_equations_match_hand_written_references(rng):
     np.testing.assert_allclose(value(lucid.einsum(operands=[t(a), t(b)], equation="ij,jk->ik")), a @ b)
 
 
+@pytest.mark.parametrize("equation, shapes", [
+    ("ij,jk->ik", [(2, 1), (3, 4)]), ("ij,jk->ik", [(2, 3), (1, 4)]), ("ij,ij->ij", [(1, 3), (2, 1)]),
+    ("ij,jk,kl->il", [(2, 3), (1, 2), (2, 2)]), ("i,i,i->i", [(1,), (3,), (1,)]), ("ab,bb->a", [(2, 1), (3, 3)]),
+    ("ij,j->i", [(2, 3), (1,)]), ("bij,bjk->bik", [(1, 2, 3), (2, 3, 1)]),
+])
+def test_einsum_broadcasts_a_label_of_size_1_as_pytorch_does(rng, equation, shapes):
+    """A label of size 1 in one operand and n in another is broadcast to n (NumPy and PyTorch);
+    the gradient of the size-1 operand sums over it."""
+    torch = pytest.importorskip("torch")
+    arrays = [random(rng, *shape) for shape in shapes]
+    ours = [lucid.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = lucid.einsum(equation, *ours), torch.einsum(equation, *theirs)
+    np.testing.assert_allclose(value(out), expected.detach().numpy(), rtol=1e-12)
+    probe = random(rng, *expected.shape)
+    for got, want in zip(lucid.grad(out, ours, lucid.tensor(probe)),
+                         torch.autograd.grad(expected, theirs, torch.tensor(probe))):
+        np.testing.assert_allclose(value(got), want.numpy(), rtol=1e-12, atol=1e-14)
+    check_derivatives(lambda *xs: lucid.einsum(equation, *xs), arrays)
+
+
 def test_tensordot_matches_einsum(rng):
     a, b = random(rng, 2, 3, 4), random(rng, 4, 3, 5)
     t = lucid.tensor

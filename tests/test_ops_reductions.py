@@ -276,6 +276,8 @@ TORCH_CASES = {
     "norm 1 zeros": (lambda m, x: m.norm(x, 1, 0), TIES),
     "norm 2 zero slice": (lambda m, x: m.norm(x * m.tensor(np.array([[1.0], [0.0], [1.0]])), 2, 1), TIES),
     "norm 3": (lambda m, x: m.norm(x, 3), TIES),
+    "norm 0.5 zeros": (lambda m, x: m.norm(x, 0.5, 1), TIES),
+    "norm 0.5 zeros, inf norm": (lambda m, x: m.norm(x, 0.5, 1), np.array([[np.inf, 1.0, 0.0], [2.0, 0.0, 3.0]])),
 }
 
 
