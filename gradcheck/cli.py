@@ -25,6 +25,7 @@ import re
 import shlex
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Generator, Sequence
@@ -80,8 +81,23 @@ def check_writable(flag: str, path: str) -> None:
         raise UsageError(f"{flag} {path}: is a directory, expected a file name")
     if not os.path.isdir(directory):
         raise UsageError(f"{flag} {path}: directory {directory} does not exist")
-    if not os.access(path if os.path.exists(path) else directory, os.W_OK):
-        raise UsageError(f"{flag} {path}: not writable")
+    try:  # os.access answers for permissions only (and root has them all): try, changing nothing
+        if os.path.exists(path):
+            open(path, "a").close()
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as error:
+        raise UsageError(f"{flag} {path}: not writable ({error.strerror or error})") from None
+
+
+def write_report(flag: str, path: str, data: bytes) -> None:
+    """Write a report whole or not at all (`lucid.serialization.write_atomically`): a full disk
+    leaves any earlier report as it was, and the user a message, not a traceback."""
+    from lucid.serialization import write_atomically
+
+    try:
+        write_atomically(path, lambda file: file.write(data))
+    except OSError as error:
+        raise UsageError(f"{flag} {path}: the report could not be written ({error.strerror or error})") from None
 
 
 def cache_directory() -> str:
@@ -669,11 +685,9 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
         if args.json == "-":
             print(text)
         else:
-            with open(args.json, "w") as file:
-                file.write(text + "\n")
+            write_report("--json", args.json, (text + "\n").encode())
     if args.junitxml:
-        with open(args.junitxml, "wb") as file:
-            file.write(junit_xml(reports, plugin_errors, seconds))
+        write_report("--junitxml", args.junitxml, junit_xml(reports, plugin_errors, seconds))
     return exit_code
 
 

@@ -206,6 +206,8 @@ def axes(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
     """`dim` (None for every axis, an int, or a sequence of ints) as sorted non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
+    if not isinstance(dim, (int, np.integer, Sequence)) or isinstance(dim, str):
+        raise OpError(f"{op}: dim must be an int or a sequence of ints, got {dim!r}")
     result = [one_axis(op, d, ndim) for d in ((dim,) if isinstance(dim, (int, np.integer)) else dim)]
     if len(set(result)) != len(result):
         raise OpError(f"{op}: dim {dim} names the same axis twice")

@@ -21,6 +21,7 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
@@ -58,21 +59,30 @@ def save(obj: Any, f: str | os.PathLike | IO[bytes]) -> None:
     if not isinstance(f, (str, os.PathLike)):
         _write(arrays, f)
         return
+    try:
+        write_atomically(f, lambda file: _write(arrays, file))
+    except OSError as error:
+        raise LucidError(f"save: can't write {os.fspath(f)!r}: {error.strerror or error}") from error
+
+
+def write_atomically(f: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> None:
+    """Call `write` on a new file beside the path `f`, then move it over `f`: the file appears
+    complete or not at all, and if anything fails the file that was there before is left untouched
+    (its permission bits too). Raises OSError."""
     path = os.path.realpath(f)  # through a symlink, as open() writes: replace the file, keep the link
+    if os.path.exists(path) and not os.path.isfile(path):  # a device or a pipe is written, never replaced
+        with open(path, "wb") as file:
+            write(file)
+        return
     folder, name = os.path.split(path)
     temporary = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
-    try:
-        # O_EXCL: never clobber a file of that name; mode 0o666 lets the umask decide, as open() does.
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                             0o666)
-    except OSError as error:
-        raise LucidError(f"save: can't write {os.fspath(f)!r}: {error.strerror} (creating a file in "
-                         f"{folder!r})") from error
+    # O_EXCL: never clobber a file of that name; mode 0o666 lets the umask decide, as open() does.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with open(descriptor, "wb") as file:
             with contextlib.suppress(FileNotFoundError):  # an existing file keeps its permissions
                 os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
-            _write(arrays, file)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

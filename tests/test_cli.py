@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import sys
+import stat
 import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -438,6 +439,7 @@ def test_a_plugin_exiting_at_import_is_a_plugin_error(plugin_dir):
     ("--json", "no_such_dir/report.json", "does not exist"),
     ("--junitxml", "no_such_dir/report.xml", "does not exist"),
     ("--junitxml", ".", "is a directory"),
+    ("--json", "/proc/report.json", "not writable"),  # os.access would say yes to root: it is tried
 ])
 def test_unwritable_report_path_exits_4_before_any_check(flag, path, complaint, tmp_path, monkeypatch, capsys):
     def checked(*args, **kwargs):
@@ -448,6 +450,20 @@ def test_unwritable_report_path_exits_4_before_any_check(flag, path, complaint, 
     assert cli.main(["exp", flag, path]) == cli.USAGE_ERROR
     err = capsys.readouterr().err
     assert f"error: {flag} {path}: " in err and complaint in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a device whose writes fail")
+def test_a_report_that_cannot_be_written_at_the_end_is_a_message_and_the_device_stays(capsys):
+    assert cli.main(["exp", "--max-examples", "2", "--json", "/dev/full"]) == cli.USAGE_ERROR
+    assert "--json /dev/full: the report could not be written (No space left on device)" in capsys.readouterr().err
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # written to, never replaced by a file
+
+
+def test_a_report_replaces_the_earlier_one_whole(tmp_path):
+    report = tmp_path / "report.json"
+    report.write_text("earlier")
+    assert cli.main(["exp", "--max-examples", "2", "--json", str(report)]) == cli.OK
+    assert json.loads(report.read_text())["exit_code"] == cli.OK and os.listdir(tmp_path) == ["report.json"]
 
 
 # -- The conventions of a Python command ----------------------------------------------------------

@@ -36,6 +36,8 @@ def test_most_ops_have_invalid_calls_to_draw():
     (lambda x: F.gelu(x, approximate="exact"), "gelu: argument 'approximate' must be one of 'none', 'tanh'"),
     (lambda x: F.dropout(x, training=2), "dropout: argument 'training' must be True or False"),
     (lambda x: lucid.linalg.norm(x, keepdim=1), "linalg.norm: argument 'keepdim' must be True or False"),
+    (lambda x: x.sum(dim=1.5), "sum: dim must be an int or a sequence of ints, got 1.5"),
+    (lambda x: x.squeeze(dim=1.5), "squeeze: dim must be an int or a sequence of ints, got 1.5"),
 ])
 def test_a_param_of_the_wrong_type_is_refused_naming_op_and_param(call, message):
     x = lucid.randn(3, 3)
