@@ -21,7 +21,7 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -336,6 +336,9 @@ class Tensor:
 
     __slots__ = ("data", "_grad", "_requires_grad", "_node", "_slot", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    if TYPE_CHECKING:  # the op methods (x.exp(), x.softmax(1)...) are attached as plugins register
+        def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, data: Any, requires_grad: bool = False):
         self.data = data if type(data) is np.ndarray else np.asarray(data)
