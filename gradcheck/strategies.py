@@ -48,6 +48,8 @@ SCALES = (1.0, 10.0, 0.01, 0.001)
 DOMAIN_MARGIN = 0.01
 #: ...and at least this far from a declared kink; both are thousands of finite-difference steps.
 KINK_MARGIN = 0.01
+#: The fractional part of the golden ratio: k**2 * GOLDEN mod 1 scrambles 0..n-1.
+GOLDEN = 0.6180339887498949
 MAX_SIDE = 4
 MAX_DIMS = 3
 
@@ -197,14 +199,18 @@ def float_values(draw: Callable, shape: Shape, lo: float, hi: float) -> np.ndarr
 
 def distinct_values(draw: Callable, shapes: Sequence[Shape], lo: float, hi: float) -> list[np.ndarray]:
     """Arrays whose values, all together, are distinct and well apart: n points of a grid of n
-    steps across [lo, hi], in a drawn order, each moved by at most 0.3 of a step. Hypothesis's
+    steps across [lo, hi], in a drawn order, each moved by at most 0.4 of a step. Hypothesis's
     usual array fill repeats values, and a tie is a non-differentiable point of max or sort."""
     sizes = [int(np.prod(s, dtype=int)) for s in shapes]
     n = sum(sizes)
     t = unit_values(draw, 2 * n)
     rank = np.empty(n)
-    rank[np.argsort(t[:n], kind="stable")] = np.arange(n)
-    values = lo + (rank + 0.5 + 0.3 * t[n:]) * (hi - lo) / max(n, 1)
+    # Where shrinking leads (all draws 0) the grid must not be a structured matrix: in order it is a
+    # ramp, of rank 2, and centred it has singular 2x2 arrangements (a kink of the nuclear norm).
+    # Equal draws are ordered by a fixed scramble, and each point is moved off the grid by its own bit.
+    scramble = (np.arange(n) ** 2 * GOLDEN) % 1
+    rank[np.lexsort((scramble, t[:n]))] = np.arange(n)
+    values = lo + (rank + 0.5 + 0.3 * t[n:] + 0.1 * scramble) * (hi - lo) / max(n, 1)
     out, start = [], 0
     for shape, size in zip(shapes, sizes):
         out.append(values[start:start + size].reshape(shape))
