@@ -68,6 +68,17 @@ def test_correct_builtins_agree_with_pytorch_at_orders_1_and_2(name):
         assert report.examples == 50
 
 
+def test_pytorchs_advice_about_a_broadcasting_target_is_not_passed_on():
+    """mse_loss with a target that broadcasts: PyTorch warns its users ("a target size that is
+    different to the input size"); the harness draws such targets on purpose."""
+    import warnings
+
+    pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = check_oracle("nn.functional.mse_loss", seed=0, max_examples=30)
+    assert report.passed, report.format()
+
 def test_a_disagreement_is_reported_side_by_side_with_a_command_that_replays_it():
     report = check_oracle(SEEDED["forward and rule both scaled by 1.001"], seed=0)
     text = report.format()
