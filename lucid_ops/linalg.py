@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import string
 from collections import Counter
 
@@ -30,7 +31,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
-from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn
+from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn, vector_norm
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------
@@ -540,10 +541,12 @@ def _norm_dims(ndim: int, ord, dim) -> tuple[int, ...]:
 
 def _norm(x, ord=None, dim=None, keepdim=False):
     dims = _norm_dims(x.ndim, ord, dim)
-    if ord is None and dim is None:  # every entry, as one vector
-        return np.linalg.norm(x, keepdims=keepdim)
+    if ord is None or (ord == "fro" and len(dims) == 2):  # the 2-norm of the entries, as one vector
+        return vector_norm(x, 2, dims, keepdim)
+    if len(dims) == 1 and isinstance(ord, numbers.Real):
+        return vector_norm(x, ord, dims, keepdim)
     try:
-        return np.linalg.norm(x, ord, dims if len(dims) == 2 else dims[0], keepdim)
+        return np.linalg.norm(x, ord, dims, keepdim)
     except ValueError:
         kind, ords = ("matrix", MATRIX_ORDS) if len(dims) == 2 else ("vector", "a number, inf or -inf")
         raise OpError(f"linalg.norm: ord={ord!r} is not a {kind} norm (dims {dims} of shape {x.shape}); "

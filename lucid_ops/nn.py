@@ -15,7 +15,7 @@ from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
-from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, reusing
+from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, reusing, vector_norm
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, index_backward
 
@@ -373,8 +373,7 @@ def _check_p(p):
 
 def _normalize(x, p=2.0, dim=1, eps=1e-12):
     _check_p(p)
-    a = axes("nn.functional.normalize", dim, x.ndim)
-    norm = np.sum(np.abs(x) ** p, axis=a, keepdims=True) ** (1 / p)
+    norm = vector_norm(x, p, axes("nn.functional.normalize", dim, x.ndim), keepdims=True)
     return x / np.maximum(norm, eps)
 
 
@@ -425,8 +424,8 @@ def _cosine_similarity(x1, x2, dim=1, eps=1e-8):
     stays in [-1, 1]."""
     shape, a = _common_axis("nn.functional.cosine_similarity", x1.shape, x2.shape, dim)
     x1, x2 = np.broadcast_to(x1, shape), np.broadcast_to(x2, shape)
-    n1 = np.maximum(np.sqrt(np.sum(x1 * x1, axis=a, keepdims=True)), eps)
-    n2 = np.maximum(np.sqrt(np.sum(x2 * x2, axis=a, keepdims=True)), eps)
+    n1 = np.maximum(vector_norm(x1, 2, a, keepdims=True), eps)
+    n2 = np.maximum(vector_norm(x2, 2, a, keepdims=True), eps)
     return np.sum(x1 / n1 * (x2 / n2), axis=a)
 
 

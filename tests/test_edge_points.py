@@ -185,6 +185,30 @@ def test_torch_norm_at_zero(vector, p):
     check(lambda x: lucid.norm(x, p), lambda x: torch.norm(x, p), VECTORS[vector])
 
 
+#: Norms over slices of one entry, each as (Lucid's call, PyTorch's call) on a (3, 1) input.
+ONE_ENTRY_NORMS = {
+    "norm": (lambda x: lucid.norm(x, dim=1), lambda x: torch.norm(x, dim=1)),
+    "norm p=3": (lambda x: lucid.norm(x, 3, dim=1), lambda x: torch.norm(x, 3, dim=1)),
+    "linalg.norm": (lambda x: lucid.linalg.norm(x, dim=1), lambda x: torch.linalg.norm(x, dim=1)),
+    "linalg.norm 1x1 fro": (lambda x: lucid.linalg.norm(x[:1], "fro"), lambda x: torch.linalg.norm(x[:1], "fro")),
+    "normalize": (lambda x: F.normalize(x, dim=1), lambda x: TF.normalize(x, dim=1)),
+    "cosine_similarity": (lambda x: F.cosine_similarity(x, x * 0.5), lambda x: TF.cosine_similarity(x, x * 0.5)),
+}
+
+
+@pytest.mark.parametrize("values", ([1e30, -2e30, 3.0], [1e-30, -1e-30, 0.0]), ids=("huge", "tiny"))
+@pytest.mark.parametrize("name", ONE_ENTRY_NORMS)
+def test_a_norm_over_one_entry_is_its_size_also_where_its_square_overflows(name, values):
+    """PyTorch's vector_norm over slices of one entry is |x|: in float32 the square of 1e30
+    overflows to inf and that of 1e-30 underflows to 0, but the norm is 1e30 or 1e-30."""
+    ours, theirs = ONE_ENTRY_NORMS[name]
+    column = np.array(values, dtype=np.float32).reshape(3, 1)
+    with np.errstate(all="ignore"):
+        got, expected = ours(lucid.tensor(column)), theirs(torch.tensor(column))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.data, expected.numpy(), rtol=1e-6, atol=0)
+
+
 # --- atan2 ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("y, x", [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0), (1.0, 0.0), (0.0, -2.0)])
