@@ -450,7 +450,12 @@ def _cosine_similarity_sample(draw):
 cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _cosine_similarity_vjp,
                        (Arg("x1"), Arg("x2")),
                        params=(Param("dim", 1, one_dim, "dim"), Param("eps", 1e-8, (1e-8,), "number")),
-                       sample=_cosine_similarity_sample, kinks=(0.0,))
+                       sample=_cosine_similarity_sample, kinks=(0.0,),
+                       differences={"second order": "below a norm of eps PyTorch's gradient is not the derivative of "
+                                                    "its forward: it clamps the norms in place under no_grad, so its "
+                                                    "gradient differentiates the unclamped norm (off by |x| / eps^2 "
+                                                    "at first order, 1 / eps^2 = 1e16 at second); Lucid's "
+                                                    "differentiates the clamped norm it divides by"})
 
 
 @hookimpl

@@ -209,6 +209,21 @@ def test_a_norm_over_one_entry_is_its_size_also_where_its_square_overflows(name,
     np.testing.assert_allclose(got.data, expected.numpy(), rtol=1e-6, atol=0)
 
 
+def test_cosine_similarity_below_eps_differentiates_the_clamped_norm_it_divides_by():
+    """Below a norm of eps = 1e-8 the forward is x1 . x2 / (eps |x2|), linear in x1: Lucid's gradient
+    is its derivative. PyTorch clamps the norm in place under no_grad, so its gradient adds the
+    unclamped norm's derivative, 10% here: a deliberate second-order difference (README; at the
+    oracle's edge values, 1e-30, the first-order one is below 1e-14)."""
+    x1, x2 = np.array([1e-9, 0.0]), np.array([0.3, 1.0])
+    expected = x2 / (1e-8 * np.linalg.norm(x2))
+    ours, theirs = pair(x1)[0], pair(x1)[1]
+    grads(F.cosine_similarity(ours, lucid.tensor(x2), dim=0), [ours])
+    torch_grads(TF.cosine_similarity(theirs, torch.tensor(x2), dim=0), [theirs])
+    np.testing.assert_allclose(ours.grad, expected, rtol=1e-12)
+    assert not np.allclose(theirs.grad.numpy(), expected, rtol=1e-2)
+    assert "second order" in lucid.registry["nn.functional.cosine_similarity"].differences
+
+
 # --- atan2 ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("y, x", [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0), (1.0, 0.0), (0.0, -2.0)])
