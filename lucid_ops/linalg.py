@@ -31,7 +31,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
-from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn, vector_norm
+from lucid_ops.common import NORM_AT_ZERO, SUMMATION_ORDER, has_zero, keepdim_shape, sgn, vector_norm
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------
@@ -131,10 +131,13 @@ def _vectors_sample(same: bool):
     return sample
 
 
-matmul = Op("matmul", _matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)")
-mm = Op("mm", _mm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample)
-bmm = Op("bmm", _bmm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample)
-dot = Op("dot", _dot, lambda g, out, a, b: (g * b, g * a), (Arg("input"), Arg("tensor")), sample=_vectors_sample(True))
+# NumPy's BLAS and PyTorch's kernels each sum the products in their own order, with fused multiply-adds.
+matmul = Op("matmul", _matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)",
+            differences=SUMMATION_ORDER)
+mm = Op("mm", _mm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample, differences=SUMMATION_ORDER)
+bmm = Op("bmm", _bmm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample, differences=SUMMATION_ORDER)
+dot = Op("dot", _dot, lambda g, out, a, b: (g * b, g * a), (Arg("input"), Arg("tensor")), sample=_vectors_sample(True),
+         differences=SUMMATION_ORDER)
 outer = Op("outer", _outer,
            lambda g, out, a, b: (matmul(g, b) if a.requires_grad else None, matmul(a, g) if b.requires_grad else None),
            (Arg("input"), Arg("vec2")), sample=_vectors_sample(False))

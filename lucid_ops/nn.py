@@ -15,7 +15,7 @@ from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
-from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, reusing, vector_norm
+from lucid_ops.common import NORM_AT_ZERO, SUMMATION_ORDER, keepdim_shape, reusing, vector_norm
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, index_backward
 
@@ -131,7 +131,8 @@ def _linear_sample(draw):
 
 
 linear = Op("nn.functional.linear", _linear, _linear_vjp,
-            (Arg("input"), Arg("weight"), Arg("bias", optional=True)), sample=_linear_sample)
+            (Arg("input"), Arg("weight"), Arg("bias", optional=True)), sample=_linear_sample,
+            differences=SUMMATION_ORDER)
 
 
 # --- layer_norm and batch_norm ---------------------------------------------------------------
