@@ -520,6 +520,16 @@ def test_unary_second_order_at_edge_values(name, x):
     check_second(*UNARY[name], x)
 
 
+@pytest.mark.parametrize("dtype", (np.float32, np.float64))
+def test_gelu_at_inf_is_inf_where_pytorchs_vectorized_float32_kernel_gives_nan(dtype):
+    """gelu's declared "float32 values" difference: PyTorch's gelu(inf) is inf in float64 and for a
+    single float32 value, NaN from its vectorized float32 kernel (two values or more); Lucid's is inf."""
+    x = np.array([0.0, inf], dtype=dtype)
+    assert F.gelu(lucid.tensor(x)).data[1] == inf
+    assert TF.gelu(torch.tensor(x[1:])).item() == inf
+    assert math.isnan(TF.gelu(torch.tensor(x))[1].item()) == (dtype == np.float32)
+
+
 def test_relu_backward_gives_exact_zeros_against_infinite_gradients():
     """PyTorch's threshold_backward is where(out <= 0, 0, g): 0 * inf does not make a NaN."""
     g, out = [inf, -inf, nan, 2.0, inf], [0.0, -0.0, 0.0, nan, 1.0]

@@ -97,6 +97,10 @@ def test_a_declared_difference_skips_exactly_that_aspect():
     float64 = SEEDED["a float32 op that answers in float64"]
     assert check_oracle(Op("sin", float64.forward, float64.vjp,
                            differences={"dtype": "float64 on purpose (a test)"}), seed=0).passed
+    float32_only = Op("exp", scaled.forward, scaled.vjp, differences={"float32 values": "scaled (a test)",
+                                                                       "gradient": "scaled with the values (a test)"})
+    assert check_oracle(float32_only, seed=0, dtype="float32").passed
+    assert check_oracle(float32_only, seed=0).status == "failed"  # float64 values are still compared
     with pytest.raises(OpError, match="differences must be a mapping of aspects"):
         Op("exp", np.exp, exp_rule, differences={"colour": "blue"})
     with pytest.raises(OpError, match="differences must be a mapping of aspects"):
@@ -291,6 +295,7 @@ DECLARED_AFTER_A_SWEEP = [
     ("nn.functional.linear", 21, 1, "float32", "1e30 * -1e30 + inf: NumPy's fused multiply-add inf, PyTorch NaN"),
     ("bmm", 6, 1, "float32", "a product with -inf: NumPy's BLAS -inf, PyTorch NaN"),
     ("dot", 6, 1, "float64", "0.0234375 (1e30 - 1e30): a fused multiply-add leaves -2.2e12, PyTorch 0"),
+    ("nn.functional.gelu", 22, 1, "float32", "gelu([0, inf]): PyTorch's vectorized float32 kernel NaN at inf"),
 ]
 
 
