@@ -314,22 +314,35 @@ def test_a_declared_difference_leaves_out_what_the_sweep_found(name, aspect, see
     assert check_oracle(undeclared, **settings).status == "failed", f"no longer found: {found}"
 
 
-def test_a_float32_value_off_by_the_references_rounding_only_is_no_disagreement():
+def test_a_float32_value_off_by_rounding_only_is_no_disagreement():
     """A float32 solve whose entry comes out of a cancellation: PyTorch's is 1.8e-6 off the float64
-    answer, Lucid's 2e-8. The oracle measures both from PyTorch's float64 answer, and only a value
-    farther from it than PyTorch's own is a disagreement."""
-    from gradcheck.oracle import CLOSENESS, disagreement, rounding_only
+    answer, Lucid's 2e-8. And log_softmax_backward's -1e30 + exp(-0.0303) * 1e30, where NumPy's
+    float32 exp is an ulp off and PyTorch's is not: 33 ulps of the result, one of the input 1e30.
+    The oracle measures both from PyTorch's float64 answer; a value farther from it than PyTorch's
+    own, by more than a few roundings of the largest input, is a disagreement."""
+    from gradcheck.oracle import CLOSENESS, Precise, disagreement, rounding_only
 
+    closeness = CLOSENESS[np.dtype(np.float32)]
     a = np.array([[1.0, -0.27248678, 0.03686136], [0.007936508, 1.1402116, -0.16930184], [0.0, 0.0, 1.0]],
                  dtype=np.float32)
     b = np.array([[0.0], [0.0], [-1e30]], dtype=np.float32)
     ours = lucid.linalg.solve(lucid.tensor(a), lucid.tensor(b)).data
     theirs = torch.linalg.solve(torch.tensor(a), torch.tensor(b)).numpy()
-    precise = torch.linalg.solve(torch.tensor(a).double(), torch.tensor(b).double()).numpy()
-    closeness = CLOSENESS[np.dtype(np.float32)]
+    exact = Precise(torch.linalg.solve(torch.tensor(a).double(), torch.tensor(b).double()).numpy(), scale=1.0)
     assert disagreement(ours, theirs, closeness).any()
-    assert rounding_only(ours, theirs, precise, closeness).all()
-    assert not rounding_only(ours * np.float32(1.001), theirs, precise, closeness).any()
+    assert rounding_only(ours, theirs, exact, closeness).all()
+    assert not rounding_only(ours * np.float32(1.001), theirs, exact, closeness).any()
+
+    g, out = np.array([-1e30], dtype=np.float32), np.array([-0.030297281], dtype=np.float32)
+    ours = lucid.registry["log_softmax_backward"](lucid.tensor(g), lucid.tensor(out), dim=0).data
+    theirs = torch.ops.aten._log_softmax_backward_data(torch.tensor(g), torch.tensor(out), 0, torch.float32).numpy()
+    exact64 = torch.ops.aten._log_softmax_backward_data(torch.tensor(g).double(), torch.tensor(out).double(), 0,
+                                                        torch.float64).numpy()
+    assert disagreement(ours, theirs, closeness).any()
+    assert not rounding_only(ours, theirs, Precise(exact64, scale=0.0), closeness).any()
+    assert rounding_only(ours, theirs, Precise(exact64, scale=1e30), closeness).all()
+
     assert check_oracle("linalg.solve", seed=21, dtype="float32", max_examples=200).passed
+    assert check_oracle("log_softmax_backward", seed=0, dtype="float32", max_examples=300).passed
     seeded = SEEDED["forward and rule both scaled by 1.001"]
     assert check_oracle(seeded, seed=0, dtype="float32").status == "failed"
