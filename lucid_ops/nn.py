@@ -88,7 +88,7 @@ def _backward_sample(draw):
 # instead of four, and a derivative, for second order, verified like any other op's.
 softmax_backward = Op("softmax_backward", _softmax_backward, _softmax_backward_vjp,
                       (Arg("grad"), Arg("output", low=0, high=1)), params=(Param("dim", kind="dim"),),
-                      sample=_backward_sample)
+                      sample=_backward_sample, differences=SUMMATION_ORDER)  # Σ g out, in PyTorch with FMAs
 log_softmax_backward = Op("log_softmax_backward", _log_softmax_backward, _log_softmax_backward_vjp,
                           (Arg("grad"), Arg("output", high=0)), params=(Param("dim", kind="dim"),),
                           sample=_backward_sample)

@@ -298,6 +298,8 @@ DECLARED_AFTER_A_SWEEP = [
     ("bmm", "evaluation order", 4, 1, "float32", "-inf * 0 + 1e30 * x: NumPy's BLAS inf, PyTorch NaN"),
     ("matmul", "evaluation order", 7, 1, "float64",
      "0.0234375 (1e30 - 1e30): a fused multiply-add leaves -2.2e12, PyTorch 0"),
+    ("softmax_backward", "evaluation order", 57, 1, "float64",
+     "Σ g out where ±1e30 cancel: PyTorch's fused multiply-add leaves a residue, NumPy's sum 0"),
     ("nn.functional.gelu", "float32 values", 0, 1, "float32",
      "gelu([0, inf]): PyTorch's vectorized float32 kernel NaN at inf"),
 ]
