@@ -269,7 +269,10 @@ def _logsumexp(x, dim, keepdim=False):
 
 
 var = Op("var", _var, _var_vjp, params=moment_params, sample=_moments_sample)
-std = Op("std", _std, _std_vjp, params=moment_params, sample=_moments_sample, ties=True)  # all values equal: a kink
+std = Op("std", _std, _std_vjp, params=moment_params, sample=_moments_sample, ties=True,  # all values equal: a kink
+         differences={"second order": "at a spread of 1e-30 the second derivative is a difference of terms of size "
+                                      "1 / std = 1e30 that cancel exactly; what is left, 1e13 or more, is each "
+                                      "library's rounding"})
 logsumexp = Op("logsumexp", _logsumexp,
                lambda g, out, x, dim, keepdim: (_keep(g, x, dim, keepdim) * exp(x - _keep(out, x, dim, keepdim)),),
                params=(Param("dim", choices=dims, kind="dims"), keepdim))

@@ -300,6 +300,9 @@ DECLARED_AFTER_A_SWEEP = [
      "0.0234375 (1e30 - 1e30): a fused multiply-add leaves -2.2e12, PyTorch 0"),
     ("softmax_backward", "evaluation order", 57, 1, "float64",
      "Σ g out where ±1e30 cancel: PyTorch's fused multiply-add leaves a residue, NumPy's sum 0"),
+    ("std", "second order", 21, 2, "float64", "a slice [-1e-30, -0.0]: its second derivative is rounding, 1.8e13"),
+    ("nn.functional.layer_norm", "inputs", 22, 2, "float64", "a bias without a weight: PyTorch's double backward "
+                                                             "refuses it"),
     ("nn.functional.gelu", "float32 values", 0, 1, "float32",
      "gelu([0, inf]): PyTorch's vectorized float32 kernel NaN at inf"),
 ]
