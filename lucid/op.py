@@ -101,8 +101,8 @@ class Arg:
 DTYPE_KINDS = {"float": "fc", "int": "iu", "bool": "b"}
 
 #: The aspects an op may declare as deliberately different from PyTorch (`Op.differences`).
-DIFFERENCES = ("values", "dtype", "gradient", "second order", "nan gradient", "edges", "evaluation order",
-               "inputs")
+DIFFERENCES = ("values", "float32 values", "dtype", "gradient", "second order", "nan gradient", "edges",
+               "evaluation order", "inputs")
 
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
 
@@ -262,9 +262,11 @@ class Op:
     - `reference(*arrays, **params)` is a trusted forward on NumPy arrays (SciPy's erf for erf),
       if one exists: the harness's oracle check compares the op's values with it.
     - `differences` names the aspects in which the op deliberately differs from PyTorch, each
-      with its reason: {"values": "...", "dtype": "...", "gradient": "...", "second order": "...",
-      "nan gradient": "...", "edges": "...", "evaluation order": "...", "inputs": "..."}. The oracle
-      check leaves exactly those aspects out ("nan gradient": the gradients on an input where the
+      with its reason: {"values": "...", "float32 values": "...", "dtype": "...", "gradient": "...",
+      "second order": "...", "nan gradient": "...", "edges": "...", "evaluation order": "...",
+      "inputs": "..."}. The oracle check leaves exactly those aspects out ("float32 values": the
+      values for float32 inputs, where PyTorch's vectorized float32 kernel answers otherwise than
+      its float64 and scalar ones; "nan gradient": the gradients on an input where the
       result has a NaN; "edges": it draws no special values; "evaluation order": no infinities, NaN
       or huge values, where the answer depends on the order of the products and sums, as 0 * inf
       and 1e30 - 1e30 + x do; "inputs": Lucid accepts inputs that PyTorch refuses).

@@ -2,6 +2,7 @@
 `lucid.op.axes` and `lucid.op.one_axis`.)"""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +28,27 @@ SUMMATION_ORDER = {"evaluation order": "PyTorch's kernel adds the products in it
 def keepdim_shape(shape: Sequence[int], reduced: Sequence[int]) -> tuple[int, ...]:
     """The shape of a reduction's result with keepdim=True: reduced axes become 1."""
     return tuple(1 if i in reduced else n for i, n in enumerate(shape))
+
+
+def vector_norm(x: np.ndarray, p: float, axis: tuple[int, ...], keepdims: bool = False) -> np.ndarray:
+    """PyTorch's vector p-norm of x over `axis`: the largest or smallest |x| for p = inf or -inf, the
+    count of non-zero entries for p = 0, (sum |x|^p)^(1/p) otherwise. Over slices of one entry it is
+    |x| itself, as PyTorch's linalg.vector_norm has it: squared, a float32 1e30 would overflow to
+    inf (and 1e-30 underflow to 0) where the norm is the value."""
+    size = np.abs(x)
+    if p == 0:
+        return np.sum(size != 0, axis=axis, keepdims=keepdims).astype(x.dtype)
+    if all(x.shape[a] == 1 for a in axis):
+        return size if keepdims else np.squeeze(size, axis)
+    if p == math.inf:
+        return np.amax(size, axis=axis, keepdims=keepdims)
+    if p == -math.inf:
+        return np.amin(size, axis=axis, keepdims=keepdims)
+    if p == 1:
+        return np.sum(size, axis=axis, keepdims=keepdims)
+    if p == 2:
+        return np.sqrt(np.sum(size * size, axis=axis, keepdims=keepdims))
+    return np.sum(size ** p, axis=axis, keepdims=keepdims) ** (1 / p)
 
 
 def has_zero(a: np.ndarray) -> bool:

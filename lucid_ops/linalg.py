@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import string
 from collections import Counter
 
@@ -30,7 +31,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, is_grad_enabled
 from lucid.op import axes
 from lucid_ops.arithmetic import where
-from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn
+from lucid_ops.common import NORM_AT_ZERO, SUMMATION_ORDER, has_zero, keepdim_shape, sgn, vector_norm
 from lucid_ops.shape import index_backward, permute
 
 # --- products ------------------------------------------------------------------------------------
@@ -130,10 +131,13 @@ def _vectors_sample(same: bool):
     return sample
 
 
-matmul = Op("matmul", _matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)")
-mm = Op("mm", _mm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample)
-bmm = Op("bmm", _bmm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample)
-dot = Op("dot", _dot, lambda g, out, a, b: (g * b, g * a), (Arg("input"), Arg("tensor")), sample=_vectors_sample(True))
+# NumPy's BLAS and PyTorch's kernels each sum the products in their own order, with fused multiply-adds.
+matmul = Op("matmul", _matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)",
+            differences=SUMMATION_ORDER)
+mm = Op("mm", _mm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample, differences=SUMMATION_ORDER)
+bmm = Op("bmm", _bmm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample, differences=SUMMATION_ORDER)
+dot = Op("dot", _dot, lambda g, out, a, b: (g * b, g * a), (Arg("input"), Arg("tensor")), sample=_vectors_sample(True),
+         differences=SUMMATION_ORDER)
 outer = Op("outer", _outer,
            lambda g, out, a, b: (matmul(g, b) if a.requires_grad else None, matmul(a, g) if b.requires_grad else None),
            (Arg("input"), Arg("vec2")), sample=_vectors_sample(False))
@@ -540,10 +544,12 @@ def _norm_dims(ndim: int, ord, dim) -> tuple[int, ...]:
 
 def _norm(x, ord=None, dim=None, keepdim=False):
     dims = _norm_dims(x.ndim, ord, dim)
-    if ord is None and dim is None:  # every entry, as one vector
-        return np.linalg.norm(x, keepdims=keepdim)
+    if ord is None or (ord == "fro" and len(dims) == 2):  # the 2-norm of the entries, as one vector
+        return vector_norm(x, 2, dims, keepdim)
+    if len(dims) == 1 and isinstance(ord, numbers.Real):
+        return vector_norm(x, ord, dims, keepdim)
     try:
-        return np.linalg.norm(x, ord, dims if len(dims) == 2 else dims[0], keepdim)
+        return np.linalg.norm(x, ord, dims, keepdim)
     except ValueError:
         kind, ords = ("matrix", MATRIX_ORDS) if len(dims) == 2 else ("vector", "a number, inf or -inf")
         raise OpError(f"linalg.norm: ord={ord!r} is not a {kind} norm (dims {dims} of shape {x.shape}); "

@@ -77,7 +77,7 @@ def _pair_sample(draw):
     return Example((shape, other) if draw.boolean() else (other, shape))
 
 
-def _regression_op(name, forward, slope, params=()):
+def _regression_op(name, forward, slope, params=(), differences=None):
     """An elementwise loss that depends on d = input - target only: forward(d) and its slope(d)."""
 
     def fwd(x, t, reduction="mean", **params):
@@ -89,7 +89,7 @@ def _regression_op(name, forward, slope, params=()):
         return gd if x.requires_grad else None, -gd if t.requires_grad else None  # t: mostly a constant
 
     return Op(name, fwd, vjp, (Arg("input"), Arg("target")), params=(reduction, *params), sample=_pair_sample,
-              ties=True)
+              ties=True, differences=differences or {})
 
 
 def _l1_slope(d):
@@ -97,7 +97,12 @@ def _l1_slope(d):
     return sgn(d.data).astype(d.dtype, copy=False)
 
 
-mse_loss = _regression_op("nn.functional.mse_loss", lambda d: d * d, lambda d: 2 * d)
+mse_loss = _regression_op(
+    "nn.functional.mse_loss", lambda d: d * d, lambda d: 2 * d,
+    differences={"evaluation order": "the gradient of a broadcast input or target sums 2 (x - t) g / N over the "
+                                     "entries it was broadcast to, an unbounded slope: where ±1e30 cancel in that "
+                                     "sum, the finite terms survive or vanish by the order of the additions, and "
+                                     "PyTorch's vectorized sum pairs the entries its own way"})
 l1_loss = _regression_op("nn.functional.l1_loss", np.abs, _l1_slope)
 # smooth_l1 with beta is Huber with delta = beta, divided by beta; beta = 0 is l1.
 smooth_l1_loss = _regression_op(

@@ -15,7 +15,7 @@ from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
-from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, reusing
+from lucid_ops.common import NORM_AT_ZERO, SUMMATION_ORDER, keepdim_shape, reusing, vector_norm
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, index_backward
 
@@ -88,7 +88,7 @@ def _backward_sample(draw):
 # instead of four, and a derivative, for second order, verified like any other op's.
 softmax_backward = Op("softmax_backward", _softmax_backward, _softmax_backward_vjp,
                       (Arg("grad"), Arg("output", low=0, high=1)), params=(Param("dim", kind="dim"),),
-                      sample=_backward_sample)
+                      sample=_backward_sample, differences=SUMMATION_ORDER)  # Σ g out, in PyTorch with FMAs
 log_softmax_backward = Op("log_softmax_backward", _log_softmax_backward, _log_softmax_backward_vjp,
                           (Arg("grad"), Arg("output", high=0)), params=(Param("dim", kind="dim"),),
                           sample=_backward_sample)
@@ -131,7 +131,8 @@ def _linear_sample(draw):
 
 
 linear = Op("nn.functional.linear", _linear, _linear_vjp,
-            (Arg("input"), Arg("weight"), Arg("bias", optional=True)), sample=_linear_sample)
+            (Arg("input"), Arg("weight"), Arg("bias", optional=True)), sample=_linear_sample,
+            differences=SUMMATION_ORDER)
 
 
 # --- layer_norm and batch_norm ---------------------------------------------------------------
@@ -194,7 +195,8 @@ layer_norm = Op("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
                 (Arg("input"), Arg("weight", optional=True), Arg("bias", optional=True)),
                 params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,), "number")), sample=_layer_norm_sample,
                 signature=("input", "normalized_shape", "weight", "bias", "eps"),
-                differences={"evaluation order": ROUNDED_MEAN})
+                differences={"inputs": "PyTorch's double backward refuses a bias without a weight ('Expected a "
+                                       "proper Tensor but got None')", "evaluation order": ROUNDED_MEAN})
 
 
 def _channels(x):
@@ -373,8 +375,7 @@ def _check_p(p):
 
 def _normalize(x, p=2.0, dim=1, eps=1e-12):
     _check_p(p)
-    a = axes("nn.functional.normalize", dim, x.ndim)
-    norm = np.sum(np.abs(x) ** p, axis=a, keepdims=True) ** (1 / p)
+    norm = vector_norm(x, p, axes("nn.functional.normalize", dim, x.ndim), keepdims=True)
     return x / np.maximum(norm, eps)
 
 
@@ -425,8 +426,8 @@ def _cosine_similarity(x1, x2, dim=1, eps=1e-8):
     stays in [-1, 1]."""
     shape, a = _common_axis("nn.functional.cosine_similarity", x1.shape, x2.shape, dim)
     x1, x2 = np.broadcast_to(x1, shape), np.broadcast_to(x2, shape)
-    n1 = np.maximum(np.sqrt(np.sum(x1 * x1, axis=a, keepdims=True)), eps)
-    n2 = np.maximum(np.sqrt(np.sum(x2 * x2, axis=a, keepdims=True)), eps)
+    n1 = np.maximum(vector_norm(x1, 2, a, keepdims=True), eps)
+    n2 = np.maximum(vector_norm(x2, 2, a, keepdims=True), eps)
     return np.sum(x1 / n1 * (x2 / n2), axis=a)
 
 
@@ -451,7 +452,12 @@ def _cosine_similarity_sample(draw):
 cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _cosine_similarity_vjp,
                        (Arg("x1"), Arg("x2")),
                        params=(Param("dim", 1, one_dim, "dim"), Param("eps", 1e-8, (1e-8,), "number")),
-                       sample=_cosine_similarity_sample, kinks=(0.0,))
+                       sample=_cosine_similarity_sample, kinks=(0.0,),
+                       differences={"second order": "below a norm of eps PyTorch's gradient is not the derivative of "
+                                                    "its forward: it clamps the norms in place under no_grad, so its "
+                                                    "gradient differentiates the unclamped norm (off by |x| / eps^2 "
+                                                    "at first order, 1 / eps^2 = 1e16 at second); Lucid's "
+                                                    "differentiates the clamped norm it divides by"})
 
 
 @hookimpl

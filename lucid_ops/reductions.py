@@ -16,7 +16,7 @@ import numpy as np
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
 from lucid_ops.arithmetic import where
-from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn
+from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn, vector_norm
 from lucid_ops.exponential import exp
 from lucid_ops.shape import expand, flip, pad, permute
 
@@ -269,7 +269,10 @@ def _logsumexp(x, dim, keepdim=False):
 
 
 var = Op("var", _var, _var_vjp, params=moment_params, sample=_moments_sample)
-std = Op("std", _std, _std_vjp, params=moment_params, sample=_moments_sample, ties=True)  # all values equal: a kink
+std = Op("std", _std, _std_vjp, params=moment_params, sample=_moments_sample, ties=True,  # all values equal: a kink
+         differences={"second order": "at a spread of 1e-30 the second derivative is a difference of terms of size "
+                                      "1 / std = 1e30 that cancel exactly; what is left, 1e13 or more, is each "
+                                      "library's rounding"})
 logsumexp = Op("logsumexp", _logsumexp,
                lambda g, out, x, dim, keepdim: (_keep(g, x, dim, keepdim) * exp(x - _keep(out, x, dim, keepdim)),),
                params=(Param("dim", choices=dims, kind="dims"), keepdim))
@@ -288,19 +291,7 @@ def _order(p) -> float:
 
 def _norm(x, p="fro", dim=None, keepdim=False):
     """The vector p-norm over `dim` (all values by default), as torch.norm computes it."""
-    reduced, p = axes("norm", dim, x.ndim), _order(p)
-    size = np.abs(x)
-    if p == math.inf:
-        return np.amax(size, axis=reduced, keepdims=keepdim)
-    if p == -math.inf:
-        return np.amin(size, axis=reduced, keepdims=keepdim)
-    if p == 0:
-        return np.sum(size != 0, axis=reduced, keepdims=keepdim).astype(x.dtype)
-    if p == 1:
-        return np.sum(size, axis=reduced, keepdims=keepdim)
-    if p == 2:
-        return np.sqrt(np.sum(size * size, axis=reduced, keepdims=keepdim))
-    return np.sum(size ** p, axis=reduced, keepdims=keepdim) ** (1 / p)
+    return vector_norm(x, _order(p), axes("norm", dim, x.ndim), keepdim)
 
 
 def _norm_vjp(g, out, x, p, dim, keepdim):

@@ -185,6 +185,45 @@ def test_torch_norm_at_zero(vector, p):
     check(lambda x: lucid.norm(x, p), lambda x: torch.norm(x, p), VECTORS[vector])
 
 
+#: Norms over slices of one entry, each as (Lucid's call, PyTorch's call) on a (3, 1) input.
+ONE_ENTRY_NORMS = {
+    "norm": (lambda x: lucid.norm(x, dim=1), lambda x: torch.norm(x, dim=1)),
+    "norm p=3": (lambda x: lucid.norm(x, 3, dim=1), lambda x: torch.norm(x, 3, dim=1)),
+    "linalg.norm": (lambda x: lucid.linalg.norm(x, dim=1), lambda x: torch.linalg.norm(x, dim=1)),
+    "linalg.norm 1x1 fro": (lambda x: lucid.linalg.norm(x[:1], "fro"), lambda x: torch.linalg.norm(x[:1], "fro")),
+    "normalize": (lambda x: F.normalize(x, dim=1), lambda x: TF.normalize(x, dim=1)),
+    "cosine_similarity": (lambda x: F.cosine_similarity(x, x * 0.5), lambda x: TF.cosine_similarity(x, x * 0.5)),
+}
+
+
+@pytest.mark.parametrize("values", ([1e30, -2e30, 3.0], [1e-30, -1e-30, 0.0]), ids=("huge", "tiny"))
+@pytest.mark.parametrize("name", ONE_ENTRY_NORMS)
+def test_a_norm_over_one_entry_is_its_size_also_where_its_square_overflows(name, values):
+    """PyTorch's vector_norm over slices of one entry is |x|: in float32 the square of 1e30
+    overflows to inf and that of 1e-30 underflows to 0, but the norm is 1e30 or 1e-30."""
+    ours, theirs = ONE_ENTRY_NORMS[name]
+    column = np.array(values, dtype=np.float32).reshape(3, 1)
+    with np.errstate(all="ignore"):
+        got, expected = ours(lucid.tensor(column)), theirs(torch.tensor(column))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.data, expected.numpy(), rtol=1e-6, atol=0)
+
+
+def test_cosine_similarity_below_eps_differentiates_the_clamped_norm_it_divides_by():
+    """Below a norm of eps = 1e-8 the forward is x1 . x2 / (eps |x2|), linear in x1: Lucid's gradient
+    is its derivative. PyTorch clamps the norm in place under no_grad, so its gradient adds the
+    unclamped norm's derivative, 10% here: a deliberate second-order difference (README; at the
+    oracle's edge values, 1e-30, the first-order one is below 1e-14)."""
+    x1, x2 = np.array([1e-9, 0.0]), np.array([0.3, 1.0])
+    expected = x2 / (1e-8 * np.linalg.norm(x2))
+    ours, theirs = pair(x1)[0], pair(x1)[1]
+    grads(F.cosine_similarity(ours, lucid.tensor(x2), dim=0), [ours])
+    torch_grads(TF.cosine_similarity(theirs, torch.tensor(x2), dim=0), [theirs])
+    np.testing.assert_allclose(ours.grad, expected, rtol=1e-12)
+    assert not np.allclose(theirs.grad.numpy(), expected, rtol=1e-2)
+    assert "second order" in lucid.registry["nn.functional.cosine_similarity"].differences
+
+
 # --- atan2 ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("y, x", [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0), (1.0, 0.0), (0.0, -2.0)])
@@ -479,6 +518,16 @@ def test_unary_second_order_at_edge_values(name, x):
     """elu's family at 0 and softplus at its threshold: the slope of one side, and a second
     derivative of 0 (PyTorch's strict `x < 0` mask); mish's NaN where e^x overflows."""
     check_second(*UNARY[name], x)
+
+
+@pytest.mark.parametrize("dtype", (np.float32, np.float64))
+def test_gelu_at_inf_is_inf_where_pytorchs_vectorized_float32_kernel_gives_nan(dtype):
+    """gelu's declared "float32 values" difference: PyTorch's gelu(inf) is inf in float64 and for a
+    single float32 value, NaN from its vectorized float32 kernel (two values or more); Lucid's is inf."""
+    x = np.array([0.0, inf], dtype=dtype)
+    assert F.gelu(lucid.tensor(x)).data[1] == inf
+    assert TF.gelu(torch.tensor(x[1:])).item() == inf
+    assert math.isnan(TF.gelu(torch.tensor(x))[1].item()) == (dtype == np.float32)
 
 
 def test_relu_backward_gives_exact_zeros_against_infinite_gradients():
