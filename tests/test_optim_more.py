@@ -11,6 +11,7 @@ import pytest
 import lucid
 from lucid import nn, optim
 from lucid.errors import LucidError
+from lucid.optim import lr_scheduler
 
 STEPS = 20
 RTOL = 1e-10
@@ -187,3 +188,249 @@ def test_a_loaded_state_dict_is_checked():
     saved["param_groups"][0]["lr_decay"] = -0.5
     with pytest.raises(LucidError, match="invalid lr_decay -0.5 in parameter group 0 of the state dict"):
         opt.load_state_dict(saved)
+
+
+# schedulers ------------------------------------------------------------------------------------
+
+def sgd_pair(torch, groups=1, **settings):
+    """A Lucid and a PyTorch SGD over the same number of parameter groups (lrs 0.1, 0.2, ...)."""
+    settings = {"lr": 0.1, "momentum": 0.9, **settings}
+
+    def groups_of(parameter):
+        return [{"params": [parameter(np.ones(1))], "lr": 0.1 * (i + 1)} for i in range(groups)]
+
+    return (optim.SGD(groups_of(nn.Parameter), **settings),
+            torch.optim.SGD(groups_of(lambda a: torch.nn.Parameter(torch.from_numpy(a))), **settings))
+
+
+def assert_same_settings(ours, theirs, epoch):
+    for g, h in zip(ours.param_groups, theirs.param_groups):
+        for key in ("lr", "momentum", "betas"):
+            if key in h:
+                np.testing.assert_allclose(g[key], h[key], rtol=1e-12, atol=1e-15, err_msg=f"{key} at epoch {epoch}")
+
+
+def compare_schedules(torch, make, epochs=30, pair=sgd_pair, metrics=None):
+    """Step a Lucid and a PyTorch scheduler `epochs` times (with `metrics`, if given: the values
+    ReduceLROnPlateau reads); the lrs (and momenta) must agree after every step."""
+    ours, theirs = pair(torch)
+    scheduler_ours, scheduler_theirs = make(lr_scheduler, ours), make(torch.optim.lr_scheduler, theirs)
+    assert_same_settings(ours, theirs, 0)
+    for epoch in range(1, epochs + 1):
+        ours.step(), theirs.step()
+        args = () if metrics is None else (metrics[epoch - 1],)
+        scheduler_ours.step(*args), scheduler_theirs.step(*args)
+        assert_same_settings(ours, theirs, epoch)
+        np.testing.assert_allclose(scheduler_ours.get_last_lr(), scheduler_theirs.get_last_lr(), rtol=1e-12)
+    return scheduler_ours, scheduler_theirs
+
+
+SCHEDULES = {
+    "MultiStepLR": lambda s, opt: s.MultiStepLR(opt, milestones=[3, 7, 7, 12], gamma=0.5),
+    "MultiStepLR unsorted": lambda s, opt: s.MultiStepLR(opt, milestones=[10, 2], gamma=0.3),
+    "ExponentialLR": lambda s, opt: s.ExponentialLR(opt, gamma=0.9),
+    "LinearLR warm-up": lambda s, opt: s.LinearLR(opt),
+    "LinearLR decay": lambda s, opt: s.LinearLR(opt, start_factor=1.0, end_factor=0.05, total_iters=12),
+    "CosineAnnealingWarmRestarts": lambda s, opt: s.CosineAnnealingWarmRestarts(opt, T_0=4),
+    "CosineAnnealingWarmRestarts T_mult": lambda s, opt: s.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2,
+                                                                                       eta_min=0.01),
+    "OneCycleLR": lambda s, opt: s.OneCycleLR(opt, max_lr=1.0, total_steps=30),
+    "OneCycleLR three phases, linear": lambda s, opt: s.OneCycleLR(
+        opt, max_lr=[0.5, 2.0], epochs=7, steps_per_epoch=5, pct_start=0.4, anneal_strategy="linear",
+        three_phase=True, base_momentum=0.7, max_momentum=0.9, div_factor=10.0, final_div_factor=100.0),
+    "SequentialLR warm-up then exponential": lambda s, opt: s.SequentialLR(
+        opt, [s.LinearLR(opt, start_factor=0.1, total_iters=4), s.ExponentialLR(opt, gamma=0.8)], milestones=[4]),
+    "SequentialLR of three": lambda s, opt: s.SequentialLR(
+        opt, [s.ExponentialLR(opt, gamma=0.5), s.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2),
+              s.MultiStepLR(opt, milestones=[2, 4])], milestones=[3, 14]),
+}
+
+
+@pytest.mark.parametrize("case", SCHEDULES)
+def test_scheduler_matches_pytorch(torch, case):
+    compare_schedules(torch, SCHEDULES[case], pair=lambda torch: sgd_pair(torch, groups=2))
+
+
+def adam_pair(torch):
+    return optim.Adam([nn.Parameter(np.ones(1))]), torch.optim.Adam([torch.nn.Parameter(torch.ones(1))])
+
+
+def test_one_cycle_cycles_adams_beta1_like_pytorch(torch):
+    compare_schedules(torch, lambda s, opt: s.OneCycleLR(opt, max_lr=0.01, total_steps=25, pct_start=0.2),
+                      epochs=25, pair=adam_pair)
+
+
+def test_one_cycle_without_momentum_and_its_last_step_like_pytorch(torch):
+    def pair(torch):
+        return optim.Adagrad([nn.Parameter(np.ones(1))]), torch.optim.Adagrad([torch.nn.Parameter(torch.ones(1))])
+
+    ours, theirs = compare_schedules(
+        torch, lambda s, opt: s.OneCycleLR(opt, max_lr=0.3, total_steps=10, cycle_momentum=False), epochs=10,
+        pair=pair)
+    with pytest.raises(LucidError, match="tried to step 11 times; the cycle has total_steps=10"):
+        ours.step()
+    with pytest.raises(ValueError, match="Tried to step 11 times"):
+        theirs.step()
+
+
+PLATEAU_METRICS = [1.0, 0.9, 0.95, 0.9, 0.91, 0.92, 0.8, 0.8, 0.81, 0.9, 0.7, 0.71, 0.7, 0.72, 0.73, 0.74,
+                   0.6, 0.65, 0.66, 0.67, 0.68, 0.69, 0.5, 0.55, 0.56, 0.57, 0.58, 0.59, 0.6, 0.61]
+
+
+@pytest.mark.parametrize("settings", [
+    dict(patience=2),
+    dict(patience=1, factor=0.5, cooldown=2, min_lr=[0.01, 0.05]),
+    dict(mode="max", patience=0, threshold=0.1, threshold_mode="abs", factor=0.3, min_lr=1e-3),
+    dict(patience=0, threshold=0.05, eps=0.02, factor=0.7),
+], ids=str)
+def test_reduce_lr_on_plateau_matches_pytorch(torch, settings):
+    compare_schedules(torch, lambda s, opt: s.ReduceLROnPlateau(opt, **settings),
+                      pair=lambda torch: sgd_pair(torch, groups=2), metrics=PLATEAU_METRICS)
+
+
+def test_reduce_lr_on_plateau_takes_a_tensor_metric():
+    opt = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0)
+    scheduler = lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    scheduler.step(lucid.tensor(2.0))
+    scheduler.step(lucid.tensor(3.0))
+    assert scheduler.best == 2.0 and opt.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+def test_warm_restarts_at_fractional_epochs_like_pytorch(torch):
+    """step(epoch + batch / batches), then plain step()s that go on from the last fractional epoch."""
+    ours, theirs = sgd_pair(torch)
+    a = lr_scheduler.CosineAnnealingWarmRestarts(ours, T_0=2, T_mult=3, eta_min=0.001)
+    b = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(theirs, T_0=2, T_mult=3, eta_min=0.001)
+    for epoch in range(7):
+        for batch in range(4):
+            ours.step(), theirs.step()
+            a.step(epoch + batch / 4), b.step(epoch + batch / 4)
+            assert_same_settings(ours, theirs, epoch + batch / 4)
+    a.step(2.5), b.step(2.5)
+    for epoch in range(5):
+        a.step(), b.step()
+        assert_same_settings(ours, theirs, 3.5 + epoch)
+
+
+@pytest.mark.parametrize("case", ["ExponentialLR", "OneCycleLR", "SequentialLR of three",
+                                  "CosineAnnealingWarmRestarts T_mult"])
+def test_training_with_a_schedule_matches_pytorch(torch, case):
+    """The schedulers drive real training: losses, lrs and weights agree with PyTorch's."""
+    train_both(torch, lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5),
+               lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.5),
+               schedule=lambda a, b: (SCHEDULES[case](lr_scheduler, a), SCHEDULES[case](torch.optim.lr_scheduler, b)))
+
+
+def lucid_schedules(opt):
+    """One of each new scheduler on `opt`, by name."""
+    return {
+        "MultiStepLR": lambda: SCHEDULES["MultiStepLR"](lr_scheduler, opt),
+        "LinearLR": lambda: SCHEDULES["LinearLR decay"](lr_scheduler, opt),
+        "CosineAnnealingWarmRestarts": lambda: SCHEDULES["CosineAnnealingWarmRestarts T_mult"](lr_scheduler, opt),
+        "OneCycleLR": lambda: SCHEDULES["OneCycleLR"](lr_scheduler, opt),
+        "SequentialLR": lambda: SCHEDULES["SequentialLR of three"](lr_scheduler, opt),
+        "ReduceLROnPlateau": lambda: lr_scheduler.ReduceLROnPlateau(opt, patience=1, cooldown=1),
+    }
+
+
+@pytest.mark.parametrize("name", ["MultiStepLR", "LinearLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
+                                  "SequentialLR", "ReduceLROnPlateau"])
+def test_scheduler_state_dict_resumes_the_same_schedule(tmp_path, name):
+    """Eight epochs, save optimizer and scheduler to a file, then eight more in fresh ones loaded
+    from it == sixteen epochs straight."""
+    def advance(opt, scheduler, epochs):
+        seen = []
+        for epoch in epochs:
+            opt.step()
+            scheduler.step(*([PLATEAU_METRICS[epoch]] if name == "ReduceLROnPlateau" else []))
+            seen.append([(g["lr"], g["momentum"]) for g in opt.param_groups])
+        return seen
+
+    def fresh():
+        opt = optim.SGD([nn.Parameter(np.ones(1))], lr=0.1, momentum=0.9)
+        return opt, lucid_schedules(opt)[name]()
+
+    straight = advance(*fresh(), range(16))
+    opt, scheduler = fresh()
+    advance(opt, scheduler, range(8))
+    lucid.save({"optimizer": opt.state_dict(), "scheduler": scheduler.state_dict()}, tmp_path / "checkpoint.npz")
+    saved = lucid.load(tmp_path / "checkpoint.npz")
+    opt, scheduler = fresh()
+    opt.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    assert advance(opt, scheduler, range(8, 16)) == straight[8:]
+
+
+def one_sgd():
+    return optim.SGD([nn.Parameter(np.ones(1))], lr=0.1, momentum=0.9)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[2, 3.5]), "milestones must be integers"),
+    (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[2], gamma=-0.5), "MultiStepLR: gamma must be"),
+    (lambda opt: lr_scheduler.ExponentialLR(opt, gamma=math.nan), "ExponentialLR: gamma must be"),
+    (lambda opt: lr_scheduler.LinearLR(opt, start_factor=0), r"start_factor must be in \(0, 1\]"),
+    (lambda opt: lr_scheduler.LinearLR(opt, end_factor=1.5), r"end_factor must be in \[0, 1\]"),
+    (lambda opt: lr_scheduler.LinearLR(opt, total_iters=0), "total_iters must be a positive integer"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=0), "T_0 must be a positive integer"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=1.5), "T_mult must be"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, eta_min=-1), "eta_min must be"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2).step(-1), "epoch must be a finite number"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1), "give either total_steps or both epochs"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=0), "total_steps must be a positive"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, epochs=2, steps_per_epoch=-1), "steps_per_epoch must"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, pct_start=1.5), "pct_start must be"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, pct_start=0.1), "leaves phase 1"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, anneal_strategy="exp"),
+     "anneal_strategy must be 'cos' or 'linear'"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=[0.1, 0.2], total_steps=10), "expected 1 values of max_lr"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=-0.1, total_steps=10), "max_lr must be a finite number"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, div_factor=0), "div_factor must be"),
+    (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, max_momentum=-0.9),
+     "OneCycleLR: invalid momentum -0.9 in parameter group 0"),
+    (lambda opt: lr_scheduler.OneCycleLR(optim.Adam(opt.param_groups[0]["params"]), max_lr=0.1, total_steps=10,
+                                         base_momentum=1.0), r"invalid betas \(1.0, 0.999\)"),
+    (lambda opt: lr_scheduler.OneCycleLR(optim.Adagrad(opt.param_groups[0]["params"]), max_lr=0.1,
+                                         total_steps=10), "Adagrad has neither"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, mode="lowest"), "mode must be 'min' or 'max'"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="pct"), "threshold_mode must be"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=1.0), "factor must be < 1"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=-0.1), "factor must be a finite number >= 0"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=-1), "patience must be an integer >= 0"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, cooldown=1.5), "cooldown must be an integer >= 0"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1, 0.2]), "expected 1 values of min_lr"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=-1e-3), "min_lr must be"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [], []), "at least one scheduler"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9)] * 2, []),
+     "expected 1 milestones for 2 schedulers"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9)] * 3, [5, 2]),
+     "milestones must be increasing integers"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ReduceLROnPlateau(opt)], []),
+     "needs a metric"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(one_sgd(), 0.9)], []),
+     "schedules another optimizer"),
+])
+def test_bad_scheduler_arguments_are_errors(make, message):
+    with pytest.raises(LucidError, match=message):
+        make(one_sgd())
+
+
+def test_a_scheduler_that_is_not_one_is_a_type_error():
+    opt = one_sgd()
+    with pytest.raises(TypeError, match="scheduler 0 is a SGD"):
+        lr_scheduler.SequentialLR(opt, [opt], [])
+    with pytest.raises(TypeError, match="expected a lucid.optim.Optimizer"):
+        lr_scheduler.ReduceLROnPlateau([nn.Parameter(np.ones(1))])
+
+
+def test_one_cycle_refuses_the_negative_lr_pytorch_extrapolates_to():
+    """PyTorch allows one step past the cycle's last, extrapolating its last phase: linearly, that
+    can go below zero (here at step 30), which Lucid refuses, as it refuses any negative lr."""
+    opt = optim.SGD([nn.Parameter(np.ones(1))], lr=0.1, momentum=0.9)
+    scheduler = lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=30, anneal_strategy="linear", three_phase=True,
+                                        pct_start=0.4, div_factor=10.0, final_div_factor=100.0)
+    for _ in range(29):
+        scheduler.step()
+    with pytest.raises(LucidError, match="epoch 30 gives parameter group 0 the learning rate -0.00"):
+        scheduler.step()
+    assert scheduler.last_epoch == 29 and opt.param_groups[0]["lr"] == pytest.approx(0.0005)
