@@ -1,7 +1,9 @@
 """Learning-rate schedules: after each epoch, `scheduler.step()` sets every group's lr.
 
 Each schedule is a closed-form function of the epoch count and the group's initial lr, so the lr
-at any epoch can be read off its formula (PyTorch computes the same values recursively).
+at any epoch can be read off its formula (PyTorch computes the same values recursively). Two are
+not schedules of the epoch: ReduceLROnPlateau follows a metric, and SequentialLR hands each epoch
+to one of its schedulers.
 """
 from __future__ import annotations
 
