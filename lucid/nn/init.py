@@ -44,7 +44,8 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         raise OpError(f"trunc_normal_: the bounds must be numbers with a < b, got a={a!r}, b={b!r}")
     from scipy.stats import truncnorm  # imported here: only this initialiser needs scipy.stats
     standard = truncnorm.rvs((a - mean) / std, (b - mean) / std, size=tensor.shape, random_state=generator())
-    # the bounds hold after rounding to a float32 tensor too: rounding never moves a value past a rounded bound
+    # np.clip only undoes the rounding of mean + std * x; the bounds then hold in a float32 tensor too,
+    # as rounding never moves a value past a rounded bound
     return tensor.copy_(np.clip(mean + std * standard, a, b))
 
 
