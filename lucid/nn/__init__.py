@@ -5,6 +5,7 @@ them with parameters and settings, as `torch.nn` does.
 """
 from . import functional
 from . import init
+from . import utils
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
                          Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, Embedding,
@@ -14,7 +15,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDi
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 
 __all__ = [
-    "functional", "init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+    "functional", "init", "utils", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
     "CELU", "ELU", "GELU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "LogSoftmax",
     "Mish", "ReLU", "ReLU6", "Sigmoid", "SiLU", "Softmax", "Softplus", "Softsign", "Tanh",
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Dropout", "Embedding",
