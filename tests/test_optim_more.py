@@ -83,6 +83,10 @@ OPTIMIZERS = {
     "RAdam rectified early": ("RAdam", dict(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1)),
     "RAdam decoupled": ("RAdam", dict(lr=0.01, betas=(0.5, 0.8), weight_decay=0.2, decoupled_weight_decay=True)),
     "RAdam maximize": ("RAdam", dict(lr=0.01, maximize=True, eps=1e-3)),
+    "SGD maximize": ("SGD", dict(lr=0.01, momentum=0.9, nesterov=True, maximize=True)),
+    "Adam maximize": ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1, maximize=True)),
+    "AdamW maximize": ("AdamW", dict(lr=0.01, maximize=True)),
+    "RMSprop maximize": ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, maximize=True)),
 }
 
 
@@ -152,8 +156,9 @@ def test_state_dict_survives_a_file(tmp_path):
 
 
 def test_maximize_climbs():
-    """maximize=True gives the step of the negated gradient, for every optimizer that takes it."""
-    for make in (optim.Adagrad, optim.Adamax, optim.NAdam, optim.RAdam):
+    """maximize=True gives the step of the negated gradient, for every optimizer (all take it)."""
+    for make in (optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad, optim.Adamax, optim.NAdam,
+                 optim.RAdam):
         up, down = nn.Parameter(np.zeros(3)), nn.Parameter(np.zeros(3))
         grad = np.array([1.0, -2.0, 0.5])
         up.grad, down.grad = lucid.tensor(grad), lucid.tensor(-grad)
