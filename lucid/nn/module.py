@@ -109,27 +109,39 @@ class Module:
                 return
         object.__delattr__(self, name)
 
+    def _check_name(self, name: Any, kind: str, store: Mapping[str, Any]) -> None:
+        """A name to register: a non-empty string without dots (the state dict joins names with
+        dots), and not already an attribute of another kind (PyTorch's rules)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: a {kind} name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise OpError(f"{type(self).__name__}: {kind} name {name!r} must be non-empty and contain no '.' "
+                          f"(state dict keys join the names of nested modules with dots)")
+        if name not in store and hasattr(self, name):
+            raise OpError(f"{type(self).__name__}: can't register the {kind} {name!r}: the module already has an "
+                          f"attribute of that name")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register `param` (or None: a declared but absent parameter, like a missing bias)."""
+        self._check_name(name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} "
                             f"(a Parameter or None is required)")
-        self.__dict__.pop(name, None)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """A tensor that belongs to the module's state but is not learned (BatchNorm's running mean).
         Non-persistent buffers are left out of the state dict."""
+        self._check_name(name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign {type(tensor).__name__} as buffer {name!r} (a Tensor or None is required)")
-        self.__dict__.pop(name, None)
         self._buffers[name] = tensor
         (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        self._check_name(name, "module", self._modules)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module")
-        self.__dict__.pop(name, None)
         self._modules[name] = module
 
     # walking the tree -------------------------------------------------------------------------
@@ -399,6 +411,107 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple[str, Module]]:
         return self._modules.items()
+
+
+def _as_parameter(value: Any, container: str) -> Parameter:
+    """A Parameter as is; a plain Tensor made one (as PyTorch's containers do)."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{container}: expected a Parameter or Tensor, got {type(value).__name__}")
+
+
+def _parameter_line(name: str, param: Parameter) -> str:
+    return f"({name}): Parameter containing: [lucid.{param.dtype} of size {'x'.join(map(str, param.shape))}]"
+
+
+class ParameterList(Module):
+    """A list of parameters that the parent module sees (registered as "0", "1", ...), for a
+    number of weights known only at run time. Plain Tensors put in become Parameters."""
+
+    def __init__(self, values: Iterable[Tensor] | None = None):
+        super().__init__()
+        for value in values or ():
+            self.append(value)
+
+    def __getitem__(self, index: int | slice) -> Parameter | ParameterList:
+        items = list(self._parameters.values())
+        if isinstance(index, slice):
+            return ParameterList(items[index])
+        return items[_index(index, len(items), "ParameterList")]
+
+    def __setitem__(self, index: int, value: Tensor) -> None:
+        self.register_parameter(str(_index(index, len(self), "ParameterList")), _as_parameter(value, "ParameterList"))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def append(self, value: Tensor) -> ParameterList:
+        self.register_parameter(str(len(self)), _as_parameter(value, "ParameterList"))
+        return self
+
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(_parameter_line(name, p) for name, p in self._parameters.items())
+
+
+class ParameterDict(Module):
+    """A dict of parameters that the parent module sees, under their keys, in insertion order.
+    Plain Tensors put in become Parameters."""
+
+    def __init__(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Tensor) -> None:
+        self.register_parameter(key, _as_parameter(value, "ParameterDict"))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self) -> Iterable[str]:
+        return self._parameters.keys()
+
+    def values(self) -> Iterable[Parameter]:
+        return self._parameters.values()
+
+    def items(self) -> Iterable[tuple[str, Parameter]]:
+        return self._parameters.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str) -> Parameter:
+        return self._parameters.pop(key)
+
+    def update(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]) -> None:
+        """Add or replace parameters from a mapping or from (key, value) pairs, in their order."""
+        for key, value in (parameters.items() if isinstance(parameters, Mapping) else parameters):
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return "\n".join(_parameter_line(name, p) for name, p in self._parameters.items())
 
 
 def _index(index: int, length: int, container: str) -> int:

@@ -1,4 +1,5 @@
-"""The update rules: SGD, Adam, AdamW, RMSprop, each exactly as PyTorch computes it.
+"""The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, each exactly as
+PyTorch computes it.
 
 Each rule is written on NumPy arrays, in PyTorch's order of operations (its `lerp`, `addcmul`
 and `addcdiv` spelled out), so that float64 training matches PyTorch's to rounding error.
@@ -25,11 +26,11 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise OpError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         if group["weight_decay"]:
@@ -58,9 +59,9 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad))
+                                      amsgrad=amsgrad, maximize=maximize))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -90,8 +91,8 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
 
 class RMSprop(Optimizer):
@@ -104,9 +105,10 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 maximize: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+                                      centered=centered, maximize=maximize))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         alpha, momentum = group["alpha"], group["momentum"]
@@ -137,3 +139,135 @@ class RMSprop(Optimizer):
         else:
             param -= group["lr"] * grad / avg
 
+
+
+class Adagrad(Optimizer):
+    """Adagrad: each weight's steps shrink with the sum of all its squared gradients so far.
+
+        g = grad + weight_decay * param
+        sum = sum + g * g                       (sum starts at initial_accumulator_value)
+        param = param - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize))
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        if not state:
+            state.update(step=0, sum=np.full_like(param, group["initial_accumulator_value"]))
+        state["step"] += 1
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param
+        decayed_lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        square_sum = state["sum"]
+        square_sum += grad * grad
+        param -= decayed_lr * grad / (np.sqrt(square_sum) + group["eps"])
+
+
+class Adamax(Optimizer):
+    """Adamax: Adam with the root-mean-square of the gradient replaced by a decaying maximum of |g|.
+
+        m = m + (1 - beta1) * (g - m);   u = max(beta2 * u, |g| + eps)
+        param = param - lr / (1 - beta1**t) * m / u
+    """
+
+    def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        (beta1, beta2), eps = group["betas"], group["eps"]
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(param), exp_inf=np.zeros_like(param))
+        state["step"] += 1
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param
+        m, u = state["exp_avg"], state["exp_inf"]
+        m += (1 - beta1) * (grad - m)
+        u *= beta2
+        np.maximum(u, np.abs(grad) + eps, out=u)
+        param -= group["lr"] / (1 - beta1 ** state["step"]) * m / u
+
+
+class NAdam(Optimizer):
+    """NAdam: Adam with Nesterov momentum, the momentum coefficient warming up over the steps.
+
+        mu_t = beta1 * (1 - 0.96**(t * momentum_decay) / 2);   prod_t = mu_1 * ... * mu_t
+        m, v as in Adam;   denom = sqrt(v / (1 - beta2**t)) + eps
+        param = param - lr * (1 - mu_t) / (1 - prod_t) * g / denom
+                      - lr * mu_{t+1} / (1 - prod_t * mu_{t+1}) * m / denom
+
+    `decoupled_weight_decay` decays the weights as AdamW does instead of adding to the gradient.
+    """
+
+    def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        if not state:
+            state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
+        state["step"] += 1
+        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        if weight_decay and group["decoupled_weight_decay"]:
+            param *= 1 - lr * weight_decay
+        elif weight_decay:
+            grad = grad + weight_decay * param
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
+        mu_product = state["mu_product"] = state["mu_product"] * mu
+        m += (1 - beta1) * (grad - m)
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        denom = np.sqrt(v / (1 - beta2 ** step)) + group["eps"]
+        param -= lr * (1.0 - mu) / (1.0 - mu_product) * grad / denom
+        param -= lr * mu_next / (1.0 - mu_product * mu_next) * m / denom
+
+
+class RAdam(Optimizer):
+    """RAdam: Adam whose adaptive step is rectified by the variance of v's estimate, and left out
+    (plain momentum SGD) while that variance is intractable, in the first steps.
+
+        rho_inf = 2 / (1 - beta2) - 1;   rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)
+        m_hat = m / (1 - beta1**t)
+        rho_t > 5:  param = param - m_hat * lr * sqrt(1 - beta2**t) / (sqrt(v) + eps) * r_t
+                    with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+        otherwise:  param = param - m_hat * lr
+
+    `decoupled_weight_decay` decays the weights as AdamW does instead of adding to the gradient.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
+        state["step"] += 1
+        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        if weight_decay and group["decoupled_weight_decay"]:
+            param *= 1 - lr * weight_decay
+        elif weight_decay:
+            grad = grad + weight_decay * param
+        m += (1 - beta1) * (grad - m)
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        bias_correction2 = 1 - beta2 ** step
+        m_hat = m / (1 - beta1 ** step)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
+        if rho_t > 5.0:
+            rectification = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            param -= m_hat * lr * (bias_correction2 ** 0.5 / (np.sqrt(v) + group["eps"])) * rectification
+        else:
+            param -= m_hat * lr

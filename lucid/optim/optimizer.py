@@ -69,7 +69,8 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient. `closure` re-evaluates the model and returns
-        the loss (the PyTorch protocol; needed by optimizers that evaluate several times)."""
+        the loss (the PyTorch protocol; needed by optimizers that evaluate several times). A group
+        with `maximize` set gets its gradients negated, so its update climbs the objective."""
         loss = None
         if closure is not None:
             with enable_grad():
@@ -77,7 +78,8 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                    grad = -p.grad.data if group.get("maximize") else p.grad.data  # climb instead of descend
+                    self.update(p.data, grad, self.state.setdefault(p, {}), group)
                     increment_version(p)  # a graph that saved p before this step can no longer use it
         return loss
 
@@ -195,6 +197,9 @@ HYPERPARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "weight_decay": (_finite_at_least_zero, "a finite number >= 0"),
     "eps": (_finite_at_least_zero, "a finite number >= 0"),
     "alpha": (_finite_at_least_zero, "a finite number >= 0"),
+    "lr_decay": (_finite_at_least_zero, "a finite number >= 0"),
+    "initial_accumulator_value": (_finite_at_least_zero, "a finite number >= 0"),
+    "momentum_decay": (_finite_at_least_zero, "a finite number >= 0"),
     "betas": (lambda v: isinstance(v, (tuple, list)) and len(v) == 2
               and all(_finite_at_least_zero(b) and b < 1 for b in v), "a pair of numbers in [0, 1)"),
 }
