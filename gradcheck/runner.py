@@ -126,7 +126,8 @@ def derivative_inputs(op: Op, dtype: str, order: int, tol: Tolerance | None = No
     a plugin's strategy), kept far enough from its kinks for finite differences in `dtype`."""
     tol = tol or tolerance_for(op, dtype, None, None)
     eps = float(np.finfo(dtype).eps)
-    return inputs_for(op, custom_strategy(op), kink_margin(eps, tol.atol, order), scales_for(eps), stratum)
+    return inputs_for(op, custom_strategy(op), kink_margin(eps, tol.atol, order), scales_for(eps, order),
+                      stratum)
 
 
 def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: int = 100, seed: int | None = None,

@@ -278,12 +278,12 @@ def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = (),
     return st.composite(lambda draw: draw_values(draw, arg, shape, kinks, margin))()
 
 
-def scales_for(eps: float) -> tuple[float, ...]:
+def scales_for(eps: float, order: int = 1) -> tuple[float, ...]:
     """The SCALES a check with rounding `eps` draws: those whose values, down to the margin next
-    to a bound, stay large against the rounding (eps / value < 1e-3). A formula that divides by
-    such a value (a mean by its total class weight) multiplies its rounding by as much: float32
-    stops at x0.01."""
-    return tuple(s for s in SCALES if eps / (DOMAIN_MARGIN * WINDOW * s) < 1e-3)
+    to a bound, stay large against the rounding (eps / value**order < 1e-3). A formula that divides
+    by such a value (a mean by its total class weight) multiplies its rounding by as much, and its
+    derivative by as much again: float32 stops at x0.01, and at x1 for second derivatives."""
+    return tuple(s for s in SCALES if eps / (DOMAIN_MARGIN * WINDOW * s) ** order < 1e-3)
 
 
 def draw_scale(draw: Callable, scales: Sequence[float] = SCALES) -> float:
