@@ -170,8 +170,10 @@ def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: i
 
 
 def _fail_if_vacuous(report: OpReport, state: _Run, where: str) -> None:
-    """A check that rejected most of its samples checked nothing: that is a failure, not a pass."""
-    if report.status == "passed" and (state.vacuous or state.rejected > VACUOUS * (state.examples + state.rejected)):
+    """A check that rejected most of its samples checked nothing: that is a failure, not a pass.
+    (The samples of a stratum that were all rejected do not count: that option cannot be checked.)"""
+    judged = state.rejected - state.unjudged
+    if report.status == "passed" and (state.vacuous or judged > VACUOUS * (state.examples + judged)):
         report.status = "failed"
         report.reason = f"vacuous: {state.rejected} of {state.examples + state.rejected} samples were at {where} " \
                         f"and rejected"
@@ -197,6 +199,7 @@ class _Run:
 
     def __init__(self) -> None:
         self.examples = self.rejected = 0
+        self.unjudged = 0  # the rejected samples of strata whose samples were all rejected
         self.errors = Errors()
         self.last: tuple | None = None  # the latest input, described only if it fails
         self.failed = self.vacuous = False
@@ -224,11 +227,13 @@ def _fuzz(report: OpReport, strategy: Callable[[Stratum | None], st.SearchStrate
     no_shrinking: dict[str, Any] = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
     for stratum, examples, run_seed in runs_of(strata, max_examples, seed):
         test = _hypothesis_test(strategy(stratum), dtype, state, check)
+        rejected_before = state.rejected
         run = settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck),
                        report_multiple_bugs=False, print_blob=True, database=None, **no_shrinking)(test)
         try:
             hypothesis_seed(run_seed)(run)()
-        except Unsatisfiable:  # every call of this stratum rejected: the counts say whether that is vacuous
+        except Unsatisfiable:  # every sample of this stratum rejected
+            state.unjudged += state.rejected - rejected_before
             continue
         except Failure as failure:
             _failed(report, failure, state)
