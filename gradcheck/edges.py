@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from lucid import Arg, Op
 
-from .strategies import Case, _bytes, _integers, arg_of, inputs_for, kinks_of
+from .strategies import Case, Stratum, _bytes, _integers, arg_of, inputs_for, kinks_of
 
 #: Special values tried in every domain that holds them (the bounds and kinks are added per op).
 SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
@@ -67,9 +67,9 @@ def emptied(shapes: Sequence[tuple[int, ...]], position: int) -> list[tuple[int,
             else s for s in shapes]
 
 
-def edge_cases_for(op: Op) -> st.SearchStrategy[Case]:
-    """A call of `op` at the edges of its domain (see the module docstring)."""
-    interior = inputs_for(op, margin=0.0)
+def edge_cases_for(op: Op, stratum: Stratum | None = None) -> st.SearchStrategy[Case]:
+    """A call of `op` (of `stratum`, if given) at the edges of its domain (see the module docstring)."""
+    interior = inputs_for(op, margin=0.0, stratum=stratum)
     return st.composite(lambda draw: draw_edge_case(draw, op, draw(interior)))()
 
 

@@ -22,6 +22,7 @@ drawn input: if never, it is likely equivalent (or differs only where nothing is
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -34,12 +35,14 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 
 from lucid import Op
 
 from .oracle import differentiable, lucid_library, run
 from .report import MutantOutcome, OpReport
-from .runner import _resolve, check_op, derivative_inputs
+from .runner import _resolve, check_op, custom_strategy, derivative_inputs, runs_of
+from .strategies import strata_for
 
 # --- mutants of the source -------------------------------------------------------------------------
 
@@ -208,14 +211,10 @@ def _same(a: np.ndarray | None, b: np.ndarray | None, shape: tuple[int, ...]) ->
 
 def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype: str) -> bool:
     """Whether the mutant's gradient differs from the rule's on any input drawn as the check
-    draws them (same seed), for a random cotangent."""
+    draws them (the same strata and seeds), for a random cotangent."""
     found = []
-    strategy = derivative_inputs(op, dtype, order)
 
-    @settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @hypothesis_seed(seed)
-    @given(st.data())
-    def compare(data: st.DataObject) -> None:
+    def compare(data: st.DataObject, strategy: st.SearchStrategy) -> None:
         case = data.draw(strategy)
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
         arrays: list[Any] = list(case.inputs)  # None for optional inputs left out
@@ -228,7 +227,11 @@ def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype
                 _same(a, b, arrays[i].shape) for i, a, b in zip(wrt, ours.grads or (), theirs.grads or ())):
             found.append(True)
 
-    compare()
+    for stratum, examples, run_seed in runs_of(strata_for(op, custom_strategy(op)), max_examples, seed):
+        test = given(data=st.data(), strategy=st.just(derivative_inputs(op, dtype, order, stratum=stratum)))(compare)
+        with contextlib.suppress(Unsatisfiable):  # as in the check: a stratum whose calls were all rejected
+            settings(max_examples=examples, deadline=None, database=None,
+                     suppress_health_check=list(HealthCheck))(hypothesis_seed(run_seed)(test))()
     return bool(found)
 
 

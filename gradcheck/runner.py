@@ -30,7 +30,7 @@ from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
 from .edges import edge_cases_for
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import Case, describe, inputs_for, kink_margin, scales_for
+from .strategies import Case, Stratum, describe, inputs_for, kink_margin, scales_for, share_budget, strata_for
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
@@ -99,27 +99,35 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
     report.reproduce = reproduce_line(name, report.plugin is not None, seed, max_examples, order, mode, dtype)
     try:
         tol = tolerance_for(op, dtype, atol, rtol)
-        strategy = derivative_inputs(op, dtype, order, tol)
+        derivative_inputs(op, dtype, order, tol)  # what is wrong in the metadata shows here, as a set-up error
+        strata = strata_for(op, custom_strategy(op))
     except KeyboardInterrupt:
         raise
     except BaseException as error:
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start
         return report
-    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed, lambda arrays, case, rng:
+    state = _fuzz(report, lambda stratum: derivative_inputs(op, dtype, order, tol, stratum), strata, DTYPES[dtype],
+                  max_examples, seed, lambda arrays, case, rng:
                   check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng), shrink)
     _fail_if_vacuous(report, state, "non-differentiable points")
     report.duration = time.perf_counter() - start
     return report
 
 
-def derivative_inputs(op: Op, dtype: str, order: int, tol: Tolerance | None = None) -> st.SearchStrategy[Case]:
-    """The inputs the derivative check draws for op: from its metadata (or a plugin's strategy),
-    kept far enough from its kinks for finite differences in `dtype`."""
+def custom_strategy(op: Op) -> st.SearchStrategy | None:
+    """A plugin's strategy for op's calls (`lucid_gradcheck_strategy`), if one gives it."""
+    return plugins.hook().lucid_gradcheck_strategy(op=op)
+
+
+def derivative_inputs(op: Op, dtype: str, order: int, tol: Tolerance | None = None,
+                      stratum: Stratum | None = None) -> st.SearchStrategy[Case]:
+    """The inputs the derivative check draws for op (in `stratum`, if given): from its metadata (or
+    a plugin's strategy), kept far enough from its kinks for finite differences in `dtype`."""
     tol = tol or tolerance_for(op, dtype, None, None)
-    custom = plugins.hook().lucid_gradcheck_strategy(op=op)
     eps = float(np.finfo(dtype).eps)
-    return inputs_for(op, custom, kink_margin(eps, tol.atol, order), scales_for(eps))
+    return inputs_for(op, custom_strategy(op), kink_margin(eps, tol.atol, order), scales_for(eps, order),
+                      stratum)
 
 
 def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: int = 100, seed: int | None = None,
@@ -152,8 +160,9 @@ def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: i
         seed = random.SystemRandom().randrange(2**32)
     report.reproduce = reproduce_line(name, report.plugin is not None, seed, max_examples, order, "auto", dtype,
                                       oracle)
-    strategy = inputs_for(op) if "edges" in op.differences else edge_cases_for(op)
-    state = _fuzz(report, strategy, DTYPES[dtype], max_examples, seed,
+    edges = "edges" not in op.differences
+    state = _fuzz(report, lambda stratum: edge_cases_for(op, stratum) if edges else inputs_for(op, stratum=stratum),
+                  strata_for(op), DTYPES[dtype], max_examples, seed,
                   lambda arrays, case, rng: oracles.check_example(op, case, oracle, order, DTYPES[dtype], rng))
     _fail_if_vacuous(report, state, "inputs that the oracle refuses too")
     report.duration = time.perf_counter() - start
@@ -161,8 +170,10 @@ def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: i
 
 
 def _fail_if_vacuous(report: OpReport, state: _Run, where: str) -> None:
-    """A check that rejected most of its samples checked nothing: that is a failure, not a pass."""
-    if report.status == "passed" and (state.vacuous or state.rejected > VACUOUS * (state.examples + state.rejected)):
+    """A check that rejected most of its samples checked nothing: that is a failure, not a pass.
+    (The samples of a stratum that were all rejected do not count: that option cannot be checked.)"""
+    judged = state.rejected - state.unjudged
+    if report.status == "passed" and (state.vacuous or judged > VACUOUS * (state.examples + judged)):
         report.status = "failed"
         report.reason = f"vacuous: {state.rejected} of {state.examples + state.rejected} samples were at {where} " \
                         f"and rejected"
@@ -188,34 +199,54 @@ class _Run:
 
     def __init__(self) -> None:
         self.examples = self.rejected = 0
+        self.unjudged = 0  # the rejected samples of strata whose samples were all rejected
         self.errors = Errors()
         self.last: tuple | None = None  # the latest input, described only if it fails
         self.failed = self.vacuous = False
 
 
-def _fuzz(report: OpReport, strategy: st.SearchStrategy, dtype: Any, max_examples: int, seed: int,
-          check: Callable[[list, Case, np.random.Generator], Errors], shrink: bool = True) -> _Run:
-    """Run `check` on inputs drawn from `strategy` until it fails (hypothesis then shrinks the input)
-    or max_examples pass, and put the outcome in `report`: any kind of check runs through here."""
+def runs_of(strata: Sequence[Stratum], max_examples: int, seed: int) -> list[tuple[Stratum | None, int, int]]:
+    """(stratum, examples, seed) of each hypothesis run of a check: one run of every example where
+    drawing a call makes no choice, else one run per stratum, sharing the examples (`share_budget`),
+    each seeded apart. Where they cannot all have one, the seed says which strata go first."""
+    if not strata:
+        return [(None, max_examples, seed)]
+    start = seed % len(strata)
+    order = list(range(start, len(strata))) + list(range(start))
+    seeds = np.random.SeedSequence(seed).generate_state(len(strata))
+    return [(strata[i], n, int(seeds[i])) for i, n in zip(order, share_budget(max_examples, len(strata))) if n]
+
+
+def _fuzz(report: OpReport, strategy: Callable[[Stratum | None], st.SearchStrategy], strata: Sequence[Stratum],
+          dtype: Any, max_examples: int, seed: int, check: Callable[[list, Case, np.random.Generator], Errors],
+          shrink: bool = True) -> _Run:
+    """Run `check` on inputs drawn from `strategy`, stratum by stratum (`runs_of`), until it fails
+    (hypothesis then shrinks the input) or every example passes, and put the outcome in `report`:
+    any kind of check runs through here."""
     state = _Run()
-    test = _hypothesis_test(strategy, dtype, state, check)
     no_shrinking: dict[str, Any] = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
-    run = settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck),
-                   report_multiple_bugs=False, print_blob=True, database=None, **no_shrinking)(test)
-    run = hypothesis_seed(seed)(run)
-    try:
-        run()
-    except Unsatisfiable:
-        state.vacuous = True
-    except Failure as failure:
-        _failed(report, failure, state)
-        report.reason = failure.reason
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:  # the op's metadata or sample() (a SystemExit too), or the harness itself
-        _failed(report, None, state, error)
-        report.status = "error"
-        report.reason = f"{describe_error(error)} (while drawing or checking an input)"
+    for stratum, examples, run_seed in runs_of(strata, max_examples, seed):
+        test = _hypothesis_test(strategy(stratum), dtype, state, check)
+        rejected_before = state.rejected
+        run = settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck),
+                       report_multiple_bugs=False, print_blob=True, database=None, **no_shrinking)(test)
+        try:
+            hypothesis_seed(run_seed)(run)()
+        except Unsatisfiable:  # every sample of this stratum rejected
+            state.unjudged += state.rejected - rejected_before
+            continue
+        except Failure as failure:
+            _failed(report, failure, state)
+            report.reason = failure.reason
+            break
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # the op's metadata or sample() (a SystemExit too), or the harness itself
+            _failed(report, None, state, error)
+            report.status = "error"
+            report.reason = f"{describe_error(error)} (while drawing or checking an input)"
+            break
+    state.vacuous = state.examples == 0
     report.examples, report.rejected = state.examples, state.rejected
     report.max_abs_error, report.max_rel_error = state.errors.abs, state.errors.rel
     return state

@@ -16,17 +16,23 @@ What makes a drawn input *meaningful* for a gradient check, and not merely valid
 - "spd" and "invertible" inputs are built well-conditioned, so that a tiny perturbation keeps
   them valid;
 - every shape relation the op declares (broadcasting, a gufunc signature, or its own `sample`)
-  and every choice of every param is drawn, so hypothesis explores them and shrinks failures.
+  and every choice of every param is drawn, so hypothesis explores them and shrinks failures;
+- every option of every choice gets its share of the examples: a `Stratum` pins one option of one
+  choice (a param's, or one `draw.choice` call of the op's `sample`), and the runner gives each
+  stratum that `strata_for` finds its own run of examples (`share_budget`).
 """
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -52,6 +58,8 @@ KINK_MARGIN = 0.01
 GOLDEN = 0.6180339887498949
 MAX_SIDE = 4
 MAX_DIMS = 3
+#: How many calls `strata_for` draws to find an op's choices and their options.
+SURVEY = 20
 
 
 @dataclass
@@ -115,18 +123,48 @@ def _shapes(min_dims: int, max_dims: int, min_side: int, max_side: int) -> st.Se
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
+@dataclass(frozen=True)
+class Stratum:
+    """The examples that take option number `option` of one choice: a param's (`site` is its name)
+    or one `draw.choice` call of the op's `sample` (`site` is where it is in the code). `name` says
+    which, for people."""
+
+    site: Hashable
+    option: int
+    name: str = field(default="", compare=False)
+
+
 class HypothesisDraw:
     """`lucid.Draw` on top of hypothesis's `data.draw`, so an op's `sample` replays and shrinks.
-    (Strategies are built once and cached: building one costs more than drawing from it.)"""
+    (Strategies are built once and cached: building one costs more than drawing from it.)
 
-    def __init__(self, draw: Callable[[st.SearchStrategy], Any]):
+    Within a `stratum` the pinned choice takes its pinned option, drawing nothing (an example that
+    offers fewer options there is rejected); `seen` collects every choice made and its count of
+    options, for `strata_for`."""
+
+    def __init__(self, draw: Callable[[st.SearchStrategy], Any], stratum: Stratum | None = None,
+                 seen: dict[Hashable, tuple[str, int]] | None = None):
         self.draw = draw
+        self.stratum = stratum
+        self.seen = seen
+        self.pinned = False  # whether the stratum's choice was made
 
     def integer(self, low: int, high: int) -> int:
         return self.draw(_integers(low, high))
 
-    def choice(self, options: Sequence[Any]) -> Any:
+    def choice(self, options: Sequence[Any], site: Hashable = None, name: str = "") -> Any:
+        """One of `options`. A choice of the op's `sample` is known by where it is called from."""
         options = list(options)
+        if site is None:
+            caller = sys._getframe(1)
+            site, name = (caller.f_code, caller.f_lasti), f"{caller.f_code.co_name}, line {caller.f_lineno}"
+        if self.seen is not None:
+            self.seen[site] = (name, max(len(options), self.seen.get(site, (name, 0))[1]))
+        if self.stratum is not None and self.stratum.site == site:
+            if self.stratum.option >= len(options):
+                reject()
+            self.pinned = True
+            return options[self.stratum.option]
         return options[self.draw(_integers(0, len(options) - 1))]
 
     def boolean(self) -> bool:
@@ -240,12 +278,12 @@ def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = (),
     return st.composite(lambda draw: draw_values(draw, arg, shape, kinks, margin))()
 
 
-def scales_for(eps: float) -> tuple[float, ...]:
+def scales_for(eps: float, order: int = 1) -> tuple[float, ...]:
     """The SCALES a check with rounding `eps` draws: those whose values, down to the margin next
-    to a bound, stay large against the rounding (eps / value < 1e-3). A formula that divides by
-    such a value (a mean by its total class weight) multiplies its rounding by as much: float32
-    stops at x0.01."""
-    return tuple(s for s in SCALES if eps / (DOMAIN_MARGIN * WINDOW * s) < 1e-3)
+    to a bound, stay large against the rounding (eps / value**order < 1e-3). A formula that divides
+    by such a value (a mean by its total class weight) multiplies its rounding by as much, and its
+    derivative by as much again: float32 stops at x0.01, and at x1 for second derivatives."""
+    return tuple(s for s in SCALES if eps / (DOMAIN_MARGIN * WINDOW * s) ** order < 1e-3)
 
 
 def draw_scale(draw: Callable, scales: Sequence[float] = SCALES) -> float:
@@ -276,14 +314,16 @@ def params_for(op: Op, shapes: Sequence[Shape], given: dict[str, Any] | None = N
     return st.composite(lambda draw: draw_params(draw, op, shapes, given))()
 
 
-def draw_params(draw: Callable, op: Op, shapes: Sequence[Shape], given: dict[str, Any] | None = None) -> dict:
+def draw_params(draw: Callable, op: Op, shapes: Sequence[Shape], given: dict[str, Any] | None = None,
+                chooser: HypothesisDraw | None = None) -> dict:
     params = dict(given or {})
+    chooser = chooser or HypothesisDraw(draw)
     for p in op.params:
         if p.name in params:
             continue
         choices = p.choices_for(shapes)
         if choices:
-            params[p.name] = choices[draw(_integers(0, len(choices) - 1))]
+            params[p.name] = chooser.choice(choices, site=p.name, name=f"param {p.name!r}")
         elif p.default is not REQUIRED:
             params[p.name] = p.default
         else:
@@ -304,22 +344,24 @@ def arg_of(op: Op, i: int) -> Arg:
     return op.inputs[0] if op.variadic else op.inputs[i]
 
 
-def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None,
-               margin: float = KINK_MARGIN, scales: Sequence[float] = SCALES) -> st.SearchStrategy[Case]:
+def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None, margin: float = KINK_MARGIN,
+               scales: Sequence[float] = SCALES, stratum: Stratum | None = None) -> st.SearchStrategy[Case]:
     """A valid, meaningful call of `op` (see the module docstring), as a `Case` of float64 arrays.
 
     `example` replaces the op's own way of choosing shapes and params (a plugin's custom
     strategy, see `gradcheck.hookspecs`); it yields `lucid.Example`s. `margin` is how far values
     keep from the op's kinks (`kink_margin` gives it for a dtype and a derivative order), `scales`
-    the windows' scales (`scales_for` a dtype)."""
+    the windows' scales (`scales_for` a dtype); only calls of the `stratum` are drawn, if one is given."""
     shapes = shapes_for(op) if example is None and op.sample is None else None
-    return st.composite(lambda draw: draw_case(draw, op, shapes, example, margin, scales))()
+    return st.composite(lambda draw: draw_case(draw, op, shapes, example, margin, scales, stratum))()
 
 
-def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
-              margin: float = KINK_MARGIN, scales: Sequence[float] = SCALES) -> Case:
+def draw_call(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
+              chooser: HypothesisDraw) -> tuple[list, dict[str, Any]]:
+    """A call of op without its values: each input a shape, an array or None, and the params.
+    A call that does not make its stratum's choice is rejected."""
     if example is not None or shapes is None:
-        ex = draw(example) if example is not None else op.sample(HypothesisDraw(draw))  # type: ignore[misc]  # has one
+        ex = draw(example) if example is not None else op.sample(chooser)  # type: ignore[misc]  # has one
         inputs, given = list(ex.inputs), dict(ex.params)
     else:
         inputs = list(draw(shapes))
@@ -328,7 +370,15 @@ def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
                 inputs[i] = None
         given = {}
     shapes_ = [() if x is None else x.shape if isinstance(x, np.ndarray) else tuple(x) for x in inputs]
-    params = draw_params(draw, op, shapes_, given)
+    params = draw_params(draw, op, shapes_, given, chooser)
+    if chooser.stratum is not None and not chooser.pinned:
+        reject()
+    return inputs, params
+
+
+def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
+              margin: float = KINK_MARGIN, scales: Sequence[float] = SCALES, stratum: Stratum | None = None) -> Case:
+    inputs, params = draw_call(draw, op, shapes, example, HypothesisDraw(draw, stratum))
     kinks = kinks_of(op, params)
 
     arrays: list[np.ndarray | None] = [None] * len(inputs)
@@ -356,3 +406,50 @@ def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
             arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks, margin, draw_scale(draw, scales))
     symmetric = tuple(i for i in float_slots if arg_of(op, i).structure == "spd")
     return Case(tuple(arrays), params, symmetric)
+
+
+# --- strata ----------------------------------------------------------------------------------
+
+_strata_found: dict[Hashable, tuple[Stratum, ...]] = {}  # by what drawing a call reads of the op
+
+
+def strata_for(op: Op, example: st.SearchStrategy[Example] | None = None) -> tuple[Stratum, ...]:
+    """One stratum per option of every choice that drawing a call of `op` makes (see `Stratum`),
+    found by drawing SURVEY calls, the same ones every time; first option of every choice first,
+    then the second, and so on. Each option drawn at random would leave a rare one (the fifth of
+    nine orders, chosen only for a matrix) without examples in many runs."""
+    key: Hashable = (op.sample, op.params, op.inputs, op.shapes, op.variadic, example)
+    try:
+        return _strata_found[key]
+    except KeyError:
+        pass
+    except TypeError:  # a param with an unhashable default: found again each time
+        key = None
+    shapes = shapes_for(op) if example is None and op.sample is None else None
+    if shapes is not None and not any(p.choices for p in op.params):
+        return ()
+    seen: dict[Hashable, tuple[str, int]] = {}
+
+    @settings(max_examples=SURVEY, deadline=None, database=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @hypothesis_seed(0)
+    @given(st.data())
+    def survey(data: st.DataObject) -> None:
+        draw_call(data.draw, op, shapes, example, HypothesisDraw(data.draw, seen=seen))
+
+    try:
+        survey()
+    except Exception:  # a broken sample or metadata: the check itself reports it, with its input
+        return ()
+    count = max((n for _, n in seen.values()), default=0)
+    strata = tuple(Stratum(site, option, name) for option in range(count)
+                   for site, (name, n) in seen.items() if option < n and n > 1)
+    if key is not None:
+        _strata_found[key] = strata
+    return strata
+
+
+def share_budget(examples: int, strata: int) -> list[int]:
+    """How many of `examples` each of `strata` runs gets: as even as it goes, the first ones taking
+    what is left over (with fewer examples than strata, one each for the first)."""
+    return [examples // strata + (i < examples % strata) for i in range(strata)]

@@ -1,0 +1,65 @@
+"""Stratified params: every option of every choice that drawing a call makes (a param's, or one
+`draw.choice` of an op's `sample`) gets its own run of examples, so rare combinations are drawn."""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+
+import lucid
+from gradcheck import check_op
+from gradcheck.runner import runs_of
+from gradcheck.strategies import Stratum, inputs_for, share_budget, strata_for
+from lucid import Example, Op, Param
+
+
+def test_each_option_of_each_param_is_a_stratum_first_options_first():
+    strata = strata_for(lucid.registry["nn.functional.kl_div"])
+    assert [(s.site, s.option) for s in strata] == [("reduction", 0), ("log_target", 0), ("reduction", 1),
+                                                    ("log_target", 1), ("reduction", 2), ("reduction", 3)]
+    assert strata[0].name == "param 'reduction'"
+
+
+def test_each_choice_of_a_sample_is_a_stratum_known_by_where_it_is_made():
+    names = {s.name for s in strata_for(lucid.registry["linalg.norm"])}
+    assert len(names) == 5 and all(name.startswith("_norm_sample, line ") for name in names)
+    assert strata_for(lucid.registry["exp"]) == ()  # no choice: one run of every example, as before
+
+
+def test_a_stratum_draws_only_calls_that_take_its_option():
+    norm = lucid.registry["linalg.norm"]
+    kinds = []
+    for stratum in [s for s in strata_for(norm) if s.option == 5]:
+        seen = set()
+
+        @settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(inputs_for(norm, stratum=stratum))
+        def collect(case):
+            dim = case.params["dim"]
+            seen.add((case.params["ord"], 1 if isinstance(dim, int) else len(dim or case.inputs[0].shape)))  # noqa: B023
+
+        collect()
+        kinds.append(seen)
+    assert {(1, 2)} in kinds and {(0, 1)} in kinds  # the fifth order: of a matrix norm 1, of a vector norm 0
+
+
+def test_the_examples_are_shared_among_the_strata_each_run_seeded_apart():
+    assert share_budget(50, 18) == [3] * 14 + [2] * 4 and sum(share_budget(50, 36)) == 50
+    assert share_budget(5, 18) == [1] * 5 + [0] * 13
+    strata = tuple(Stratum("p", i) for i in range(4))
+    runs = runs_of(strata, 10, seed=1)
+    assert [(s.option, n) for s, n, _ in runs] == [(1, 3), (2, 3), (3, 2), (0, 2)]  # the seed says who goes first
+    assert len({seed for _, _, seed in runs}) == 4 and runs == runs_of(strata, 10, seed=1)
+    assert runs_of((), 10, seed=1) == [(None, 10, 1)]
+
+
+# a rule wrong only at the last of eight options of a sample's choice
+rare = Op("draft.rare", lambda x, k: x * k, lambda g, out, x, k: (g * (k if k < 8 else 0),),
+          sample=lambda draw: Example(((2,),), {"k": draw.choice(range(1, 9))}), params=(Param("k"),))
+
+
+def test_a_rule_wrong_at_one_option_fails_in_every_seed_and_shrinks_within_its_stratum():
+    for seed in range(5):
+        report = check_op(rare, seed=seed, max_examples=8, shrink=False)
+        assert report.status == "failed" and "k=8" in report.failing_input, report.format()
+        assert check_op(rare, seed=seed, max_examples=8, shrink=False).failing_input == report.failing_input
+    shrunk = check_op(rare, seed=0, max_examples=8)
+    assert shrunk.failing_input == "input 0: float64[2] [0., 0.]; params: k=8" and shrunk.blob
