@@ -42,7 +42,7 @@ def test_each_equivalent_entry_names_one_mutant_of_a_built_in_and_says_why():
     assert entries, f"{EQUIVALENT_MUTANTS} lists nothing"
     stale = sorted(key for key in entries if key not in mutants)
     assert not stale, f"entries of {EQUIVALENT_MUTANTS.name} that name no mutant: {stale}"
-    assert all(len(reason) > 20 for reason in entries.values())
+    assert all(reason.strip() for reason in entries.values()), "an entry without its reason"
 
 
 def test_each_entry_quotes_the_change_of_its_mutant():
