@@ -394,12 +394,17 @@ def summary(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], s
 
 
 def mutation_score(reports: Sequence[OpReport]) -> str:
-    """The run's mutation score, and how many survivors never differed on a drawn input."""
+    """The run's mutation score over the mutants not reviewed as equivalent, and how many of the
+    other survivors never differed on a drawn input."""
     mutants = [m for r in reports for m in r.mutants]
     killed = sum(m.killed for m in mutants)
-    never = sum(not m.killed and not m.differed for m in mutants)
-    return (f"mutation score: {killed} of {len(mutants)} mutants killed ({killed / max(len(mutants), 1):.1%}); "
-            f"{len(mutants) - killed} survived, {never} of them never differed on a drawn input")
+    equivalent = sum(bool(m.equivalent) for m in mutants)
+    unexplained = [m for m in mutants if not m.killed and not m.equivalent]
+    never = sum(not m.differed for m in unexplained)
+    scored = len(mutants) - equivalent
+    return (f"mutation score: {killed} of {scored} mutants killed ({killed / max(scored, 1):.1%}), "
+            f"{equivalent} more listed as equivalent; {len(unexplained)} survived unexplained, "
+            f"{never} of them never differed on a drawn input")
 
 
 #: The character of a finished check in the progress dots, as pytest's.

@@ -18,6 +18,11 @@ Checks of mutants run in this process and stop at the first failing example with
 For each survivor the report says whether it gave a different gradient from the rule's on any
 drawn input: if never, it is likely equivalent (or differs only where nothing is drawn).
 `mutate(op)` is the entry point.
+
+Each mutant has an id that stays the same from run to run and while the rest of the rule changes:
+a hash of the statement it changes, before and after. The built-ins' survivors that were reviewed
+and found equivalent are listed by op and id, each with its reason, in `equivalent_mutants.json`
+(`equivalent_mutants()` reads it); the score is over the mutants not listed there.
 """
 from __future__ import annotations
 
@@ -25,11 +30,15 @@ import ast
 import contextlib
 import copy
 import dataclasses
+import functools
+import hashlib
 import inspect
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -109,8 +118,8 @@ def _names_read(fn: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(inspect.signature(fn).parameters)
 
 
-def source_mutants(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[..., Any]]]:
-    """(description, mutant function) for each single-point AST change of fn's definition."""
+def source_mutants(fn: Callable[..., Any]) -> Iterator[tuple[str, str, Callable[..., Any]]]:
+    """(id, description, mutant function) for each single-point AST change of fn's definition."""
     definition = rule_definition(fn)
     if definition is None:
         return
@@ -119,18 +128,35 @@ def source_mutants(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[..., 
     namespace.update(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
     body = definition.body if isinstance(definition, ast.Lambda) else definition
     sites = [n for n in ast.walk(body) if not isinstance(n, (ast.arguments, ast.arg))]
+    seen: dict[str, int] = {}
     for index, site in enumerate(sites):
         for variant in _variants(site, names):
             mutant_tree = copy.deepcopy(definition)
             target = [n for n in ast.walk(mutant_tree.body if isinstance(mutant_tree, ast.Lambda) else mutant_tree)
                       if not isinstance(n, (ast.arguments, ast.arg))][index]
+            statement = _statement_of(mutant_tree, target)
+            before = ast.unparse(statement)
             _replace(mutant_tree, target, copy.deepcopy(variant))
+            change = f"{before}\n{ast.unparse(statement)}"
+            seen[change] = seen.get(change, -1) + 1  # the same change twice in one rule: told apart by order
             where = f"{os.path.basename(fn.__code__.co_filename)}:{getattr(site, 'lineno', definition.lineno)}:" \
                     f"{getattr(site, 'col_offset', -1) + 1}"
             description = f"{where}: {ast.unparse(site)}  ->  {ast.unparse(variant)}"
             mutant = _compile(mutant_tree, fn, namespace)
             if mutant is not None:
-                yield description, mutant
+                yield _digest(change, str(seen[change])), description, mutant
+
+
+def _statement_of(tree: ast.AST, node: ast.AST) -> ast.AST:
+    """The innermost statement (or lambda) of `tree` that holds `node`: what a mutant's id hashes."""
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    while not isinstance(node, (ast.stmt, ast.Lambda)) and node in parents:
+        node = parents[node]
+    return node
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:10]
 
 
 def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
@@ -196,11 +222,34 @@ def semantic_mutants(op: Op) -> Iterator[tuple[str, Callable[..., Any]]]:
 # --- running ------------------------------------------------------------------------------------
 
 
-def mutants_of(op: Op) -> list[tuple[str, str, Op]]:
-    """(kind, description, mutant op) for every mutant of op's rule: the source's first."""
-    found = [("source", d, m) for d, m in source_mutants(op.vjp)] + \
-            [("semantic", d, m) for d, m in semantic_mutants(op)]
-    return [(kind, description, dataclasses.replace(op, vjp=mutant)) for kind, description, mutant in found]
+class Mutant(NamedTuple):
+    """One wrong version of an op: the op with its rule replaced."""
+
+    kind: str  # "source" or "semantic"
+    id: str  # stable across runs: a hash of the changed statement, before and after (or of the description)
+    description: str  # where and what: "linalg.py:68:20: 1  ->  2"
+    op: Op
+
+
+def mutants_of(op: Op) -> list[Mutant]:
+    """Every mutant of op's rule: the source's first."""
+    found = [("source", i, d, m) for i, d, m in source_mutants(op.vjp)] + \
+            [("semantic", _digest(d), d, m) for d, m in semantic_mutants(op)]
+    return [Mutant(kind, id, description, dataclasses.replace(op, vjp=rule)) for kind, id, description, rule in found]
+
+
+#: The reviewed list of the built-ins' surviving mutants that are equivalent programs.
+EQUIVALENT_MUTANTS = Path(__file__).with_name("equivalent_mutants.json")
+
+
+@functools.cache
+def equivalent_mutants(path: Path = EQUIVALENT_MUTANTS) -> dict[tuple[str, str], str]:
+    """(op, mutant id) -> why the mutant is equivalent, from a reviewed list: a JSON array of
+    {"op", "id", "change", "reason"} (the change is for the reader; op and id identify the mutant).
+    A mutant listed there computes the rule's gradient on every input the op accepts, or differs
+    only at a declared kink or by a deliberate convention, so no check can or should kill it."""
+    entries = json.loads(Path(path).read_text())
+    return {(entry["op"], entry["id"]): entry["reason"] for entry in entries}
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None, shape: tuple[int, ...]) -> bool:
@@ -236,10 +285,11 @@ def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype
 
 
 def mutate(op_or_name: Op | str, *, max_examples: int = 100, seed: int = 0, order: int = 1,
-           dtype: str = "float64") -> OpReport:
+           dtype: str = "float64", equivalents: Path = EQUIVALENT_MUTANTS) -> OpReport:
     """Mutation analysis of one op's rule (a registered name or any `Op`): every mutant checked as
     `check_op` would check the op (no shrinking), and a report of what was killed and what
-    survived. The report's status is "failed" when a mutant survived."""
+    survived. A survivor listed in `equivalents` (see `equivalent_mutants`) carries its reason; the
+    report's status is "failed" when a mutant survived that is not listed."""
     start = time.perf_counter()
     op, name, report = _resolve(op_or_name, "mutation",
                                 {"max_examples": max_examples, "seed": seed, "order": order, "dtype": dtype})
@@ -248,14 +298,17 @@ def mutate(op_or_name: Op | str, *, max_examples: int = 100, seed: int = 0, orde
     if not any(arg.differentiable for arg in op.inputs):
         report.status, report.reason = "skipped", "no differentiable input"
         return report
-    for kind, description, mutant in mutants_of(op):
+    equivalent = equivalent_mutants(equivalents)
+    for kind, id, description, mutant in mutants_of(op):
         checked = check_op(mutant, max_examples=max_examples, seed=seed, order=order, dtype=dtype, shrink=False)
         killed = checked.status in ("failed", "error")
-        report.mutants.append(MutantOutcome(kind, description, killed, checked.reason if killed else "",
-                                            None if killed else differed(op, mutant, max_examples, seed, order, dtype)))
-    survived = [m for m in report.mutants if not m.killed]
-    if survived:
+        report.mutants.append(MutantOutcome(
+            kind, description, killed, checked.reason if killed else "",
+            None if killed else differed(op, mutant, max_examples, seed, order, dtype),
+            id, "" if killed else equivalent.get((op.name, id), "")))
+    unexplained = [m for m in report.mutants if not m.killed and not m.equivalent]
+    if unexplained:
         report.status = "failed"
-        report.reason = f"{len(survived)} of {len(report.mutants)} mutants survived"
+        report.reason = f"{len(unexplained)} of {len(report.mutants)} mutants survived"
     report.duration = time.perf_counter() - start
     return report

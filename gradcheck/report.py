@@ -66,11 +66,13 @@ class MutantOutcome:
     killed: bool
     reason: str = ""  # why the check failed it
     differed: bool | None = None  # for a survivor: did it ever give another gradient on a drawn input?
+    id: str = ""  # the same in every run (`gradcheck.mutate.mutants_of`): what the equivalents list names
+    equivalent: str = ""  # for a survivor reviewed as an equivalent program: why (`equivalent_mutants.json`)
 
     def row(self) -> str:
         verdict = ("differed on drawn inputs, yet passed" if self.differed
                    else "never differed on a drawn input: equivalent, or wrong only where nothing is drawn")
-        return f"  survived [{self.kind}] {self.description}\n      {verdict}"
+        return f"  survived [{self.kind} {self.id}] {self.description}\n      {verdict}"
 
 
 @dataclass
@@ -102,7 +104,10 @@ class OpReport:
         """What was tried: examples (and how many were rejected), or mutants and how many were killed."""
         if self.check == "mutation":
             killed = sum(m.killed for m in self.mutants)
-            return f"{len(self.mutants)} mutants, {killed} killed, score {killed / max(len(self.mutants), 1):.1%}"
+            equivalent = sum(bool(m.equivalent) for m in self.mutants)
+            listed = f", {equivalent} equivalent" if equivalent else ""
+            return (f"{len(self.mutants)} mutants, {killed} killed{listed}, "
+                    f"score {killed / max(len(self.mutants) - equivalent, 1):.1%}")
         return f"{self.examples} examples, {self.rejected} rejected"
 
     def summary(self) -> str:
@@ -122,7 +127,7 @@ class OpReport:
             return lines[0]
         if self.failing_input:
             lines.append(f"  minimal failing input: {self.failing_input}")
-        lines.extend(m.row() for m in self.mutants if not m.killed)
+        lines.extend(m.row() for m in self.mutants if not m.killed and not m.equivalent)
         if self.worst:
             lines.extend(HEADERS[self.check])
             lines.extend(e.row() for e in self.worst)
