@@ -395,12 +395,19 @@ class _Key(NamedTuple):
     sources: tuple  # for each entry of `advanced`, the dim of x it indexes (None for a slice)
 
 
-def _is_basic(key):
-    """Whether NumPy reads `key` as PyTorch does: ints, slices, None and Ellipsis only (no bools)."""
+def _numpy_reads_as_pytorch(key):
+    """Whether NumPy reads `key` as PyTorch does, so that x[key] needs no rewriting: ints, slices,
+    None and Ellipsis; or slices, None, Ellipsis and index arrays, with no int (which NumPy would
+    count among the index arrays) and no bool scalar."""
+    ints = arrays = False
     for k in key if type(key) is tuple else (key,):
-        if not (type(k) is int or type(k) is slice or k is None or k is Ellipsis or isinstance(k, np.integer)):
+        if type(k) is int or isinstance(k, np.integer):
+            ints = True
+        elif type(k) is np.ndarray and k.ndim and k.dtype.kind in "ib":
+            arrays = True
+        elif not (type(k) is slice or k is None or k is Ellipsis):
             return False
-    return True
+    return not (ints and arrays)
 
 
 def _as_tuple(key):
@@ -472,9 +479,11 @@ def _torch_key(op, shape, key):
     ndim = len(shape)
     specified = sum(k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else 1 for k in entries
                     if k is not None and k is not Ellipsis and type(k) is not bool)
-    where = f"tensor of shape {tuple(shape)}, index {_describe_key(entries)}"
+    def where():  # for an error's message only: describing the key costs more than reading it
+        return f"tensor of shape {tuple(shape)}, index {_describe_key(entries)}"
+
     if specified > ndim:
-        raise OpError(f"{op}: too many indices for a tensor of dimension {ndim} ({where})")
+        raise OpError(f"{op}: too many indices for a tensor of dimension {ndim} ({where()})")
     basic, advanced, src, dim = [], {}, 0, 0  # src: the next dim of x; dim: the next dim of x[basic]
     for k in entries:
         if k is Ellipsis:  # PyTorch lets a second Ellipsis add the dims that remain: none
@@ -484,7 +493,7 @@ def _torch_key(op, shape, key):
             continue
         size = k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else 0 if k is None or type(k) is bool else 1
         if src + size > ndim:
-            raise OpError(f"{op}: too many indices for a tensor of dimension {ndim} ({where})")
+            raise OpError(f"{op}: too many indices for a tensor of dimension {ndim} ({where()})")
         if k is None or type(k) is bool:  # a new dim; a bool indexes it with [0] or []
             basic.append(None)
             if type(k) is bool:
@@ -492,7 +501,7 @@ def _torch_key(op, shape, key):
             dim += 1
         elif type(k) is int:
             if not -shape[src] <= k < shape[src]:
-                raise OpError(f"{op}: index {k} is out of bounds for dim {src} with size {shape[src]} ({where})")
+                raise OpError(f"{op}: index {k} is out of bounds for dim {src} with size {shape[src]} ({where()})")
             basic.append(k)
             src += 1
         elif isinstance(k, slice):
@@ -501,7 +510,7 @@ def _torch_key(op, shape, key):
         else:
             if k.dtype == bool and k.shape != tuple(shape[src:src + size]):
                 raise OpError(f"{op}: the mask of shape {k.shape} does not match the shape "
-                              f"{tuple(shape[src:src + size])} of dims {src} to {src + size - 1} ({where})")
+                              f"{tuple(shape[src:src + size])} of dims {src} to {src + size - 1} ({where()})")
             basic += [slice(None)] * size
             advanced[dim] = (k, src)
             src, dim = src + size, dim + size
@@ -534,7 +543,7 @@ def _index_error(op, view_shape, key, shape, raw):
 
 def _getitem(x, key):
     """x[key] as PyTorch reads it."""
-    if _is_basic(key):
+    if _numpy_reads_as_pytorch(key):
         try:
             return x[key]
         except (IndexError, TypeError):
@@ -552,9 +561,12 @@ def _getitem(x, key):
 def _index_backward(g, shape, key):
     """Zeros of `shape` with g added where x[key] picked its values: repeated indices add up."""
     z = np.zeros(shape, dtype=g.dtype)
-    if _is_basic(key):
+    if _numpy_reads_as_pytorch(key):
         try:
-            z[key] = g
+            if any(type(k) is np.ndarray for k in (key if type(key) is tuple else (key,))):
+                np.add.at(z, key, g)
+            else:
+                z[key] = g  # a basic key picks each value once
             return z
         except (IndexError, TypeError):
             pass
