@@ -141,6 +141,7 @@ def _dropout(input: Any, mask: Any, p: float = 0.5, training: bool = True) -> An
 #: Lucid's arguments, or None where PyTorch has no public counterpart (counted, not failed).
 COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "getitem": lambda input, key: input[key],
+    "unfold": lambda input, dimension, size, step: input.unfold(dimension, size, step),  # not F.unfold (im2col)
     "to": lambda input, dtype: input.to(dtype),
     "expand": lambda input, size: input.expand(tuple(size)),
     "repeat": lambda input, repeats: input.repeat(tuple(repeats)),

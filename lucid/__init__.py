@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .creation import (arange, eye, full, generator, linspace, manual_seed, ones, ones_like, rand, randn, zeros,
-                       zeros_like)
+from .creation import (arange, empty, empty_like, eye, full, full_like, generator, linspace, manual_seed, ones,
+                       ones_like, rand, randn, zeros, zeros_like)
 from . import functions as _functions
 from .functions import *  # noqa: F403  (comparisons, argmax, isnan...: no grad; listed in functions.__all__)
 from .errors import GraphError, LucidError, OpError, PluginError
@@ -48,7 +48,8 @@ from . import optim, utils  # noqa: E402
 
 __all__ = [
     "Tensor", "tensor", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "arange", "eye", "full", "linspace", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like",
+    "arange", "empty", "empty_like", "eye", "full", "full_like",
+    "linspace", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like",
     "generator", "manual_seed", "load", "save",
     "float32", "float64", "int32", "int64", "bool_", "float", "double", "long",
     "LucidError", "OpError", "GraphError", "PluginError",

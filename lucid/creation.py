@@ -79,6 +79,21 @@ def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = 
     return _new("full()", lambda: np.full(shape, fill_value, dtype=dtype), shape, dtype, requires_grad)
 
 
+def empty(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor whose values are whatever its fresh memory holds, as in PyTorch: write them before reading."""
+    shape = _shape(size, "empty()")
+    return _new("empty()", lambda: np.empty(shape, dtype=dtype), shape, dtype, requires_grad)
+
+
+def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _new("empty_like()", lambda: np.empty_like(t.data, dtype=dtype), t.shape, dtype, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`fill_value` in t's shape and, unless `dtype` says otherwise, t's dtype (2.7 in an int64 tensor is 2)."""
+    return _new("full_like()", lambda: np.full_like(t.data, fill_value, dtype=dtype), t.shape, dtype, requires_grad)
+
+
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _new("zeros_like()", lambda: np.zeros_like(t.data, dtype=dtype), t.shape, dtype, requires_grad)
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import OpError
-from .op import axes
+from .op import axes, takes_pytorch_names
 from .tensor import OPERATORS, Tensor
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "logical_and", "logical_or",
@@ -65,12 +65,13 @@ def _arg_reduction(reduce, name: str):
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"Index of the {name[3:]}imum along `dim` (of the flattened tensor if dim is None); "
                         f"at a tie, the first one.")
-    return function
+    return takes_pytorch_names(function)
 
 
 argmax, argmin = _arg_reduction(np.argmax, "argmax"), _arg_reduction(np.argmin, "argmin")
 
 
+@takes_pytorch_names
 def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """Indices that sort `input` along `dim`; equal values keep their order (always stable).
 
@@ -95,7 +96,7 @@ def _logical_reduction(reduce, name: str):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"Whether {name} of the values along `dim` are nonzero, as a bool tensor."
-    return function
+    return takes_pytorch_names(function)
 
 
 all, any = _logical_reduction(np.all, "all"), _logical_reduction(np.any, "any")
@@ -111,6 +112,7 @@ def equal(input: Any, other: Any) -> bool:
     return bool(np.array_equal(_array(input), _array(other)))
 
 
+@takes_pytorch_names
 def count_nonzero(input: Any, dim: Dim = None) -> Tensor:
     x = _array(input)
     axis = None if dim is None else axes("count_nonzero", dim, x.ndim)

@@ -8,12 +8,14 @@ on which the derivative must agree with finite differences. One entry per op, fo
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import re
 import reprlib
 from dataclasses import dataclass, field
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
@@ -103,6 +105,36 @@ DTYPE_KINDS = {"float": "fc", "int": "iu", "bool": "b"}
 #: The aspects an op may declare as deliberately different from PyTorch (`Op.differences`).
 DIFFERENCES = ("values", "float32 values", "dtype", "gradient", "second order", "nan gradient", "edges",
                "evaluation order", "inputs")
+
+#: NumPy's names that PyTorch's argument parser also takes for its own: `sum(x, axis=0, keepdims=True)`.
+ALIASES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def pytorch_names(kwargs: Mapping[str, Any], names: Collection[str], where: str) -> dict[str, Any]:
+    """`kwargs` with each NumPy name (ALIASES) renamed to PyTorch's where the function takes that
+    name, as PyTorch does; the one mechanism behind ops' and plain functions' `axis=`."""
+    renamed: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in kwargs.items():
+        name = key if key in names or ALIASES.get(key) not in names else ALIASES[key]
+        if name in renamed:
+            raise OpError(f"{where}: got argument {name!r} twice (as {spelled[name]!r} and {key!r})")
+        renamed[name], spelled[name] = value, key
+    return renamed
+
+
+def takes_pytorch_names(function: Callable) -> Callable:
+    """A plain function (not an op) that also takes NumPy's names for its arguments (ALIASES)."""
+    names = frozenset(inspect.signature(function).parameters)
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.keys() - names:
+            kwargs = pytorch_names(kwargs, names, function.__name__)
+        return function(*args, **kwargs)
+
+    return wrapper
+
 
 REQUIRED: Any = type("REQUIRED", (), {"__repr__": lambda self: "REQUIRED"})()
 
@@ -384,6 +416,10 @@ class Op:
             params = dict(zip(self.param_names, args[n:]))
             if kwargs.keys() <= self.param_set and not kwargs.keys() & params.keys():
                 return apply(self, inputs, {**params, **kwargs})  # params also by name
+        if kwargs.keys() & ALIASES.keys():  # sum(x, axis=1): PyTorch's names, then the calls above
+            renamed = pytorch_names(kwargs, self.param_set, self.name)
+            if renamed.keys() != kwargs.keys():
+                return self(*args, **renamed)
         return apply(self, *self._bind(args, kwargs))
 
     def check_params(self, params: Mapping[str, Any]) -> None:
@@ -410,7 +446,7 @@ class Op:
         else:
             if len(args) > len(order):
                 raise OpError(f"{self.name}: takes {len(order)} arguments ({', '.join(names)}), got {len(args)}")
-        for key, value in kwargs.items():
+        for key, value in pytorch_names(kwargs, names, self.name).items():
             if key in given:
                 raise OpError(f"{self.name}: got argument {key!r} twice")
             if key not in names:

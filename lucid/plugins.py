@@ -190,7 +190,14 @@ BUILTIN_PLUGINS = (
     "lucid_ops.nn",
     "lucid_ops.losses",
     "lucid_ops.conv",
+    "lucid_ops.windows",
 )
+
+
+#: PyTorch's other names for built-in ops (torch.clip is torch.clamp): `lucid.<alias>` and a Tensor method.
+OP_ALIASES = {"clip": "clamp"}
+#: Tensor methods of built-in ops that live in a namespace (`x.softmax(1)`, as in PyTorch).
+NAMESPACED_METHODS = {"softmax": "nn.functional.softmax", "log_softmax": "nn.functional.log_softmax"}
 
 
 def _namespaces_of(name: str) -> Iterator[str]:
@@ -225,12 +232,17 @@ def _export_builtins() -> None:
         OPERATORS[op.name] = op
         if "." not in op.name and not op.variadic and op.inputs[0].differentiable and not hasattr(Tensor, op.name):
             setattr(Tensor, op.name, _method(op))  # not where(condition, ...) or polygamma(n, ...): self is no int
+    for method, name in {**OP_ALIASES, **NAMESPACED_METHODS}.items():
+        if name in registry._ops and not hasattr(Tensor, method):
+            setattr(Tensor, method, _method(registry._ops[name]))
 
 
 def exported(prefix: str, existing: Mapping[str, Any]) -> dict[str, Op]:
     """The built-in ops of one namespace ("" for `lucid`, "linalg." for `lucid.linalg`...), by their
     short names, leaving alone names the module already defines."""
     short = {op.name[len(prefix):]: op for op in _builtin_ops() if op.name.startswith(prefix)}
+    if not prefix:
+        short.update((alias, short[name]) for alias, name in OP_ALIASES.items() if name in short)
     return {name: op for name, op in short.items() if "." not in name and name not in existing}
 
 

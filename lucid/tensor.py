@@ -553,8 +553,6 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         return apply(OPERATORS["reshape"], (self,), {"shape": _shape_args(shape)})
 
-    view = reshape
-
     def permute(self, *dims: Any) -> Tensor:
         return apply(OPERATORS["permute"], (self,), {"dims": _shape_args(dims)})
 
@@ -594,6 +592,44 @@ class Tensor:
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
+
+    # last in the class: these names (int, bool, type) would shadow the builtins in the annotations above
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
+    def type(self, dtype: Any) -> Tensor:
+        """`x.type(dtype)` is `x.to(dtype)`, as in PyTorch. (Without a dtype PyTorch names its legacy
+        tensor type, which Lucid does not have: `x.dtype` tells the dtype.)"""
+        return self.to(dtype)
+
+    def view(self, *shape: Any) -> Tensor:
+        """`x.view(2, 3)` is `x.reshape(2, 3)`. `x.view(dtype)` reads the same bytes as another dtype,
+        sharing memory, as PyTorch does (another itemsize scales the last dim, which must be contiguous).
+        That is no function of the values, so it has no gradient: refused on a tensor that requires
+        grad when the result would be a float (PyTorch cuts the graph silently there)."""
+        if len(shape) != 1 or isinstance(shape[0], (int, np.integer, tuple, list)):
+            return self.reshape(*shape)
+        try:
+            dtype = np.dtype(shape[0])
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.kind not in "biufc":
+            raise OpError(f"view(): expected a shape or a numeric dtype, got {shape[0]!r}")
+        if self._requires_grad and _mode.enabled and dtype.kind in "fc":
+            raise GraphError(f"view(dtype): reading the bytes of a {self.dtype} tensor that requires grad as "
+                             f"{dtype} is not differentiable; call x.detach().view({dtype}), or use x.to({dtype}) "
+                             f"to convert the values")
+        try:
+            return _new_tensor(self.data.view(dtype), False, None, 0)
+        except ValueError as error:
+            raise OpError(f"view(): can't view a {self.dtype} tensor of shape {self.shape} as {dtype}: {error}") \
+                from None
 
 
 def _new_tensor(data: np.ndarray, requires_grad: bool, node: Node | None, slot: int) -> Tensor:

@@ -51,8 +51,9 @@ def _count(x, dim) -> int:
 # --- sum, mean, prod -----------------------------------------------------------------------------
 
 # sum and mean call the ndarray methods: np.sum and np.mean add layers of Python to every call.
-def _sum(x, dim=None, keepdim=False):
-    return x.sum(axis=None if dim is None else axes("sum", dim, x.ndim), keepdims=keepdim)
+def _sum(x, dim=None, keepdim=False, dtype=None):
+    """With a `dtype`, the values are converted to it before they are added, as in PyTorch."""
+    return x.sum(axis=None if dim is None else axes("sum", dim, x.ndim), keepdims=keepdim, dtype=dtype)
 
 
 def _mean(x, dim=None, keepdim=False):
@@ -96,8 +97,14 @@ def _prod_vjp(g, out, x, dim, keepdim):
     return (_keep(g, x, dim, keepdim) * others,)
 
 
-sum = Op("sum", _sum, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim),), any_input,
-         params=reduction_params)
+def _sum_vjp(g, out, x, dim, keepdim, dtype):
+    """g spread back over the summed values, in the input's dtype (a sum in another dtype too)."""
+    spread = _spread(g, x, dim, keepdim)
+    return (spread if spread.dtype == x.dtype else spread.to(x.dtype),)
+
+
+sum = Op("sum", _sum, _sum_vjp, any_input,
+         params=(*reduction_params, Param("dtype", None, (None, np.float64))))
 mean = Op("mean", _mean, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) / _count(x, dim),),
           params=reduction_params)
 prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params,

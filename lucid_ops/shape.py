@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -381,26 +383,210 @@ def _pad_sample(draw):
 
 
 # --- indexing ------------------------------------------------------------------------------------
+# PyTorch reads x[key] in two steps: the basic entries first (an int selects, and its dim goes;
+# slices, None and Ellipsis view), then the index tensors together, on the dims of that view where
+# they stood. NumPy counts an int among the advanced indices when there are any, so y[0, :, idx] of
+# a (3, 4, 5) y is (4, 2) in PyTorch and (2, 4) in NumPy (separated advanced indices go first).
+# `_torch_key` writes PyTorch's reading as two NumPy keys: x[basic][advanced] is PyTorch's result.
 
-def _is_basic(key):
-    key = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (int, slice, np.integer)) for k in key)
+class _Key(NamedTuple):
+    basic: tuple  # ints, slices and None: a view of x
+    advanced: tuple | None  # slices and index arrays on the view's dims, None if there are none
+    sources: tuple  # for each entry of `advanced`, the dim of x it indexes (None for a slice)
+
+
+def _numpy_reads_as_pytorch(key):
+    """Whether NumPy reads `key` as PyTorch does, so that x[key] needs no rewriting: ints, slices,
+    None and Ellipsis; or slices, None, Ellipsis and index arrays, with no int (which NumPy would
+    count among the index arrays) and no bool scalar."""
+    ints = arrays = False
+    for k in key if type(key) is tuple else (key,):
+        if type(k) is int or isinstance(k, np.integer):
+            ints = True
+        elif type(k) is np.ndarray and k.ndim and k.dtype.kind in "ib":
+            arrays = True
+        elif not (type(k) is slice or k is None or k is Ellipsis):
+            return False
+    return not (ints and arrays)
+
+
+def _as_tuple(key):
+    """The entries of a key. A list holding sequences, tensors, slices, None or Ellipsis is a tuple of
+    entries, as in PyTorch 2.13 (which warns that this will change); any other list is an index tensor."""
+    if type(key) is tuple:
+        return key
+    if isinstance(key, list) and len(key) < 32 and any(
+            k is None or k is Ellipsis or isinstance(k, (list, tuple, slice, Tensor, np.ndarray)) for k in key):
+        return tuple(key)
+    return (key,)
+
+
+def _bound(op, value, position):
+    """A slice bound: None or an int (a one-element integer tensor too)."""
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        return None if value is None else operator.index(value)
+    except TypeError:
+        raise OpError(f"{op}: slice bounds must be ints or None, got {value!r} at position {position}") from None
+
+
+def _entry(op, k, position):
+    """One key entry as PyTorch takes it: None, Ellipsis, a bool, an int, a slice or an index array."""
+    if k is None or k is Ellipsis:
+        return k
+    if isinstance(k, (bool, np.bool_)):
+        return bool(k)
+    if isinstance(k, (int, np.integer)):
+        return int(k)
+    if isinstance(k, slice):
+        k = slice(*(_bound(op, v, position) for v in (k.start, k.stop, k.step)))
+        if k.step == 0:
+            raise OpError(f"{op}: slice step cannot be zero (position {position})")
+        return k
+    if isinstance(k, Tensor):
+        k = k.data
+    if isinstance(k, (list, tuple)):
+        k = np.asarray([v.data if isinstance(v, Tensor) else v for v in k])
+        k = k.astype(np.int64) if k.size == 0 else k
+    if isinstance(k, np.ndarray):
+        if k.dtype == np.uint8:  # a mask, as in PyTorch (which deprecates it)
+            k = k.astype(bool)
+        if k.dtype.kind in "biu":
+            return (bool(k) if k.dtype.kind == "b" else int(k)) if k.ndim == 0 else k
+        raise OpError(f"{op}: index tensors must have an integer or bool dtype, got {k.dtype} at position {position}")
+    raise OpError(f"{op}: only ints, slices (:), Ellipsis (...), None, bools and integer or bool tensors are valid "
+                  f"indices, got {type(k).__name__} at position {position}")
+
+
+def _describe_key(entries):
+    def one(k):
+        if isinstance(k, slice):
+            return ":".join("" if v is None else str(v) for v in (k.start, k.stop, k.step)).rstrip(":") or ":"
+        if isinstance(k, np.ndarray):
+            return f"{k.dtype} tensor of shape {k.shape}"
+        return "..." if k is Ellipsis else repr(k)
+    return "[" + ", ".join(one(k) for k in entries) + "]"
+
+
+def _torch_key(op, shape, key):
+    """PyTorch's reading of `key` into a tensor of `shape`, as a `_Key`; a clear OpError for a key
+    PyTorch refuses (too many indices, an int out of bounds, a mask of another shape)."""
+    try:
+        entries = [_entry(op, k, i) for i, k in enumerate(_as_tuple(key))]
+    except OpError as error:
+        raise OpError(f"{error} (tensor of shape {tuple(shape)})") from None
+    ndim = len(shape)
+    specified = sum(k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else 1 for k in entries
+                    if k is not None and k is not Ellipsis and type(k) is not bool)
+    def where():  # for an error's message only: describing the key costs more than reading it
+        return f"tensor of shape {tuple(shape)}, index {_describe_key(entries)}"
+
+    if specified > ndim:
+        raise OpError(f"{op}: too many indices for a tensor of dimension {ndim} ({where()})")
+    basic, advanced, src, dim = [], {}, 0, 0  # src: the next dim of x; dim: the next dim of x[basic]
+    for k in entries:
+        if k is Ellipsis:  # PyTorch lets a second Ellipsis add the dims that remain: none
+            fill = min(ndim - specified, ndim - src)
+            basic += [slice(None)] * fill
+            src, dim = src + fill, dim + fill
+            continue
+        size = k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else 0 if k is None or type(k) is bool else 1
+        if src + size > ndim:
+            raise OpError(f"{op}: too many indices for a tensor of dimension {ndim} ({where()})")
+        if k is None or type(k) is bool:  # a new dim; a bool indexes it with [0] or []
+            basic.append(None)
+            if type(k) is bool:
+                advanced[dim] = (np.arange(int(k)), None)
+            dim += 1
+        elif type(k) is int:
+            if not -shape[src] <= k < shape[src]:
+                raise OpError(f"{op}: index {k} is out of bounds for dim {src} with size {shape[src]} ({where()})")
+            basic.append(k)
+            src += 1
+        elif isinstance(k, slice):
+            basic.append(k)
+            src, dim = src + 1, dim + 1
+        else:
+            if k.dtype == bool and k.shape != tuple(shape[src:src + size]):
+                raise OpError(f"{op}: the mask of shape {k.shape} does not match the shape "
+                              f"{tuple(shape[src:src + size])} of dims {src} to {src + size - 1} ({where()})")
+            basic += [slice(None)] * size
+            advanced[dim] = (k, src)
+            src, dim = src + size, dim + size
+    if not advanced:
+        return _Key(tuple(basic), None, ())
+    picks, sources, at = [], [], 0
+    for position in sorted(advanced):
+        index, source = advanced[position]
+        picks += [slice(None)] * (position - at) + [index]
+        sources += [None] * (position - at) + [source]
+        at = position + (index.ndim if index.dtype == bool else 1)
+    return _Key(tuple(basic), tuple(picks), tuple(sources))
+
+
+def _index_error(op, view_shape, key, shape, raw):
+    """Why NumPy refused the advanced step: an index out of bounds, or arrays that don't broadcast."""
+    entries = [_entry(op, k, i) for i, k in enumerate(_as_tuple(raw))]
+    where = f"tensor of shape {tuple(shape)}, index {_describe_key(entries)}"
+    arrays = [(d, k, s) for d, (k, s) in enumerate(zip(key.advanced, key.sources)) if isinstance(k, np.ndarray)]
+    for d, k, source in arrays:
+        n = view_shape[d]
+        if k.dtype != bool and k.size and (k.min() < -n or k.max() >= n):
+            bad = k.min() if k.min() < -n else k.max()
+            dim = "a new dim" if source is None else f"dim {source}"
+            return OpError(f"{op}: index {bad} is out of bounds for {dim} with size {n} ({where})")
+    shapes = [(int(np.count_nonzero(k)),) if k.dtype == bool else k.shape for _, k, _ in arrays]
+    return OpError(f"{op}: the index tensors could not be broadcast together with shapes "
+                   f"{', '.join(map(str, shapes))} ({where})")
+
+
+def _getitem(x, key):
+    """x[key] as PyTorch reads it."""
+    if _numpy_reads_as_pytorch(key):
+        try:
+            return x[key]
+        except (IndexError, TypeError):
+            pass  # out of bounds, too many indices, several Ellipsis: PyTorch's reading says which
+    index = _torch_key("getitem", x.shape, key)
+    view = x[index.basic]
+    if index.advanced is None:
+        return view
+    try:
+        return view[index.advanced]
+    except IndexError:
+        raise _index_error("getitem", view.shape, index, x.shape, key) from None
 
 
 def _index_backward(g, shape, key):
-    """Zeros of `shape` with g added at x[key]: repeated indices add up."""
+    """Zeros of `shape` with g added where x[key] picked its values: repeated indices add up."""
     z = np.zeros(shape, dtype=g.dtype)
-    if _is_basic(key):
-        z[key] = g
-    else:
-        np.add.at(z, key, g)
+    if _numpy_reads_as_pytorch(key):
+        try:
+            if any(type(k) is np.ndarray for k in (key if type(key) is tuple else (key,))):
+                np.add.at(z, key, g)
+            else:
+                z[key] = g  # a basic key picks each value once
+            return z
+        except (IndexError, TypeError):
+            pass
+    index = _torch_key("index_backward", shape, key)
+    view = z[index.basic + (Ellipsis,)]  # a view even of a 0-d z
+    if index.advanced is None:
+        view[...] = g
+        return z
+    try:
+        np.add.at(view, index.advanced, g)
+    except IndexError:
+        raise _index_error("index_backward", view.shape, index, shape, key) from None
     return z
 
 
 def _draw_key(draw, shape):
     """A PyTorch-style index of an array of `shape`: ints, slices (negative steps too), None,
-    Ellipsis, integer arrays (one, or two that broadcast) and boolean masks."""
-    kind = draw.integer(0, 5) if shape else 0
+    Ellipsis, integer arrays (one, or two that broadcast), boolean masks, and ints, 0-d index
+    tensors, index arrays and bools mixed (where PyTorch's reading differs from NumPy's)."""
+    kind = draw.integer(0, 6) if shape else 0
     if kind == 1:  # a mask over the leading axes
         return draw.mask(shape[:draw.integer(1, len(shape))])
     if kind == 2:  # an integer array on one axis, slices elsewhere
@@ -409,6 +595,15 @@ def _draw_key(draw, shape):
     if kind == 3 and len(shape) >= 2:  # two integer arrays, broadcast together
         rows = draw.indices((draw.integer(1, 3), 1), shape[0])
         return rows, draw.indices((draw.integer(1, 3),), shape[1])
+    if kind == 4:  # ints, slices, 0-d and 1-d index tensors mixed: PyTorch selects with the ints first
+        length, key = draw.integer(1, 3), []
+        for n in shape[:draw.integer(1, len(shape))]:
+            pick = draw.integer(0, 3)
+            key.append(draw.integer(-n, n - 1) if pick == 0 else slice(None) if pick == 1
+                       else draw.indices((), n) if pick == 2 else draw.indices((length,), n))
+        if draw.boolean():  # a bool: a new dim, indexed by [0] (True) or [] (False)
+            key.insert(draw.integer(0, len(key)), length > 1 or draw.boolean())
+        return tuple(key)
     m = draw.integer(0, len(shape))
     trailing = m < len(shape) and draw.boolean()  # x[..., i]: the entries index the last m axes
     key = []
@@ -436,7 +631,7 @@ def _getitem_sample(draw):
 def _index_backward_sample(draw):
     shape = draw.shape(min_dims=1)
     key = _draw_key(draw, shape)
-    return Example((np.empty(shape)[key].shape,), {"shape": shape, "key": key})
+    return Example((_getitem(np.empty(shape), key).shape,), {"shape": shape, "key": key})
 
 
 def _check_index(op, index, n, dim):
@@ -590,7 +785,7 @@ pad = Op("nn.functional.pad", _pad, _pad_vjp, anything,
          params=(Param("pad"), Param("mode", "constant"), Param("value", None, kind="number")), sample=_pad_sample,
          differences={"inputs": "reflect, replicate and circular padding work on any dims of any input; PyTorch "
                                 "pads k = 1 to 3 dims of (k + 1)- or (k + 2)-D inputs only"})
-getitem = Op("getitem", lambda x, key: x[key], lambda g, out, x, key: (index_backward(g, x.shape, key),),
+getitem = Op("getitem", _getitem, lambda g, out, x, key: (index_backward(g, x.shape, key),),
              anything, params=(Param("key"),), sample=_getitem_sample,
              differences={"inputs": "slices take negative steps (x[::-1]), as in NumPy; PyTorch refuses them"})
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
