@@ -176,10 +176,10 @@ amax = Op("amax", _amax, _extremum_vjp, any_input, params=reduction_params, ties
 amin = Op("amin", _amin, _extremum_vjp, any_input, params=reduction_params, ties=True)
 max = Extremum("max", _arg_extremum(np.argmax, "max"), _arg_extremum_vjp, any_input,
                params=(Param("dim", choices=dim, kind="dim"), keepdim),
-               sample=_one_dim_sample, ties=True, outputs=2, whole=amax)
+               sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amax)
 min = Extremum("min", _arg_extremum(np.argmin, "min"), _arg_extremum_vjp, any_input,
                params=(Param("dim", choices=dim, kind="dim"), keepdim),
-               sample=_one_dim_sample, ties=True, outputs=2, whole=amin)
+               sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amin)
 
 
 # --- var, std, logsumexp -------------------------------------------------------------------------
