@@ -151,6 +151,7 @@ COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "std": _moment("std"),
     "max": _extremum("max"),
     "min": _extremum("min"),
+    "median_all": lambda input: _torch().median(input),
     "linalg.eigh": _eigh,
     "polygamma": _polygamma,
     "nn.functional.dropout": _dropout,
