@@ -149,6 +149,8 @@ COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "amin": lambda input, dim=None, keepdim=False: _torch().amin(input, _dims(input, dim), keepdim),
     "var": _moment("var"),
     "std": _moment("std"),
+    "var_mean": _moment("var_mean"),
+    "std_mean": _moment("std_mean"),
     "max": _extremum("max"),
     "min": _extremum("min"),
     "median_all": lambda input: _torch().median(input),
