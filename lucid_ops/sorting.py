@@ -4,8 +4,9 @@ Each picks values of its input by index and returns them with those indices (int
 pair `.values`, `.indices`), so each gradient is the values' gradient put back at the indices
 (`index_backward`; where an index repeats, as in cummax, the parts add up). Where values tie the
 op is not differentiable (`ties=True`), and the index picked there is PyTorch's, so that the
-gradient goes where PyTorch sends it: sort is stable, median takes the lower median and its first
-NaN, cummax and cummin the latest extremum. kthvalue and topk pick among ties in the order their
+gradient goes where PyTorch sends it: sort is stable (PyTorch's is too, but for stable=False on
+slices longer than 16, which leave ties in an order it does not promise), median takes the lower
+median and its first NaN, cummax and cummin the latest extremum. kthvalue and topk pick among ties in the order their
 selection algorithms happen to leave them, which this module replays where ties occur. NaN counts
 as larger than every number, as in PyTorch.
 """
