@@ -312,6 +312,7 @@ def _with_mean(moment, name):
 
     def forward(x, dim=None, unbiased=None, keepdim=False, correction=None):
         dim, ddof = _ddof(name, dim, unbiased, correction)
+        axes(name, dim, x.ndim)  # a bad dim is refused here, in this op's name
         return moment(x, dim, keepdim=keepdim, correction=ddof), _mean(x, dim, keepdim)
 
     forward.__doc__ = f"({name.split('_')[0]}, mean) of the values over dim, with Bessel's correction."
