@@ -19,7 +19,8 @@ from .op import axes, takes_pytorch_names
 from .tensor import OPERATORS, Tensor
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "logical_and", "logical_or",
-           "logical_not", "argmax", "argmin", "argsort", "all", "any", "allclose", "equal", "count_nonzero", "nonzero"]
+           "logical_not", "argmax", "argmin", "argsort", "all", "any", "isclose", "allclose", "equal", "count_nonzero",
+           "nonzero"]
 
 Dim = int | Sequence[int] | None
 
@@ -102,8 +103,14 @@ def _logical_reduction(reduce, name: str):
 all, any = _logical_reduction(np.all, "all"), _logical_reduction(np.any, "any")
 
 
+def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """Where |input - other| <= atol + rtol |other| (equal infinities are close, NaN only to NaN
+    with equal_nan), as a bool tensor."""
+    return Tensor(np.isclose(_array(input), _array(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
-    """Whether |input - other| <= atol + rtol |other| everywhere (a Python bool, as in PyTorch)."""
+    """Whether isclose holds everywhere (a Python bool, as in PyTorch)."""
     return bool(np.allclose(_array(input), _array(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 

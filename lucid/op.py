@@ -8,6 +8,7 @@ on which the derivative must agree with finite differences. One entry per op, fo
 """
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import math
@@ -15,7 +16,7 @@ import numbers
 import re
 import reprlib
 from dataclasses import dataclass, field
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
@@ -267,6 +268,13 @@ class Example:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _named_tuple(name: str, fields: tuple[str, ...]) -> Callable[[Iterable], tuple]:
+    """How a NamedTuple class `name` with `fields` is made from an iterable (its `_make`): the
+    type of an op's results where PyTorch names them, like torch.return_types.sort."""
+    factory: Any = collections.namedtuple  # a name known only at run time, which mypy cannot follow
+    return factory(name, fields)._make
+
+
 @dataclass(frozen=True)
 class Op:
     """A differentiable op.
@@ -283,6 +291,8 @@ class Op:
     - `kinks` are input values where the op is not differentiable (a tuple, or a function of the
       params); `ties` says that equal values among its inputs are such points (max, sort...).
     - `outputs > 1`: forward returns a tuple (split and chunk return as many as their params ask).
+    - `output_names` names each output where PyTorch returns a named tuple: ("values", "indices")
+      for sort and max(x, dim). A caller then gets a NamedTuple of that op's name (`.values`).
     - `residuals = k` (JAX's word): forward returns `(result, r1, ..., rk)`, arrays it computed anyway
       and that its vjp reuses instead of recomputing (cross_entropy's softmax). A caller sees only
       the result. The vjp gets `out = (result, r1, ...)` and `g = (g_result, g_r1, ...)`: the
@@ -315,6 +325,7 @@ class Op:
     ties: bool = False
     outputs: int = 1
     residuals: int = 0
+    output_names: tuple[str, ...] = ()
     variadic: bool = False  # takes one sequence of tensors (cat, stack), each described by inputs[0]
     signature: tuple[str, ...] = ()
     reference: Callable[..., Any] | None = None
@@ -325,6 +336,8 @@ class Op:
     param_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     required_inputs: int = field(init=False, repr=False, compare=False)  # before the trailing optional ones
     one_output: bool = field(init=False, repr=False, compare=False)  # no tuples: not several outputs, no residuals
+    # makes what a caller gets of several outputs: tuple, or the NamedTuple of the output_names
+    result_type: Callable[[Iterable], tuple] = field(init=False, repr=False, compare=False)
     positional: int = field(init=False, repr=False, compare=False)  # inputs a plain call takes by position (-1: none)
     param_set: frozenset = field(init=False, repr=False, compare=False)
     # (name, types, choices) of the params of a declared kind, whose values apply checks
@@ -354,6 +367,8 @@ class Op:
                                                      if a.dtype in DTYPE_KINDS))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
         object.__setattr__(self, "one_output", self.outputs == 1 and not self.residuals)
+        object.__setattr__(self, "result_type", _named_tuple(self.name.replace(".", "_"), self.output_names)
+                           if self.output_names else tuple)
         object.__setattr__(self, "positional", -1 if self.variadic or self.signature else len(self.inputs))
         object.__setattr__(self, "param_set", frozenset(self.param_names))
         checked = tuple((p.name, p.types, frozenset(cast(tuple, p.choices) if p.kind == "choice" else ()))
@@ -374,6 +389,9 @@ class Op:
             value = getattr(self, attribute)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
                 raise fail(attribute, f"an int >= {least}")
+        if self.output_names and (len(self.output_names) != self.outputs or not all(
+                isinstance(n, str) and n.isidentifier() for n in self.output_names)):
+            raise fail("output_names", f"a name (an identifier) for each of the {self.outputs} outputs")
         for attribute in ("ties", "variadic"):
             if not isinstance(getattr(self, attribute), bool):
                 raise fail(attribute, "True or False")

@@ -185,6 +185,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.special",
     "lucid_ops.activations",
     "lucid_ops.reductions",
+    "lucid_ops.sorting",
     "lucid_ops.shape",
     "lucid_ops.linalg",
     "lucid_ops.nn",

@@ -263,7 +263,7 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     node = Node(op, tuple(inputs), params, outs) if record else None
     if op.residuals:  # the caller gets the result; the residuals wait in the Node for the vjp
         return _new_tensor(outs[0], record and outs[0].dtype.kind == "f", node, 0)
-    return tuple(_new_tensor(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
+    return op.result_type(_new_tensor(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
 
 
 _DTYPE_WORDS = {"fc": "a floating-point tensor", "iu": "an integer tensor", "b": "a bool tensor"}

@@ -129,6 +129,33 @@ def flat_where(mask: np.ndarray, t: Tensor) -> Tensor:
     return where(mask, t.data, t) if mask.any() else t
 
 
+
+def _copysign_vjp(g, out, x, other):
+    """d/dx |x| sign(other) is out / x, +-1: PyTorch's rule takes that quotient, 0 where x = 0 (a
+    kink: the subgradient 0) and NaN where x is infinite (inf / inf), and so does this one. The
+    slope is a constant, so the second derivative is 0. The sign of `other` is piecewise constant:
+    gradient 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(x.data == 0, 0, out.data / x.data).astype(g.dtype, copy=False)
+    return g * Tensor(slope), Tensor(np.zeros_like(other.data))
+
+
+def _nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN, inf and -inf replaced by `nan`, `posinf`, `neginf` (by default 0 and the dtype's largest
+    and lowest finite values); integers come back unchanged."""
+    return x.copy() if x.dtype.kind in "biu" else np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+copysign = Op("copysign", np.copysign, _copysign_vjp, (Arg("input"), Arg("other")), kinks=(0.0,),
+              differences={"second order": "PyTorch differentiates its slope out / x again, as d out / x - out / x^2: "
+                                           "0 up to rounding, which near x = 1e-30 is 1e12, and NaN at x = 0; "
+                                           "Lucid's slope is a constant, whose derivative is the exact 0"})
+# A replaced value is a constant: gradient 0 there, as PyTorch's g * isfinite(x) (g = inf gives NaN).
+nan_to_num = Op("nan_to_num", _nan_to_num, lambda g, out, x, nan, posinf, neginf: (g * np.isfinite(x.data),),
+                (Arg("input", dtype="any"),),
+                params=(Param("nan", 0.0, (0.0, 1.5), "number"), Param("posinf", None, (None, 10.0), "number"),
+                        Param("neginf", None, (None, -10.0), "number")))
+
 # --- rounding: piecewise constant --------------------------------------------------------------
 # Their derivative is 0 wherever it exists, and PyTorch's rule gives 0 at the jumps too, so each
 # is an op whose vjp is zeros: a result of an input that requires grad has a grad_fn, and a
@@ -175,4 +202,4 @@ lerp = Op("lerp", _lerp,
 @hookimpl
 def lucid_ops():
     return [add, sub, mul, div, neg, pow, reciprocal, square, sqrt, rsqrt, abs, clamp, maximum, minimum, where, lerp,
-            sign, floor, ceil, trunc, round]
+            sign, floor, ceil, trunc, round, copysign, nan_to_num]

@@ -15,9 +15,9 @@ import numpy as np
 
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
-from lucid_ops.arithmetic import where
+from lucid_ops.arithmetic import abs, where
 from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn, vector_norm
-from lucid_ops.exponential import exp
+from lucid_ops.exponential import exp, log
 from lucid_ops.shape import expand, flip, pad, permute
 
 keepdim = Param("keepdim", False, (False, True), "bool")
@@ -113,6 +113,37 @@ prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params,
                                             "the others, exact there"})
 
 
+def _nansum(x, dim=None, keepdim=False):
+    return np.nansum(x, axis=axes("nansum", dim, x.ndim), keepdims=keepdim)
+
+
+def _present(x) -> Tensor:
+    """1 where a value is a number, 0 where it is NaN: the weight a NaN-ignoring reduction gives it."""
+    return _constant(~np.isnan(x.data), x)
+
+
+def _nanmean(x, dim=None, keepdim=False):
+    """The mean of the values that are not NaN (NaN where there are none), as PyTorch's nansum / count."""
+    reduced = axes("nanmean", dim, x.ndim)
+    count = np.sum(~np.isnan(x), axis=reduced, keepdims=keepdim)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nansum(x, axis=reduced, keepdims=keepdim) / count.astype(x.dtype)
+
+
+def _nanmean_vjp(g, out, x, dim, keepdim):
+    """g / count to each value that is not NaN. Where a slice is all NaN, PyTorch's g / 0 times 0
+    is NaN: so is this."""
+    count = np.sum(~np.isnan(x.data), axis=axes("", dim, x.ndim), keepdims=True).astype(x.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (_spread(g, x, dim, keepdim) / Tensor(count) * _present(x),)
+
+
+# NaN counts as 0 in the sum, so its gradient is 0: PyTorch multiplies by the mask (inf * 0 = NaN).
+nansum = Op("nansum", _nansum, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) * _present(x),),
+            any_input, params=reduction_params)
+nanmean = Op("nanmean", _nanmean, _nanmean_vjp, params=reduction_params)
+
+
 # --- extrema -------------------------------------------------------------------------------------
 # amax/amin split the gradient evenly among tied extrema (as PyTorch's amax does); max/min along
 # a dim return the index of the first extremum, and the gradient flows to that index only.
@@ -183,10 +214,10 @@ amax = Op("amax", _amax, _extremum_vjp, any_input, params=reduction_params, ties
 amin = Op("amin", _amin, _extremum_vjp, any_input, params=reduction_params, ties=True)
 max = Extremum("max", _arg_extremum(np.argmax, "max"), _arg_extremum_vjp, any_input,
                params=(Param("dim", choices=dim, kind="dim"), keepdim),
-               sample=_one_dim_sample, ties=True, outputs=2, whole=amax)
+               sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amax)
 min = Extremum("min", _arg_extremum(np.argmin, "min"), _arg_extremum_vjp, any_input,
                params=(Param("dim", choices=dim, kind="dim"), keepdim),
-               sample=_one_dim_sample, ties=True, outputs=2, whole=amin)
+               sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amin)
 
 
 # --- var, std, logsumexp -------------------------------------------------------------------------
@@ -285,6 +316,39 @@ logsumexp = Op("logsumexp", _logsumexp,
                params=(Param("dim", choices=dims, kind="dims"), keepdim))
 
 
+
+def _with_mean(moment, name):
+    """std_mean or var_mean: (the moment, the mean) over the same dims, in one call."""
+
+    def forward(x, dim=None, unbiased=None, keepdim=False, correction=None):
+        dim, ddof = _ddof(name, dim, unbiased, correction)
+        axes(name, dim, x.ndim)  # a bad dim is refused here, in this op's name
+        return moment(x, dim, keepdim=keepdim, correction=ddof), _mean(x, dim, keepdim)
+
+    forward.__doc__ = f"({name.split('_')[0]}, mean) of the values over dim, with Bessel's correction."
+    return forward
+
+
+def _with_mean_vjp(moment_vjp):
+    """The moment's gradient plus the mean's: g_mean spread evenly over the values."""
+
+    def vjp(g, out, x, dim, unbiased, keepdim, correction):
+        (grad,) = moment_vjp(g[0], out[0], x, dim, unbiased, keepdim, correction)
+        dim, _ = _ddof("", dim, unbiased, correction)
+        return (grad + _spread(g[1], x, dim, keepdim) / _count(x, dim),)
+
+    return vjp
+
+
+WELFORD_MEAN = {"evaluation order": "PyTorch's mean comes from Welford's running updates, whose answer at an "
+                                   "infinity depends on where it falls (mean of [1, inf] is inf, of [inf, 1] NaN); "
+                                   "Lucid's is the sum over the count, as mean's"}
+std_mean = Op("std_mean", _with_mean(_std, "std_mean"), _with_mean_vjp(_std_vjp), params=moment_params,
+              sample=_moments_sample, ties=True, outputs=2, differences=WELFORD_MEAN)
+var_mean = Op("var_mean", _with_mean(_var, "var_mean"), _with_mean_vjp(_var_vjp), params=moment_params,
+              sample=_moments_sample, outputs=2, differences=WELFORD_MEAN)
+
+
 # --- norm ----------------------------------------------------------------------------------------
 
 def _order(p) -> float:
@@ -379,6 +443,36 @@ cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input,
                                               "0 * inf = NaN. No one rule matches both"})
 
 
+
+def _logcumsumexp(x, dim):
+    """log(exp(x_0) + ... + exp(x_k)) along dim, one logaddexp at a time: no overflow."""
+    d = one_axis("logcumsumexp", dim, x.ndim)
+    return np.logaddexp.accumulate(x, axis=d) if x.ndim else x.copy()
+
+
+def _logcumsumexp_vjp(g, out, x, dim):
+    """grad_i = sum over k >= i of g_k exp(x_i - out_k). PyTorch's rule (TensorFlow's, in fact)
+    sums the positive and the negative g_k apart, each as a logcumsumexp from the far end of
+    log |g_k| - out_k, so that nothing overflows: exp of those sums plus x_i, subtracted."""
+    if x.ndim == 0 or x.size == 0:
+        return (g,)
+    d = one_axis("logcumsumexp", dim, x.ndim)
+    lowest = np.finfo(g.dtype).min  # log 0, kept finite as PyTorch keeps it
+
+    def from_the_end(t):
+        return flip(logcumsumexp(flip(t, d), d), d)
+
+    with np.errstate(divide="ignore"):
+        size = log(abs(g))
+    positive = from_the_end(where(g.data > 0, size, lowest) - out)
+    negative = from_the_end(where(g.data < 0, size, lowest) - out)
+    return (exp(positive + x) - exp(negative + x),)
+
+
+logcumsumexp = Op("logcumsumexp", _logcumsumexp, _logcumsumexp_vjp, params=(Param("dim", choices=dim, kind="dim"),))
+
+
 @hookimpl
 def lucid_ops():
-    return [sum, mean, prod, amax, amin, max, min, var, std, logsumexp, norm, cumsum, cumprod]
+    return [sum, mean, prod, nansum, nanmean, amax, amin, max, min, var, std, std_mean, var_mean, logsumexp, norm,
+            cumsum, cumprod, logcumsumexp]

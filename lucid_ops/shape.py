@@ -641,7 +641,7 @@ def _check_index(op, index, n, dim):
         raise OpError(f"{op}: index {bad} is out of bounds for dim {dim} with size {n}")
 
 
-def _along(shape, index, d):
+def along(shape, index, d):
     """The NumPy key that picks, at each position of `index`, the value `index` names along
     axis d and the value at the same position along every other axis (position 0 where the
     input has size 1 and is broadcast)."""
@@ -659,7 +659,7 @@ def _gather_key(x, index, dim):
         raise OpError(f"gather: index of shape {index.shape} must have the input's {x.ndim} dims and be no "
                       f"larger than the input's shape {x.shape} except in dim {dim}")
     _check_index("gather", index, x.shape[d] if x.ndim else 1, dim)
-    return _along(x.shape, index, d) if x.ndim else ()
+    return along(x.shape, index, d) if x.ndim else ()
 
 
 def _gather_sample(draw):
@@ -698,7 +698,7 @@ def _take_key(x, indices, dim):
         raise OpError(f"take_along_dim: input of shape {x.shape} and indices of shape {indices.shape} don't "
                       f"broadcast outside dim {dim}") from None
     _check_index("take_along_dim", indices, x.shape[d] if x.ndim else 1, dim)
-    return _along(x.shape, np.broadcast_to(indices, shape), d) if x.ndim else ()
+    return along(x.shape, np.broadcast_to(indices, shape), d) if x.ndim else ()
 
 
 def _take_along_dim(x, indices, dim=None):

@@ -68,6 +68,12 @@ REFERENCES = {
     "minimum": [(lambda a, b: np.where(a <= b, a, b), {})],
     "where": [(lambda c, a, b: np.select([c], [a], b), {})],
     "lerp": [(lambda a, b, w: (1 - w) * a + w * b, {})],
+    "copysign": [(lambda a, b: np.where(np.signbit(b), -np.abs(a), np.abs(a)), {})],
+    "nan_to_num": [(lambda x, nan=0.0, posinf=None, neginf=None: np.select(
+        [np.isnan(x), x == np.inf, x == -np.inf],
+        [nan, np.finfo(x.dtype).max if posinf is None else posinf, np.finfo(x.dtype).min if neginf is None else neginf],
+        x), {}), (lambda x, nan, posinf: np.select([np.isnan(x), x == np.inf], [nan, posinf], x),
+                  {"nan": 1.5, "posinf": 10.0})],
     "sign": [(lambda x: (x > 0).astype(np.float64) - (x < 0), {})],
     "floor": [(_vectorized(math.floor), {})],
     "ceil": [(_vectorized(math.ceil), {})],
