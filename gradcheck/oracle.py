@@ -138,6 +138,9 @@ def _dropout(input: Any, mask: Any, p: float = 0.5, training: bool = True) -> An
 #: Lucid's arguments, or None where PyTorch has no public counterpart (counted, not failed).
 COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "getitem": lambda input, key: input[key],
+    # PyTorch's scatter is two overloads, a tensor src or a number value, never both, even as None
+    "scatter": lambda input, dim, index, src, value: (
+        _torch().scatter(input, dim, index, value=value) if src is None else _torch().scatter(input, dim, index, src)),
     "to": lambda input, dtype: input.to(dtype),
     "expand": lambda input, size: input.expand(tuple(size)),
     "repeat": lambda input, repeats: input.repeat(tuple(repeats)),
@@ -226,7 +229,10 @@ def call_torch(op: Op, fn: Callable[..., Any], tensors: Sequence[Any], params: d
     if op.signature:
         named = {**dict(zip((a.name for a in op.inputs), tensors)), **params}
         args, params = [], {}
-        for name in op.signature:
+        for k, name in enumerate(op.signature):
+            if name == "*":  # keyword-only from here on
+                params = {name: named.pop(name) for name in op.signature[k + 1:]}
+                break
             if name.startswith("*"):
                 args.extend(tensors if op.variadic else named.pop(name[1:]))
             else:
