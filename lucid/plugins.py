@@ -190,6 +190,8 @@ BUILTIN_PLUGINS = (
     "lucid_ops.nn",
     "lucid_ops.losses",
     "lucid_ops.conv",
+    "lucid_ops.indexing",
+    "lucid_ops.products",
 )
 
 
