@@ -230,13 +230,12 @@ def call_torch(op: Op, fn: Callable[..., Any], tensors: Sequence[Any], params: d
         named = {**dict(zip((a.name for a in op.inputs), tensors)), **params}
         args, params = [], {}
         for k, name in enumerate(op.signature):
-            if name == "*":  # keyword-only from here on
-                params = {name: named.pop(name) for name in op.signature[k + 1:]}
+            if name.startswith("*"):  # the rest of the positional arguments; after them, keyword-only ones
+                if name != "*":
+                    args.extend(tensors if op.variadic else named.pop(name[1:]))
+                params = {rest: named.pop(rest) for rest in op.signature[k + 1:] if rest != "*"}
                 break
-            if name.startswith("*"):
-                args.extend(tensors if op.variadic else named.pop(name[1:]))
-            else:
-                args.append(named.pop(name))
+            args.append(named.pop(name))
     elif op.variadic:
         args = [list(tensors)]
     with warnings.catch_warnings():

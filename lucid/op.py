@@ -258,8 +258,8 @@ class Op:
       them sends them a gradient (None otherwise), and the harness checks that part too.
     - `signature` is PyTorch's positional order when it puts params among the inputs:
       ("input", "dim", "index") for gather, ("equation", "*operands") for einsum, where "*"
-      collects the remaining positional arguments, and a bare "*" makes the names after it
-      keyword-only, as in Python: ("input", "dim", "index", "source", "*", "alpha") for index_add.
+      collects the remaining positional arguments; the names after a "*name", or after a bare
+      "*", are keyword-only, as in Python: ("input", "dim", "index", "source", "*", "alpha").
       Without it: inputs first, then params.
     - `reference(*arrays, **params)` is a trusted forward on NumPy arrays (SciPy's erf for erf),
       if one exists: the harness's oracle check compares the op's values with it.

@@ -18,8 +18,8 @@ import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import one_axis
-from lucid_ops.arithmetic import where
 from lucid_ops.common import SUMMATION_ORDER
+from lucid_ops.arithmetic import where
 from lucid_ops.linalg import _bmm, _mm, matmul
 
 
@@ -106,7 +106,11 @@ def _kron_sample(draw):
 def _add_product(op: str, product_of):
     def forward(input, a, b, beta=1, alpha=1):
         product = product_of(a, b)
-        if input.ndim > product.ndim or np.broadcast_shapes(input.shape, product.shape) != product.shape:
+        try:
+            fits = input.ndim <= product.ndim and np.broadcast_shapes(input.shape, product.shape) == product.shape
+        except ValueError:
+            fits = False
+        if not fits:
             raise OpError(f"{op}: input of shape {input.shape} does not broadcast to the product's shape "
                           f"{product.shape}")
         scaled = product * alpha if alpha != 1 else product
@@ -222,11 +226,14 @@ def _cdist_sample(draw):
                             "compute_mode": draw.choice((COMPUTE_MODES[0], COMPUTE_MODES[2]))})
 
 
+CROSS_ORDER = {"evaluation order": "PyTorch's kernel computes a1 b2 - a2 b1 with a fused multiply-add: where the "
+                                   "two products are equal and near 1e30 it gives the rounding error of one (1e12), "
+                                   "Lucid the exact 0"}
 cross = Op("cross", _cross_of("cross"), _cross_vjp, (Arg("input", dtype="any"), Arg("other", dtype="any")),
-           params=(Param("dim", None, kind="dim"),), sample=_cross_sample(True))
+           params=(Param("dim", None, kind="dim"),), sample=_cross_sample(True), differences=CROSS_ORDER)
 linalg_cross = Op("linalg.cross", _cross_of("linalg.cross"), _cross_vjp,
                   (Arg("input", dtype="any"), Arg("other", dtype="any")), params=(Param("dim", -1, kind="dim"),),
-                  sample=_cross_sample(False))
+                  sample=_cross_sample(False), differences=CROSS_ORDER)
 kron = Op("kron", _kron, _kron_vjp, (Arg("input", dtype="any"), Arg("other", dtype="any")), sample=_kron_sample)
 scales = (Param("beta", 1, kind="number"), Param("alpha", 1, kind="number"))
 addmm = Op("addmm", _add_product("addmm", _mm), _add_product_vjp, (Arg("input"), Arg("mat1"), Arg("mat2")),
