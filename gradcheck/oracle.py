@@ -142,6 +142,9 @@ def _dropout(input: Any, mask: Any, p: float = 0.5, training: bool = True) -> An
 COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "getitem": lambda input, key: input[key],
     "unfold": lambda input, dimension, size, step: input.unfold(dimension, size, step),  # not F.unfold (im2col)
+    # PyTorch's scatter is two overloads, a tensor src or a number value, never both, even as None
+    "scatter": lambda input, dim, index, src, value: (
+        _torch().scatter(input, dim, index, value=value) if src is None else _torch().scatter(input, dim, index, src)),
     "to": lambda input, dtype: input.to(dtype),
     "expand": lambda input, size: input.expand(tuple(size)),
     "repeat": lambda input, repeats: input.repeat(tuple(repeats)),
@@ -233,11 +236,13 @@ def call_torch(op: Op, fn: Callable[..., Any], tensors: Sequence[Any], params: d
     if op.signature:
         named = {**dict(zip((a.name for a in op.inputs), tensors)), **params}
         args, params = [], {}
-        for name in op.signature:
-            if name.startswith("*"):
-                args.extend(tensors if op.variadic else named.pop(name[1:]))
-            else:
-                args.append(named.pop(name))
+        for k, name in enumerate(op.signature):
+            if name.startswith("*"):  # the rest of the positional arguments; after them, keyword-only ones
+                if name != "*":
+                    args.extend(tensors if op.variadic else named.pop(name[1:]))
+                params = {rest: named.pop(rest) for rest in op.signature[k + 1:] if rest != "*"}
+                break
+            args.append(named.pop(name))
     elif op.variadic:
         args = [list(tensors)]
     with warnings.catch_warnings():

@@ -300,7 +300,9 @@ class Op:
       them sends them a gradient (None otherwise), and the harness checks that part too.
     - `signature` is PyTorch's positional order when it puts params among the inputs:
       ("input", "dim", "index") for gather, ("equation", "*operands") for einsum, where "*"
-      collects the remaining positional arguments. Without it: inputs first, then params.
+      collects the remaining positional arguments; the names after a "*name", or after a bare
+      "*", are keyword-only, as in Python: ("input", "dim", "index", "source", "*", "alpha").
+      Without it: inputs first, then params.
     - `reference(*arrays, **params)` is a trusted forward on NumPy arrays (SciPy's erf for erf),
       if one exists: the harness's oracle check compares the op's values with it.
     - `differences` names the aspects in which the op deliberately differs from PyTorch, each
@@ -358,7 +360,7 @@ class Op:
         names = [a.name for a in self.inputs] + [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise OpError(f"op {self.name!r}: argument names repeat: {names}")
-        if self.signature and sorted(n.lstrip("*") for n in self.signature) != sorted(names):
+        if self.signature and sorted(n.lstrip("*") for n in self.signature if n != "*") != sorted(names):
             raise OpError(f"op {self.name!r}: signature {self.signature} must name each of {names} once")
         if self.residuals and self.outputs != 1:
             raise OpError(f"op {self.name!r}: residuals are for single-output ops, got outputs={self.outputs}")
@@ -451,9 +453,14 @@ class Op:
     def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         """Sort a call's arguments into inputs and params the way Python would bind them."""
         order = self.signature or (*(a.name for a in self.inputs[:1 if self.variadic else None]), *self.param_names)
-        names = [name.lstrip("*") for name in order]
+        names = [name.lstrip("*") for name in order if name != "*"]
         given: dict[str, Any] = {}
         for k, name in enumerate(order):
+            if name == "*":  # the rest are keyword-only
+                if len(args) > k:
+                    raise OpError(f"{self.name}: takes {k} positional arguments ({', '.join(names[:k])}), "
+                                  f"got {len(args)}")
+                break
             if name.startswith("*"):  # the rest of the positional arguments, or one sequence of them
                 rest = args[k:]
                 if rest:

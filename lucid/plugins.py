@@ -192,6 +192,8 @@ BUILTIN_PLUGINS = (
     "lucid_ops.losses",
     "lucid_ops.conv",
     "lucid_ops.windows",
+    "lucid_ops.indexing",
+    "lucid_ops.products",
 )
 
 
