@@ -190,6 +190,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.nn",
     "lucid_ops.losses",
     "lucid_ops.conv",
+    "lucid_ops.more_activations",
 )
 
 
