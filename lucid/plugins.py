@@ -191,6 +191,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.losses",
     "lucid_ops.conv",
     "lucid_ops.more_activations",
+    "lucid_ops.more_losses",
 )
 
 
