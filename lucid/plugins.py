@@ -192,6 +192,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.conv",
     "lucid_ops.more_activations",
     "lucid_ops.more_losses",
+    "lucid_ops.more_nn",
 )
 
 
