@@ -12,6 +12,9 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .more_modules import (GLU, CosineEmbeddingLoss, GaussianNLLLoss, GroupNorm, Hardshrink, MarginRankingLoss,
+                           PixelShuffle, PixelUnshuffle, PoissonNLLLoss, PReLU, Softmin, Softshrink, Tanhshrink,
+                           TripletMarginLoss)
 
 __all__ = [
     "functional", "init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
@@ -21,4 +24,6 @@ __all__ = [
     "Flatten", "Identity", "LayerNorm", "Linear", "MaxPool2d",
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss",
     "SmoothL1Loss",
+    "GLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softmin", "PixelShuffle", "PixelUnshuffle", "PReLU",
+    "GroupNorm", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
 ]
