@@ -130,7 +130,12 @@ softshrink = Op("nn.functional.softshrink", _softshrink, _shrink_vjp, params=(la
 tanhshrink = Op("nn.functional.tanhshrink", lambda x: x - np.tanh(x),
                 lambda g, out, x: (g - tanh_backward(g, tanh(x)),))
 # softmax(-x): its rule is softmax's, negated.
-softmin = Op("nn.functional.softmin", lambda x, dim: softmax.forward(-x, dim),
+def _softmin(x, dim):
+    one_axis("nn.functional.softmin", dim, x.ndim)  # so that a bad dim is reported as softmin's
+    return softmax.forward(-x, dim)
+
+
+softmin = Op("nn.functional.softmin", _softmin,
              lambda g, out, x, dim: (-softmax_backward(g, out, dim),),
              params=(Param("dim", choices=one_dim, kind="dim"),))
 glu = Op("nn.functional.glu", _glu, _glu_vjp, params=(Param("dim", -1, one_dim, "dim"),), sample=_glu_sample)

@@ -85,9 +85,10 @@ class PReLU(Module):
 
 class GroupNorm(Module):
     """Normalize each group of num_channels / num_groups channels of each sample, then scale and
-    shift each channel (when affine: weight 1 and bias 0 to start)."""
+    shift each channel (when affine: weight 1 and, unless bias=False, bias 0 to start)."""
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype: Any = None):
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, bias: bool = True,
+                 dtype: Any = None):
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
             raise OpError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
@@ -95,7 +96,7 @@ class GroupNorm(Module):
         self.register_parameter(
             "weight", init.ones_(_new_parameter((num_channels,), dtype, "GroupNorm")) if affine else None)
         self.register_parameter(
-            "bias", init.zeros_(_new_parameter((num_channels,), dtype, "GroupNorm")) if affine else None)
+            "bias", init.zeros_(_new_parameter((num_channels,), dtype, "GroupNorm")) if affine and bias else None)
 
     def forward(self, input: Tensor) -> Tensor:
         check_input(self, input, input.ndim >= 2 and input.shape[1] == self.num_channels,
@@ -104,7 +105,8 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class MarginRankingLoss(Loss):
