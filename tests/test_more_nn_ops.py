@@ -134,7 +134,8 @@ def test_loss_modules_match_pytorch(name, settings, inputs):
 
 def test_reprs_match():
     for a, b in [(nn.GroupNorm(2, 4), torch.nn.GroupNorm(2, 4)),
-                 (nn.GroupNorm(2, 4, bias=False), torch.nn.GroupNorm(2, 4, bias=False)), (nn.PReLU(3), torch.nn.PReLU(3)),
+                 (nn.GroupNorm(2, 4, bias=False), torch.nn.GroupNorm(2, 4, bias=False)),
+                 (nn.PReLU(3), torch.nn.PReLU(3)),
                  (nn.Tanhshrink(), torch.nn.Tanhshrink())]:
         assert repr(a) == repr(b)
 
@@ -168,7 +169,7 @@ def test_reprs_match():
     (lambda: F.pixel_unshuffle(lucid.ones(1, 1, 3, 2), 2), "must be divisible by downscale_factor"),
     (lambda: F.pixel_unshuffle(lucid.ones(1, 1, 2, 2), 0), "downscale_factor must be a positive int"),
     (lambda: nn.GroupNorm(3, 4), "GroupNorm: num_channels (4) must be divisible by num_groups (3)"),
-    (lambda: nn.GroupNorm(2, 4)(lucid.ones(2, 3)), "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True): expected input"),
+    (lambda: nn.GroupNorm(2, 4)(lucid.ones(2, 3)), "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True): expected"),
 ])
 def test_bad_arguments_raise_a_lucid_error(call, message):
     with pytest.raises(LucidError) as raised:
