@@ -1,9 +1,11 @@
-"""More neural-network functions (`nn.functional`): group_norm, pixel_shuffle and pixel_unshuffle.
+"""More neural-network functions (`nn.functional`): group_norm, instance_norm, pixel_shuffle and
+pixel_unshuffle.
 
-group_norm is layer_norm over groups of channels: it shares `lucid_ops.nn`'s standardization and
-its gradient. pixel_shuffle and pixel_unshuffle move values between channels and space without
-changing any: each is the other's inverse and, being a permutation, the other's transpose, so
-each one's rule is the other op.
+group_norm is layer_norm over groups of channels, instance_norm over each channel of each sample:
+both share `lucid_ops.nn`'s standardization and its gradient (and instance_norm, with the running
+statistics, is batch_norm in eval mode). pixel_shuffle and pixel_unshuffle move values between
+channels and space without changing any: each is the other's inverse and, being a permutation,
+the other's transpose, so each one's rule is the other op.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numbers
 import numpy as np
 
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
-from lucid_ops.nn import ROUNDED_MEAN, _standardize_grad, _standardized
+from lucid_ops.nn import ROUNDED_MEAN, _standardize_grad, _standardized, batch_norm
 
 
 # --- group_norm --------------------------------------------------------------------------------
@@ -79,6 +81,83 @@ group_norm = Op("nn.functional.group_norm", _group_norm, _group_norm_vjp,
                                        "device', or a bad reshape in its backward)"})
 
 
+# --- instance_norm -----------------------------------------------------------------------------
+
+def _spatial_axes(x, running_mean, running_var, weight, bias, use_input_stats):
+    """The axes each (sample, channel) is normalized over, once the arguments are checked."""
+    name = "nn.functional.instance_norm"
+    if x.ndim < 2:
+        raise OpError(f"{name}: expected an input of shape (N, C, ...), got shape {x.shape}")
+    for role, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (x.shape[1],):
+            raise OpError(f"{name}: {role} of shape {t.shape} must have one value per channel ({x.shape[1]},)")
+    if use_input_stats and int(np.prod(x.shape[2:])) <= 1:
+        raise OpError(f"{name}: expected more than 1 spatial element when using the input's statistics, got input "
+                      f"of shape {x.shape}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise OpError(f"{name}: running_mean and running_var are required when use_input_stats=False")
+    return tuple(range(2, x.ndim))
+
+
+def _instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                   momentum=0.1, eps=1e-5):
+    """With use_input_stats, normalize each channel of each sample by its own statistics and move
+    the running statistics (if given) towards their mean over the batch, in place (the variance
+    unbiased, as PyTorch does); without, normalize by the running statistics (batch_norm's eval)."""
+    a = _spatial_axes(x, running_mean, running_var, weight, bias, use_input_stats)
+    if not use_input_stats:
+        return batch_norm.forward(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    centered = x - x.mean(axis=a, keepdims=True)
+    variance = (centered * centered).mean(axis=a, keepdims=True)
+    n = int(np.prod(x.shape[2:]))
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += momentum * x.mean(axis=a).mean(axis=0)
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += momentum * variance.reshape(x.shape[:2]).mean(axis=0) * (n / (n - 1))
+    y = centered / np.sqrt(variance + eps)
+    if weight is not None:
+        y *= weight.reshape(_channel_shape(x))
+    if bias is not None:
+        y += bias.reshape(_channel_shape(x))
+    return y
+
+
+def _instance_norm_vjp(g, out, x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
+    if not use_input_stats:
+        return batch_norm.vjp(g, out, x, running_mean, running_var, weight, bias, False, momentum, eps)
+    a, others = tuple(range(2, x.ndim)), (0, *range(2, x.ndim))
+    xhat, rstd = _standardized(x, a, eps)
+    gy = g if weight is None else g * weight.reshape(_channel_shape(x))
+    return (_standardize_grad(gy, xhat, rstd, a) if x.requires_grad else None, None, None,
+            (g * xhat).sum(others) if weight is not None and weight.requires_grad else None,
+            g.sum(others) if bias is not None and bias.requires_grad else None)
+
+
+def _instance_norm_sample(draw):
+    use_input_stats = draw.boolean()
+    n, c = draw.integer(1, 3), draw.integer(1, 3)
+    spatial = draw.shape(min_dims=1, max_dims=2, max_side=3)
+    if use_input_stats and int(np.prod(spatial)) == 1:
+        spatial = (2,) + spatial[1:]
+    running = (c,) if not use_input_stats or draw.boolean() else None
+    return Example(((n, c) + spatial, running, running, (c,) if draw.boolean() else None,
+                    (c,) if draw.boolean() else None), {"use_input_stats": use_input_stats})
+
+
+instance_norm = Op("nn.functional.instance_norm", _instance_norm, _instance_norm_vjp,
+                   (Arg("input"), Arg("running_mean", optional=True, mutable=True),
+                    Arg("running_var", low=0, optional=True, mutable=True),
+                    Arg("weight", optional=True), Arg("bias", optional=True)),
+                   params=(Param("use_input_stats", True, (True, False), "bool"),
+                           Param("momentum", 0.1, (0.1, 0.5), "number"), Param("eps", 1e-5, (1e-5,), "number")),
+                   sample=_instance_norm_sample,
+                   differences={"evaluation order": ROUNDED_MEAN,
+                                "inputs": "PyTorch's double backward refuses a bias without a weight ('Expected a "
+                                          "proper Tensor but got None')"})
+
+
 # --- pixel_shuffle and pixel_unshuffle ---------------------------------------------------------
 
 def _check_factor(name, x, factor, role):
@@ -135,4 +214,4 @@ pixel_unshuffle = Op("nn.functional.pixel_unshuffle", _pixel_unshuffle,
 
 @hookimpl
 def lucid_ops():
-    return [group_norm, pixel_shuffle, pixel_unshuffle]
+    return [group_norm, instance_norm, pixel_shuffle, pixel_unshuffle]

@@ -43,6 +43,9 @@ CASES = [
     ("cosine_embedding_loss", (x34[0], y34[0], np.array(-1.0)), {"reduction": "none"}, (0, 1)),
     ("group_norm", (image, 2, rng.standard_normal(4), rng.standard_normal(4)), {}, (0, 2, 3)),
     ("group_norm", (image, 4), {"eps": 1e-3}, (0,)),
+    ("instance_norm", (image, None, None, rng.standard_normal(4), rng.standard_normal(4)), {}, (0, 3, 4)),
+    ("instance_norm", (image, rng.standard_normal(4), positive[0], rng.standard_normal(4), None),
+     {"use_input_stats": False}, (0, 3)),
     ("pixel_shuffle", (image, 2), {}, (0,)),
     ("pixel_unshuffle", (rng.standard_normal((2, 1, 4, 6)), 2), {}, (0,)),
 ]
@@ -79,6 +82,10 @@ def test_second_derivatives_at_prelus_kink_are_pytorchs():
 LAYERS = [
     (lambda: nn.GroupNorm(2, 4), lambda: torch.nn.GroupNorm(2, 4), (3, 4, 2, 2)),
     (lambda: nn.GroupNorm(1, 4, affine=False), lambda: torch.nn.GroupNorm(1, 4, affine=False), (3, 4, 5)),
+    (lambda: nn.InstanceNorm2d(3), lambda: torch.nn.InstanceNorm2d(3), (2, 3, 4, 4)),
+    (lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+     lambda: torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True), (2, 3, 4, 4)),
+    (lambda: nn.InstanceNorm2d(3, momentum=0.5), lambda: torch.nn.InstanceNorm2d(3, momentum=0.5), (3, 4, 4)),
     (lambda: nn.PReLU(4), lambda: torch.nn.PReLU(4), (3, 4, 2)),
     (lambda: nn.PReLU(), lambda: torch.nn.PReLU(), (5, 2)),
     (lambda: nn.PixelShuffle(2), lambda: torch.nn.PixelShuffle(2), (2, 8, 3, 3)),
@@ -95,16 +102,18 @@ LAYERS = [
 def test_layers_train_step_for_step_like_pytorch(make_ours, make_theirs, shape):
     """Five SGD steps on one batch from the same float64 weights: outputs, input gradients and
     weights stay equal."""
+    x = np.random.default_rng(13).standard_normal(shape)
+    probe = twins(make_ours(), make_theirs())[1]
+    weights = np.random.default_rng(14).standard_normal(probe(torch.tensor(x)).shape)  # sum(y²) is flat for a norm
     ours, theirs = twins(make_ours(), make_theirs())
     opt_ours = lucid.optim.SGD(ours.parameters(), lr=0.1) if list(ours.parameters()) else None
     opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.1) if opt_ours else None
-    x = np.random.default_rng(13).standard_normal(shape)
     for step in range(5):
         xl, xt = lucid.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         a, b = ours(xl), theirs(xt)
         np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=f"step {step}")
-        (a * a).sum().backward()
-        (b * b).sum().backward()
+        (a * a * lucid.tensor(weights)).sum().backward()
+        (b * b * torch.tensor(weights)).sum().backward()
         np.testing.assert_allclose(xl.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
         if opt_ours:
             opt_ours.step(), opt_theirs.step()
@@ -164,6 +173,9 @@ def test_reprs_match():
     (lambda: F.group_norm(lucid.ones(2, 3, 2), 2), "3 channels (shape (2, 3, 2)) are not divisible"),
     (lambda: F.group_norm(lucid.ones(2, 4), 2, lucid.ones(3)), "weight of shape (3,) must have one value"),
     (lambda: F.group_norm(lucid.ones(1, 2), 2), "more than 1 value per channel"),
+    (lambda: F.instance_norm(lucid.ones(2, 3, 1)), "more than 1 spatial element"),
+    (lambda: F.instance_norm(lucid.ones(2, 3, 2), use_input_stats=False), "running_mean and running_var are required"),
+    (lambda: F.instance_norm(lucid.ones(2, 3, 2), lucid.ones(2)), "running_mean of shape (2,) must have one value"),
     (lambda: F.pixel_shuffle(lucid.ones(1, 3, 2, 2), 2), "3 channels"),
     (lambda: F.pixel_shuffle(lucid.ones(3, 2), 2), "expected an input of shape (*, C, H, W)"),
     (lambda: F.pixel_unshuffle(lucid.ones(1, 1, 3, 2), 2), "must be divisible by downscale_factor"),

@@ -12,7 +12,8 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from .more_modules import (GLU, CosineEmbeddingLoss, GaussianNLLLoss, GroupNorm, Hardshrink, MarginRankingLoss,
+from .more_modules import (GLU, CosineEmbeddingLoss, GaussianNLLLoss, GroupNorm, Hardshrink, InstanceNorm2d,
+                           MarginRankingLoss,
                            PixelShuffle, PixelUnshuffle, PoissonNLLLoss, PReLU, Softmin, Softshrink, Tanhshrink,
                            TripletMarginLoss)
 
@@ -25,5 +26,6 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss",
     "SmoothL1Loss",
     "GLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softmin", "PixelShuffle", "PixelUnshuffle", "PReLU",
-    "GroupNorm", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss",
+    "GroupNorm", "InstanceNorm2d", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss",
+    "GaussianNLLLoss",
 ]
