@@ -185,6 +185,7 @@ TORCH_UNDIFFERENTIATED = {
     "nn.functional.nll_loss": ("weight",),
     "nn.functional.binary_cross_entropy": ("weight",),
     "nn.functional.batch_norm": ("running_mean", "running_var"),  # constants of eval mode in PyTorch
+    "nn.functional.instance_norm": ("running_mean", "running_var"),
     "nn.functional.binary_cross_entropy_with_logits": ("weight", "pos_weight"),
 }
 

@@ -194,6 +194,9 @@ BUILTIN_PLUGINS = (
     "lucid_ops.windows",
     "lucid_ops.indexing",
     "lucid_ops.products",
+    "lucid_ops.more_activations",
+    "lucid_ops.more_losses",
+    "lucid_ops.more_nn",
 )
 
 

@@ -13,6 +13,10 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+from .more_modules import (GLU, CosineEmbeddingLoss, GaussianNLLLoss, GroupNorm, Hardshrink, InstanceNorm2d,
+                           MarginRankingLoss,
+                           PixelShuffle, PixelUnshuffle, PoissonNLLLoss, PReLU, Softmin, Softshrink, Tanhshrink,
+                           TripletMarginLoss)
 
 __all__ = [
     "functional", "init", "utils", "Module", "ModuleDict", "ModuleList", "Parameter", "ParameterDict", "ParameterList",
@@ -23,4 +27,7 @@ __all__ = [
     "Flatten", "Identity", "LayerNorm", "Linear", "MaxPool2d", "Unflatten",
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss",
     "SmoothL1Loss",
+    "GLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softmin", "PixelShuffle", "PixelUnshuffle", "PReLU",
+    "GroupNorm", "InstanceNorm2d", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss",
+    "GaussianNLLLoss",
 ]
