@@ -11,6 +11,7 @@ its change: either a blind spot of the harness to close, or an equivalent progra
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +29,13 @@ SAMPLE_SIZE, SAMPLE_SEED = 900, 2026
 REQUIRED_SCORE = 0.95
 
 
+#: The ops whose survivors have been reviewed: an op added since joins the gate once its are.
+REVIEWED_OPS = [line for line in (Path(__file__).parent / "mutation_reviewed_ops.txt").read_text().splitlines()
+                if line and not line.startswith("#")]
+
+
 def every_mutant() -> list[Mutant]:
-    return [mutant for name in sorted(lucid.registry) for mutant in mutants_of(lucid.registry[name])]
+    return [mutant for name in REVIEWED_OPS for mutant in mutants_of(lucid.registry[name])]
 
 
 def change(mutant: Mutant) -> str:

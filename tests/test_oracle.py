@@ -149,9 +149,9 @@ def test_an_op_whose_results_depend_on_evaluation_order_is_given_no_infinities_n
     tame = special_values(Arg("input"), kinks=(), any_order=False)
     assert np.isfinite(tame).all() and np.abs(tame).max() < 1e30 and {0.0, 1.0, -1.0} <= set(tame)
     # and the oracle draws only those: a sum that is NaN at every non-finite or huge input passes
-    def tame_sum(x, dim=None, keepdim=False):
+    def tame_sum(x, dim=None, keepdim=False, dtype=None):
         tame = np.isfinite(x).all() and np.abs(x).max(initial=0) < 1e30
-        return np.where(tame, x.sum(axis=dim, keepdims=keepdim), np.nan)
+        return np.where(tame, x.sum(axis=dim, keepdims=keepdim, dtype=dtype), np.nan)
 
     sum_op = lucid.registry["sum"]
     strict = Op("sum", tame_sum, sum_op.vjp, (Arg("input"),), sum_op.params,
@@ -298,7 +298,8 @@ def test_ties_reach_every_entry_of_a_large_input():
 
 
 #: Where the sweeps found a disagreement that the op now declares: (op, aspect, seed, order, dtype,
-#: what it was), replayed with 300 examples (hypothesis draws other examples for fewer).
+#: what it was), replayed with 300 examples (hypothesis draws other examples for fewer). softmax_backward's
+#: summation order (found at seed 57 before params were stratified) is reached by no seed below 80 since.
 DECLARED_AFTER_A_SWEEP = [
     ("nn.functional.cosine_similarity", "second order", 22, 2, "float64",
      "a norm of 1e-30, below eps: PyTorch's second derivative 3.3e14"),
@@ -309,9 +310,7 @@ DECLARED_AFTER_A_SWEEP = [
     ("bmm", "evaluation order", 4, 1, "float32", "-inf * 0 + 1e30 * x: NumPy's BLAS inf, PyTorch NaN"),
     ("matmul", "evaluation order", 7, 1, "float64",
      "0.0234375 (1e30 - 1e30): a fused multiply-add leaves -2.2e12, PyTorch 0"),
-    ("softmax_backward", "evaluation order", 57, 1, "float64",
-     "Σ g out where ±1e30 cancel: PyTorch's fused multiply-add leaves a residue, NumPy's sum 0"),
-    ("std", "second order", 21, 2, "float64", "a slice [-1e-30, -0.0]: its second derivative is rounding, 1.8e13"),
+    ("std", "second order", 0, 2, "float64", "a slice [-1e-30, -0.0]: its second derivative is rounding, 1.8e13"),
     ("nn.functional.layer_norm", "inputs", 22, 2, "float64", "a bias without a weight: PyTorch's double backward "
                                                              "refuses it"),
     ("nn.functional.gelu", "float32 values", 0, 1, "float32",
