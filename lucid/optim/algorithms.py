@@ -15,6 +15,18 @@ from ..errors import OpError
 from .optimizer import Optimizer, Params
 
 
+def weight_decayed(param: np.ndarray, grad: np.ndarray, group: dict[str, Any], decoupled: bool = False) -> np.ndarray:
+    """The gradient a rule steps with, weight decay applied: L2 (PyTorch's default) adds
+    `weight_decay * param` to it; decoupled (AdamW's) shrinks `param` in place by
+    `1 - lr * weight_decay` instead and leaves the gradient alone."""
+    weight_decay = group["weight_decay"]
+    if weight_decay and decoupled:
+        param *= 1 - group["lr"] * weight_decay
+    elif weight_decay:
+        return grad + weight_decay * param
+    return grad
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum (heavy ball or Nesterov) and L2 weight decay.
 
@@ -33,8 +45,7 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = weight_decayed(param, grad, group)
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
@@ -64,17 +75,14 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, maximize=maximize))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(param)
         state["step"] += 1
         step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        if weight_decay and self.decoupled:
-            param *= 1 - lr * weight_decay
-        elif weight_decay:
-            grad = grad + weight_decay * param
+        grad = weight_decayed(param, grad, group, self.decoupled)
         m += (1 - beta1) * (grad - m)
         v *= beta2
         v += (1 - beta2) * grad * grad
@@ -119,8 +127,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(param)
         state["step"] += 1
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = weight_decayed(param, grad, group)
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * grad * grad
@@ -158,8 +165,7 @@ class Adagrad(Optimizer):
         if not state:
             state.update(step=0, sum=np.full_like(param, group["initial_accumulator_value"]))
         state["step"] += 1
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = weight_decayed(param, grad, group)
         decayed_lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         square_sum = state["sum"]
         square_sum += grad * grad
@@ -182,8 +188,7 @@ class Adamax(Optimizer):
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param), exp_inf=np.zeros_like(param))
         state["step"] += 1
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = weight_decayed(param, grad, group)
         m, u = state["exp_avg"], state["exp_inf"]
         m += (1 - beta1) * (grad - m)
         u *= beta2
@@ -210,15 +215,12 @@ class NAdam(Optimizer):
                                       maximize=maximize))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        lr, (beta1, beta2) = group["lr"], group["betas"]
         if not state:
             state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
         state["step"] += 1
         step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        if weight_decay and group["decoupled_weight_decay"]:
-            param *= 1 - lr * weight_decay
-        elif weight_decay:
-            grad = grad + weight_decay * param
+        grad = weight_decayed(param, grad, group, group["decoupled_weight_decay"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
         mu_product = state["mu_product"] = state["mu_product"] * mu
@@ -250,15 +252,12 @@ class RAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        lr, (beta1, beta2) = group["lr"], group["betas"]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
         state["step"] += 1
         step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        if weight_decay and group["decoupled_weight_decay"]:
-            param *= 1 - lr * weight_decay
-        elif weight_decay:
-            grad = grad + weight_decay * param
+        grad = weight_decayed(param, grad, group, group["decoupled_weight_decay"])
         m += (1 - beta1) * (grad - m)
         v *= beta2
         v += (1 - beta2) * grad * grad
