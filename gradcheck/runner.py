@@ -30,7 +30,8 @@ from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
 from .edges import edge_cases_for
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import Case, Stratum, describe, inputs_for, kink_margin, scales_for, share_budget, strata_for
+from .strategies import (Case, Stratum, describe, floats_in, inputs_for, kink_margin, scales_for, share_budget,
+                         strata_for)
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
@@ -267,7 +268,7 @@ def _hypothesis_test(strategy: st.SearchStrategy, dtype: Any, state: _Run,
     def test(data: st.DataObject) -> None:
         case = data.draw(strategy, label="input")
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="projection seed"))
-        arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+        arrays = floats_in(case.inputs, dtype)
         state.last = (arrays, case.params)
         try:
             errors = check(arrays, case, rng)

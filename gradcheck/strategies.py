@@ -75,6 +75,11 @@ class Case:
         return describe(self.inputs, self.params)
 
 
+def floats_in(arrays: Sequence[np.ndarray | None], dtype: Any) -> list[Any]:
+    """A call's float arrays in `dtype`; the others (integers, booleans, a left-out None) as they are."""
+    return [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in arrays]
+
+
 def describe(inputs: Sequence[np.ndarray | None], params: dict[str, Any]) -> str:
     """A compact, copyable description of an input: dtype, shape and (small) values."""
     parts = []
