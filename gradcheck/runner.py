@@ -30,8 +30,8 @@ from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
 from .edges import edge_cases_for
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import (Case, Stratum, describe, floats_in, inputs_for, kink_margin, scales_for, share_budget,
-                         strata_for)
+from .strata import share_budget, strata_for
+from .strategies import Case, Stratum, describe, floats_in, inputs_for, kink_margin, scales_for
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 import lucid
 from gradcheck import check_op
 from gradcheck.runner import runs_of
-from gradcheck.strategies import Stratum, inputs_for, share_budget, strata_for
+from gradcheck.strata import share_budget, strata_for
+from gradcheck.strategies import Stratum, inputs_for
 from lucid import Example, Op, Param
 
 
