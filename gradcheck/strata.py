@@ -16,7 +16,9 @@ from .strategies import HypothesisDraw, Stratum, draw_call, shapes_for
 #: How many calls `strata_for` draws to find an op's choices and their options.
 SURVEY = 20
 
-_strata_found: dict[Hashable, tuple[Stratum, ...]] = {}  # by what drawing a call reads of the op
+#: Strata found for ops drawn from their own metadata, by what drawing a call reads of the op. A
+#: plugin's strategy is not a key: hooks build a new one on every call, and it would only pile up.
+_strata_found: dict[Hashable, tuple[Stratum, ...]] = {}
 
 
 def strata_for(op: Op, example: st.SearchStrategy[Example] | None = None) -> tuple[Stratum, ...]:
@@ -24,13 +26,15 @@ def strata_for(op: Op, example: st.SearchStrategy[Example] | None = None) -> tup
     found by drawing SURVEY calls, the same ones every time; first option of every choice first,
     then the second, and so on. Each option drawn at random would leave a rare one (the fifth of
     nine orders, chosen only for a matrix) without examples in many runs."""
-    key: Hashable = (op.sample, op.params, op.inputs, op.shapes, op.variadic, example)
-    try:
-        return _strata_found[key]
-    except KeyError:
-        pass
-    except TypeError:  # a param with an unhashable default: found again each time
-        key = None
+    key: Hashable = None
+    if example is None:
+        key = (op.sample, op.params, op.inputs, op.shapes, op.variadic)
+        try:
+            return _strata_found[key]
+        except KeyError:
+            pass
+        except TypeError:  # a param with an unhashable default: found again each time
+            key = None
     shapes = shapes_for(op) if example is None and op.sample is None else None
     if shapes is not None and not any(p.choices for p in op.params):
         return ()

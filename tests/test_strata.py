@@ -64,3 +64,17 @@ def test_a_rule_wrong_at_one_option_fails_in_every_seed_and_shrinks_within_its_s
         assert check_op(rare, seed=seed, max_examples=8, shrink=False).failing_input == report.failing_input
     shrunk = check_op(rare, seed=0, max_examples=8)
     assert shrunk.failing_input == "input 0: float64[2] [0., 0.]; params: k=8" and shrunk.blob
+
+
+def test_a_plugins_strategy_is_surveyed_each_time_not_cached():
+    """A hook builds a new strategy on every call: as a cache key it never hit and piled up an
+    entry per check. An op drawn from its own metadata is surveyed once."""
+    from hypothesis import strategies as st
+
+    from gradcheck import strata
+
+    before = len(strata._strata_found)
+    for k in (1, 2, 3):
+        assert strata_for(rare, st.just(Example(((2,),), {"k": k}))) == ()
+    assert len(strata._strata_found) == before
+    assert strata_for(rare) is strata_for(rare)  # the second from the cache
