@@ -393,17 +393,17 @@ def summary(reports: Sequence[OpReport], plugin_errors: Sequence[PluginError], s
     return f"{', '.join(parts) or 'no ops checked'} in {seconds:.2f}s"
 
 
-def mutation_score(reports: Sequence[OpReport]) -> str:
+def mutation_summary(reports: Sequence[OpReport]) -> str:
     """The run's mutation score over the mutants not reviewed as equivalent, and how many of the
     other survivors never differed on a drawn input."""
+    from gradcheck.report import mutation_score
+
     mutants = [m for r in reports for m in r.mutants]
-    killed = sum(m.killed for m in mutants)
-    equivalent = sum(bool(m.equivalent) for m in mutants)
+    score = mutation_score(mutants)
     unexplained = [m for m in mutants if not m.killed and not m.equivalent]
     never = sum(not m.differed for m in unexplained)
-    scored = len(mutants) - equivalent
-    return (f"mutation score: {killed} of {scored} mutants killed ({killed / max(scored, 1):.1%}), "
-            f"{equivalent} more listed as equivalent; {len(unexplained)} survived unexplained, "
+    return (f"mutation score: {score.killed} of {score.scored} mutants killed ({score.fraction:.1%}), "
+            f"{score.equivalent} more listed as equivalent; {len(unexplained)} survived unexplained, "
             f"{never} of them never differed on a drawn input")
 
 
@@ -683,7 +683,7 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
                  else OK if names else NO_OPS)
     line = summary(reports, plugin_errors, seconds, len(lucid.registry) - len(names))
     if options.checks == "mutation":
-        terminal.write(mutation_score(reports))
+        terminal.write(mutation_summary(reports))
     terminal.write(("interrupted: " if interrupted else "") + line)
     if args.json:
         text = json.dumps(as_json(reports, plugin_errors, options, seconds, exit_code), indent=2)

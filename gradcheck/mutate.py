@@ -27,7 +27,6 @@ and found equivalent are listed by op and id, each with its reason, in `equivale
 from __future__ import annotations
 
 import ast
-import contextlib
 import copy
 import dataclasses
 import functools
@@ -41,17 +40,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import seed as hypothesis_seed
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 
 from lucid import Op
 
 from .oracle import differentiable, lucid_library, run
 from .report import MutantOutcome, OpReport
-from .runner import _resolve, check_op, custom_strategy, derivative_inputs, runs_of
-from .strategies import strata_for
+from .runner import _resolve, check_op, derivative_draws, run_seeded, runs_of
 
 # --- mutants of the source -------------------------------------------------------------------------
 
@@ -276,11 +272,9 @@ def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype
                 _same(a, b, arrays[i].shape) for i, a, b in zip(wrt, ours.grads or (), theirs.grads or ())):
             found.append(True)
 
-    for stratum, examples, run_seed in runs_of(strata_for(op, custom_strategy(op)), max_examples, seed):
-        test = given(data=st.data(), strategy=st.just(derivative_inputs(op, dtype, order, stratum=stratum)))(compare)
-        with contextlib.suppress(Unsatisfiable):  # as in the check: a stratum whose calls were all rejected
-            settings(max_examples=examples, deadline=None, database=None,
-                     suppress_health_check=list(HealthCheck))(hypothesis_seed(run_seed)(test))()
+    inputs, strata = derivative_draws(op, dtype, order)
+    for stratum, examples, run_seed in runs_of(strata, max_examples, seed):
+        run_seeded(given(data=st.data(), strategy=st.just(inputs(stratum)))(compare), examples, run_seed)
     return bool(found)
 
 

@@ -37,7 +37,7 @@ from lucid import Op, Tensor
 
 from .checks import Errors, call
 from .report import Entry, Failure, Rejected
-from .strategies import Case, arg_of
+from .strategies import Case, arg_of, floats_in
 
 ORACLES = ("reference", "torch")
 
@@ -424,7 +424,7 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
         where, fn = _counterpart(op)  # type: ignore[misc]  # check_oracle compares only ops that have one
         name, theirs_in = f"PyTorch ({where})", torch_library(op, fn, params)
     ours_in = lucid_library(op, case.params)
-    arrays: list[Any] = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+    arrays: list[Any] = floats_in(case.inputs, dtype)
     ours, theirs = run(ours_in, arrays), run(theirs_in, arrays)
     check_refusals(op, ours, theirs, name)
     if len(ours.outputs) != len(theirs.outputs):
@@ -441,7 +441,7 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
         return errors
     if "nan gradient" in op.differences and any(np.isnan(o).any() for o in ours.outputs if o.dtype.kind in "fc"):
         return errors
-    arrays = [x.astype(np.float64) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+    arrays = floats_in(case.inputs, np.float64)
     skip = TORCH_UNDIFFERENTIATED.get(op.name, ())
     wrt = [i for i in differentiable(op, arrays) if arg_of(op, i).name not in skip]
     cotangents = [rng.standard_normal(o.shape) for o in ours.outputs]
@@ -462,17 +462,15 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
 
 def float64_answers(library: Library, arrays: list) -> Callable[[int], Precise | None]:
     """Output k of `library` for the same inputs in float64 (`Precise`; None if it refuses them),
-    computed on the first request only."""
-    answers: list[Side] = []
-    floats = [x for x in arrays if x is not None and x.dtype.kind == "f"]
-    finite = [np.abs(x[np.isfinite(x)]).max(initial=0.0) for x in floats]
-    scale = float(max(finite, default=0.0))
+    computed on the first request only: a float32 check whose values agree never asks."""
+    @functools.cache
+    def answers() -> tuple[Side, float]:
+        floats = [x for x in arrays if x is not None and x.dtype.kind == "f"]
+        scale = max((float(np.abs(x[np.isfinite(x)]).max(initial=0.0)) for x in floats), default=0.0)
+        return run(library, floats_in(arrays, np.float64)), scale
 
     def answer(k: int) -> Precise | None:
-        if not answers:
-            answers.append(run(library, [x.astype(np.float64) if x is not None and x.dtype.kind == "f" else x
-                                         for x in arrays]))
-        side = answers[0]
+        side, scale = answers()
         return Precise(side.outputs[k], scale) if side.error is None and k < len(side.outputs) else None
     return answer
 
@@ -480,7 +478,7 @@ def float64_answers(library: Library, arrays: list) -> Callable[[int], Precise |
 def check_float32_dtypes(ours_in: Library, theirs_in: Library, case: Case, name: str) -> None:
     """The dtypes of the outputs for float32 inputs: a float32 op that answers in float64 looks
     right in a float64 check (its values are, too precise if anything)."""
-    arrays = [x.astype(np.float32) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+    arrays = floats_in(case.inputs, np.float32)
     ours, theirs = run(ours_in, arrays), run(theirs_in, arrays)
     if ours.error is None and theirs.error is None:
         for k, (a, b) in enumerate(zip(ours.outputs, theirs.outputs)):

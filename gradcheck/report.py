@@ -7,7 +7,8 @@ the failure. It never prints a whole matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -75,6 +76,25 @@ class MutantOutcome:
         return f"  survived [{self.kind} {self.id}] {self.description}\n      {verdict}"
 
 
+class MutationScore(NamedTuple):
+    """How many mutants were killed of those scored: every mutant but the survivors reviewed as
+    equivalent programs, which no check could kill."""
+
+    killed: int
+    equivalent: int
+    scored: int
+
+    @property
+    def fraction(self) -> float:
+        return self.killed / max(self.scored, 1)
+
+
+def mutation_score(mutants: Sequence[MutantOutcome]) -> MutationScore:
+    """The score of a set of mutants (one op's, or a whole run's)."""
+    equivalent = sum(bool(m.equivalent) for m in mutants)
+    return MutationScore(sum(m.killed for m in mutants), equivalent, len(mutants) - equivalent)
+
+
 @dataclass
 class OpReport:
     """The outcome of checking one op (or one function)."""
@@ -103,11 +123,9 @@ class OpReport:
     def counts(self) -> str:
         """What was tried: examples (and how many were rejected), or mutants and how many were killed."""
         if self.check == "mutation":
-            killed = sum(m.killed for m in self.mutants)
-            equivalent = sum(bool(m.equivalent) for m in self.mutants)
-            listed = f", {equivalent} equivalent" if equivalent else ""
-            return (f"{len(self.mutants)} mutants, {killed} killed{listed}, "
-                    f"score {killed / max(len(self.mutants) - equivalent, 1):.1%}")
+            score = mutation_score(self.mutants)
+            listed = f", {score.equivalent} equivalent" if score.equivalent else ""
+            return f"{len(self.mutants)} mutants, {score.killed} killed{listed}, score {score.fraction:.1%}"
         return f"{self.examples} examples, {self.rejected} rejected"
 
     def summary(self) -> str:

@@ -30,7 +30,8 @@ from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
 from .edges import edge_cases_for
 from .report import Failure, GradcheckError, OpReport, Rejected
-from .strategies import Case, Stratum, describe, inputs_for, kink_margin, scales_for, share_budget, strata_for
+from .strata import share_budget, strata_for
+from .strategies import Case, Stratum, describe, floats_in, inputs_for, kink_margin, scales_for
 from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
@@ -99,15 +100,14 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
     report.reproduce = reproduce_line(name, report.plugin is not None, seed, max_examples, order, mode, dtype)
     try:
         tol = tolerance_for(op, dtype, atol, rtol)
-        derivative_inputs(op, dtype, order, tol)  # what is wrong in the metadata shows here, as a set-up error
-        strata = strata_for(op, custom_strategy(op))
+        inputs, strata = derivative_draws(op, dtype, order, tol)  # what is wrong in the metadata shows here
     except KeyboardInterrupt:
         raise
     except BaseException as error:
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start
         return report
-    state = _fuzz(report, lambda stratum: derivative_inputs(op, dtype, order, tol, stratum), strata, DTYPES[dtype],
+    state = _fuzz(report, inputs, strata, DTYPES[dtype],
                   max_examples, seed, lambda arrays, case, rng:
                   check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng), shrink)
     _fail_if_vacuous(report, state, "non-differentiable points")
@@ -120,14 +120,16 @@ def custom_strategy(op: Op) -> st.SearchStrategy | None:
     return plugins.hook().lucid_gradcheck_strategy(op=op)
 
 
-def derivative_inputs(op: Op, dtype: str, order: int, tol: Tolerance | None = None,
-                      stratum: Stratum | None = None) -> st.SearchStrategy[Case]:
-    """The inputs the derivative check draws for op (in `stratum`, if given): from its metadata (or
-    a plugin's strategy), kept far enough from its kinks for finite differences in `dtype`."""
+def derivative_draws(op: Op, dtype: str, order: int, tol: Tolerance | None = None
+                     ) -> tuple[Callable[[Stratum | None], st.SearchStrategy[Case]], tuple[Stratum, ...]]:
+    """How the derivative check draws op's inputs in a stratum, and its strata: from its metadata
+    (or a plugin's strategy, asked once), kept far enough from its kinks for finite differences in
+    `dtype`. Metadata that cannot be drawn from raises here."""
     tol = tol or tolerance_for(op, dtype, None, None)
     eps = float(np.finfo(dtype).eps)
-    return inputs_for(op, custom_strategy(op), kink_margin(eps, tol.atol, order), scales_for(eps, order),
-                      stratum)
+    example = custom_strategy(op)
+    inputs = functools.partial(inputs_for, op, example, kink_margin(eps, tol.atol, order), scales_for(eps, order))
+    return inputs, strata_for(op, example)
 
 
 def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: int = 100, seed: int | None = None,
@@ -217,6 +219,18 @@ def runs_of(strata: Sequence[Stratum], max_examples: int, seed: int) -> list[tup
     return [(strata[i], n, int(seeds[i])) for i, n in zip(order, share_budget(max_examples, len(strata))) if n]
 
 
+def run_seeded(test: Callable[[], None], examples: int, seed: int, **options: Any) -> bool:
+    """Run a hypothesis test of `examples` inputs from `seed`, as every check runs one (no deadline,
+    no database, no health checks); False when every sample was rejected (one stratum's run can be)."""
+    run = settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck),
+                   report_multiple_bugs=False, print_blob=True, database=None, **options)(test)
+    try:
+        hypothesis_seed(seed)(run)()
+    except Unsatisfiable:
+        return False
+    return True
+
+
 def _fuzz(report: OpReport, strategy: Callable[[Stratum | None], st.SearchStrategy], strata: Sequence[Stratum],
           dtype: Any, max_examples: int, seed: int, check: Callable[[list, Case, np.random.Generator], Errors],
           shrink: bool = True) -> _Run:
@@ -226,15 +240,11 @@ def _fuzz(report: OpReport, strategy: Callable[[Stratum | None], st.SearchStrate
     state = _Run()
     no_shrinking: dict[str, Any] = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
     for stratum, examples, run_seed in runs_of(strata, max_examples, seed):
-        test = _hypothesis_test(strategy(stratum), dtype, state, check)
         rejected_before = state.rejected
-        run = settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck),
-                       report_multiple_bugs=False, print_blob=True, database=None, **no_shrinking)(test)
         try:
-            hypothesis_seed(run_seed)(run)()
-        except Unsatisfiable:  # every sample of this stratum rejected
-            state.unjudged += state.rejected - rejected_before
-            continue
+            if not run_seeded(_hypothesis_test(strategy(stratum), dtype, state, check), examples, run_seed,
+                              **no_shrinking):
+                state.unjudged += state.rejected - rejected_before
         except Failure as failure:
             _failed(report, failure, state)
             report.reason = failure.reason
@@ -258,7 +268,7 @@ def _hypothesis_test(strategy: st.SearchStrategy, dtype: Any, state: _Run,
     def test(data: st.DataObject) -> None:
         case = data.draw(strategy, label="input")
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="projection seed"))
-        arrays = [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in case.inputs]
+        arrays = floats_in(case.inputs, dtype)
         state.last = (arrays, case.params)
         try:
             errors = check(arrays, case, rng)

@@ -19,7 +19,7 @@ What makes a drawn input *meaningful* for a gradient check, and not merely valid
   and every choice of every param is drawn, so hypothesis explores them and shrinks failures;
 - every option of every choice gets its share of the examples: a `Stratum` pins one option of one
   choice (a param's, or one `draw.choice` call of the op's `sample`), and the runner gives each
-  stratum that `strata_for` finds its own run of examples (`share_budget`).
+  stratum that `gradcheck.strata.strata_for` finds its own run of examples.
 """
 from __future__ import annotations
 
@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, reject, settings
-from hypothesis import seed as hypothesis_seed
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -58,8 +57,6 @@ KINK_MARGIN = 0.01
 GOLDEN = 0.6180339887498949
 MAX_SIDE = 4
 MAX_DIMS = 3
-#: How many calls `strata_for` draws to find an op's choices and their options.
-SURVEY = 20
 
 
 @dataclass
@@ -73,6 +70,11 @@ class Case:
 
     def __repr__(self) -> str:
         return describe(self.inputs, self.params)
+
+
+def floats_in(arrays: Sequence[np.ndarray | None], dtype: Any) -> list[Any]:
+    """A call's float arrays in `dtype`; the others (integers, booleans, a left-out None) as they are."""
+    return [x.astype(dtype) if x is not None and x.dtype.kind == "f" else x for x in arrays]
 
 
 def describe(inputs: Sequence[np.ndarray | None], params: dict[str, Any]) -> str:
@@ -140,7 +142,7 @@ class HypothesisDraw:
 
     Within a `stratum` the pinned choice takes its pinned option, drawing nothing (an example that
     offers fewer options there is rejected); `seen` collects every choice made and its count of
-    options, for `strata_for`."""
+    options, for `gradcheck.strata.strata_for`."""
 
     def __init__(self, draw: Callable[[st.SearchStrategy], Any], stratum: Stratum | None = None,
                  seen: dict[Hashable, tuple[str, int]] | None = None):
@@ -406,50 +408,3 @@ def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
             arrays[i] = draw_values(draw, arg_of(op, i), tuple(inputs[i]), kinks, margin, draw_scale(draw, scales))
     symmetric = tuple(i for i in float_slots if arg_of(op, i).structure == "spd")
     return Case(tuple(arrays), params, symmetric)
-
-
-# --- strata ----------------------------------------------------------------------------------
-
-_strata_found: dict[Hashable, tuple[Stratum, ...]] = {}  # by what drawing a call reads of the op
-
-
-def strata_for(op: Op, example: st.SearchStrategy[Example] | None = None) -> tuple[Stratum, ...]:
-    """One stratum per option of every choice that drawing a call of `op` makes (see `Stratum`),
-    found by drawing SURVEY calls, the same ones every time; first option of every choice first,
-    then the second, and so on. Each option drawn at random would leave a rare one (the fifth of
-    nine orders, chosen only for a matrix) without examples in many runs."""
-    key: Hashable = (op.sample, op.params, op.inputs, op.shapes, op.variadic, example)
-    try:
-        return _strata_found[key]
-    except KeyError:
-        pass
-    except TypeError:  # a param with an unhashable default: found again each time
-        key = None
-    shapes = shapes_for(op) if example is None and op.sample is None else None
-    if shapes is not None and not any(p.choices for p in op.params):
-        return ()
-    seen: dict[Hashable, tuple[str, int]] = {}
-
-    @settings(max_examples=SURVEY, deadline=None, database=None, phases=(Phase.generate,),
-              suppress_health_check=list(HealthCheck))
-    @hypothesis_seed(0)
-    @given(st.data())
-    def survey(data: st.DataObject) -> None:
-        draw_call(data.draw, op, shapes, example, HypothesisDraw(data.draw, seen=seen))
-
-    try:
-        survey()
-    except Exception:  # a broken sample or metadata: the check itself reports it, with its input
-        return ()
-    count = max((n for _, n in seen.values()), default=0)
-    strata = tuple(Stratum(site, option, name) for option in range(count)
-                   for site, (name, n) in seen.items() if option < n and n > 1)
-    if key is not None:
-        _strata_found[key] = strata
-    return strata
-
-
-def share_budget(examples: int, strata: int) -> list[int]:
-    """How many of `examples` each of `strata` runs gets: as even as it goes, the first ones taking
-    what is left over (with fewer examples than strata, one each for the first)."""
-    return [examples // strata + (i < examples % strata) for i in range(strata)]

@@ -436,7 +436,7 @@ class Op:
             params = dict(zip(self.param_names, args[n:]))
             if kwargs.keys() <= self.param_set and not kwargs.keys() & params.keys():
                 return apply(self, inputs, {**params, **kwargs})  # params also by name
-        if kwargs.keys() & ALIASES.keys():  # sum(x, axis=1): PyTorch's names, then the calls above
+        if not kwargs.keys().isdisjoint(ALIASES):  # sum(x, axis=1): PyTorch's names, then the calls above
             renamed = pytorch_names(kwargs, self.param_set, self.name)
             if renamed.keys() != kwargs.keys():
                 return self(*args, **renamed)
@@ -471,7 +471,7 @@ class Op:
         else:
             if len(args) > len(order):
                 raise OpError(f"{self.name}: takes {len(order)} arguments ({', '.join(names)}), got {len(args)}")
-        for key, value in pytorch_names(kwargs, names, self.name).items():
+        for key, value in kwargs.items():  # NumPy's names were renamed by __call__ (no input is named dim)
             if key in given:
                 raise OpError(f"{self.name}: got argument {key!r} twice")
             if key not in names:

@@ -361,3 +361,39 @@ def test_a_float32_value_off_by_rounding_only_is_no_disagreement():
     assert check_oracle("log_softmax_backward", seed=0, dtype="float32", max_examples=300).passed
     seeded = SEEDED["forward and rule both scaled by 1.001"]
     assert check_oracle(seeded, seed=0, dtype="float32").status == "failed"
+
+
+def _tripled(arrays):
+    return arrays[0] * 3
+
+
+def _tripled_float32_only(arrays):
+    if arrays[0].dtype != np.float32:
+        raise TypeError("float32 only")
+    return arrays[0] * np.float32(3)
+
+
+def test_a_float64_reference_that_refuses_the_input_gives_no_rounding_allowance():
+    """A float32 value off by a few roundings of the largest input (1e6) is rounding, measured
+    from the reference's float64 answer; a reference that refuses float64 gives none (None), and
+    the values are compared as they are."""
+    import functools
+
+    from gradcheck.checks import Errors
+    from gradcheck.oracle import CLOSENESS, Library, compare, float64_answers
+    from gradcheck.report import Failure
+
+    x = np.array([1.0, 1e6], dtype=np.float32)
+    theirs = _tripled([x])
+    ours = theirs + np.float32([1e-3, 0.0])
+    closeness = CLOSENESS[np.dtype(np.float32)]
+
+    def answers(call):
+        return float64_answers(Library(lambda x, wanted: np.array(x, copy=True), call, None, None), [x])
+
+    compare("output 0", "the reference", ours, theirs, closeness, Errors(),
+            precise=functools.partial(answers(_tripled), 0))
+    refused = answers(_tripled_float32_only)
+    assert refused(0) is None
+    with pytest.raises(Failure, match="output 0 disagrees with the reference at 1 of 2 entries"):
+        compare("output 0", "the reference", ours, theirs, closeness, Errors(), precise=functools.partial(refused, 0))

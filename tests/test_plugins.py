@@ -259,6 +259,8 @@ def test_signature_gives_pytorchs_positional_order():
     (dict(ties="yes"), "ties must be True or False"),
     (dict(sample="draw"), "sample must be a function"),
     (dict(signature=("input", 0)), "signature must be a tuple of argument names"),
+    (dict(outputs=2, output_names=("values",)), "output_names must be a name \\(an identifier\\) for each of the 2"),
+    (dict(outputs=2, output_names=("values", "the indices")), "output_names must be a name .*'the indices'"),
 ])
 def test_bad_op_metadata_is_an_op_error_naming_op_and_field(metadata, complaint):
     with pytest.raises(OpError, match=r"op 'test_meta': " + complaint):

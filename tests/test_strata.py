@@ -2,12 +2,14 @@
 `draw.choice` of an op's `sample`) gets its own run of examples, so rare combinations are drawn."""
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 import lucid
 from gradcheck import check_op
 from gradcheck.runner import runs_of
-from gradcheck.strategies import Stratum, inputs_for, share_budget, strata_for
+from gradcheck.strata import share_budget, strata_for
+from gradcheck.strategies import Stratum, inputs_for
 from lucid import Example, Op, Param
 
 
@@ -63,3 +65,35 @@ def test_a_rule_wrong_at_one_option_fails_in_every_seed_and_shrinks_within_its_s
         assert check_op(rare, seed=seed, max_examples=8, shrink=False).failing_input == report.failing_input
     shrunk = check_op(rare, seed=0, max_examples=8)
     assert shrunk.failing_input == "input 0: float64[2] [0., 0.]; params: k=8" and shrunk.blob
+
+
+def test_a_plugins_strategy_is_surveyed_each_time_not_cached():
+    """A hook builds a new strategy on every call: as a cache key it never hit and piled up an
+    entry per check. An op drawn from its own metadata is surveyed once."""
+    from hypothesis import strategies as st
+
+    from gradcheck import strata
+
+    before = len(strata._strata_found)
+    for k in (1, 2, 3):
+        assert strata_for(rare, st.just(Example(((2,),), {"k": k}))) == ()
+    assert len(strata._strata_found) == before
+    assert strata_for(rare) is strata_for(rare)  # the second from the cache
+
+
+def _sign_rule(g, out, x):
+    return (g * lucid.Tensor(np.where(x.data >= 0, 1.0, -1.0)),)
+
+
+def test_a_stratum_whose_samples_are_all_rejected_is_not_vacuous_but_an_op_without_a_valid_one_is():
+    """|x| at 0 is a kink, so every sample there is rejected: that option cannot be checked, and
+    the check passes on the other; with no other option the check checked nothing and fails."""
+    def at_zero_or_drawn(draw):
+        return Example((np.zeros(3),) if draw.choice(["at zero", "drawn"]) == "at zero" else ((3,),))
+
+    half = Op("draft.abs_half_at_kink", np.abs, _sign_rule, kinks=(0.0,), sample=at_zero_or_drawn)
+    report = check_op(half, seed=0, max_examples=20)
+    assert report.passed and report.examples > 0 and report.rejected > report.examples, report.format()
+    always = Op("draft.abs_at_kink", np.abs, _sign_rule, kinks=(0.0,), sample=lambda draw: Example((np.zeros(3),)))
+    report = check_op(always, seed=0, max_examples=20)
+    assert report.status == "failed" and report.reason.startswith("vacuous:") and report.examples == 0
