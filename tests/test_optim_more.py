@@ -185,6 +185,11 @@ def test_maximize_climbs():
     (lambda p: optim.RAdam(p, eps=-1e-8), "RAdam: invalid eps"),
     (lambda p: optim.RAdam(p, lr=math.inf), "RAdam: invalid lr inf"),
     (lambda p: optim.RAdam([{"params": p, "betas": (1.5, 0.9)}]), "parameter group 0"),
+    (lambda p: optim.SGD(p, lr=0.1, maximize="yes"), "SGD: invalid maximize 'yes'.*True or False"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=1), "SGD: invalid nesterov 1"),
+    (lambda p: optim.Adam([{"params": p, "amsgrad": "no"}]), "Adam: invalid amsgrad 'no' in parameter group 0"),
+    (lambda p: optim.RMSprop(p, centered=None), "RMSprop: invalid centered None"),
+    (lambda p: optim.NAdam(p, decoupled_weight_decay="true"), "NAdam: invalid decoupled_weight_decay"),
 ])
 def test_bad_hyperparameters_are_errors(make, message):
     with pytest.raises(LucidError, match=message):
