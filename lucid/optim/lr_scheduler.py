@@ -18,14 +18,23 @@ from ..errors import OpError
 from .optimizer import HYPERPARAMETERS, Optimizer, check_group
 
 
+def _check_optimizer(name: str, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{name}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+
+
+def _half_cosine(start: float, end: float, fraction: float) -> float:
+    """From `start` (fraction 0) down or up to `end` (fraction 1) along half a cosine: slow at both ends."""
+    return end + (start - end) * (1 + math.cos(math.pi * fraction)) / 2
+
+
 class LRScheduler:
     """Base class: subclasses define `lr_at(base_lr, epoch)`.
 
     Creating a scheduler sets the lrs for epoch 0; each `step()` moves to the next epoch."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             if last_epoch == -1:
@@ -119,7 +128,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        return _half_cosine(base_lr, self.eta_min, epoch / self.T_max)
 
 
 class LambdaLR(LRScheduler):
@@ -238,7 +247,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: float, group: int) -> float:
         since, length = self.period(epoch)
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * since / length)) / 2
+        return _half_cosine(base_lr, self.eta_min, since / length)
 
 
 class OneCycleLR(LRScheduler):
@@ -260,8 +269,7 @@ class OneCycleLR(LRScheduler):
                  div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1):
         name = "OneCycleLR"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(name, optimizer)
         if total_steps is not None:
             _check_positive_integer(name, "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
@@ -321,18 +329,16 @@ class OneCycleLR(LRScheduler):
 
     def _anneal(self, start: float, end: float, fraction: float) -> float:
         if self.anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+            return _half_cosine(start, end, fraction)
         return (end - start) * fraction + start
 
     def _interpolate(self, epoch: int, group: dict[str, Any], momentum: bool) -> float:
         """The lr (or momentum) of `group` at step `epoch`, between the ends of its phase."""
-        start = 0.0
-        for i, (end, *keys) in enumerate(self.phases):
-            if epoch <= end or i == len(self.phases) - 1:
-                first, last = keys[2:] if momentum else keys[:2]
-                return self._anneal(group[first], group[last], (epoch - start) / (end - start))
-            start = end
-        raise AssertionError("unreachable: the last phase takes every later step")
+        ends = [phase[0] for phase in self.phases]
+        i = min(bisect.bisect_left(ends, epoch), len(ends) - 1)  # the last phase takes every later step
+        start, end = (ends[i - 1] if i else 0.0), ends[i]
+        first, last = self.phases[i][3:] if momentum else self.phases[i][1:3]
+        return self._anneal(group[first], group[last], (epoch - start) / (end - start))
 
     def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
         return self._interpolate(epoch, self.optimizer.param_groups[group], momentum=False)
@@ -358,8 +364,7 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | Sequence[float] = 0.0, eps: float = 1e-8):
         name = "ReduceLROnPlateau"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(name, optimizer)
         if mode not in ("min", "max"):
             raise OpError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
