@@ -302,6 +302,17 @@ def test_reduce_lr_on_plateau_matches_pytorch(torch, settings):
                       pair=lambda torch: sgd_pair(torch, groups=2), metrics=PLATEAU_METRICS)
 
 
+@pytest.mark.parametrize("metrics, message", [
+    ("abc", "str 'abc'"), (None, "NoneType None"), (lucid.Tensor(np.ones(3)), "Tensor"),
+])
+def test_reduce_lr_on_plateau_refuses_a_metric_that_is_not_a_number(metrics, message):
+    scheduler = lr_scheduler.ReduceLROnPlateau(one_sgd())
+    with pytest.raises(LucidError, match=f"ReduceLROnPlateau.step: metrics must be a number or a one-element "
+                                         f"tensor, got {message}"):
+        scheduler.step(metrics)
+    assert scheduler.last_epoch == 0
+
+
 def test_reduce_lr_on_plateau_takes_a_tensor_metric():
     opt = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0)
     scheduler = lr_scheduler.ReduceLROnPlateau(opt, patience=0)

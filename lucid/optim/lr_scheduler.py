@@ -394,7 +394,11 @@ class ReduceLROnPlateau(LRScheduler):
     def step(self, metrics: Any) -> None:  # type: ignore[override]  # takes the metric, as in PyTorch
         """Record this epoch's metric (a number or a one-element tensor); reduce the lr if it is
         the `patience + 1`-th epoch in a row without improvement."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):  # OpError too: a tensor of several elements
+            raise OpError(f"ReduceLROnPlateau.step: metrics must be a number or a one-element tensor, "
+                          f"got {type(metrics).__name__} {metrics!r}") from None
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
