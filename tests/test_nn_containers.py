@@ -1,4 +1,4 @@
-"""nn.Unflatten, nn.ParameterList and nn.ParameterDict: shapes, registration (parameters(),
+"""nn.Unflatten and the list and dict containers: shapes, registration (parameters(),
 state_dict keys as PyTorch's), training through them, and errors for bad names and values."""
 import numpy as np
 import pytest
@@ -161,3 +161,28 @@ def test_names_are_checked_for_every_registration():
 def test_identity_exists_and_passes_through():
     x = lucid.randn(3)
     assert nn.Identity()(x) is x
+
+
+@pytest.mark.parametrize("make, name, items", [
+    (lambda: nn.ParameterList([nn.Parameter(np.ones(1))] * 2), "ParameterList", "parameters"),
+    (lambda: nn.ModuleList([nn.ReLU(), nn.Tanh()]), "ModuleList", "modules"),
+    (lambda: nn.Sequential(nn.ReLU(), nn.Tanh()), "Sequential", "modules"),
+])
+def test_list_indices_are_checked(make, name, items):
+    container = make()
+    assert container[np.int64(-1)] is container[1]  # any integer Python's lists take, as PyTorch
+    with pytest.raises(LucidError, match=f"{name} indices must be integers or slices, got str 'a'"):
+        container["a"]
+    with pytest.raises(IndexError, match=f"{name} index -3 is out of range for 2 {items}"):
+        container[-3]
+
+
+def test_module_dict_behaves_as_a_dict_like_parameter_dict():
+    """ModuleDict shares ParameterDict's dict methods, as in PyTorch: update, get, pop, and (key, value) pairs."""
+    relu, tanh = nn.ReLU(), nn.Tanh()
+    modules = nn.ModuleDict([("b", relu)])
+    modules.update({"a": tanh})
+    assert list(modules) == ["b", "a"] and modules.get("a") is tanh and modules.get("missing") is None
+    assert modules.pop("b") is relu and list(modules.items()) == [("a", tanh)]
+    with pytest.raises(TypeError, match="list is not a Module"):
+        modules["c"] = [relu]

@@ -151,6 +151,11 @@ def test_empty_weights_are_left_alone():
     (lambda: init.eye_(weight(2, 2, 2)), "expected a 2-D tensor"),
     (lambda: init.dirac_(weight(3, 3)), "3-D, 4-D or 5-D"),
     (lambda: init.dirac_(weight(3, 3, 3), groups=2), "groups must be a positive integer dividing dim 0"),
+    (lambda: init.dirac_(weight(3, 3, 3), groups=True), "dirac_: groups must be a non-negative int, got True"),
+    (lambda: init.dirac_(weight(3, 3, 3), groups=0), "groups must be a positive integer dividing dim 0"),
+    (lambda: init.trunc_normal_(weight(3), mean="a"), "trunc_normal_: mean must be a finite number, got 'a'"),
+    (lambda: init.trunc_normal_(weight(3), mean=math.nan), "trunc_normal_: mean must be a finite number, got nan"),
+    (lambda: init.constant_(weight(3), "a"), "constant_: val must be a number or a one-element tensor, got 'a'"),
 ])
 def test_bad_arguments_are_errors(call, message):
     with pytest.raises(LucidError, match=message):

@@ -134,6 +134,10 @@ def test_clip_grad_value_matches_pytorch(clip_value):
     (lambda ps: clip_grads_with_norm_(ps, -2, 1.0), "clip_grads_with_norm_: max_norm must be"),
     (lambda ps: clip_grad_value_(ps, -0.1), "clip_grad_value_: clip_value must be a number >= 0, got -0.1"),
     (lambda ps: clip_grad_value_(ps, True), "clip_value must be a number"),
+    (lambda ps: clip_grad_norm_(None, 1.0), "clip_grad_norm_: parameters must be a Tensor or an iterable.*NoneType"),
+    (lambda ps: clip_grad_norm_([*ps, 2], 1.0), "parameters must be Tensors, but parameter 3 is 'int'"),
+    (lambda ps: clip_grad_value_([1, 2], 1.0), "clip_grad_value_: parameters must be Tensors, but parameter 0"),
+    (lambda ps: clip_grads_with_norm_(ps, 1.0, total_norm="x"), "clip_grads_with_norm_: total_norm must be"),
 ])
 def test_bad_arguments_are_errors(call, message):
     _, ours, _ = parameters_with_grads()

@@ -185,6 +185,11 @@ def test_maximize_climbs():
     (lambda p: optim.RAdam(p, eps=-1e-8), "RAdam: invalid eps"),
     (lambda p: optim.RAdam(p, lr=math.inf), "RAdam: invalid lr inf"),
     (lambda p: optim.RAdam([{"params": p, "betas": (1.5, 0.9)}]), "parameter group 0"),
+    (lambda p: optim.SGD(p, lr=0.1, maximize="yes"), "SGD: invalid maximize 'yes'.*True or False"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=1), "SGD: invalid nesterov 1"),
+    (lambda p: optim.Adam([{"params": p, "amsgrad": "no"}]), "Adam: invalid amsgrad 'no' in parameter group 0"),
+    (lambda p: optim.RMSprop(p, centered=None), "RMSprop: invalid centered None"),
+    (lambda p: optim.NAdam(p, decoupled_weight_decay="true"), "NAdam: invalid decoupled_weight_decay"),
 ])
 def test_bad_hyperparameters_are_errors(make, message):
     with pytest.raises(LucidError, match=message):
@@ -297,6 +302,17 @@ def test_reduce_lr_on_plateau_matches_pytorch(torch, settings):
                       pair=lambda torch: sgd_pair(torch, groups=2), metrics=PLATEAU_METRICS)
 
 
+@pytest.mark.parametrize("metrics, message", [
+    ("abc", "str 'abc'"), (None, "NoneType None"), (lucid.Tensor(np.ones(3)), "Tensor"),
+])
+def test_reduce_lr_on_plateau_refuses_a_metric_that_is_not_a_number(metrics, message):
+    scheduler = lr_scheduler.ReduceLROnPlateau(one_sgd())
+    with pytest.raises(LucidError, match=f"ReduceLROnPlateau.step: metrics must be a number or a one-element "
+                                         f"tensor, got {message}"):
+        scheduler.step(metrics)
+    assert scheduler.last_epoch == 0
+
+
 def test_reduce_lr_on_plateau_takes_a_tensor_metric():
     opt = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0)
     scheduler = lr_scheduler.ReduceLROnPlateau(opt, patience=0)
@@ -382,7 +398,16 @@ def one_sgd():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[2, 3.5]), "milestones must be integers"),
+    (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[2, 3.5]),
+     r"MultiStepLR: each milestone must be a non-negative int, got 3.5 \(float\)"),
+    (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[-1, 0, 3]), "each milestone must be a non-negative int"),
+    (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=5), "MultiStepLR: milestones must be a list of epochs"),
+    (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=None), "MultiStepLR: milestones must be a list"),
+    (lambda opt: lr_scheduler.StepLR(opt, 2.5), r"StepLR: step_size must be a non-negative int, got 2.5 \(float\)"),
+    (lambda opt: lr_scheduler.StepLR(opt, "a"), "StepLR: step_size must be a non-negative int, got 'a'"),
+    (lambda opt: lr_scheduler.StepLR(opt, 0), "StepLR: step_size must be a positive integer, got 0"),
+    (lambda opt: lr_scheduler.CosineAnnealingLR(opt, None), "CosineAnnealingLR: T_max must be a non-negative int"),
+    (lambda opt: lr_scheduler.CosineAnnealingLR(opt, 4, eta_min=-0.1), "CosineAnnealingLR: eta_min must be"),
     (lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[2], gamma=-0.5), "MultiStepLR: gamma must be"),
     (lambda opt: lr_scheduler.ExponentialLR(opt, gamma=math.nan), "ExponentialLR: gamma must be"),
     (lambda opt: lr_scheduler.LinearLR(opt, start_factor=0), r"start_factor must be in \(0, 1\]"),
@@ -412,8 +437,8 @@ def one_sgd():
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="pct"), "threshold_mode must be"),
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=1.0), "factor must be < 1"),
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=-0.1), "factor must be a finite number >= 0"),
-    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=-1), "patience must be an integer >= 0"),
-    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, cooldown=1.5), "cooldown must be an integer >= 0"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=-1), "patience must be a non-negative int"),
+    (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, cooldown=1.5), "cooldown must be a non-negative int"),
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1, 0.2]), "expected 1 values of min_lr"),
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=-1e-3), "min_lr must be"),
     (lambda opt: lr_scheduler.SequentialLR(opt, [], []), "at least one scheduler"),
@@ -421,6 +446,10 @@ def one_sgd():
      "expected 1 milestones for 2 schedulers"),
     (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9)] * 3, [5, 2]),
      "milestones must be increasing integers"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9)] * 2, 5),
+     "SequentialLR: milestones must be a list of epochs"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9)] * 2, [-2]),
+     "SequentialLR: each milestone must be a non-negative int, got -2"),
     (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ReduceLROnPlateau(opt)], []),
      "needs a metric"),
     (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(one_sgd(), 0.9)], []),

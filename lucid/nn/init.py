@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ..creation import generator
+from ..creation import check_count, generator
 from ..errors import OpError
 from ..tensor import Tensor, no_grad
 
@@ -38,6 +38,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
     """N(mean, std) conditioned on [a, b]: values outside are redrawn, not clipped. Drawn by
     inverting the truncated distribution's CDF, so an interval far in a tail costs no more."""
+    if not (isinstance(mean, numbers.Real) and not isinstance(mean, bool) and math.isfinite(mean)):
+        raise OpError(f"trunc_normal_: mean must be a finite number, got {mean!r}")
     if not (isinstance(std, numbers.Real) and 0 < std < math.inf):
         raise OpError(f"trunc_normal_: std must be a finite number > 0, got {std!r}")
     if not (isinstance(a, numbers.Real) and isinstance(b, numbers.Real) and a < b):
@@ -51,6 +53,8 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 @no_grad()
 def constant_(tensor: Tensor, val: float) -> Tensor:
+    if not isinstance(val, (numbers.Real, Tensor)):
+        raise OpError(f"constant_: val must be a number or a one-element tensor, got {val!r}")
     return tensor.fill_(val)
 
 
@@ -79,7 +83,8 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     `groups`, output channel d gets a 1 at the kernel's centre of input channel d."""
     if tensor.ndim not in (3, 4, 5):
         raise OpError(f"dirac_: expected a 3-D, 4-D or 5-D convolution weight, got shape {tensor.shape}")
-    if not isinstance(groups, numbers.Integral) or groups < 1 or tensor.shape[0] % groups:
+    check_count(groups, "groups", "dirac_")
+    if groups < 1 or tensor.shape[0] % groups:
         raise OpError(f"dirac_: groups must be a positive integer dividing dim 0 ({tensor.shape[0]}) of shape "
                       f"{tensor.shape}, got {groups!r}")
     out_per_group = tensor.shape[0] // groups

@@ -6,9 +6,10 @@ lands in `_parameters`, `self.fc = Linear(...)` in `_modules`. Everything else (
 """
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -331,7 +332,7 @@ class Sequential(Module):
         items = list(self._modules.items())
         if isinstance(index, slice):
             return Sequential(OrderedDict(items[index]))
-        return items[_index(index, len(items), "Sequential")][1]
+        return items[_index(index, len(items), "Sequential", "modules")][1]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -344,73 +345,135 @@ class Sequential(Module):
         return self
 
 
-class ModuleList(Module):
+Item = TypeVar("Item", bound="Module | Parameter")
+SomeList = TypeVar("SomeList", bound="_ListContainer")
+
+
+class _Container(Module, Generic[Item]):
+    """What the four containers share: their items live in one of the module's stores (`_modules`
+    or `_parameters`), so that the parent module sees them, and enter through `_register`."""
+
+    _store: ClassVar[str]  # the name of the store: "_modules" or "_parameters"
+    _noun: ClassVar[str]  # what the items are called in messages: "modules" or "parameters"
+
+    @property
+    def _items(self) -> OrderedDict[str, Item]:
+        return self.__dict__[self._store]
+
+    def _register(self, name: str, value: Any) -> None:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _ListContainer(_Container[Item]):
+    """A list kept as items registered under "0", "1", ...: ModuleList and ParameterList."""
+
+    def __init__(self, values: Iterable[Any] | None = None):
+        super().__init__()
+        for value in values or ():
+            self.append(value)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._items.values())
+        if isinstance(index, slice):
+            return type(self)(items[index])
+        return items[_index(index, len(items), type(self).__name__, self._noun)]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        self._register(str(_index(index, len(self), type(self).__name__, self._noun)), value)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self._items.values())
+
+    def append(self: SomeList, value: Any) -> SomeList:
+        self._register(str(len(self)), value)
+        return self
+
+    def extend(self: SomeList, values: Iterable[Any]) -> SomeList:
+        for value in values:
+            self.append(value)
+        return self
+
+
+class _DictContainer(_Container[Item]):
+    """A dict of items registered under their keys, in insertion order: ModuleDict and ParameterDict."""
+
+    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None):
+        super().__init__()
+        if values is not None:
+            self.update(values)
+
+    def __getitem__(self, key: str) -> Item:
+        return self._items[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._register(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def keys(self) -> Iterable[str]:
+        return self._items.keys()
+
+    def values(self) -> Iterable[Item]:
+        return self._items.values()
+
+    def items(self) -> Iterable[tuple[str, Item]]:
+        return self._items.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def pop(self, key: str) -> Item:
+        return self._items.pop(key)
+
+    def update(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        """Add or replace items from a mapping or from (key, value) pairs, in their order."""
+        for key, value in (values.items() if isinstance(values, Mapping) else values):
+            self[key] = value
+
+
+class _ModuleContainer(_Container[Module]):
+    """Items are modules, checked by `add_module`."""
+
+    _store, _noun = "_modules", "modules"
+
+    def _register(self, name: str, value: Any) -> None:
+        self.add_module(name, value)
+
+
+class _ParameterContainer(_Container[Parameter]):
+    """Plain Tensors put in become Parameters (as PyTorch's containers do)."""
+
+    _store, _noun = "_parameters", "parameters"
+
+    def _register(self, name: str, value: Any) -> None:
+        self.register_parameter(name, _as_parameter(value, type(self).__name__))
+
+    def extra_repr(self) -> str:
+        return "\n".join(_parameter_line(name, p) for name, p in self._parameters.items())
+
+
+class ModuleList(_ModuleContainer, _ListContainer[Module]):
     """A list of modules whose parameters the parent sees (a plain list would hide them)."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
-        super().__init__()
-        for module in modules or ():
-            self.append(module)
-
-    def __getitem__(self, index: int | slice) -> Module | ModuleList:
-        items = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(items[index])
-        return items[_index(index, len(items), "ModuleList")]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self.add_module(str(_index(index, len(self), "ModuleList")), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for module in modules:
-            self.append(module)
-        return self
+        super().__init__(modules)
 
 
-class ModuleDict(Module):
+class ModuleDict(_ModuleContainer, _DictContainer[Module]):
     """A dict of modules whose parameters the parent sees, in insertion order."""
 
-    def __init__(self, modules: Mapping[str, Module] | None = None):
-        super().__init__()
-        for name, module in (modules or {}).items():
-            self[name] = module
-
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
-    def __setitem__(self, key: str, module: Module) -> None:
-        self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def keys(self) -> Iterable[str]:
-        return self._modules.keys()
-
-    def values(self) -> Iterable[Module]:
-        return self._modules.values()
-
-    def items(self) -> Iterable[tuple[str, Module]]:
-        return self._modules.items()
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
+        super().__init__(modules)
 
 
 def _as_parameter(value: Any, container: str) -> Parameter:
@@ -426,95 +489,29 @@ def _parameter_line(name: str, param: Parameter) -> str:
     return f"({name}): Parameter containing: [lucid.{param.dtype} of size {'x'.join(map(str, param.shape))}]"
 
 
-class ParameterList(Module):
+class ParameterList(_ParameterContainer, _ListContainer[Parameter]):
     """A list of parameters that the parent module sees (registered as "0", "1", ...), for a
     number of weights known only at run time. Plain Tensors put in become Parameters."""
 
     def __init__(self, values: Iterable[Tensor] | None = None):
-        super().__init__()
-        for value in values or ():
-            self.append(value)
-
-    def __getitem__(self, index: int | slice) -> Parameter | ParameterList:
-        items = list(self._parameters.values())
-        if isinstance(index, slice):
-            return ParameterList(items[index])
-        return items[_index(index, len(items), "ParameterList")]
-
-    def __setitem__(self, index: int, value: Tensor) -> None:
-        self.register_parameter(str(_index(index, len(self), "ParameterList")), _as_parameter(value, "ParameterList"))
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[Parameter]:
-        return iter(self._parameters.values())
-
-    def append(self, value: Tensor) -> ParameterList:
-        self.register_parameter(str(len(self)), _as_parameter(value, "ParameterList"))
-        return self
-
-    def extend(self, values: Iterable[Tensor]) -> ParameterList:
-        for value in values:
-            self.append(value)
-        return self
-
-    def extra_repr(self) -> str:
-        return "\n".join(_parameter_line(name, p) for name, p in self._parameters.items())
+        super().__init__(values)
 
 
-class ParameterDict(Module):
+class ParameterDict(_ParameterContainer, _DictContainer[Parameter]):
     """A dict of parameters that the parent module sees, under their keys, in insertion order.
     Plain Tensors put in become Parameters."""
 
     def __init__(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None):
-        super().__init__()
-        if parameters is not None:
-            self.update(parameters)
-
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
-
-    def __setitem__(self, key: str, value: Tensor) -> None:
-        self.register_parameter(key, _as_parameter(value, "ParameterDict"))
-
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._parameters
-
-    def keys(self) -> Iterable[str]:
-        return self._parameters.keys()
-
-    def values(self) -> Iterable[Parameter]:
-        return self._parameters.values()
-
-    def items(self) -> Iterable[tuple[str, Parameter]]:
-        return self._parameters.items()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._parameters.get(key, default)
-
-    def pop(self, key: str) -> Parameter:
-        return self._parameters.pop(key)
-
-    def update(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]) -> None:
-        """Add or replace parameters from a mapping or from (key, value) pairs, in their order."""
-        for key, value in (parameters.items() if isinstance(parameters, Mapping) else parameters):
-            self[key] = value
-
-    def extra_repr(self) -> str:
-        return "\n".join(_parameter_line(name, p) for name, p in self._parameters.items())
+        super().__init__(parameters)
 
 
-def _index(index: int, length: int, container: str) -> int:
+def _index(index: Any, length: int, container: str, items: str) -> int:
+    """`index` into a container of `length` items, counted from the end if negative. Anything a
+    Python list takes as an index will do (an int, a NumPy integer), as in PyTorch."""
+    try:
+        index = operator.index(index)
+    except TypeError:
+        raise OpError(f"{container} indices must be integers or slices, got {type(index).__name__} {index!r}") from None
     if not -length <= index < length:
-        raise IndexError(f"{container} index {index} is out of range for {length} modules")
+        raise IndexError(f"{container} index {index} is out of range for {length} {items}")
     return index % length

@@ -18,9 +18,17 @@ from ..tensor import Tensor, no_grad
 Tensors = Tensor | Iterable[Tensor]
 
 
-def _gradients(parameters: Tensors) -> list[Tensor]:
+def _gradients(parameters: Tensors, name: str) -> list[Tensor]:
     """The gradients of `parameters` (one tensor or an iterable, a generator included) that have one."""
-    parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    if isinstance(parameters, Tensor):
+        return [parameters.grad] if parameters.grad is not None else []
+    if not isinstance(parameters, Iterable):
+        raise OpError(f"{name}: parameters must be a Tensor or an iterable of Tensors, "
+                      f"got {type(parameters).__name__}")
+    parameters = list(parameters)
+    for i, p in enumerate(parameters):
+        if not isinstance(p, Tensor):
+            raise OpError(f"{name}: parameters must be Tensors, but parameter {i} is {type(p).__name__!r}")
     return [p.grad for p in parameters if p.grad is not None]
 
 
@@ -67,7 +75,12 @@ def clip_grads_with_norm_(parameters: Tensors, max_norm: float, total_norm: Tens
     """Scale the gradients by max_norm / (total_norm + 1e-6) where that is below 1: the second
     half of `clip_grad_norm_`, for a `total_norm` computed by `get_total_norm` (and perhaps
     reduced across workers)."""
-    _scale(_gradients(parameters), _check_bound("clip_grads_with_norm_", "max_norm", max_norm), total_norm)
+    name = "clip_grads_with_norm_"
+    max_norm = _check_bound(name, "max_norm", max_norm)
+    if not isinstance(total_norm, (Tensor, numbers.Real)) or isinstance(total_norm, bool):
+        raise OpError(f"{name}: total_norm must be a Tensor or a number (from get_total_norm), "
+                      f"got {total_norm!r}")
+    _scale(_gradients(parameters, name), max_norm, total_norm)
 
 
 def clip_grad_norm_(parameters: Tensors, max_norm: float, norm_type: float = 2.0,
@@ -75,7 +88,7 @@ def clip_grad_norm_(parameters: Tensors, max_norm: float, norm_type: float = 2.0
     """Scale all the gradients by one factor so that their total norm (see `get_total_norm`) is at
     most `max_norm`, and return that total norm from before the scaling (a 0-d Tensor)."""
     max_norm = _check_bound("clip_grad_norm_", "max_norm", max_norm)
-    gradients = _gradients(parameters)
+    gradients = _gradients(parameters, "clip_grad_norm_")
     total_norm = get_total_norm(gradients, norm_type, error_if_nonfinite)
     _scale(gradients, max_norm, total_norm)
     return total_norm
@@ -85,5 +98,5 @@ def clip_grad_norm_(parameters: Tensors, max_norm: float, norm_type: float = 2.0
 def clip_grad_value_(parameters: Tensors, clip_value: float) -> None:
     """Clamp every gradient entry into [-clip_value, clip_value] (a NaN stays NaN)."""
     bound = _check_bound("clip_grad_value_", "clip_value", clip_value)
-    for grad in _gradients(parameters):
+    for grad in _gradients(parameters, "clip_grad_value_"):
         grad.copy_(np.clip(grad.data, -bound, bound))

@@ -13,8 +13,19 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..creation import check_count
 from ..errors import OpError
 from .optimizer import HYPERPARAMETERS, Optimizer, check_group
+
+
+def _check_optimizer(name: str, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{name}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+
+
+def _half_cosine(start: float, end: float, fraction: float) -> float:
+    """From `start` (fraction 0) down or up to `end` (fraction 1) along half a cosine: slow at both ends."""
+    return end + (start - end) * (1 + math.cos(math.pi * fraction)) / 2
 
 
 class LRScheduler:
@@ -23,8 +34,7 @@ class LRScheduler:
     Creating a scheduler sets the lrs for epoch 0; each `step()` moves to the next epoch."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             if last_epoch == -1:
@@ -69,18 +79,37 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
-def _check_gamma(name: str, gamma: Any) -> None:
-    if not HYPERPARAMETERS["lr"][0](gamma):
-        raise OpError(f"{name}: gamma must be a finite number >= 0, got {gamma!r} (the lr would turn negative)")
+def _check_positive_integer(name: str, argument: str, value: Any) -> None:
+    """A number of epochs or steps: an int (not a float or a bool, see `check_count`), at least 1."""
+    check_count(value, argument, name)
+    if value < 1:
+        raise OpError(f"{name}: {argument} must be a positive integer, got {value!r}")
+
+
+def _check_finite_at_least_zero(name: str, argument: str, value: Any) -> None:
+    """A factor of the lr or a floor for it: negative, it would make the lr negative."""
+    valid, expected = HYPERPARAMETERS["lr"]
+    if not valid(value):
+        raise OpError(f"{name}: {argument} must be {expected}, got {value!r}")
+
+
+def _check_milestones(name: str, milestones: Any) -> list[int]:
+    """Epochs at which a schedule changes, as a list: ints >= 0 (PyTorch never reaches a negative
+    milestone; Lucid refuses it rather than ignore it)."""
+    if not isinstance(milestones, Iterable) or isinstance(milestones, str):
+        raise OpError(f"{name}: milestones must be a list of epochs (ints >= 0), got {milestones!r}")
+    milestones = list(milestones)
+    for milestone in milestones:
+        check_count(milestone, "each milestone", name)
+    return milestones
 
 
 class StepLR(LRScheduler):
     """lr = initial_lr * gamma ** (epoch // step_size): decay by `gamma` every `step_size` epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if step_size < 1:
-            raise OpError(f"StepLR: step_size must be a positive integer, got {step_size}")
-        _check_gamma("StepLR", gamma)
+        _check_positive_integer("StepLR", "step_size", step_size)
+        _check_finite_at_least_zero("StepLR", "gamma", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -93,13 +122,13 @@ class CosineAnnealingLR(LRScheduler):
     from the initial lr down to `eta_min` over `T_max` epochs."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if T_max < 1:
-            raise OpError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max}")
+        _check_positive_integer("CosineAnnealingLR", "T_max", T_max)
+        _check_finite_at_least_zero("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        return _half_cosine(base_lr, self.eta_min, epoch / self.T_max)
 
 
 class LambdaLR(LRScheduler):
@@ -123,20 +152,6 @@ class LambdaLR(LRScheduler):
         return base_lr * self.lr_lambdas[group](epoch)
 
 
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_positive_integer(name: str, argument: str, value: Any) -> None:
-    if not _is_integer(value) or value < 1:
-        raise OpError(f"{name}: {argument} must be a positive integer, got {value!r}")
-
-
-def _check_finite_at_least_zero(name: str, argument: str, value: Any) -> None:
-    if not HYPERPARAMETERS["lr"][0](value):
-        raise OpError(f"{name}: {argument} must be a finite number >= 0, got {value!r}")
-
-
 def _per_group(name: str, argument: str, value: Any, optimizer: Optimizer) -> list[Any]:
     """`value` for every parameter group: one value for all, or a list with one per group."""
     groups = len(optimizer.param_groups)
@@ -152,10 +167,8 @@ class MultiStepLR(LRScheduler):
     milestone (a milestone listed twice decays twice)."""
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1):
-        milestones = list(milestones)
-        if not all(_is_integer(m) for m in milestones):
-            raise OpError(f"MultiStepLR: milestones must be integers (epochs), got {milestones!r}")
-        _check_gamma("MultiStepLR", gamma)
+        milestones = _check_milestones("MultiStepLR", milestones)
+        _check_finite_at_least_zero("MultiStepLR", "gamma", gamma)
         self.milestones, self.gamma = sorted(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
@@ -167,7 +180,7 @@ class ExponentialLR(LRScheduler):
     """lr = initial_lr * gamma ** epoch: decay by `gamma` every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
-        _check_gamma("ExponentialLR", gamma)
+        _check_finite_at_least_zero("ExponentialLR", "gamma", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -234,7 +247,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: float, group: int) -> float:
         since, length = self.period(epoch)
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * since / length)) / 2
+        return _half_cosine(base_lr, self.eta_min, since / length)
 
 
 class OneCycleLR(LRScheduler):
@@ -256,8 +269,7 @@ class OneCycleLR(LRScheduler):
                  div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1):
         name = "OneCycleLR"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(name, optimizer)
         if total_steps is not None:
             _check_positive_integer(name, "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
@@ -317,18 +329,16 @@ class OneCycleLR(LRScheduler):
 
     def _anneal(self, start: float, end: float, fraction: float) -> float:
         if self.anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+            return _half_cosine(start, end, fraction)
         return (end - start) * fraction + start
 
     def _interpolate(self, epoch: int, group: dict[str, Any], momentum: bool) -> float:
         """The lr (or momentum) of `group` at step `epoch`, between the ends of its phase."""
-        start = 0.0
-        for i, (end, *keys) in enumerate(self.phases):
-            if epoch <= end or i == len(self.phases) - 1:
-                first, last = keys[2:] if momentum else keys[:2]
-                return self._anneal(group[first], group[last], (epoch - start) / (end - start))
-            start = end
-        raise AssertionError("unreachable: the last phase takes every later step")
+        ends = [phase[0] for phase in self.phases]
+        i = min(bisect.bisect_left(ends, epoch), len(ends) - 1)  # the last phase takes every later step
+        start, end = (ends[i - 1] if i else 0.0), ends[i]
+        first, last = self.phases[i][3:] if momentum else self.phases[i][1:3]
+        return self._anneal(group[first], group[last], (epoch - start) / (end - start))
 
     def lr_at(self, base_lr: float, epoch: int, group: int) -> float:
         return self._interpolate(epoch, self.optimizer.param_groups[group], momentum=False)
@@ -354,8 +364,7 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | Sequence[float] = 0.0, eps: float = 1e-8):
         name = "ReduceLROnPlateau"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected a lucid.optim.Optimizer, got {type(optimizer).__name__}")
+        _check_optimizer(name, optimizer)
         if mode not in ("min", "max"):
             raise OpError(f"{name}: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
@@ -363,9 +372,8 @@ class ReduceLROnPlateau(LRScheduler):
         _check_finite_at_least_zero(name, "factor", factor)
         if factor >= 1:
             raise OpError(f"{name}: factor must be < 1 (it multiplies the lr to reduce it), got {factor!r}")
-        for argument, value in (("patience", patience), ("cooldown", cooldown)):
-            if not _is_integer(value) or value < 0:
-                raise OpError(f"{name}: {argument} must be an integer >= 0, got {value!r}")
+        check_count(patience, "patience", name)
+        check_count(cooldown, "cooldown", name)
         _check_finite_at_least_zero(name, "threshold", threshold)
         _check_finite_at_least_zero(name, "eps", eps)
         self.min_lrs = _per_group(name, "min_lr", min_lr, optimizer)
@@ -386,7 +394,11 @@ class ReduceLROnPlateau(LRScheduler):
     def step(self, metrics: Any) -> None:  # type: ignore[override]  # takes the metric, as in PyTorch
         """Record this epoch's metric (a number or a one-element tensor); reduce the lr if it is
         the `patience + 1`-th epoch in a row without improvement."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):  # OpError too: a tensor of several elements
+            raise OpError(f"ReduceLROnPlateau.step: metrics must be a number or a one-element tensor, "
+                          f"got {type(metrics).__name__} {metrics!r}") from None
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
@@ -421,7 +433,7 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
                  last_epoch: int = -1):
         name = "SequentialLR"
-        schedulers, milestones = list(schedulers), list(milestones)
+        schedulers, milestones = list(schedulers), _check_milestones(name, milestones)
         if not schedulers:
             raise OpError(f"{name}: expected at least one scheduler, got none")
         for i, scheduler in enumerate(schedulers):
@@ -436,7 +448,7 @@ class SequentialLR(LRScheduler):
         if len(milestones) != len(schedulers) - 1:
             raise OpError(f"{name}: expected {len(schedulers) - 1} milestones for {len(schedulers)} schedulers "
                           f"(one between each two), got {len(milestones)}")
-        if not all(_is_integer(m) and m >= 0 for m in milestones) or milestones != sorted(milestones):
+        if milestones != sorted(milestones):
             raise OpError(f"{name}: milestones must be increasing integers >= 0 (epochs), got {milestones!r}")
         self._schedulers, self._milestones = schedulers, milestones
         super().__init__(optimizer, last_epoch)

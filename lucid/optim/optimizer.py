@@ -188,6 +188,11 @@ def _finite_at_least_zero(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= float(value) < math.inf
 
 
+def _flag(value: Any) -> bool:
+    """A switch: True or False (a string such as "no" would be truthy and silently switch it on)."""
+    return isinstance(value, (bool, np.bool_))
+
+
 #: The hyperparameters that have a valid range, and what it is. PyTorch checks these in each
 #: optimizer's constructor only; Lucid checks every group, loaded state dicts and scheduled lrs,
 #: and also refuses NaN and infinity.
@@ -202,6 +207,11 @@ HYPERPARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "momentum_decay": (_finite_at_least_zero, "a finite number >= 0"),
     "betas": (lambda v: isinstance(v, (tuple, list)) and len(v) == 2
               and all(_finite_at_least_zero(b) and b < 1 for b in v), "a pair of numbers in [0, 1)"),
+    "maximize": (_flag, "True or False"),
+    "nesterov": (_flag, "True or False"),
+    "amsgrad": (_flag, "True or False"),
+    "centered": (_flag, "True or False"),
+    "decoupled_weight_decay": (_flag, "True or False"),
 }
 
 
