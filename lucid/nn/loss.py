@@ -87,3 +87,45 @@ class BCEWithLogitsLoss(Loss):
         super().__init__(reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
+
+
+class MarginRankingLoss(Loss):
+    op_name = "nn.functional.margin_ranking_loss"
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction, margin=margin)
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
+        return registry[self.op_name](input1, input2, target, **self.settings())
+
+
+class CosineEmbeddingLoss(MarginRankingLoss):
+    op_name = "nn.functional.cosine_embedding_loss"
+
+
+class TripletMarginLoss(Loss):
+    op_name = "nn.functional.triplet_margin_loss"
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction, margin=margin, p=p, eps=eps, swap=swap)
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:  # type: ignore[override]
+        return registry[self.op_name](anchor, positive, negative, **self.settings())
+
+
+class PoissonNLLLoss(Loss):
+    op_name = "nn.functional.poisson_nll_loss"
+
+    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"):
+        super().__init__(reduction, log_input=log_input, full=full, eps=eps)
+
+
+class GaussianNLLLoss(Loss):
+    op_name = "nn.functional.gaussian_nll_loss"
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction, full=full, eps=eps)
+
+    def forward(self, input: Tensor, target: Tensor, var: Tensor) -> Tensor:  # type: ignore[override]
+        return registry[self.op_name](input, target, var, **self.settings())
