@@ -187,3 +187,23 @@ def test_bad_arguments_raise_a_lucid_error(call, message):
     with pytest.raises(LucidError) as raised:
         call()
     assert message in str(raised.value)
+
+
+# the modules' constructors, as PyTorch 2.13's ------------------------------------------------------
+
+def test_instance_norm_takes_bias_and_shows_it_as_pytorch():
+    for ours, theirs in [(nn.InstanceNorm2d(3), torch.nn.InstanceNorm2d(3)),
+                         (nn.InstanceNorm2d(3, affine=True, bias=False),
+                          torch.nn.InstanceNorm2d(3, affine=True, bias=False))]:
+        assert repr(ours) == repr(theirs)
+        assert (ours.bias is None) == (theirs.bias is None)
+
+
+def test_instance_norm_momentum_none_keeps_the_running_statistics_as_pytorch():
+    """PyTorch's InstanceNorm passes momentum 0 for None (no cumulative average, unlike BatchNorm)."""
+    ours = nn.InstanceNorm2d(3, momentum=None, track_running_stats=True).to(lucid.float64)
+    theirs = torch.nn.InstanceNorm2d(3, momentum=None, track_running_stats=True, dtype=torch.float64)
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 4)) * 3 + 1
+    np.testing.assert_allclose(ours(lucid.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy())
+    np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy())

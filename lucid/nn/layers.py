@@ -370,43 +370,27 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class InstanceNorm2d(Module):
+class InstanceNorm2d(_BatchNorm):
     """Normalize each channel of each image (N, C, H, W) or (C, H, W) by its own statistics; with
     track_running_stats, keep running averages of them for eval, as BatchNorm does. By default, as
-    in PyTorch, neither weights (affine=False) nor running statistics. (num_batches_tracked stays 0,
-    as PyTorch's InstanceNorm leaves it: only its state dict has it.)"""
+    in PyTorch, neither weights (affine=False) nor running statistics. As PyTorch's InstanceNorm,
+    num_batches_tracked stays 0 (only the state dict has it) and momentum=None moves nothing."""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, dtype: Any = None):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.register_parameter(
-            "weight", init.ones_(_new_parameter((num_features,), dtype, "InstanceNorm2d")) if affine else None)
-        self.register_parameter(
-            "bias", init.zeros_(_new_parameter((num_features,), dtype, "InstanceNorm2d")) if affine else None)
-        if track_running_stats:
-            float_type = check_dtype(np.float32 if dtype is None else dtype, "InstanceNorm2d")
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=float_type)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=float_type)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+    expected = "(N, {C}, H, W) or ({C}, H, W)"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, dtype: Any = None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
         check_input(self, input, input.ndim in (3, 4) and input.shape[-3] == self.num_features,
-                    f"(N, {self.num_features}, H, W) or ({self.num_features}, H, W)")
+                    self.expected.format(C=self.num_features))
         check_dtype_matches(self, input, self.weight)
         batched = input if input.ndim == 4 else input.unsqueeze(0)
         out = F.instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats, self.momentum, self.eps)
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
         return out if input.ndim == 4 else out.squeeze(0)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
 
 
 class PixelShuffle(Module):
