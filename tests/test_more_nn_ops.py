@@ -2,6 +2,8 @@
 GroupNorm ...): values and gradients against PyTorch, layers step for step in float64 from the same
 weights, and bad arguments refused with a LucidError. The harness checks each op's rule on its own
 (CI's pytest plugin); these pin PyTorch's semantics on chosen inputs: kinks, broadcasting, options."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -182,6 +184,9 @@ def test_reprs_match():
     (lambda: F.pixel_unshuffle(lucid.ones(1, 1, 2, 2), 0), "downscale_factor must be a positive int"),
     (lambda: nn.GroupNorm(3, 4), "GroupNorm: num_channels (4) must be divisible by num_groups (3)"),
     (lambda: nn.GroupNorm(2, 4)(lucid.ones(2, 3)), "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True): expected"),
+    (lambda: nn.GroupNorm("a", 4), "GroupNorm: num_groups must be a non-negative int, got 'a'"),
+    (lambda: nn.GroupNorm(2, 4.0), "GroupNorm: num_channels must be a non-negative int, got 4.0"),
+    (lambda: nn.GroupNorm(0, 4), "GroupNorm: num_groups must be positive, got 0"),
 ])
 def test_bad_arguments_raise_a_lucid_error(call, message):
     with pytest.raises(LucidError) as raised:
@@ -207,3 +212,9 @@ def test_instance_norm_momentum_none_keeps_the_running_statistics_as_pytorch():
     np.testing.assert_allclose(ours(lucid.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy())
     np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy())
+
+
+def test_group_norms_bias_is_keyword_only_as_pytorchs():
+    """GroupNorm(2, 4, 1e-5, True, False) reads as if False were the bias; PyTorch makes bias keyword-only."""
+    assert inspect.signature(nn.GroupNorm).parameters["bias"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert inspect.signature(torch.nn.GroupNorm).parameters["bias"].kind is inspect.Parameter.KEYWORD_ONLY

@@ -348,10 +348,14 @@ class GroupNorm(Module):
     """Normalize each group of num_channels / num_groups channels of each sample, then scale and
     shift each channel (when affine: weight 1 and, unless bias=False, bias 0 to start)."""
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, bias: bool = True,
-                 dtype: Any = None):
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype: Any = None,
+                 *, bias: bool = True):
         super().__init__()
-        if num_groups <= 0 or num_channels % num_groups:
+        check_count(num_groups, "num_groups", "GroupNorm")
+        check_count(num_channels, "num_channels", "GroupNorm")
+        if num_groups == 0:
+            raise OpError("GroupNorm: num_groups must be positive, got 0")
+        if num_channels % num_groups:
             raise OpError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         self.register_parameter(
