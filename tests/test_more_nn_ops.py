@@ -218,3 +218,13 @@ def test_group_norms_bias_is_keyword_only_as_pytorchs():
     """GroupNorm(2, 4, 1e-5, True, False) reads as if False were the bias; PyTorch makes bias keyword-only."""
     assert inspect.signature(nn.GroupNorm).parameters["bias"].kind is inspect.Parameter.KEYWORD_ONLY
     assert inspect.signature(torch.nn.GroupNorm).parameters["bias"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_prelus_starting_slope_is_an_in_place_change_as_pytorchs():
+    """Filled through Lucid (init.constant_), so its version counts the write, as torch.nn.PReLU's does."""
+    assert nn.PReLU(init=0.1).weight._version == torch.nn.PReLU(init=0.1).weight._version == 1
+
+
+def test_prelu_refuses_a_numpy_array_as_the_other_layers_do():
+    with pytest.raises(TypeError, match="PReLU: expected a Tensor input, got ndarray"):
+        nn.PReLU()(np.ones(3, dtype=np.float32))

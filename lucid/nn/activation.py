@@ -10,7 +10,8 @@ from typing import Any
 from ..plugins import registry
 from ..tensor import Tensor
 from . import functional as F
-from .layers import _new_parameter, check_dtype_matches
+from . import init as initializers
+from .layers import _new_parameter, check_dtype_matches, check_input
 from .module import Module
 
 
@@ -178,9 +179,12 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters = num_parameters
         self.weight = _new_parameter((num_parameters,), dtype, "PReLU")
-        self.weight.data[...] = init
+        initializers.constant_(self.weight, init)
 
     def forward(self, input: Tensor) -> Tensor:
+        channels = self.num_parameters
+        fits = channels == 1 or (input.ndim >= 2 and input.shape[1] == channels)
+        check_input(self, input, fits, f"(N, {channels}, *)")
         check_dtype_matches(self, input, self.weight)
         return F.prelu(input, self.weight)
 
