@@ -228,3 +228,17 @@ def test_prelus_starting_slope_is_an_in_place_change_as_pytorchs():
 def test_prelu_refuses_a_numpy_array_as_the_other_layers_do():
     with pytest.raises(TypeError, match="PReLU: expected a Tensor input, got ndarray"):
         nn.PReLU()(np.ones(3, dtype=np.float32))
+
+
+def test_loss_modules_are_related_as_pytorchs():
+    """CosineEmbeddingLoss is not a MarginRankingLoss (it only shares the three-input call)."""
+    names = ["MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
+    for a in names:
+        for b in names:
+            assert issubclass(getattr(nn, a), getattr(nn, b)) == issubclass(getattr(torch.nn, a), getattr(torch.nn, b))
+
+
+def test_loss_modules_take_their_inputs_by_name_as_pytorchs():
+    a, p, n = lucid.ones(2, 3), lucid.ones(2, 3), lucid.zeros(2, 3)
+    assert nn.TripletMarginLoss()(anchor=a, positive=p, negative=n).item() == 0
+    assert nn.MSELoss()(input=a, target=n).item() == 1

@@ -11,16 +11,17 @@ from .activation import OpModule
 
 
 class Loss(OpModule):
-    """Applies the loss op registered as `op_name` to (input, target), passing the settings and
-    the non-None buffers by name."""
+    """Applies the loss op registered as `op_name` to its inputs ((input, target), or three, as
+    (anchor, positive, negative)), passing the settings and the non-None buffers by name."""
 
     def __init__(self, reduction: str = "mean", **settings: Any):
         super().__init__(reduction=reduction, **settings)
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]  # two inputs
+    def forward(self, *inputs: Tensor, **named_inputs: Tensor) -> Tensor:
+        """The inputs by position or by the op's names for them (input=, target=), as PyTorch's losses take them."""
         kwargs = self.settings()
         kwargs.update((name, t) for name, t in self._buffers.items() if t is not None)
-        return registry[self.op_name](input, target, **kwargs)
+        return registry[self.op_name](*inputs, **named_inputs, **kwargs)
 
 
 class MSELoss(Loss):
@@ -95,12 +96,12 @@ class MarginRankingLoss(Loss):
     def __init__(self, margin: float = 0.0, reduction: str = "mean"):
         super().__init__(reduction, margin=margin)
 
-    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
-        return registry[self.op_name](input1, input2, target, **self.settings())
 
-
-class CosineEmbeddingLoss(MarginRankingLoss):
+class CosineEmbeddingLoss(Loss):
     op_name = "nn.functional.cosine_embedding_loss"
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction, margin=margin)
 
 
 class TripletMarginLoss(Loss):
@@ -109,9 +110,6 @@ class TripletMarginLoss(Loss):
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
                  reduction: str = "mean"):
         super().__init__(reduction, margin=margin, p=p, eps=eps, swap=swap)
-
-    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:  # type: ignore[override]
-        return registry[self.op_name](anchor, positive, negative, **self.settings())
 
 
 class PoissonNLLLoss(Loss):
@@ -126,6 +124,3 @@ class GaussianNLLLoss(Loss):
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
         super().__init__(reduction, full=full, eps=eps)
-
-    def forward(self, input: Tensor, target: Tensor, var: Tensor) -> Tensor:  # type: ignore[override]
-        return registry[self.op_name](input, target, var, **self.settings())
