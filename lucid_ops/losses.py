@@ -60,11 +60,13 @@ def _same_shape(name, x, t):
 
 # --- regression losses -----------------------------------------------------------------------
 
-def _broadcast(name, x, t):
+def _broadcast(name, **shapes):
+    """The shape the named inputs' shapes broadcast to, or an error naming each."""
     try:
-        return np.broadcast_shapes(x.shape, t.shape)
+        return np.broadcast_shapes(*shapes.values())
     except ValueError:
-        raise OpError(f"{name}: input of shape {x.shape} and target of shape {t.shape} do not broadcast") from None
+        *others, last = (f"{role} of shape {shape}" for role, shape in shapes.items())
+        raise OpError(f"{name}: {', '.join(others)} and {last} do not broadcast") from None
 
 
 def _huber(d, delta):
@@ -92,11 +94,11 @@ def _regression_op(name, forward, slope, params=(), differences=None):
     """An elementwise loss that depends on d = input - target only: forward(d) and its slope(d)."""
 
     def fwd(x, t, reduction="mean", **params):
-        _broadcast(name, x, t)
+        _broadcast(name, input=x.shape, target=t.shape)
         return _reduce(forward(x - t, **params), reduction, name)
 
     def vjp(g, out, x, t, reduction, **params):
-        gd = _per_element(g, reduction, _broadcast(name, x.data, t.data)) * slope(x - t, **params)
+        gd = _per_element(g, reduction, np.broadcast_shapes(x.shape, t.shape)) * slope(x - t, **params)
         return gd if x.requires_grad else None, -gd if t.requires_grad else None  # t: mostly a constant
 
     return Op(name, fwd, vjp, (Arg("input"), Arg("target")), params=(reduction, *params), sample=_pair_sample,
@@ -194,7 +196,7 @@ def _kl_div(x, t, reduction="mean", log_target=False):
     inf - inf = NaN at t = x = inf); 'batchmean' divides the sum by the batch size, the true KL
     divergence per sample."""
     name = "nn.functional.kl_div"
-    _broadcast(name, x, t)
+    _broadcast(name, input=x.shape, target=t.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         loss = np.exp(t) * (t - x) if log_target else (sp.xlogy(t, t) - t * x).astype(np.result_type(x, t), copy=False)
     if reduction == "batchmean":
@@ -485,15 +487,6 @@ binary_cross_entropy_with_logits = Op(
     (Arg("input"), Arg("target", low=0, high=1), Arg("weight", optional=True), Arg("pos_weight", optional=True)),
     params=(reduction,), sample=_logits_sample)
 
-def _common_shape(name, **shapes):
-    """The shape the named inputs broadcast to, or an error naming them."""
-    try:
-        return np.broadcast_shapes(*shapes.values())
-    except ValueError:
-        listed = ", ".join(f"{role} of shape {shape}" for role, shape in shapes.items())
-        raise OpError(f"{name}: {listed} do not broadcast") from None
-
-
 def _same_ndim(name, **shapes):
     """PyTorch's ranking losses take inputs of one number of dims (they may broadcast within it)."""
     if len({len(s) for s in shapes.values()}) > 1:
@@ -512,12 +505,12 @@ def _broadcasting_sample(draw, count):
 def _margin_ranking_loss(x1, x2, t, margin=0.0, reduction="mean"):
     name = "nn.functional.margin_ranking_loss"
     _same_ndim(name, input1=x1.shape, input2=x2.shape, target=t.shape)
-    _common_shape(name, input1=x1.shape, input2=x2.shape, target=t.shape)
+    _broadcast(name, input1=x1.shape, input2=x2.shape, target=t.shape)
     return _reduce(np.maximum(-t * (x1 - x2) + margin, 0), reduction, name)
 
 
 def _margin_ranking_loss_vjp(g, out, x1, x2, t, margin, reduction):
-    shape = _common_shape("", a=x1.shape, b=x2.shape, c=t.shape)
+    shape = np.broadcast_shapes(x1.shape, x2.shape, t.shape)
     hinge = -t.data * (x1.data - x2.data) + margin
     gh = where(hinge >= 0, _per_element(g, reduction, shape), 0.0)
     return (-gh * t if x1.requires_grad else None, gh * t if x2.requires_grad else None,
@@ -536,7 +529,7 @@ def _triplet_margin_loss(a, positive, negative, margin=1.0, p=2.0, eps=1e-6, swa
     positive (Balntas et al., 2016)."""
     name = "nn.functional.triplet_margin_loss"
     _same_ndim(name, anchor=a.shape, positive=positive.shape, negative=negative.shape)
-    _common_shape(name, anchor=a.shape, positive=positive.shape, negative=negative.shape)
+    _broadcast(name, anchor=a.shape, positive=positive.shape, negative=negative.shape)
     if not margin > 0:
         raise OpError(f"{name}: margin must be greater than 0, got {margin}")
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not (p >= 0 or p == -math.inf):
@@ -590,7 +583,7 @@ def _stirling(t):
 
 def _poisson_nll_loss(x, t, log_input=True, full=False, eps=1e-8, reduction="mean"):
     name = "nn.functional.poisson_nll_loss"
-    _common_shape(name, input=x.shape, target=t.shape)
+    _broadcast(name, input=x.shape, target=t.shape)
     with np.errstate(divide="ignore", over="ignore"):
         loss = np.exp(x) - t * x if log_input else x - t * np.log(x + eps)
     return _reduce(loss + _stirling(t) if full else loss, reduction, name)
@@ -600,7 +593,7 @@ def _poisson_nll_loss_vjp(g, out, x, t, log_input, full, eps, reduction):
     """d/dtarget of Stirling's term t log t - t + log(2 pi t) / 2 is log(t) + t/t - 1 + 1/(2t) above 1,
     written as PyTorch's rule has it (NaN at an infinite target), and 0 elsewhere, where PyTorch's
     masked rule still multiplies 0 by it: NaN at a target <= 0, as there."""
-    shape = _common_shape("", a=x.shape, b=t.shape)
+    shape = np.broadcast_shapes(x.shape, t.shape)
     g = _per_element(g, reduction, shape)
     gx = gt = None
     if x.requires_grad:
@@ -642,7 +635,7 @@ def _gaussian_nll_loss(x, t, var, full=False, eps=1e-6, reduction="mean"):
     if np.any(var < 0):
         raise OpError(f"{name}: var has negative entries")
     v = np.maximum(var, eps).reshape(_var_shape(x.shape, var.shape))
-    _common_shape(name, input=x.shape, target=t.shape, var=v.shape)
+    _broadcast(name, input=x.shape, target=t.shape, var=v.shape)
     loss = 0.5 * (np.log(v) + (x - t) ** 2 / v)
     return _reduce(loss + 0.5 * math.log(2 * math.pi) if full else loss, reduction, name)
 
@@ -681,8 +674,8 @@ def _pair_dim(x1, x2, t):
     if x1.ndim != t.ndim + 1 or x2.ndim != t.ndim + 1:
         raise OpError(f"{name}: a {t.ndim}-d target expects {t.ndim + 1}-d inputs, got input1 of shape {x1.shape} "
                       f"and input2 of shape {x2.shape}")
-    _common_shape(name, input1=x1.shape, input2=x2.shape)
-    _common_shape(name, input1=x1.shape[:t.ndim], target=t.shape)
+    _broadcast(name, input1=x1.shape, input2=x2.shape)
+    _broadcast(name, input1=x1.shape[:t.ndim], target=t.shape)
     return t.ndim
 
 

@@ -162,6 +162,8 @@ def test_reprs_match():
     (lambda: F.softmin(lucid.ones(2), 1), "softmin: dim 1 is out of range"),
     (lambda: F.margin_ranking_loss(lucid.ones(3), lucid.ones(()), lucid.ones(3)), "same number of dims"),
     (lambda: F.margin_ranking_loss(lucid.ones(3), lucid.ones(2), lucid.ones(3)), "do not broadcast"),
+    (lambda: F.margin_ranking_loss(lucid.ones(3), lucid.ones(2), lucid.ones(3)),
+     "margin_ranking_loss: input1 of shape (3,), input2 of shape (2,) and target of shape (3,) do not broadcast"),
     (lambda: F.triplet_margin_loss(lucid.ones(2, 3), lucid.ones(2, 3), lucid.ones(2, 3), margin=0.0),
      "margin must be greater than 0"),
     (lambda: F.triplet_margin_loss(lucid.ones(2, 3), lucid.ones(2, 3), lucid.ones(2, 3), p=-1.0),
