@@ -150,6 +150,12 @@ def _standardized(x, a, eps):
     return centered * rstd, rstd
 
 
+def _standardize(x, a, eps):
+    """(x - mean) / sqrt(var + eps) over axes a, in NumPy: every normalization's forward."""
+    centered = x - x.mean(axis=a, keepdims=True)
+    return centered / np.sqrt((centered * centered).mean(axis=a, keepdims=True) + eps)
+
+
 def _standardize_grad(gy, xhat, rstd, a):
     """Gradient through xhat = (x - mean) / std: the mean and the xhat-component of gy, removed."""
     return rstd * (gy - gy.mean(a, keepdim=True) - xhat * (gy * xhat).mean(a, keepdim=True))
@@ -168,8 +174,7 @@ def _layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
             raise OpError(f"nn.functional.layer_norm: {name} of shape {t.shape} must have normalized_shape {shape}")
-    centered = x - x.mean(axis=a, keepdims=True)
-    y = centered / np.sqrt((centered * centered).mean(axis=a, keepdims=True) + eps)
+    y = _standardize(x, a, eps)
     if weight is not None:
         y *= weight
     if bias is not None:
@@ -205,44 +210,61 @@ layer_norm = Op("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
                                        "proper Tensor but got None')", "evaluation order": ROUNDED_MEAN})
 
 
-def _channels(x):
-    """The axes batch_norm reduces (all but the channels, dim 1) and the shape a (C,) vector takes
-    to broadcast against x."""
+def _check_channels(name, x, **per_channel):
+    """x has channels (dim 1), and each of the named (C,) vectors given holds one value per channel:
+    batch_norm's, instance_norm's and group_norm's arguments."""
     if x.ndim < 2:
-        raise OpError(f"nn.functional.batch_norm: expected an input of shape (N, C, ...), got shape {x.shape}")
+        raise OpError(f"{name}: expected an input of shape (N, C, ...), got shape {x.shape}")
+    for role, t in per_channel.items():
+        if t is not None and t.shape != (x.shape[1],):
+            raise OpError(f"{name}: {role} of shape {t.shape} does not match the input's {x.shape[1]} channels "
+                          f"(input shape {x.shape})")
+
+
+def _channels(x):
+    """The axes a per-channel statistic reduces (all but the channels, dim 1) and the shape a (C,)
+    vector takes to broadcast against x."""
     return (0, *range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _update_running(running_mean, running_var, mean, var, n, momentum):
+    """Move the running statistics given towards mean and var, in place, with var made unbiased for
+    the n values it came from, as PyTorch does."""
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += momentum * var * (n / (n - 1))
+
+
+def _scale_and_shift(y, weight, bias, shape_c):
+    """y * weight + bias, in place, each (C,) vector (when given) spread along y's channels."""
+    if weight is not None:
+        y *= weight.reshape(shape_c)
+    if bias is not None:
+        y += bias.reshape(shape_c)
+    return y
 
 
 def _batch_norm(x, running_mean, running_var, weight, bias, training=False, momentum=0.1, eps=1e-5):
     """In training, normalize with the batch's statistics and move the running statistics towards
     them, in place (the variance unbiased, as PyTorch does); in eval, use the running statistics."""
+    _check_channels("nn.functional.batch_norm", x, running_mean=running_mean, running_var=running_var,
+                    weight=weight, bias=bias)
     a, shape_c = _channels(x)
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if t is not None and t.shape != (x.shape[1],):
-            raise OpError(f"nn.functional.batch_norm: {name} of shape {t.shape} does not match the input's "
-                          f"{x.shape[1]} channels (input shape {x.shape})")
     if training:
         n = x.size // max(x.shape[1], 1)
         if n <= 1:
             raise OpError(f"nn.functional.batch_norm: expected more than 1 value per channel when training, "
                           f"got input of shape {x.shape}")
         mean, var = x.mean(axis=a), x.var(axis=a)
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1 - momentum
-            running_var += momentum * var * (n / (n - 1))
+        _update_running(running_mean, running_var, mean, var, n, momentum)
     elif running_mean is None or running_var is None:
         raise OpError("nn.functional.batch_norm: running_mean and running_var are required when training=False")
     else:
         mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
-    y = (x - mean.reshape(shape_c)) / np.sqrt(var.reshape(shape_c) + eps)
-    if weight is not None:
-        y *= weight.reshape(shape_c)
-    if bias is not None:
-        y += bias.reshape(shape_c)
-    return y
+    return _scale_and_shift((x - mean.reshape(shape_c)) / np.sqrt(var.reshape(shape_c) + eps), weight, bias, shape_c)
 
 
 def _batch_norm_vjp(g, out, x, running_mean, running_var, weight, bias, training, momentum, eps):
@@ -470,8 +492,6 @@ cosine_similarity = Op("nn.functional.cosine_similarity", _cosine_similarity, _c
 def _grouped_shape(x, num_groups):
     """(N, G, C/G * spatial): the shape whose last axis each group is normalized over."""
     name = "nn.functional.group_norm"
-    if x.ndim < 2:
-        raise OpError(f"{name}: expected an input of shape (N, C, ...), got shape {x.shape}")
     if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups <= 0:
         raise OpError(f"{name}: num_groups must be a positive int, got {num_groups!r}")
     if x.shape[1] % num_groups:
@@ -482,31 +502,17 @@ def _grouped_shape(x, num_groups):
     return x.shape[0], num_groups, -1
 
 
-def _channel_shape(x):
-    """The shape a (C,) vector takes to broadcast along x's channels."""
-    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
-
-
 def _group_norm(x, weight=None, bias=None, num_groups=1, eps=1e-5):
+    _check_channels("nn.functional.group_norm", x, weight=weight, bias=bias)
     grouped = x.reshape(_grouped_shape(x, num_groups))
-    for role, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.shape != (x.shape[1],):
-            raise OpError(f"nn.functional.group_norm: {role} of shape {t.shape} must have one value per channel "
-                          f"({x.shape[1]},)")
-    centered = grouped - grouped.mean(axis=2, keepdims=True)
-    y = (centered / np.sqrt((centered * centered).mean(axis=2, keepdims=True) + eps)).reshape(x.shape)
-    if weight is not None:
-        y *= weight.reshape(_channel_shape(x))
-    if bias is not None:
-        y += bias.reshape(_channel_shape(x))
-    return y
+    return _scale_and_shift(_standardize(grouped, 2, eps).reshape(x.shape), weight, bias, _channels(x)[1])
 
 
 def _group_norm_vjp(g, out, x, weight, bias, num_groups, eps):
     grouped = _grouped_shape(x.data, num_groups)
     xhat, rstd = _standardized(x.reshape(grouped), (2,), eps)
-    gy = g if weight is None else g * weight.reshape(_channel_shape(x))
-    others = (0, *range(2, x.ndim))
+    others, shape_c = _channels(x)
+    gy = g if weight is None else g * weight.reshape(shape_c)
     return (_standardize_grad(gy.reshape(grouped), xhat, rstd, (2,)).reshape(x.shape) if x.requires_grad else None,
             (g * xhat.reshape(x.shape)).sum(others) if weight is not None and weight.requires_grad else None,
             g.sum(others) if bias is not None and bias.requires_grad else None)
@@ -534,11 +540,7 @@ group_norm = Op("nn.functional.group_norm", _group_norm, _group_norm_vjp,
 def _spatial_axes(x, running_mean, running_var, weight, bias, use_input_stats):
     """The axes each (sample, channel) is normalized over, once the arguments are checked."""
     name = "nn.functional.instance_norm"
-    if x.ndim < 2:
-        raise OpError(f"{name}: expected an input of shape (N, C, ...), got shape {x.shape}")
-    for role, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if t is not None and t.shape != (x.shape[1],):
-            raise OpError(f"{name}: {role} of shape {t.shape} must have one value per channel ({x.shape[1]},)")
+    _check_channels(name, x, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     if use_input_stats and int(np.prod(x.shape[2:])) <= 1:
         raise OpError(f"{name}: expected more than 1 spatial element when using the input's statistics, got input "
                       f"of shape {x.shape}")
@@ -555,29 +557,19 @@ def _instance_norm(x, running_mean=None, running_var=None, weight=None, bias=Non
     a = _spatial_axes(x, running_mean, running_var, weight, bias, use_input_stats)
     if not use_input_stats:
         return batch_norm.forward(x, running_mean, running_var, weight, bias, False, momentum, eps)
-    centered = x - x.mean(axis=a, keepdims=True)
-    variance = (centered * centered).mean(axis=a, keepdims=True)
-    n = int(np.prod(x.shape[2:]))
-    if running_mean is not None:
-        running_mean *= 1 - momentum
-        running_mean += momentum * x.mean(axis=a).mean(axis=0)
-    if running_var is not None:
-        running_var *= 1 - momentum
-        running_var += momentum * variance.reshape(x.shape[:2]).mean(axis=0) * (n / (n - 1))
-    y = centered / np.sqrt(variance + eps)
-    if weight is not None:
-        y *= weight.reshape(_channel_shape(x))
-    if bias is not None:
-        y += bias.reshape(_channel_shape(x))
-    return y
+    if running_mean is not None or running_var is not None:
+        _update_running(running_mean, running_var, x.mean(axis=a).mean(axis=0), x.var(axis=a).mean(axis=0),
+                        int(np.prod(x.shape[2:])), momentum)
+    return _scale_and_shift(_standardize(x, a, eps), weight, bias, _channels(x)[1])
 
 
 def _instance_norm_vjp(g, out, x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
     if not use_input_stats:
         return batch_norm.vjp(g, out, x, running_mean, running_var, weight, bias, False, momentum, eps)
-    a, others = tuple(range(2, x.ndim)), (0, *range(2, x.ndim))
+    a = tuple(range(2, x.ndim))
+    others, shape_c = _channels(x)
     xhat, rstd = _standardized(x, a, eps)
-    gy = g if weight is None else g * weight.reshape(_channel_shape(x))
+    gy = g if weight is None else g * weight.reshape(shape_c)
     return (_standardize_grad(gy, xhat, rstd, a) if x.requires_grad else None, None, None,
             (g * xhat).sum(others) if weight is not None and weight.requires_grad else None,
             g.sum(others) if bias is not None and bias.requires_grad else None)
