@@ -194,9 +194,6 @@ BUILTIN_PLUGINS = (
     "lucid_ops.windows",
     "lucid_ops.indexing",
     "lucid_ops.products",
-    "lucid_ops.more_activations",
-    "lucid_ops.more_losses",
-    "lucid_ops.more_nn",
 )
 
 

@@ -2,6 +2,8 @@
 GroupNorm ...): values and gradients against PyTorch, layers step for step in float64 from the same
 weights, and bad arguments refused with a LucidError. The harness checks each op's rule on its own
 (CI's pytest plugin); these pin PyTorch's semantics on chosen inputs: kinks, broadcasting, options."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -160,6 +162,8 @@ def test_reprs_match():
     (lambda: F.softmin(lucid.ones(2), 1), "softmin: dim 1 is out of range"),
     (lambda: F.margin_ranking_loss(lucid.ones(3), lucid.ones(()), lucid.ones(3)), "same number of dims"),
     (lambda: F.margin_ranking_loss(lucid.ones(3), lucid.ones(2), lucid.ones(3)), "do not broadcast"),
+    (lambda: F.margin_ranking_loss(lucid.ones(3), lucid.ones(2), lucid.ones(3)),
+     "margin_ranking_loss: input1 of shape (3,), input2 of shape (2,) and target of shape (3,) do not broadcast"),
     (lambda: F.triplet_margin_loss(lucid.ones(2, 3), lucid.ones(2, 3), lucid.ones(2, 3), margin=0.0),
      "margin must be greater than 0"),
     (lambda: F.triplet_margin_loss(lucid.ones(2, 3), lucid.ones(2, 3), lucid.ones(2, 3), p=-1.0),
@@ -171,19 +175,74 @@ def test_reprs_match():
     (lambda: F.cosine_embedding_loss(lucid.ones(2, 3), lucid.ones(2, 3), lucid.ones(())), "0-d target expects"),
     (lambda: F.cosine_embedding_loss(lucid.ones(2, 3), lucid.ones(2, 3), lucid.ones(2, 1)), "0-d or 1-d target"),
     (lambda: F.group_norm(lucid.ones(2, 3, 2), 2), "3 channels (shape (2, 3, 2)) are not divisible"),
-    (lambda: F.group_norm(lucid.ones(2, 4), 2, lucid.ones(3)), "weight of shape (3,) must have one value"),
+    (lambda: F.group_norm(lucid.ones(2, 4), 2, lucid.ones(3)),
+     "group_norm: weight of shape (3,) does not match the input's 4 channels"),
     (lambda: F.group_norm(lucid.ones(1, 2), 2), "more than 1 value per channel"),
     (lambda: F.instance_norm(lucid.ones(2, 3, 1)), "more than 1 spatial element"),
     (lambda: F.instance_norm(lucid.ones(2, 3, 2), use_input_stats=False), "running_mean and running_var are required"),
-    (lambda: F.instance_norm(lucid.ones(2, 3, 2), lucid.ones(2)), "running_mean of shape (2,) must have one value"),
+    (lambda: F.instance_norm(lucid.ones(2, 3, 2), lucid.ones(2)),
+     "instance_norm: running_mean of shape (2,) does not match the input's 3 channels"),
     (lambda: F.pixel_shuffle(lucid.ones(1, 3, 2, 2), 2), "3 channels"),
     (lambda: F.pixel_shuffle(lucid.ones(3, 2), 2), "expected an input of shape (*, C, H, W)"),
     (lambda: F.pixel_unshuffle(lucid.ones(1, 1, 3, 2), 2), "must be divisible by downscale_factor"),
     (lambda: F.pixel_unshuffle(lucid.ones(1, 1, 2, 2), 0), "downscale_factor must be a positive int"),
     (lambda: nn.GroupNorm(3, 4), "GroupNorm: num_channels (4) must be divisible by num_groups (3)"),
     (lambda: nn.GroupNorm(2, 4)(lucid.ones(2, 3)), "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True): expected"),
+    (lambda: nn.GroupNorm("a", 4), "GroupNorm: num_groups must be a non-negative int, got 'a'"),
+    (lambda: nn.GroupNorm(2, 4.0), "GroupNorm: num_channels must be a non-negative int, got 4.0"),
+    (lambda: nn.GroupNorm(0, 4), "GroupNorm: num_groups must be positive, got 0"),
 ])
 def test_bad_arguments_raise_a_lucid_error(call, message):
     with pytest.raises(LucidError) as raised:
         call()
     assert message in str(raised.value)
+
+
+# the modules' constructors, as PyTorch 2.13's ------------------------------------------------------
+
+def test_instance_norm_takes_bias_and_shows_it_as_pytorch():
+    for ours, theirs in [(nn.InstanceNorm2d(3), torch.nn.InstanceNorm2d(3)),
+                         (nn.InstanceNorm2d(3, affine=True, bias=False),
+                          torch.nn.InstanceNorm2d(3, affine=True, bias=False))]:
+        assert repr(ours) == repr(theirs)
+        assert (ours.bias is None) == (theirs.bias is None)
+
+
+def test_instance_norm_momentum_none_keeps_the_running_statistics_as_pytorch():
+    """PyTorch's InstanceNorm passes momentum 0 for None (no cumulative average, unlike BatchNorm)."""
+    ours = nn.InstanceNorm2d(3, momentum=None, track_running_stats=True).to(lucid.float64)
+    theirs = torch.nn.InstanceNorm2d(3, momentum=None, track_running_stats=True, dtype=torch.float64)
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 4)) * 3 + 1
+    np.testing.assert_allclose(ours(lucid.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy())
+    np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy())
+
+
+def test_group_norms_bias_is_keyword_only_as_pytorchs():
+    """GroupNorm(2, 4, 1e-5, True, False) reads as if False were the bias; PyTorch makes bias keyword-only."""
+    assert inspect.signature(nn.GroupNorm).parameters["bias"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert inspect.signature(torch.nn.GroupNorm).parameters["bias"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_prelus_starting_slope_is_an_in_place_change_as_pytorchs():
+    """Filled through Lucid (init.constant_), so its version counts the write, as torch.nn.PReLU's does."""
+    assert nn.PReLU(init=0.1).weight._version == torch.nn.PReLU(init=0.1).weight._version == 1
+
+
+def test_prelu_refuses_a_numpy_array_as_the_other_layers_do():
+    with pytest.raises(TypeError, match="PReLU: expected a Tensor input, got ndarray"):
+        nn.PReLU()(np.ones(3, dtype=np.float32))
+
+
+def test_loss_modules_are_related_as_pytorchs():
+    """CosineEmbeddingLoss is not a MarginRankingLoss (it only shares the three-input call)."""
+    names = ["MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
+    for a in names:
+        for b in names:
+            assert issubclass(getattr(nn, a), getattr(nn, b)) == issubclass(getattr(torch.nn, a), getattr(torch.nn, b))
+
+
+def test_loss_modules_take_their_inputs_by_name_as_pytorchs():
+    a, p, n = lucid.ones(2, 3), lucid.ones(2, 3), lucid.zeros(2, 3)
+    assert nn.TripletMarginLoss()(anchor=a, positive=p, negative=n).item() == 0
+    assert nn.MSELoss()(input=a, target=n).item() == 1

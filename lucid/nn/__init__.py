@@ -6,17 +6,16 @@ them with parameters and settings, as `torch.nn` does.
 from . import functional
 from . import init
 from . import utils
-from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
-                         Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
+from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+                         LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
+                         Softshrink, Softsign, Tanh, Tanhshrink)
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, Embedding,
-                     Flatten, Identity, LayerNorm, Linear, MaxPool2d, Unflatten)
-from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
-                   SmoothL1Loss)
+                     Flatten, GroupNorm, Identity, InstanceNorm2d, LayerNorm, Linear, MaxPool2d, PixelShuffle,
+                     PixelUnshuffle, Unflatten)
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, GaussianNLLLoss, HuberLoss,
+                   KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss,
+                   TripletMarginLoss)
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
-from .more_modules import (GLU, CosineEmbeddingLoss, GaussianNLLLoss, GroupNorm, Hardshrink, InstanceNorm2d,
-                           MarginRankingLoss,
-                           PixelShuffle, PixelUnshuffle, PoissonNLLLoss, PReLU, Softmin, Softshrink, Tanhshrink,
-                           TripletMarginLoss)
 
 __all__ = [
     "functional", "init", "utils", "Module", "ModuleDict", "ModuleList", "Parameter", "ParameterDict", "ParameterList",

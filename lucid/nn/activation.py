@@ -9,6 +9,9 @@ from typing import Any
 
 from ..plugins import registry
 from ..tensor import Tensor
+from . import functional as F
+from . import init as initializers
+from .layers import _new_parameter, check_dtype_matches, check_input
 from .module import Module
 
 
@@ -133,3 +136,57 @@ class LogSoftmax(OpModule):
 
     def __init__(self, dim: int):
         super().__init__(dim=dim)
+
+
+class GLU(OpModule):
+    op_name = "nn.functional.glu"
+
+    def __init__(self, dim: int = -1):
+        super().__init__(dim=dim)
+
+
+class Hardshrink(OpModule):
+    op_name = "nn.functional.hardshrink"
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__(lambd=lambd)
+
+
+class Softshrink(OpModule):
+    op_name = "nn.functional.softshrink"
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__(lambd=lambd)
+
+
+class Tanhshrink(OpModule):
+    op_name = "nn.functional.tanhshrink"
+
+
+class Softmin(OpModule):
+    """Softmin along `dim` (as Softmax, name the dim)."""
+
+    op_name = "nn.functional.softmin"
+
+    def __init__(self, dim: int):
+        super().__init__(dim=dim)
+
+
+class PReLU(Module):
+    """x above 0, weight * x below: one learned slope, or one per channel (dim 1), starting at `init`."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype: Any = None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = _new_parameter((num_parameters,), dtype, "PReLU")
+        initializers.constant_(self.weight, init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        channels = self.num_parameters
+        fits = channels == 1 or (input.ndim >= 2 and input.shape[1] == channels)
+        check_input(self, input, fits, f"(N, {channels}, *)")
+        check_dtype_matches(self, input, self.weight)
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -344,6 +344,87 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
+class GroupNorm(Module):
+    """Normalize each group of num_channels / num_groups channels of each sample, then scale and
+    shift each channel (when affine: weight 1 and, unless bias=False, bias 0 to start)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype: Any = None,
+                 *, bias: bool = True):
+        super().__init__()
+        check_count(num_groups, "num_groups", "GroupNorm")
+        check_count(num_channels, "num_channels", "GroupNorm")
+        if num_groups == 0:
+            raise OpError("GroupNorm: num_groups must be positive, got 0")
+        if num_channels % num_groups:
+            raise OpError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.register_parameter(
+            "weight", init.ones_(_new_parameter((num_channels,), dtype, "GroupNorm")) if affine else None)
+        self.register_parameter(
+            "bias", init.zeros_(_new_parameter((num_channels,), dtype, "GroupNorm")) if affine and bias else None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        check_input(self, input, input.ndim >= 2 and input.shape[1] == self.num_channels,
+                    f"(N, {self.num_channels}, *)")
+        check_dtype_matches(self, input, self.weight)
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class InstanceNorm2d(_BatchNorm):
+    """Normalize each channel of each image (N, C, H, W) or (C, H, W) by its own statistics; with
+    track_running_stats, keep running averages of them for eval, as BatchNorm does. By default, as
+    in PyTorch, neither weights (affine=False) nor running statistics. As PyTorch's InstanceNorm,
+    num_batches_tracked stays 0 (only the state dict has it) and momentum=None moves nothing."""
+
+    expected = "(N, {C}, H, W) or ({C}, H, W)"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, dtype: Any = None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        check_input(self, input, input.ndim in (3, 4) and input.shape[-3] == self.num_features,
+                    self.expected.format(C=self.num_features))
+        check_dtype_matches(self, input, self.weight)
+        batched = input if input.ndim == 4 else input.unsqueeze(0)
+        out = F.instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out if input.ndim == 4 else out.squeeze(0)
+
+
+class PixelShuffle(Module):
+    """(*, C r², H, W) -> (*, C, H r, W r): channels moved into r x r blocks of space."""
+
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor!r}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H r, W r) -> (*, C r², H, W): PixelShuffle undone."""
+
+    def __init__(self, downscale_factor: int):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor!r}"
+
+
 class Embedding(Module):
     """A lookup table: row i of `weight` (num_embeddings, embedding_dim) is the vector of index i.
     Rows start standard normal; the `padding_idx` row starts at zero and gets no gradient."""
@@ -372,4 +453,5 @@ class Embedding(Module):
 
 
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten",
-           "Unflatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding"]
+           "Unflatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
+           "PixelShuffle", "PixelUnshuffle", "Embedding"]

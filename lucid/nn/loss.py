@@ -11,16 +11,17 @@ from .activation import OpModule
 
 
 class Loss(OpModule):
-    """Applies the loss op registered as `op_name` to (input, target), passing the settings and
-    the non-None buffers by name."""
+    """Applies the loss op registered as `op_name` to its inputs ((input, target), or three, as
+    (anchor, positive, negative)), passing the settings and the non-None buffers by name."""
 
     def __init__(self, reduction: str = "mean", **settings: Any):
         super().__init__(reduction=reduction, **settings)
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]  # two inputs
+    def forward(self, *inputs: Tensor, **named_inputs: Tensor) -> Tensor:
+        """The inputs by position or by the op's names for them (input=, target=), as PyTorch's losses take them."""
         kwargs = self.settings()
         kwargs.update((name, t) for name, t in self._buffers.items() if t is not None)
-        return registry[self.op_name](input, target, **kwargs)
+        return registry[self.op_name](*inputs, **named_inputs, **kwargs)
 
 
 class MSELoss(Loss):
@@ -87,3 +88,39 @@ class BCEWithLogitsLoss(Loss):
         super().__init__(reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
+
+
+class MarginRankingLoss(Loss):
+    op_name = "nn.functional.margin_ranking_loss"
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction, margin=margin)
+
+
+class CosineEmbeddingLoss(Loss):
+    op_name = "nn.functional.cosine_embedding_loss"
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction, margin=margin)
+
+
+class TripletMarginLoss(Loss):
+    op_name = "nn.functional.triplet_margin_loss"
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction, margin=margin, p=p, eps=eps, swap=swap)
+
+
+class PoissonNLLLoss(Loss):
+    op_name = "nn.functional.poisson_nll_loss"
+
+    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"):
+        super().__init__(reduction, log_input=log_input, full=full, eps=eps)
+
+
+class GaussianNLLLoss(Loss):
+    op_name = "nn.functional.gaussian_nll_loss"
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction, full=full, eps=eps)
