@@ -315,9 +315,10 @@ def _lower_median(x: np.ndarray, d: int) -> np.ndarray:
 
 
 def _median_all(x):
-    """The lower median of all the values (NaN if one is NaN, or if there are none)."""
+    """The lower median of all the values (NaN if one is NaN). Of no values it is NaN, or for
+    integers, which have no NaN, the dtype's least value (as in PyTorch)."""
     if x.size == 0:
-        return np.full((), np.nan, x.dtype)
+        return np.full((), np.iinfo(x.dtype).min if x.dtype.kind in "iu" else np.nan, x.dtype)
     flat = x.reshape(-1)
     return flat[_lower_median(flat, 0)[0]]
 
