@@ -299,18 +299,24 @@ def _masked_select_sample(draw):
     return Example((shape, draw.mask(mask_shape)))
 
 
+ONE_HOT = "nn.functional.one_hot"
+
+
 def _one_hot(tensor, num_classes=-1):
     """torch.nn.functional.one_hot: an int64 tensor with a new last axis of num_classes entries,
-    1 at each value's class (num_classes=-1: one more than the largest value)."""
-    if tensor.size and tensor.min() < 0:
-        raise OpError(f"one_hot: class values must be non-negative, got {tensor.min()}")
+    1 at each value's class (num_classes=-1: one more than the largest value). An empty tensor
+    needs a positive num_classes, as in PyTorch: there is no value to infer it from."""
+    if not tensor.size:
+        if num_classes <= 0:
+            raise OpError(f"{ONE_HOT}: cannot infer the number of classes from an empty tensor (shape "
+                          f"{tensor.shape}) with num_classes={num_classes}")
+        return np.zeros(tensor.shape + (num_classes,), np.int64)
+    if tensor.min() < 0:
+        raise OpError(f"{ONE_HOT}: class values must be non-negative, got {tensor.min()}")
     if num_classes == -1:
-        if not tensor.size:
-            raise OpError(f"one_hot: cannot infer the number of classes from an empty tensor (shape {tensor.shape})")
         num_classes = int(tensor.max()) + 1
-    if num_classes < 0 or (tensor.size and tensor.max() >= num_classes):
-        raise OpError(f"one_hot: class values must be smaller than num_classes ({num_classes}), got "
-                      f"{tensor.max() if tensor.size else 'none'}")
+    if tensor.max() >= num_classes:
+        raise OpError(f"{ONE_HOT}: class values must be smaller than num_classes ({num_classes}), got {tensor.max()}")
     return (tensor[..., None] == np.arange(num_classes)).astype(np.int64)
 
 
@@ -470,7 +476,7 @@ index_copy = Op("index_copy", _index_copy, _index_copy_vjp, _scatter_inputs("sou
                 sample=_index_sample(distinct=True), signature=("input", "dim", "index", "source"))
 masked_select = Op("masked_select", _masked_select, _masked_select_vjp, (anything, Arg("mask", dtype="bool")),
                    sample=_masked_select_sample)
-one_hot = Op("nn.functional.one_hot", _one_hot, lambda g, out, tensor, num_classes: (None,),
+one_hot = Op(ONE_HOT, _one_hot, lambda g, out, tensor, num_classes: (None,),
              (Arg("tensor", dtype="int"),), params=(Param("num_classes", -1, kind="int"),), sample=_one_hot_sample)
 repeat_interleave = Op("repeat_interleave", _repeat_interleave, _repeat_interleave_vjp,
                        (anything, Arg("repeats", dtype="int")),
