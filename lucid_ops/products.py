@@ -27,9 +27,11 @@ from lucid_ops.linalg import _bmm, _mm, matmul
 
 def _cross_axis(op: str, a, b, dim) -> int:
     """The axis of the 3-vectors: `dim`, or for torch.cross's dim=None the first axis of size 3
-    of the input."""
+    of the input. The factors' dtypes must agree: PyTorch does not promote them."""
     if a.ndim != b.ndim:
         raise OpError(f"{op}: input and other must have the same number of dims, got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise OpError(f"{op}: input and other must have the same dtype, got {a.dtype} and {b.dtype}")
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
