@@ -23,7 +23,7 @@ from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, zeros_like
 from lucid.op import one_axis
 from lucid_ops.arithmetic import where
 from lucid_ops.linalg import diagonal as diagonal_of
-from lucid_ops.shape import along, _check_index, gather, getitem, index_backward, index_select
+from lucid_ops.shape import along, check_index, gather, getitem, index_backward, index_select
 
 anything = Arg("input", dtype="any")
 index_arg = Arg("index", dtype="int")
@@ -49,7 +49,7 @@ def _scatter_key(op: str, x, index, src, dim):
                       f"apart from dim {dim}, and no larger than src's shape {src_shape}")
     if src is not None and src.ndim and src.dtype != x.dtype:
         raise OpError(f"{op}: src has dtype {src.dtype} and the input {x.dtype}: they must be the same")
-    _check_index(op, index, x.shape[d] if x.ndim else 1, dim)
+    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
     key = along(x.shape, index, d) if x.ndim else ()
     if src is None or src.ndim == 0:
         return key, src
@@ -218,7 +218,7 @@ def _index_key(op: str, x, index, source, dim):
                       f"{index.size} (the length of index) in dim {dim}")
     if source.dtype != x.dtype:
         raise OpError(f"{op}: source has dtype {source.dtype} and the input {x.dtype}: they must be the same")
-    _check_index(op, index, x.shape[d] if x.ndim else 1, dim)
+    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
     return (slice(None),) * d + (index.reshape(-1),)
 
 

@@ -20,7 +20,7 @@ from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import one_axis
 from lucid_ops.common import SUMMATION_ORDER
 from lucid_ops.arithmetic import where
-from lucid_ops.linalg import _bmm, _mm, matmul
+from lucid_ops.linalg import batched_matrix_product, matmul, matrix_product
 
 
 # --- cross ---------------------------------------------------------------------------------------
@@ -238,9 +238,10 @@ linalg_cross = Op("linalg.cross", _cross_of("linalg.cross"), _cross_vjp,
                   sample=_cross_sample(False), differences=CROSS_ORDER)
 kron = Op("kron", _kron, _kron_vjp, (Arg("input", dtype="any"), Arg("other", dtype="any")), sample=_kron_sample)
 scales = (Param("beta", 1, kind="number"), Param("alpha", 1, kind="number"))
-addmm = Op("addmm", _add_product("addmm", _mm), _add_product_vjp, (Arg("input"), Arg("mat1"), Arg("mat2")),
+addmm = Op("addmm", _add_product("addmm", matrix_product), _add_product_vjp, (Arg("input"), Arg("mat1"), Arg("mat2")),
            params=scales, sample=_addmm_sample, differences=SUMMATION_ORDER)
-baddbmm = Op("baddbmm", _add_product("baddbmm", _bmm), _add_product_vjp, (Arg("input"), Arg("batch1"), Arg("batch2")),
+baddbmm = Op("baddbmm", _add_product("baddbmm", batched_matrix_product), _add_product_vjp,
+             (Arg("input"), Arg("batch1"), Arg("batch2")),
              params=scales, sample=_baddbmm_sample, differences=SUMMATION_ORDER)
 cdist = Op("cdist", _cdist, _cdist_vjp, (Arg("x1"), Arg("x2")),
            params=(Param("p", 2.0, kind="number"), Param("compute_mode", COMPUTE_MODES[0], COMPUTE_MODES, "choice")),

@@ -634,7 +634,7 @@ def _index_backward_sample(draw):
     return Example((_getitem(np.empty(shape), key).shape,), {"shape": shape, "key": key})
 
 
-def _check_index(op, index, n, dim):
+def check_index(op: str, index: np.ndarray, n: int, dim: int | None) -> None:
     """Indices in [0, n) (an integer dtype is checked by apply: the index Args are declared "int")."""
     if index.size and (index.min() < 0 or index.max() >= n):
         bad = index.min() if index.min() < 0 else index.max()
@@ -658,7 +658,7 @@ def _gather_key(x, index, dim):
     if index.ndim != x.ndim or any(m > n for a, (m, n) in enumerate(zip(index.shape, x.shape)) if a != d):
         raise OpError(f"gather: index of shape {index.shape} must have the input's {x.ndim} dims and be no "
                       f"larger than the input's shape {x.shape} except in dim {dim}")
-    _check_index("gather", index, x.shape[d] if x.ndim else 1, dim)
+    check_index("gather", index, x.shape[d] if x.ndim else 1, dim)
     return along(x.shape, index, d) if x.ndim else ()
 
 
@@ -673,7 +673,7 @@ def _select_key(x, index, dim):
     d = one_axis("index_select", dim, x.ndim)
     if index.ndim > 1:
         raise OpError(f"index_select: index must be 0-d or 1-d, got shape {index.shape}")
-    _check_index("index_select", index, x.shape[d] if x.ndim else 1, dim)
+    check_index("index_select", index, x.shape[d] if x.ndim else 1, dim)
     return (slice(None),) * d + (index.reshape(-1),) if x.ndim else ()
 
 
@@ -686,7 +686,7 @@ def _index_select_sample(draw):
 def _take_key(x, indices, dim):
     """take_along_dim broadcasts input and indices against each other, except along dim."""
     if dim is None:
-        _check_index("take_along_dim", indices, x.size, dim)
+        check_index("take_along_dim", indices, x.size, dim)
         return (indices.reshape(-1),)
     d = one_axis("take_along_dim", dim, x.ndim)
     if indices.ndim != x.ndim:
@@ -697,7 +697,7 @@ def _take_key(x, indices, dim):
     except ValueError:
         raise OpError(f"take_along_dim: input of shape {x.shape} and indices of shape {indices.shape} don't "
                       f"broadcast outside dim {dim}") from None
-    _check_index("take_along_dim", indices, x.shape[d] if x.ndim else 1, dim)
+    check_index("take_along_dim", indices, x.shape[d] if x.ndim else 1, dim)
     return along(x.shape, np.broadcast_to(indices, shape), d) if x.ndim else ()
 
 
