@@ -23,10 +23,8 @@ from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, zeros_like
 from lucid.op import one_axis
 from lucid_ops.arithmetic import where
 from lucid_ops.linalg import diagonal as diagonal_of
-from lucid_ops.shape import along, check_index, gather, getitem, index_backward, index_select
+from lucid_ops.shape import along, anything, check_index, gather, getitem, index_arg, index_backward, index_select
 
-anything = Arg("input", dtype="any")
-index_arg = Arg("index", dtype="int")
 #: The ufunc that folds each reduction's values into a place (a mean is a sum, then divided).
 REDUCTIONS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
 
@@ -448,7 +446,7 @@ def _diag_embed_sample(draw):
 # --- the entries ---------------------------------------------------------------------------------
 
 def _scatter_inputs(src: str = "src", optional: bool = False) -> tuple[Arg, ...]:
-    return anything, index_arg, Arg(src, dtype="any", optional=optional)
+    return (*anything, index_arg, Arg(src, dtype="any", optional=optional))
 
 
 dim_param = Param("dim", kind="dim")
@@ -474,20 +472,20 @@ index_add = Op("index_add", _index_add, _index_add_vjp, _scatter_inputs("source"
                signature=("input", "dim", "index", "source", "*", "alpha"))
 index_copy = Op("index_copy", _index_copy, _index_copy_vjp, _scatter_inputs("source"), params=(dim_param,),
                 sample=_index_sample(distinct=True), signature=("input", "dim", "index", "source"))
-masked_select = Op("masked_select", _masked_select, _masked_select_vjp, (anything, Arg("mask", dtype="bool")),
+masked_select = Op("masked_select", _masked_select, _masked_select_vjp, (*anything, Arg("mask", dtype="bool")),
                    sample=_masked_select_sample)
 one_hot = Op(ONE_HOT, _one_hot, lambda g, out, tensor, num_classes: (None,),
              (Arg("tensor", dtype="int"),), params=(Param("num_classes", -1, kind="int"),), sample=_one_hot_sample)
 repeat_interleave = Op("repeat_interleave", _repeat_interleave, _repeat_interleave_vjp,
-                       (anything, Arg("repeats", dtype="int")),
+                       (*anything, Arg("repeats", dtype="int")),
                        params=(Param("dim", None, kind="dim"), Param("output_size", None, kind="int")),
                        sample=_repeat_interleave_sample)
 meshgrid = Op("meshgrid", _meshgrid, _meshgrid_vjp, (Arg("tensors", dtype="any"),),
               params=(Param("indexing", "ij", ("ij", "xy"), "choice"),), sample=_meshgrid_sample, variadic=True,
               outputs=2, signature=("*tensors", "indexing"))
-diag = Op("diag", _diag, _diag_vjp, (anything,), params=(Param("diagonal", 0, kind="int"),), sample=_diag_sample)
+diag = Op("diag", _diag, _diag_vjp, anything, params=(Param("diagonal", 0, kind="int"),), sample=_diag_sample)
 diag_embed = Op("diag_embed", _diag_embed, lambda g, out, x, offset, dim1, dim2: (diagonal_of(g, offset, dim1, dim2),),
-                (anything,), params=(Param("offset", 0, kind="int"), Param("dim1", -2, kind="dim"),
+                anything, params=(Param("offset", 0, kind="int"), Param("dim1", -2, kind="dim"),
                                      Param("dim2", -1, kind="dim")), sample=_diag_embed_sample)
 
 

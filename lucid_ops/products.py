@@ -19,7 +19,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import one_axis
 from lucid_ops.common import SUMMATION_ORDER
-from lucid_ops.arithmetic import where
+from lucid_ops.arithmetic import binary, where
 from lucid_ops.linalg import batched_matrix_product, matmul, matrix_product
 
 
@@ -231,12 +231,11 @@ def _cdist_sample(draw):
 CROSS_ORDER = {"evaluation order": "PyTorch's kernel computes a1 b2 - a2 b1 with a fused multiply-add: where the "
                                    "two products are equal and near 1e30 it gives the rounding error of one (1e12), "
                                    "Lucid the exact 0"}
-cross = Op("cross", _cross_of("cross"), _cross_vjp, (Arg("input", dtype="any"), Arg("other", dtype="any")),
+cross = Op("cross", _cross_of("cross"), _cross_vjp, binary,
            params=(Param("dim", None, kind="dim"),), sample=_cross_sample(True), differences=CROSS_ORDER)
-linalg_cross = Op("linalg.cross", _cross_of("linalg.cross"), _cross_vjp,
-                  (Arg("input", dtype="any"), Arg("other", dtype="any")), params=(Param("dim", -1, kind="dim"),),
+linalg_cross = Op("linalg.cross", _cross_of("linalg.cross"), _cross_vjp, binary, params=(Param("dim", -1, kind="dim"),),
                   sample=_cross_sample(False), differences=CROSS_ORDER)
-kron = Op("kron", _kron, _kron_vjp, (Arg("input", dtype="any"), Arg("other", dtype="any")), sample=_kron_sample)
+kron = Op("kron", _kron, _kron_vjp, binary, sample=_kron_sample)
 scales = (Param("beta", 1, kind="number"), Param("alpha", 1, kind="number"))
 addmm = Op("addmm", _add_product("addmm", matrix_product), _add_product_vjp, (Arg("input"), Arg("mat1"), Arg("mat2")),
            params=scales, sample=_addmm_sample, differences=SUMMATION_ORDER)

@@ -791,10 +791,10 @@ getitem = Op("getitem", _getitem, lambda g, out, x, key: (index_backward(g, x.sh
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
 gather = Op("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),
-            (Arg("input", dtype="any"), index_arg), params=(Param("dim", kind="dim"),), sample=_gather_sample,
+            (*anything, index_arg), params=(Param("dim", kind="dim"),), sample=_gather_sample,
             signature=("input", "dim", "index"))
 index_select = Op("index_select", lambda x, index, dim: x[_select_key(x, index, dim)], _scatter_back(_select_key),
-                  (Arg("input", dtype="any"), index_arg), params=(Param("dim", kind="dim"),),
+                  (*anything, index_arg), params=(Param("dim", kind="dim"),),
                   sample=_index_select_sample,
                   signature=("input", "dim", "index"))
 take_along_dim = Op("take_along_dim", _take_along_dim, _take_along_dim_vjp,
