@@ -21,6 +21,7 @@ from lucid_ops.exponential import exp, log
 from lucid_ops.shape import expand, flip, pad, permute
 
 keepdim = Param("keepdim", False, (False, True), "bool")
+one_dim = Param("dim", choices=dim, kind="dim")  # the one dim of a scan, or of max(input, dim)
 reduction_params = (Param("dim", None, dims, "dims"), keepdim)
 any_input = (Arg("input", dtype="any"),)  # sums, products and extrema of integers are integers
 
@@ -213,10 +214,10 @@ def _one_dim_sample(draw) -> Example:
 amax = Op("amax", _amax, _extremum_vjp, any_input, params=reduction_params, ties=True)
 amin = Op("amin", _amin, _extremum_vjp, any_input, params=reduction_params, ties=True)
 max = Extremum("max", _arg_extremum(np.argmax, "max"), _arg_extremum_vjp, any_input,
-               params=(Param("dim", choices=dim, kind="dim"), keepdim),
+               params=(one_dim, keepdim),
                sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amax)
 min = Extremum("min", _arg_extremum(np.argmin, "min"), _arg_extremum_vjp, any_input,
-               params=(Param("dim", choices=dim, kind="dim"), keepdim),
+               params=(one_dim, keepdim),
                sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amin)
 
 
@@ -434,9 +435,8 @@ def _cumprod_vjp(g, out, x, dim):
     return (_exclusive_cumprod(x, d) * after,)
 
 
-cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(Param("dim", choices=dim, kind="dim"),))
-cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input,
-             params=(Param("dim", choices=dim, kind="dim"),),
+cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(one_dim,))
+cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input, params=(one_dim,),
              differences={"evaluation order": "with a zero and an infinity in one slice, PyTorch's gradient depends "
                                               "on whether it records a graph: without, its O(n) formula drops the "
                                               "terms past the second zero (finite); with, its O(n^2) products give "
@@ -469,7 +469,7 @@ def _logcumsumexp_vjp(g, out, x, dim):
     return (exp(positive + x) - exp(negative + x),)
 
 
-logcumsumexp = Op("logcumsumexp", _logcumsumexp, _logcumsumexp_vjp, params=(Param("dim", choices=dim, kind="dim"),))
+logcumsumexp = Op("logcumsumexp", _logcumsumexp, _logcumsumexp_vjp, params=(one_dim,))
 
 
 @hookimpl

@@ -20,7 +20,7 @@ import numpy as np
 from lucid import Example, Op, OpError, Param, Tensor, argsort, hookimpl
 from lucid.op import dim, one_axis
 from lucid_ops.common import keepdim_shape
-from lucid_ops.reductions import Extremum, any_input, keepdim
+from lucid_ops.reductions import Extremum, any_input, keepdim, one_dim
 from lucid_ops.shape import along, index_backward
 
 VALUES_INDICES = ("values", "indices")
@@ -274,8 +274,8 @@ def _topk(x, k, dim=-1, largest=True, sorted=True):
     """(the k largest values along dim, or smallest, their indices), in PyTorch's order."""
     d = one_axis("topk", dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
-        raise OpError(f"topk: k={k!r} is out of range for dim {dim} of size {n} (expected 0 <= k <= {n})")
+    if not 0 <= k <= n:
+        raise OpError(f"topk: k={k} is out of range for dim {dim} of size {n} (expected 0 <= k <= {n})")
     if x.ndim == 0:
         return x.copy(), np.zeros((), np.int64)
     order = argsort(x, d, largest).data
@@ -376,13 +376,11 @@ topk = Op("topk", _topk, _picked_vjp, any_input,
 kthvalue = Op("kthvalue", _kthvalue, _picked_vjp, any_input, params=(Param("k", kind="int"), last_dim, keepdim),
               sample=_kthvalue_sample, ties=True, outputs=2, output_names=VALUES_INDICES)
 median_all = Op("median_all", _median_all, _median_all_vjp, any_input, ties=True)
-median = Extremum("median", _median, _picked_vjp, any_input, params=(Param("dim", choices=dim, kind="dim"), keepdim),
+median = Extremum("median", _median, _picked_vjp, any_input, params=(one_dim, keepdim),
                   sample=_one_dim_sample, ties=True, outputs=2, output_names=VALUES_INDICES, whole=median_all)
-cummax = Op("cummax", _running(np.maximum, "cummax"), _picked_vjp, any_input, params=(Param("dim", choices=dim,
-                                                                                            kind="dim"),),
+cummax = Op("cummax", _running(np.maximum, "cummax"), _picked_vjp, any_input, params=(one_dim,),
             ties=True, outputs=2, output_names=VALUES_INDICES)
-cummin = Op("cummin", _running(np.minimum, "cummin"), _picked_vjp, any_input, params=(Param("dim", choices=dim,
-                                                                                            kind="dim"),),
+cummin = Op("cummin", _running(np.minimum, "cummin"), _picked_vjp, any_input, params=(one_dim,),
             ties=True, outputs=2, output_names=VALUES_INDICES)
 
 
