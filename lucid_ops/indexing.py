@@ -23,7 +23,7 @@ from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, zeros_like
 from lucid.op import one_axis
 from lucid_ops.arithmetic import where
 from lucid_ops.linalg import diagonal as diagonal_of
-from lucid_ops.shape import along, anything, check_index, gather, getitem, index_arg, index_backward, index_select
+from lucid_ops.shape import anything, gather, gather_key, getitem, index_arg, index_backward, index_select, select_key
 
 #: The ufunc that folds each reduction's values into a place (a mean is a sum, then divided).
 REDUCTIONS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
@@ -32,25 +32,19 @@ REDUCTIONS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.max
 # --- scatter and its reductions ------------------------------------------------------------------
 
 def _scatter_key(op: str, x, index, src, dim):
-    """The key of x that the index entries write to, and the part of src they write (src may be
-    larger than index; its leading part is used). An empty index writes nothing: key None."""
-    d = one_axis(op, dim, x.ndim)
+    """The key of x that the index entries write to (gather's), and the part of src they write
+    (src may be larger than index; its leading part is used). An empty index writes nothing: key None."""
     if index.size == 0:
+        one_axis(op, dim, x.ndim)
         return None, None
-    src_shape = None if src is None else src.shape
-    if index.ndim != x.ndim or (src is not None and src.ndim not in (index.ndim, 0)):
-        raise OpError(f"{op}: index of shape {index.shape} must have as many dims as the input (shape {x.shape}) "
-                      f"and src (shape {src_shape})")
-    beyond_input = any(m > n for a, (m, n) in enumerate(zip(index.shape, x.shape)) if a != d)
-    if beyond_input or (src is not None and src.ndim and any(m > n for m, n in zip(index.shape, src.shape))):
-        raise OpError(f"{op}: index of shape {index.shape} must be no larger than the input's shape {x.shape} "
-                      f"apart from dim {dim}, and no larger than src's shape {src_shape}")
-    if src is not None and src.ndim and src.dtype != x.dtype:
-        raise OpError(f"{op}: src has dtype {src.dtype} and the input {x.dtype}: they must be the same")
-    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
-    key = along(x.shape, index, d) if x.ndim else ()
+    key = gather_key(x, index, dim, op)
     if src is None or src.ndim == 0:
         return key, src
+    if src.ndim != index.ndim or any(m > n for m, n in zip(index.shape, src.shape)):
+        raise OpError(f"{op}: index of shape {index.shape} must be no larger than src's shape {src.shape}, with "
+                      f"as many dims")
+    if src.dtype != x.dtype:
+        raise OpError(f"{op}: src has dtype {src.dtype} and the input {x.dtype}: they must be the same")
     return key, src[tuple(slice(0, n) for n in index.shape)]
 
 
@@ -205,19 +199,16 @@ def _scatter_reduce_sample(draw):
 # --- index_add, index_copy -----------------------------------------------------------------------
 
 def _index_key(op: str, x, index, source, dim):
-    """The key of x (at least 1-D) that the entries of a 0-d or 1-d index name along dim, after
-    checking that source has x's shape with len(index) along dim."""
+    """index_select's key of x, after checking that source has x's shape with len(index) along dim."""
+    key = select_key(x, index, dim, op)
     d = one_axis(op, dim, x.ndim)
-    if index.ndim > 1:
-        raise OpError(f"{op}: index must be 0-d or 1-d, got shape {index.shape}")
     expected = x.shape[:d] + (index.size,) + x.shape[d + 1:] if x.ndim else ()
     if source.shape != expected or (not x.ndim and index.size != 1):
         raise OpError(f"{op}: source of shape {source.shape} must have the input's shape {x.shape} with "
                       f"{index.size} (the length of index) in dim {dim}")
     if source.dtype != x.dtype:
         raise OpError(f"{op}: source has dtype {source.dtype} and the input {x.dtype}: they must be the same")
-    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
-    return (slice(None),) * d + (index.reshape(-1),)
+    return key
 
 
 def _index_add(x, index, source, dim, alpha=1):

@@ -653,12 +653,14 @@ def along(shape, index, d):
     return tuple(key)
 
 
-def _gather_key(x, index, dim):
-    d = one_axis("gather", dim, x.ndim)
+def gather_key(x: np.ndarray, index: np.ndarray, dim: int, op: str = "gather") -> tuple:
+    """The key of x that each entry of index names along dim (with its own position along the
+    other dims), after checking index against x: gather reads there, and scatter writes."""
+    d = one_axis(op, dim, x.ndim)
     if index.ndim != x.ndim or any(m > n for a, (m, n) in enumerate(zip(index.shape, x.shape)) if a != d):
-        raise OpError(f"gather: index of shape {index.shape} must have the input's {x.ndim} dims and be no "
-                      f"larger than the input's shape {x.shape} except in dim {dim}")
-    check_index("gather", index, x.shape[d] if x.ndim else 1, dim)
+        raise OpError(f"{op}: index of shape {index.shape} must have as many dims as the input (shape {x.shape}) "
+                      f"and be no larger than it except in dim {dim}")
+    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
     return along(x.shape, index, d) if x.ndim else ()
 
 
@@ -669,11 +671,13 @@ def _gather_sample(draw):
     return Example((shape, draw.indices(index_shape, shape[d])), {"dim": d})
 
 
-def _select_key(x, index, dim):
-    d = one_axis("index_select", dim, x.ndim)
+def select_key(x: np.ndarray, index: np.ndarray, dim: int, op: str = "index_select") -> tuple:
+    """The key of x that the entries of a 0-d or 1-d index name along dim, after checking them:
+    index_select reads there, and index_add and index_copy write."""
+    d = one_axis(op, dim, x.ndim)
     if index.ndim > 1:
-        raise OpError(f"index_select: index must be 0-d or 1-d, got shape {index.shape}")
-    check_index("index_select", index, x.shape[d] if x.ndim else 1, dim)
+        raise OpError(f"{op}: index must be 0-d or 1-d, got shape {index.shape}")
+    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
     return (slice(None),) * d + (index.reshape(-1),) if x.ndim else ()
 
 
@@ -790,10 +794,10 @@ getitem = Op("getitem", _getitem, lambda g, out, x, key: (index_backward(g, x.sh
              differences={"inputs": "slices take negative steps (x[::-1]), as in NumPy; PyTorch refuses them"})
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
-gather = Op("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),
+gather = Op("gather", lambda x, index, dim: x[gather_key(x, index, dim)], _scatter_back(gather_key),
             (*anything, index_arg), params=(Param("dim", kind="dim"),), sample=_gather_sample,
             signature=("input", "dim", "index"))
-index_select = Op("index_select", lambda x, index, dim: x[_select_key(x, index, dim)], _scatter_back(_select_key),
+index_select = Op("index_select", lambda x, index, dim: x[select_key(x, index, dim)], _scatter_back(select_key),
                   (*anything, index_arg), params=(Param("dim", kind="dim"),),
                   sample=_index_select_sample,
                   signature=("input", "dim", "index"))
