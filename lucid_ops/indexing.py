@@ -22,7 +22,7 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, zeros_like
 from lucid.op import one_axis
 from lucid_ops.arithmetic import where
-from lucid_ops.linalg import diagonal as diagonal_of
+from lucid_ops.linalg import diagonal as diagonal_of, diagonal_key
 from lucid_ops.shape import anything, gather, gather_key, getitem, index_arg, index_backward, index_select, select_key
 
 #: The ufunc that folds each reduction's values into a place (a mean is a sum, then divided).
@@ -384,24 +384,21 @@ def _meshgrid_sample(draw):
     return Example(shapes, {"indexing": draw.choice(("ij", "xy"))})
 
 
-def _diagonal_key(n: int, offset: int):
-    """The (rows, cols) of the n entries of the diagonal `offset` (above the main one if positive)."""
-    return np.arange(n) + max(-offset, 0), np.arange(n) + max(offset, 0)
-
-
 def _diag(x, diagonal=0):
-    """torch.diag: a vector made the diagonal `diagonal` of a square matrix, or a matrix's diagonal."""
+    """torch.diag: a vector made the diagonal `diagonal` of a square matrix (diag_embed), or a
+    matrix's diagonal (linalg's diagonal)."""
     if x.ndim == 1:
-        return np.diag(x, diagonal)
+        return _diag_embed(x, diagonal, 0, 1)
     if x.ndim == 2:
-        return np.diagonal(x, diagonal).copy()
+        return diagonal_of.forward(x, diagonal).copy()
     raise OpError(f"diag: supports 1-d or 2-d tensors, got shape {x.shape}")
 
 
 def _diag_vjp(g, out, x, diagonal):
+    """The gradient of diag_embed (a diagonal) for a vector, of diagonal for a matrix."""
     if x.ndim == 1:
         return (diagonal_of(g, diagonal),)
-    return (index_backward(g, x.shape, _diagonal_key(g.shape[0], diagonal)),)
+    return diagonal_of.vjp(g, out, x, diagonal, 0, 1)
 
 
 def _diag_sample(draw):
@@ -423,7 +420,7 @@ def _diag_embed(x, offset=0, dim1=-2, dim2=-1):
     d1, d2 = _diag_embed_axes(x, dim1, dim2)
     n = x.shape[-1] + abs(offset)
     planes = np.zeros(x.shape[:-1] + (n, n), dtype=x.dtype)
-    planes[(Ellipsis, *_diagonal_key(x.shape[-1], offset))] = x
+    planes[(Ellipsis, *diagonal_key(x.shape[-1], offset))] = x
     return np.moveaxis(planes, (-2, -1), (d1, d2))
 
 

@@ -352,13 +352,17 @@ def _diagonal(x, offset=0, dim1=0, dim2=1):
     return np.diagonal(x, offset, *_diagonal_axes(x.ndim, dim1, dim2))
 
 
+def diagonal_key(n: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (rows, cols) of the n entries of the diagonal `offset` (above the main one if positive)."""
+    return np.arange(n) + max(-offset, 0), np.arange(n) + max(offset, 0)
+
+
 def _diagonal_vjp(g, out, x, offset, dim1, dim2):
     """With dim1 and dim2 moved last, the diagonal is x[..., rows, cols]: scatter g back there."""
     d1, d2 = _diagonal_axes(x.ndim, dim1, dim2)
     order = [i for i in range(x.ndim) if i not in (d1, d2)] + [d1, d2]
     k = g.shape[-1]
-    key = (Ellipsis, np.arange(k) + max(-offset, 0), np.arange(k) + max(offset, 0))
-    moved = index_backward(g, tuple(x.shape[i] for i in order), key)
+    moved = index_backward(g, tuple(x.shape[i] for i in order), (Ellipsis, *diagonal_key(k, offset)))
     return (permute(moved, tuple(np.argsort(order).tolist())),)
 
 
