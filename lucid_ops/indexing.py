@@ -22,11 +22,9 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, zeros_like
 from lucid.op import one_axis
 from lucid_ops.arithmetic import where
-from lucid_ops.linalg import diagonal as diagonal_of
-from lucid_ops.shape import along, _check_index, gather, getitem, index_backward, index_select
+from lucid_ops.linalg import diagonal as diagonal_of, diagonal_key
+from lucid_ops.shape import anything, gather, gather_key, getitem, index_arg, index_backward, index_select, select_key
 
-anything = Arg("input", dtype="any")
-index_arg = Arg("index", dtype="int")
 #: The ufunc that folds each reduction's values into a place (a mean is a sum, then divided).
 REDUCTIONS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
 
@@ -34,25 +32,19 @@ REDUCTIONS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.max
 # --- scatter and its reductions ------------------------------------------------------------------
 
 def _scatter_key(op: str, x, index, src, dim):
-    """The key of x that the index entries write to, and the part of src they write (src may be
-    larger than index; its leading part is used). An empty index writes nothing: key None."""
-    d = one_axis(op, dim, x.ndim)
+    """The key of x that the index entries write to (gather's), and the part of src they write
+    (src may be larger than index; its leading part is used). An empty index writes nothing: key None."""
     if index.size == 0:
+        one_axis(op, dim, x.ndim)
         return None, None
-    src_shape = None if src is None else src.shape
-    if index.ndim != x.ndim or (src is not None and src.ndim not in (index.ndim, 0)):
-        raise OpError(f"{op}: index of shape {index.shape} must have as many dims as the input (shape {x.shape}) "
-                      f"and src (shape {src_shape})")
-    beyond_input = any(m > n for a, (m, n) in enumerate(zip(index.shape, x.shape)) if a != d)
-    if beyond_input or (src is not None and src.ndim and any(m > n for m, n in zip(index.shape, src.shape))):
-        raise OpError(f"{op}: index of shape {index.shape} must be no larger than the input's shape {x.shape} "
-                      f"apart from dim {dim}, and no larger than src's shape {src_shape}")
-    if src is not None and src.ndim and src.dtype != x.dtype:
-        raise OpError(f"{op}: src has dtype {src.dtype} and the input {x.dtype}: they must be the same")
-    _check_index(op, index, x.shape[d] if x.ndim else 1, dim)
-    key = along(x.shape, index, d) if x.ndim else ()
+    key = gather_key(x, index, dim, op)
     if src is None or src.ndim == 0:
         return key, src
+    if src.ndim != index.ndim or any(m > n for m, n in zip(index.shape, src.shape)):
+        raise OpError(f"{op}: index of shape {index.shape} must be no larger than src's shape {src.shape}, with "
+                      f"as many dims")
+    if src.dtype != x.dtype:
+        raise OpError(f"{op}: src has dtype {src.dtype} and the input {x.dtype}: they must be the same")
     return key, src[tuple(slice(0, n) for n in index.shape)]
 
 
@@ -207,19 +199,16 @@ def _scatter_reduce_sample(draw):
 # --- index_add, index_copy -----------------------------------------------------------------------
 
 def _index_key(op: str, x, index, source, dim):
-    """The key of x (at least 1-D) that the entries of a 0-d or 1-d index name along dim, after
-    checking that source has x's shape with len(index) along dim."""
+    """index_select's key of x, after checking that source has x's shape with len(index) along dim."""
+    key = select_key(x, index, dim, op)
     d = one_axis(op, dim, x.ndim)
-    if index.ndim > 1:
-        raise OpError(f"{op}: index must be 0-d or 1-d, got shape {index.shape}")
     expected = x.shape[:d] + (index.size,) + x.shape[d + 1:] if x.ndim else ()
     if source.shape != expected or (not x.ndim and index.size != 1):
         raise OpError(f"{op}: source of shape {source.shape} must have the input's shape {x.shape} with "
                       f"{index.size} (the length of index) in dim {dim}")
     if source.dtype != x.dtype:
         raise OpError(f"{op}: source has dtype {source.dtype} and the input {x.dtype}: they must be the same")
-    _check_index(op, index, x.shape[d] if x.ndim else 1, dim)
-    return (slice(None),) * d + (index.reshape(-1),)
+    return key
 
 
 def _index_add(x, index, source, dim, alpha=1):
@@ -299,18 +288,24 @@ def _masked_select_sample(draw):
     return Example((shape, draw.mask(mask_shape)))
 
 
+ONE_HOT = "nn.functional.one_hot"
+
+
 def _one_hot(tensor, num_classes=-1):
     """torch.nn.functional.one_hot: an int64 tensor with a new last axis of num_classes entries,
-    1 at each value's class (num_classes=-1: one more than the largest value)."""
-    if tensor.size and tensor.min() < 0:
-        raise OpError(f"one_hot: class values must be non-negative, got {tensor.min()}")
+    1 at each value's class (num_classes=-1: one more than the largest value). An empty tensor
+    needs a positive num_classes, as in PyTorch: there is no value to infer it from."""
+    if not tensor.size:
+        if num_classes <= 0:
+            raise OpError(f"{ONE_HOT}: cannot infer the number of classes from an empty tensor (shape "
+                          f"{tensor.shape}) with num_classes={num_classes}")
+        return np.zeros(tensor.shape + (num_classes,), np.int64)
+    if tensor.min() < 0:
+        raise OpError(f"{ONE_HOT}: class values must be non-negative, got {tensor.min()}")
     if num_classes == -1:
-        if not tensor.size:
-            raise OpError(f"one_hot: cannot infer the number of classes from an empty tensor (shape {tensor.shape})")
         num_classes = int(tensor.max()) + 1
-    if num_classes < 0 or (tensor.size and tensor.max() >= num_classes):
-        raise OpError(f"one_hot: class values must be smaller than num_classes ({num_classes}), got "
-                      f"{tensor.max() if tensor.size else 'none'}")
+    if tensor.max() >= num_classes:
+        raise OpError(f"{ONE_HOT}: class values must be smaller than num_classes ({num_classes}), got {tensor.max()}")
     return (tensor[..., None] == np.arange(num_classes)).astype(np.int64)
 
 
@@ -389,24 +384,21 @@ def _meshgrid_sample(draw):
     return Example(shapes, {"indexing": draw.choice(("ij", "xy"))})
 
 
-def _diagonal_key(n: int, offset: int):
-    """The (rows, cols) of the n entries of the diagonal `offset` (above the main one if positive)."""
-    return np.arange(n) + max(-offset, 0), np.arange(n) + max(offset, 0)
-
-
 def _diag(x, diagonal=0):
-    """torch.diag: a vector made the diagonal `diagonal` of a square matrix, or a matrix's diagonal."""
+    """torch.diag: a vector made the diagonal `diagonal` of a square matrix (diag_embed), or a
+    matrix's diagonal (linalg's diagonal)."""
     if x.ndim == 1:
-        return np.diag(x, diagonal)
+        return _diag_embed(x, diagonal, 0, 1)
     if x.ndim == 2:
-        return np.diagonal(x, diagonal).copy()
+        return diagonal_of.forward(x, diagonal).copy()
     raise OpError(f"diag: supports 1-d or 2-d tensors, got shape {x.shape}")
 
 
 def _diag_vjp(g, out, x, diagonal):
+    """The gradient of diag_embed (a diagonal) for a vector, of diagonal for a matrix."""
     if x.ndim == 1:
         return (diagonal_of(g, diagonal),)
-    return (index_backward(g, x.shape, _diagonal_key(g.shape[0], diagonal)),)
+    return diagonal_of.vjp(g, out, x, diagonal, 0, 1)
 
 
 def _diag_sample(draw):
@@ -428,7 +420,7 @@ def _diag_embed(x, offset=0, dim1=-2, dim2=-1):
     d1, d2 = _diag_embed_axes(x, dim1, dim2)
     n = x.shape[-1] + abs(offset)
     planes = np.zeros(x.shape[:-1] + (n, n), dtype=x.dtype)
-    planes[(Ellipsis, *_diagonal_key(x.shape[-1], offset))] = x
+    planes[(Ellipsis, *diagonal_key(x.shape[-1], offset))] = x
     return np.moveaxis(planes, (-2, -1), (d1, d2))
 
 
@@ -442,7 +434,7 @@ def _diag_embed_sample(draw):
 # --- the entries ---------------------------------------------------------------------------------
 
 def _scatter_inputs(src: str = "src", optional: bool = False) -> tuple[Arg, ...]:
-    return anything, index_arg, Arg(src, dtype="any", optional=optional)
+    return (*anything, index_arg, Arg(src, dtype="any", optional=optional))
 
 
 dim_param = Param("dim", kind="dim")
@@ -468,20 +460,20 @@ index_add = Op("index_add", _index_add, _index_add_vjp, _scatter_inputs("source"
                signature=("input", "dim", "index", "source", "*", "alpha"))
 index_copy = Op("index_copy", _index_copy, _index_copy_vjp, _scatter_inputs("source"), params=(dim_param,),
                 sample=_index_sample(distinct=True), signature=("input", "dim", "index", "source"))
-masked_select = Op("masked_select", _masked_select, _masked_select_vjp, (anything, Arg("mask", dtype="bool")),
+masked_select = Op("masked_select", _masked_select, _masked_select_vjp, (*anything, Arg("mask", dtype="bool")),
                    sample=_masked_select_sample)
-one_hot = Op("nn.functional.one_hot", _one_hot, lambda g, out, tensor, num_classes: (None,),
+one_hot = Op(ONE_HOT, _one_hot, lambda g, out, tensor, num_classes: (None,),
              (Arg("tensor", dtype="int"),), params=(Param("num_classes", -1, kind="int"),), sample=_one_hot_sample)
 repeat_interleave = Op("repeat_interleave", _repeat_interleave, _repeat_interleave_vjp,
-                       (anything, Arg("repeats", dtype="int")),
+                       (*anything, Arg("repeats", dtype="int")),
                        params=(Param("dim", None, kind="dim"), Param("output_size", None, kind="int")),
                        sample=_repeat_interleave_sample)
 meshgrid = Op("meshgrid", _meshgrid, _meshgrid_vjp, (Arg("tensors", dtype="any"),),
               params=(Param("indexing", "ij", ("ij", "xy"), "choice"),), sample=_meshgrid_sample, variadic=True,
               outputs=2, signature=("*tensors", "indexing"))
-diag = Op("diag", _diag, _diag_vjp, (anything,), params=(Param("diagonal", 0, kind="int"),), sample=_diag_sample)
+diag = Op("diag", _diag, _diag_vjp, anything, params=(Param("diagonal", 0, kind="int"),), sample=_diag_sample)
 diag_embed = Op("diag_embed", _diag_embed, lambda g, out, x, offset, dim1, dim2: (diagonal_of(g, offset, dim1, dim2),),
-                (anything,), params=(Param("offset", 0, kind="int"), Param("dim1", -2, kind="dim"),
+                anything, params=(Param("offset", 0, kind="int"), Param("dim1", -2, kind="dim"),
                                      Param("dim2", -1, kind="dim")), sample=_diag_embed_sample)
 
 

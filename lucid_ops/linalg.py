@@ -86,14 +86,16 @@ def _fixed_rank(op: str, names: tuple[str, str], ndim: int, a, b) -> None:
         raise OpError(f"{op}: {names[0]} and {names[1]} must be {ndim}-D, got shapes {a.shape} and {b.shape}")
 
 
-def _mm(a, b):
+def matrix_product(a, b):
+    """torch.mm on arrays: a @ b of two matrices, after mm's checks (addmm reuses them)."""
     _fixed_rank("mm", ("input", "mat2"), 2, a, b)
     if a.shape[1] != b.shape[0]:
         raise OpError(f"mm: input and mat2 shapes cannot be multiplied ({_shapes_text(a, b)})")
     return a @ b
 
 
-def _bmm(a, b):
+def batched_matrix_product(a, b):
+    """torch.bmm on arrays: a @ b of two equally long batches of matrices, after bmm's checks."""
     _fixed_rank("bmm", ("input", "mat2"), 3, a, b)
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise OpError(f"bmm: input and mat2 shapes cannot be multiplied ({_shapes_text(a, b)}): expected "
@@ -134,8 +136,10 @@ def _vectors_sample(same: bool):
 # NumPy's BLAS and PyTorch's kernels each sum the products in their own order, with fused multiply-adds.
 matmul = Op("matmul", _matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)",
             differences=SUMMATION_ORDER)
-mm = Op("mm", _mm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample, differences=SUMMATION_ORDER)
-bmm = Op("bmm", _bmm, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample, differences=SUMMATION_ORDER)
+mm = Op("mm", matrix_product, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample,
+         differences=SUMMATION_ORDER)
+bmm = Op("bmm", batched_matrix_product, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample,
+          differences=SUMMATION_ORDER)
 dot = Op("dot", _dot, lambda g, out, a, b: (g * b, g * a), (Arg("input"), Arg("tensor")), sample=_vectors_sample(True),
          differences=SUMMATION_ORDER)
 outer = Op("outer", _outer,
@@ -348,13 +352,17 @@ def _diagonal(x, offset=0, dim1=0, dim2=1):
     return np.diagonal(x, offset, *_diagonal_axes(x.ndim, dim1, dim2))
 
 
+def diagonal_key(n: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (rows, cols) of the n entries of the diagonal `offset` (above the main one if positive)."""
+    return np.arange(n) + max(-offset, 0), np.arange(n) + max(offset, 0)
+
+
 def _diagonal_vjp(g, out, x, offset, dim1, dim2):
     """With dim1 and dim2 moved last, the diagonal is x[..., rows, cols]: scatter g back there."""
     d1, d2 = _diagonal_axes(x.ndim, dim1, dim2)
     order = [i for i in range(x.ndim) if i not in (d1, d2)] + [d1, d2]
     k = g.shape[-1]
-    key = (Ellipsis, np.arange(k) + max(-offset, 0), np.arange(k) + max(offset, 0))
-    moved = index_backward(g, tuple(x.shape[i] for i in order), key)
+    moved = index_backward(g, tuple(x.shape[i] for i in order), (Ellipsis, *diagonal_key(k, offset)))
     return (permute(moved, tuple(np.argsort(order).tolist())),)
 
 

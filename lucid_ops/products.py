@@ -19,17 +19,19 @@ import numpy as np
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import one_axis
 from lucid_ops.common import SUMMATION_ORDER
-from lucid_ops.arithmetic import where
-from lucid_ops.linalg import _bmm, _mm, matmul
+from lucid_ops.arithmetic import binary, where
+from lucid_ops.linalg import batched_matrix_product, matmul, matrix_product
 
 
 # --- cross ---------------------------------------------------------------------------------------
 
 def _cross_axis(op: str, a, b, dim) -> int:
     """The axis of the 3-vectors: `dim`, or for torch.cross's dim=None the first axis of size 3
-    of the input."""
+    of the input. The factors' dtypes must agree: PyTorch does not promote them."""
     if a.ndim != b.ndim:
         raise OpError(f"{op}: input and other must have the same number of dims, got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise OpError(f"{op}: input and other must have the same dtype, got {a.dtype} and {b.dtype}")
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -229,16 +231,16 @@ def _cdist_sample(draw):
 CROSS_ORDER = {"evaluation order": "PyTorch's kernel computes a1 b2 - a2 b1 with a fused multiply-add: where the "
                                    "two products are equal and near 1e30 it gives the rounding error of one (1e12), "
                                    "Lucid the exact 0"}
-cross = Op("cross", _cross_of("cross"), _cross_vjp, (Arg("input", dtype="any"), Arg("other", dtype="any")),
+cross = Op("cross", _cross_of("cross"), _cross_vjp, binary,
            params=(Param("dim", None, kind="dim"),), sample=_cross_sample(True), differences=CROSS_ORDER)
-linalg_cross = Op("linalg.cross", _cross_of("linalg.cross"), _cross_vjp,
-                  (Arg("input", dtype="any"), Arg("other", dtype="any")), params=(Param("dim", -1, kind="dim"),),
+linalg_cross = Op("linalg.cross", _cross_of("linalg.cross"), _cross_vjp, binary, params=(Param("dim", -1, kind="dim"),),
                   sample=_cross_sample(False), differences=CROSS_ORDER)
-kron = Op("kron", _kron, _kron_vjp, (Arg("input", dtype="any"), Arg("other", dtype="any")), sample=_kron_sample)
+kron = Op("kron", _kron, _kron_vjp, binary, sample=_kron_sample)
 scales = (Param("beta", 1, kind="number"), Param("alpha", 1, kind="number"))
-addmm = Op("addmm", _add_product("addmm", _mm), _add_product_vjp, (Arg("input"), Arg("mat1"), Arg("mat2")),
+addmm = Op("addmm", _add_product("addmm", matrix_product), _add_product_vjp, (Arg("input"), Arg("mat1"), Arg("mat2")),
            params=scales, sample=_addmm_sample, differences=SUMMATION_ORDER)
-baddbmm = Op("baddbmm", _add_product("baddbmm", _bmm), _add_product_vjp, (Arg("input"), Arg("batch1"), Arg("batch2")),
+baddbmm = Op("baddbmm", _add_product("baddbmm", batched_matrix_product), _add_product_vjp,
+             (Arg("input"), Arg("batch1"), Arg("batch2")),
              params=scales, sample=_baddbmm_sample, differences=SUMMATION_ORDER)
 cdist = Op("cdist", _cdist, _cdist_vjp, (Arg("x1"), Arg("x2")),
            params=(Param("p", 2.0, kind="number"), Param("compute_mode", COMPUTE_MODES[0], COMPUTE_MODES, "choice")),

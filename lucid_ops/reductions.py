@@ -18,11 +18,13 @@ from lucid.op import Example, axes, dim, dims, one_axis
 from lucid_ops.arithmetic import abs, where
 from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn, vector_norm
 from lucid_ops.exponential import exp, log
-from lucid_ops.shape import expand, flip, pad, permute
+from lucid_ops.shape import along, expand, flip, index_backward, pad, permute
 
 keepdim = Param("keepdim", False, (False, True), "bool")
+one_dim = Param("dim", choices=dim, kind="dim")  # the one dim of a scan, or of max(input, dim)
 reduction_params = (Param("dim", None, dims, "dims"), keepdim)
 any_input = (Arg("input", dtype="any"),)  # sums, products and extrema of integers are integers
+VALUES_INDICES = ("values", "indices")  # the output names of the ops that pick values by index
 
 
 def _keep(t, x, dim, keepdim):
@@ -164,6 +166,25 @@ def _amin(x, dim=None, keepdim=False):
     return np.amin(x, axis=axes("amin", dim, x.ndim), keepdims=keepdim)
 
 
+def values_at(x: np.ndarray, indices: np.ndarray, d: int, keepdim: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(values of x at `indices` along axis d, the indices in int64), axis d dropped unless keepdim:
+    the outputs of the ops that pick values by index (max, min, and sorting's sort, median, ...)."""
+    values = np.take_along_axis(x, indices, axis=d)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return values, indices.astype(np.int64, copy=False)
+
+
+def picked_vjp(g, out, x, dim=-1, keepdim=True, **params):
+    """The vjp of an op whose outputs are (values, indices) picked along `dim`: the values'
+    gradient put back at the indices, in zeros elsewhere (where an index repeats, the parts add up)."""
+    if x.ndim == 0:
+        return (g[0].reshape(()),)
+    d = one_axis("", dim, x.ndim)
+    indices = out[1].data if keepdim else np.expand_dims(out[1].data, d)
+    return (index_backward(_keep(g[0], x, dim, keepdim), x.shape, along(x.shape, indices, d)),)
+
+
 def _arg_extremum(arg, name):
     """The forward of max or min along `dim`: (values, indices of the first extremum)."""
 
@@ -171,24 +192,10 @@ def _arg_extremum(arg, name):
         d = one_axis(name, dim, x.ndim)
         if x.ndim == 0:
             return x.copy(), np.zeros((), np.int64)
-        indices = arg(x, axis=d, keepdims=True)
-        values = np.take_along_axis(x, indices, axis=d)
-        if not keepdim:
-            values, indices = values.squeeze(d), indices.squeeze(d)
-        return values, indices.astype(np.int64)
+        return values_at(x, arg(x, axis=d, keepdims=True), d, keepdim)
 
     forward.__doc__ = f"{name}(input) is the {name}imum; {name}(input, dim) is (values, indices) along dim."
     return forward
-
-
-def _arg_extremum_vjp(g, out, x, dim, keepdim):
-    """All of g goes to the index the forward returned (the first extremum of each slice)."""
-    if x.ndim == 0:
-        return (g[0],)
-    d = one_axis("", dim, x.ndim)
-    indices = out[1].data if keepdim else np.expand_dims(out[1].data, d)
-    position = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d))
-    return (_keep(g[0], x, dim, keepdim) * _constant(position == indices, x),)
 
 
 @dataclass(frozen=True)
@@ -205,19 +212,19 @@ class Extremum(Op):
         return super().__call__(input, *args, **kwargs)
 
 
-def _one_dim_sample(draw) -> Example:
+def one_dim_sample(draw) -> Example:
     shape = draw.shape()
     return Example((shape,), {"dim": draw.choice(dim((shape,))), "keepdim": draw.boolean()})
 
 
 amax = Op("amax", _amax, _extremum_vjp, any_input, params=reduction_params, ties=True)
 amin = Op("amin", _amin, _extremum_vjp, any_input, params=reduction_params, ties=True)
-max = Extremum("max", _arg_extremum(np.argmax, "max"), _arg_extremum_vjp, any_input,
-               params=(Param("dim", choices=dim, kind="dim"), keepdim),
-               sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amax)
-min = Extremum("min", _arg_extremum(np.argmin, "min"), _arg_extremum_vjp, any_input,
-               params=(Param("dim", choices=dim, kind="dim"), keepdim),
-               sample=_one_dim_sample, ties=True, outputs=2, output_names=("values", "indices"), whole=amin)
+max = Extremum("max", _arg_extremum(np.argmax, "max"), picked_vjp, any_input,
+               params=(one_dim, keepdim),
+               sample=one_dim_sample, ties=True, outputs=2, output_names=VALUES_INDICES, whole=amax)
+min = Extremum("min", _arg_extremum(np.argmin, "min"), picked_vjp, any_input,
+               params=(one_dim, keepdim),
+               sample=one_dim_sample, ties=True, outputs=2, output_names=VALUES_INDICES, whole=amin)
 
 
 # --- var, std, logsumexp -------------------------------------------------------------------------
@@ -434,9 +441,8 @@ def _cumprod_vjp(g, out, x, dim):
     return (_exclusive_cumprod(x, d) * after,)
 
 
-cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(Param("dim", choices=dim, kind="dim"),))
-cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input,
-             params=(Param("dim", choices=dim, kind="dim"),),
+cumsum = Op("cumsum", _scan(np.add, "cumsum"), _cumsum_vjp, any_input, params=(one_dim,))
+cumprod = Op("cumprod", _scan(np.multiply, "cumprod"), _cumprod_vjp, any_input, params=(one_dim,),
              differences={"evaluation order": "with a zero and an infinity in one slice, PyTorch's gradient depends "
                                               "on whether it records a graph: without, its O(n) formula drops the "
                                               "terms past the second zero (finite); with, its O(n^2) products give "
@@ -469,7 +475,7 @@ def _logcumsumexp_vjp(g, out, x, dim):
     return (exp(positive + x) - exp(negative + x),)
 
 
-logcumsumexp = Op("logcumsumexp", _logcumsumexp, _logcumsumexp_vjp, params=(Param("dim", choices=dim, kind="dim"),))
+logcumsumexp = Op("logcumsumexp", _logcumsumexp, _logcumsumexp_vjp, params=(one_dim,))
 
 
 @hookimpl

@@ -634,7 +634,7 @@ def _index_backward_sample(draw):
     return Example((_getitem(np.empty(shape), key).shape,), {"shape": shape, "key": key})
 
 
-def _check_index(op, index, n, dim):
+def check_index(op: str, index: np.ndarray, n: int, dim: int | None) -> None:
     """Indices in [0, n) (an integer dtype is checked by apply: the index Args are declared "int")."""
     if index.size and (index.min() < 0 or index.max() >= n):
         bad = index.min() if index.min() < 0 else index.max()
@@ -653,12 +653,14 @@ def along(shape, index, d):
     return tuple(key)
 
 
-def _gather_key(x, index, dim):
-    d = one_axis("gather", dim, x.ndim)
+def gather_key(x: np.ndarray, index: np.ndarray, dim: int, op: str = "gather") -> tuple:
+    """The key of x that each entry of index names along dim (with its own position along the
+    other dims), after checking index against x: gather reads there, and scatter writes."""
+    d = one_axis(op, dim, x.ndim)
     if index.ndim != x.ndim or any(m > n for a, (m, n) in enumerate(zip(index.shape, x.shape)) if a != d):
-        raise OpError(f"gather: index of shape {index.shape} must have the input's {x.ndim} dims and be no "
-                      f"larger than the input's shape {x.shape} except in dim {dim}")
-    _check_index("gather", index, x.shape[d] if x.ndim else 1, dim)
+        raise OpError(f"{op}: index of shape {index.shape} must have as many dims as the input (shape {x.shape}) "
+                      f"and be no larger than it except in dim {dim}")
+    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
     return along(x.shape, index, d) if x.ndim else ()
 
 
@@ -669,11 +671,13 @@ def _gather_sample(draw):
     return Example((shape, draw.indices(index_shape, shape[d])), {"dim": d})
 
 
-def _select_key(x, index, dim):
-    d = one_axis("index_select", dim, x.ndim)
+def select_key(x: np.ndarray, index: np.ndarray, dim: int, op: str = "index_select") -> tuple:
+    """The key of x that the entries of a 0-d or 1-d index name along dim, after checking them:
+    index_select reads there, and index_add and index_copy write."""
+    d = one_axis(op, dim, x.ndim)
     if index.ndim > 1:
-        raise OpError(f"index_select: index must be 0-d or 1-d, got shape {index.shape}")
-    _check_index("index_select", index, x.shape[d] if x.ndim else 1, dim)
+        raise OpError(f"{op}: index must be 0-d or 1-d, got shape {index.shape}")
+    check_index(op, index, x.shape[d] if x.ndim else 1, dim)
     return (slice(None),) * d + (index.reshape(-1),) if x.ndim else ()
 
 
@@ -686,7 +690,7 @@ def _index_select_sample(draw):
 def _take_key(x, indices, dim):
     """take_along_dim broadcasts input and indices against each other, except along dim."""
     if dim is None:
-        _check_index("take_along_dim", indices, x.size, dim)
+        check_index("take_along_dim", indices, x.size, dim)
         return (indices.reshape(-1),)
     d = one_axis("take_along_dim", dim, x.ndim)
     if indices.ndim != x.ndim:
@@ -697,7 +701,7 @@ def _take_key(x, indices, dim):
     except ValueError:
         raise OpError(f"take_along_dim: input of shape {x.shape} and indices of shape {indices.shape} don't "
                       f"broadcast outside dim {dim}") from None
-    _check_index("take_along_dim", indices, x.shape[d] if x.ndim else 1, dim)
+    check_index("take_along_dim", indices, x.shape[d] if x.ndim else 1, dim)
     return along(x.shape, np.broadcast_to(indices, shape), d) if x.ndim else ()
 
 
@@ -790,11 +794,11 @@ getitem = Op("getitem", _getitem, lambda g, out, x, key: (index_backward(g, x.sh
              differences={"inputs": "slices take negative steps (x[::-1]), as in NumPy; PyTorch refuses them"})
 index_backward = Op("index_backward", _index_backward, lambda g, out, gy, shape, key: (getitem(g, key),),
                     (Arg("grad"),), params=(Param("shape"), Param("key")), sample=_index_backward_sample)
-gather = Op("gather", lambda x, index, dim: x[_gather_key(x, index, dim)], _scatter_back(_gather_key),
-            (Arg("input", dtype="any"), index_arg), params=(Param("dim", kind="dim"),), sample=_gather_sample,
+gather = Op("gather", lambda x, index, dim: x[gather_key(x, index, dim)], _scatter_back(gather_key),
+            (*anything, index_arg), params=(Param("dim", kind="dim"),), sample=_gather_sample,
             signature=("input", "dim", "index"))
-index_select = Op("index_select", lambda x, index, dim: x[_select_key(x, index, dim)], _scatter_back(_select_key),
-                  (Arg("input", dtype="any"), index_arg), params=(Param("dim", kind="dim"),),
+index_select = Op("index_select", lambda x, index, dim: x[select_key(x, index, dim)], _scatter_back(select_key),
+                  (*anything, index_arg), params=(Param("dim", kind="dim"),),
                   sample=_index_select_sample,
                   signature=("input", "dim", "index"))
 take_along_dim = Op("take_along_dim", _take_along_dim, _take_along_dim_vjp,

@@ -2,7 +2,7 @@
 
 Each picks values of its input by index and returns them with those indices (int64, as a named
 pair `.values`, `.indices`), so each gradient is the values' gradient put back at the indices
-(`index_backward`; where an index repeats, as in cummax, the parts add up). Where values tie the
+(`picked_vjp`; where an index repeats, as in cummax, the parts add up). Where values tie the
 op is not differentiable (`ties=True`), and the index picked there is PyTorch's, so that the
 gradient goes where PyTorch sends it: sort is stable (PyTorch's is too, but for stable=False on
 slices longer than 16, which leave ties in an order it does not promise), median takes the lower
@@ -19,35 +19,10 @@ import numpy as np
 
 from lucid import Example, Op, OpError, Param, Tensor, argsort, hookimpl
 from lucid.op import dim, one_axis
-from lucid_ops.common import keepdim_shape
-from lucid_ops.reductions import Extremum, any_input, keepdim
-from lucid_ops.shape import along, index_backward
+from lucid_ops.reductions import (VALUES_INDICES, Extremum, any_input, keepdim, one_dim, one_dim_sample, picked_vjp,
+                                  values_at)
 
-VALUES_INDICES = ("values", "indices")
 last_dim = Param("dim", -1, dim, "dim")
-
-
-def _put_back(g, x, indices: np.ndarray, d: int, keepdim: bool = True):
-    """The gradient of values picked from x at `indices` along axis d: g added into zeros at
-    those indices. Without keepdim, g and indices lack axis d and get it back first."""
-    if x.ndim == 0:
-        return g.reshape(())
-    if not keepdim:
-        g, indices = g.reshape(keepdim_shape(x.shape, (d,))), np.expand_dims(indices, d)
-    return index_backward(g, x.shape, along(x.shape, indices, d))
-
-
-def _picked_vjp(g, out, x, dim=-1, keepdim=True, **params):
-    """The vjp of an op whose outputs are (values, indices) picked along `dim`."""
-    return (_put_back(g[0], x, out[1].data, one_axis("", dim, x.ndim), keepdim),)
-
-
-def _pick(x: np.ndarray, indices: np.ndarray, d: int, keepdim: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(values of x at `indices` along axis d, the indices in int64), axis d dropped unless keepdim."""
-    values = np.take_along_axis(x, indices, axis=d)
-    if not keepdim:
-        values, indices = values.squeeze(d), indices.squeeze(d)
-    return values, indices.astype(np.int64, copy=False)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -66,7 +41,7 @@ def _sort(x, dim=-1, descending=False, stable=False):
     """(sorted values, their indices) along dim: always stable, NaN last (first when descending)."""
     d = one_axis("sort", dim, x.ndim)
     indices = argsort(x, d, descending).data
-    return (x.copy(), indices) if x.ndim == 0 else _pick(x, indices, d)
+    return (x.copy(), indices) if x.ndim == 0 else values_at(x, indices, d)
 
 
 # --- kthvalue ------------------------------------------------------------------------------------
@@ -132,7 +107,7 @@ def _kthvalue(x, k, dim=-1, keepdim=False):
         chosen = np.moveaxis(indices, d, -1)
         for position in map(tuple, np.argwhere(np.moveaxis(ties, d, -1)[..., 0])):
             chosen[position + (0,)] = _quick_select(slices[position].tolist(), k - 1)
-    return _pick(x, indices, d, keepdim)
+    return values_at(x, indices, d, keepdim)
 
 
 def _kthvalue_sample(draw) -> Example:
@@ -274,14 +249,14 @@ def _topk(x, k, dim=-1, largest=True, sorted=True):
     """(the k largest values along dim, or smallest, their indices), in PyTorch's order."""
     d = one_axis("topk", dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
-        raise OpError(f"topk: k={k!r} is out of range for dim {dim} of size {n} (expected 0 <= k <= {n})")
+    if not 0 <= k <= n:
+        raise OpError(f"topk: k={k} is out of range for dim {dim} of size {n} (expected 0 <= k <= {n})")
     if x.ndim == 0:
         return x.copy(), np.zeros((), np.int64)
     order = argsort(x, d, largest).data
     indices = np.take(order, range(k), axis=d)
     if k == 0 or x.size == 0:
-        return _pick(x, indices, d)
+        return values_at(x, indices, d)
     ranked = np.take_along_axis(x, np.take(order, range(min(k + 1, n)), axis=d), axis=d)
     m = ranked.shape[d]
     tied = _same(np.take(ranked, range(m - 1), axis=d), np.take(ranked, range(1, m), axis=d))
@@ -292,7 +267,7 @@ def _topk(x, k, dim=-1, largest=True, sorted=True):
         slices, chosen = np.moveaxis(x, d, -1), np.moveaxis(indices, d, -1)
         for position in map(tuple, np.argwhere(replay)):
             chosen[position] = _first_k(slices[position].tolist(), k, largest, sorted)
-    return _pick(x, indices, d)
+    return values_at(x, indices, d)
 
 
 def _topk_sample(draw) -> Example:
@@ -315,9 +290,10 @@ def _lower_median(x: np.ndarray, d: int) -> np.ndarray:
 
 
 def _median_all(x):
-    """The lower median of all the values (NaN if one is NaN, or if there are none)."""
+    """The lower median of all the values (NaN if one is NaN). Of no values it is NaN, or for
+    integers, which have no NaN, the dtype's least value (as in PyTorch)."""
     if x.size == 0:
-        return np.full((), np.nan, x.dtype)
+        return np.full((), np.iinfo(x.dtype).min if x.dtype.kind in "iu" else np.nan, x.dtype)
     flat = x.reshape(-1)
     return flat[_lower_median(flat, 0)[0]]
 
@@ -336,7 +312,7 @@ def _median(x, dim, keepdim=False):
         return x.copy(), np.zeros((), np.int64)
     if x.shape[d] == 0:
         raise OpError(f"median: dim {dim} of the input (shape {x.shape}) is empty: it has no median")
-    return _pick(x, _lower_median(x, d), d, keepdim)
+    return values_at(x, _lower_median(x, d), d, keepdim)
 
 
 # --- cummax, cummin ------------------------------------------------------------------------------
@@ -353,35 +329,28 @@ def _running(ufunc: np.ufunc, name: str):
         extremum = ufunc.accumulate(x, axis=d) if x.size else x
         position = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d))
         latest = np.where(_same(x, extremum), position, 0)
-        return _pick(x, np.maximum.accumulate(latest, axis=d) if x.size else latest, d)
+        return values_at(x, np.maximum.accumulate(latest, axis=d) if x.size else latest, d)
 
     forward.__doc__ = f"(the running {name[3:]}imum along dim, the index of each)."
     return forward
 
 
-def _one_dim_sample(draw) -> Example:
-    shape = draw.shape()
-    return Example((shape,), {"dim": draw.choice(dim((shape,))), "keepdim": draw.boolean()})
-
-
-sort = Op("sort", _sort, _picked_vjp, any_input,
+sort = Op("sort", _sort, picked_vjp, any_input,
           params=(last_dim, Param("descending", False, (False, True), "bool"),
                   Param("stable", False, (False, True), "bool")),
           ties=True, outputs=2, output_names=VALUES_INDICES)
-topk = Op("topk", _topk, _picked_vjp, any_input,
+topk = Op("topk", _topk, picked_vjp, any_input,
           params=(Param("k", kind="int"), last_dim, Param("largest", True, (True, False), "bool"),
                   Param("sorted", True, (True, False), "bool")),
           sample=_topk_sample, ties=True, outputs=2, output_names=VALUES_INDICES)
-kthvalue = Op("kthvalue", _kthvalue, _picked_vjp, any_input, params=(Param("k", kind="int"), last_dim, keepdim),
+kthvalue = Op("kthvalue", _kthvalue, picked_vjp, any_input, params=(Param("k", kind="int"), last_dim, keepdim),
               sample=_kthvalue_sample, ties=True, outputs=2, output_names=VALUES_INDICES)
 median_all = Op("median_all", _median_all, _median_all_vjp, any_input, ties=True)
-median = Extremum("median", _median, _picked_vjp, any_input, params=(Param("dim", choices=dim, kind="dim"), keepdim),
-                  sample=_one_dim_sample, ties=True, outputs=2, output_names=VALUES_INDICES, whole=median_all)
-cummax = Op("cummax", _running(np.maximum, "cummax"), _picked_vjp, any_input, params=(Param("dim", choices=dim,
-                                                                                            kind="dim"),),
+median = Extremum("median", _median, picked_vjp, any_input, params=(one_dim, keepdim),
+                  sample=one_dim_sample, ties=True, outputs=2, output_names=VALUES_INDICES, whole=median_all)
+cummax = Op("cummax", _running(np.maximum, "cummax"), picked_vjp, any_input, params=(one_dim,),
             ties=True, outputs=2, output_names=VALUES_INDICES)
-cummin = Op("cummin", _running(np.minimum, "cummin"), _picked_vjp, any_input, params=(Param("dim", choices=dim,
-                                                                                            kind="dim"),),
+cummin = Op("cummin", _running(np.minimum, "cummin"), picked_vjp, any_input, params=(one_dim,),
             ties=True, outputs=2, output_names=VALUES_INDICES)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid import Example, Op, OpError, Param, hookimpl
 from lucid.op import dim, one_axis
-from lucid_ops.shape import index_backward, permute
+from lucid_ops.shape import anything, index_backward, permute
 
 
 def _check(x, dimension, size, step):
@@ -53,7 +53,7 @@ def _unfold_sample(draw):
     return Example((shape,), {"dimension": d, "size": draw.integer(0, n), "step": draw.integer(1, 3)})
 
 
-unfold = Op("unfold", _unfold, _unfold_vjp, (Arg("input", dtype="any"),),
+unfold = Op("unfold", _unfold, _unfold_vjp, anything,
             params=(Param("dimension", choices=dim, kind="dim"), Param("size", kind="int"), Param("step", kind="int")),
             sample=_unfold_sample)
 

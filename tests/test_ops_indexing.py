@@ -148,6 +148,17 @@ def test_one_hot():
     assert F.one_hot(lucid.tensor(1), num_classes=2).data.tolist() == [0, 1]
 
 
+def test_one_hot_errors_name_the_op_and_refuse_no_classes_for_no_values():
+    """PyTorch refuses an empty tensor with num_classes=0 as with -1: there is no class to infer."""
+    empty = lucid.tensor(np.zeros(0, np.int64))
+    with pytest.raises(OpError, match=r"^nn\.functional\.one_hot: cannot infer the number of classes"):
+        F.one_hot(empty, num_classes=0)
+    with pytest.raises(RuntimeError, match="Can not infer total number of classes"):
+        torch.nn.functional.one_hot(torch.zeros(0, dtype=torch.int64), num_classes=0)
+    with pytest.raises(OpError, match=r"^nn\.functional\.one_hot: class values must be non-negative"):
+        F.one_hot(lucid.tensor([0, -1]))
+
+
 def test_cross_and_linalg_cross():
     u, v = rng.standard_normal((3, 2)), rng.standard_normal((1, 2))
     against_torch(lambda m, a, b: m.cross(a, b), u, rng.standard_normal((3, 2)))  # dim None: the first of size 3
@@ -155,6 +166,13 @@ def test_cross_and_linalg_cross():
     against_torch(lambda m, a, b: a.T.cross(b.T.expand(2, 3), dim=-1), u, v)
     against_torch(lambda m, a, b: m.linalg.cross(a.T, b.T), u, rng.standard_normal((3, 2)))
     against_torch(lambda m, a, b: m.linalg.cross(a.T, b.T, dim=1), u, v.repeat(3, 0))
+
+
+@pytest.mark.parametrize("name", ["cross", "linalg.cross"])
+def test_cross_refuses_factors_of_two_dtypes_as_pytorch_does(name):
+    op = lucid.registry[name]
+    with pytest.raises(OpError, match=rf"^{name}: input and other must have the same dtype, got int64 and float64"):
+        op(lucid.tensor(np.ones(3, np.int64)), lucid.tensor(np.ones(3)))
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf])

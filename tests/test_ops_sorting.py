@@ -120,3 +120,15 @@ def test_isclose_is_a_bool_tensor_as_pytorchs():
         assert ours.dtype == np.bool_
         np.testing.assert_array_equal(ours.data, torch.isclose(torch.tensor(a), torch.tensor(b),
                                                                equal_nan=equal_nan).numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float32])
+def test_median_of_no_values_is_torchs_fill_without_a_warning(dtype):
+    """An empty integer tensor has no NaN: PyTorch fills its median with the dtype's least value."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = lucid.median(lucid.tensor(np.zeros(0, dtype)))
+    theirs = torch.median(torch.tensor(np.zeros(0, dtype)))
+    assert ours.dtype == dtype and np.array_equal(ours.data, theirs.numpy(), equal_nan=True)
