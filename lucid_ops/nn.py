@@ -1,10 +1,13 @@
-"""Neural-network functions (`lucid.nn.functional`): softmax, linear, normalization, embedding, dropout,
-pixel shuffling.
+"""Neural-network functions (`lucid.nn.functional`): softmax and softmin, glu, prelu, linear,
+normalization, embedding, dropout, pixel shuffling.
 
 Forwards are plain NumPy; every gradient is written with Lucid ops, so each op can be differentiated
 twice. The normalizations share one idea: the gradient through `xhat = (x - mean) / std` is `g` with
 its mean and its component along `xhat` removed, scaled by 1/std (`_standardize_grad`).
 group_norm is layer_norm over groups of channels, instance_norm batch_norm over each sample alone.
+
+softmin is softmax(-x) in PyTorch, and its rule softmax's, negated. glu gates one half of its input
+by the sigmoid of the other. prelu's slope at 0 is the weight's (PyTorch's `x > 0 ? g : w g`).
 
 pixel_shuffle and pixel_unshuffle move values between channels and space without changing any:
 each is the other's inverse and, being a permutation, the other's transpose, so each one's rule
@@ -15,15 +18,17 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.special as sp
 
 from lucid import Arg, Example, Op, OpError, Param, generator, hookimpl
 from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
-from lucid_ops.common import NORM_AT_ZERO, SUMMATION_ORDER, keepdim_shape, reusing, vector_norm
+from lucid_ops.common import NORM_AT_ZERO, SUMMATION_ORDER, has_zero, keepdim_shape, reusing, vector_norm
 from lucid_ops.exponential import exp
-from lucid_ops.shape import expand, index_backward
+from lucid_ops.shape import cat, chunk, expand, index_backward
+from lucid_ops.special import sigmoid, sigmoid_backward
 
 
 # --- softmax and log_softmax -----------------------------------------------------------------
@@ -103,6 +108,100 @@ softmax = Op("nn.functional.softmax", _softmax, lambda g, out, x, dim: (softmax_
 log_softmax = Op("nn.functional.log_softmax", _log_softmax,
                  lambda g, out, x, dim: (log_softmax_backward(g, out, dim),),
                  params=(Param("dim", choices=one_dim, kind="dim"),))
+
+
+# --- softmin: softmax(-x), its rule softmax's negated ------------------------------------
+
+def _softmin(x, dim):
+    one_axis("nn.functional.softmin", dim, x.ndim)  # so that a bad dim is reported as softmin's
+    return softmax.forward(-x, dim)
+
+
+softmin = Op("nn.functional.softmin", _softmin,
+             lambda g, out, x, dim: (-softmax_backward(g, out, dim),),
+             params=(Param("dim", choices=one_dim, kind="dim"),))
+
+
+# --- glu: a * sigmoid(b), with a and b the halves of the input along dim -------------------------
+
+def _halved_axis(x, dim):
+    """The axis glu halves, which must have an even size."""
+    if x.ndim == 0:
+        raise OpError("nn.functional.glu: a 0-d input has no dim to halve (expected at least 1 dim)")
+    axis = one_axis("nn.functional.glu", dim, x.ndim)
+    if x.shape[axis] % 2:
+        raise OpError(f"nn.functional.glu: halving dimension must be even, but dim {dim} of the input of shape "
+                      f"{x.shape} has size {x.shape[axis]}")
+    return axis
+
+
+def _glu(x, dim=-1):
+    a, b = np.split(x, 2, axis=_halved_axis(x, dim))
+    return a * sp.expit(b)
+
+
+def _glu_vjp(g, out, x, dim):
+    """d/da = sigmoid(b), d/db = a sigmoid(b) (1 - sigmoid(b)): PyTorch's glu_backward. The slope
+    of sigmoid is its fused rule, so that a second derivative multiplies g a last, as PyTorch's
+    does: at an infinite a it is ±inf there, where expanding s (1 - s) would give inf - inf."""
+    a, b = chunk(x, 2, dim)
+    s = sigmoid(b)
+    return (cat([g * s, sigmoid_backward(g * a, s)], dim),)
+
+
+def _glu_sample(draw):
+    shape = list(draw.shape(min_dims=1))
+    dim = draw.integer(-len(shape), len(shape) - 1)
+    shape[dim] = 2 * draw.integer(1, 2)
+    return Example((tuple(shape),), {"dim": dim})
+
+
+glu = Op("nn.functional.glu", _glu, _glu_vjp, params=(Param("dim", -1, one_dim, "dim"),), sample=_glu_sample)
+
+
+# --- prelu: x above 0, weight * x below, with one weight or one per channel (dim 1) --------------
+
+def _along_channels(x, weight):
+    """The shape that spreads `weight` over x: its one value everywhere, or one value per channel."""
+    if weight.ndim > 1:
+        raise OpError(f"nn.functional.prelu: weight must be a scalar or 1-D, got shape {weight.shape}")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if weight.size not in (1, channels):
+        raise OpError(f"nn.functional.prelu: weight of shape {weight.shape} does not fit input of shape {x.shape}: "
+                      f"expected 1 parameter or one per channel ({channels}, dim 1)")
+    return tuple(channels if i == 1 and weight.size != 1 else 1 for i in range(x.ndim))
+
+
+def _prelu(x, weight):
+    return np.where(x > 0, x, weight.reshape(_along_channels(x, weight)) * x)
+
+
+def _prelu_vjp(g, out, x, weight):
+    """d/dx = 1 above 0, the weight elsewhere; d/dweight = x below 0, summed over everything but the
+    channels. At 0 PyTorch's slope is the weight's (`x > 0 ? g : w g`) while its second-order rules
+    mask with `x >= 0`: the rule is written with that mask, and at 0 its value moved to w g by a
+    constant, which keeps the derivatives of the `x >= 0` side."""
+    w = weight.reshape(_along_channels(x.data, weight.data))
+    at_or_above = x.data >= 0
+    gx = gw = None
+    if x.requires_grad:
+        gx = where(at_or_above, g, g * w)
+        if has_zero(x.data):
+            gx = gx + where(x.data == 0, (g * w - g).data, 0.0)
+    if weight.requires_grad:
+        summed = tuple(i for i, n in enumerate(w.shape) if n == 1)
+        gw = where(at_or_above, 0.0, g * x).sum(summed, keepdim=True).reshape(weight.shape)
+    return gx, gw
+
+
+def _prelu_sample(draw):
+    shape = draw.shape()
+    channels = shape[1] if len(shape) >= 2 else 1
+    return Example((shape, draw.choice(((), (1,), (channels,)))))
+
+
+prelu = Op("nn.functional.prelu", _prelu, _prelu_vjp, (Arg("input"), Arg("weight")), sample=_prelu_sample,
+           kinks=(0.0,))
 
 
 # --- linear ----------------------------------------------------------------------------------
@@ -655,4 +754,5 @@ pixel_unshuffle = Op("nn.functional.pixel_unshuffle", _pixel_unshuffle,
 @hookimpl
 def lucid_ops():
     return [softmax, softmax_backward, log_softmax, log_softmax_backward, linear, layer_norm, batch_norm, embedding,
-            dropout, normalize, cosine_similarity, group_norm, instance_norm, pixel_shuffle, pixel_unshuffle]
+            dropout, normalize, cosine_similarity, group_norm, instance_norm, pixel_shuffle, pixel_unshuffle,
+            softmin, glu, prelu]

@@ -134,6 +134,11 @@ REFERENCES = {
     "nn.functional.hardswish": [(lambda x: x * _hardsigmoid(x), {})],
     "nn.functional.softsign": [(lambda x: x / (1 + np.abs(x)), {})],
     "nn.functional.logsigmoid": [(lambda x: np.log(1 / (1 + np.exp(-x))), {})],
+    "nn.functional.hardshrink": [(lambda x, lambd=0.5: np.where(np.abs(x) > lambd, x, 0.0), {}),
+                                 (lambda x, lambd: np.where(np.abs(x) > lambd, x, 0.0), {"lambd": 1.0})],
+    "nn.functional.softshrink": [(lambda x, lambd=0.5: np.sign(x) * np.maximum(np.abs(x) - lambd, 0.0), {}),
+                                 (lambda x, lambd: np.sign(x) * np.maximum(np.abs(x) - lambd, 0.0), {"lambd": 1.0})],
+    "nn.functional.tanhshrink": [(lambda x: x - np.tanh(x), {})],
 }
 
 CASES = [(name, i) for name in OPS for i in range(len(REFERENCES.get(name, [None])))]
