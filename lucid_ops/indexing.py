@@ -451,7 +451,10 @@ scatter_reduce = Op("scatter_reduce", _scatter_reduce, _scatter_reduce_vjp, _sca
                     sample=_scatter_reduce_sample, ties=True,
                     differences={"evaluation order": "prod's rule divides by each factor, as PyTorch's does: at a "
                                                      "factor of 1e-30 its second-order terms of 1e30 cancel to a "
-                                                     "rounding error whose size depends on the order of the steps"},
+                                                     "rounding error whose size depends on the order of the steps",
+                                 "inputs": "PyTorch's double backward of prod refuses more than one zero scattered "
+                                           "to one position; Lucid's second derivative there is the product's, "
+                                           "checked against finite differences"},
                     signature=("input", "dim", "index", "src", "reduce", "*", "include_self"))
 index_add = Op("index_add", _index_add, _index_add_vjp, _scatter_inputs("source"),
                params=(dim_param, Param("alpha", 1, kind="number")), sample=_index_sample(distinct=False),

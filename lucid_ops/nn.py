@@ -249,10 +249,17 @@ def _standardized(x, a, eps):
     return centered * rstd, rstd
 
 
+def _mean(x, a, keepdims=False):
+    """x's mean over axes a, summed in float64 and rounded to x's dtype once: the mean of equal
+    float32 values is then exactly their value, and a constant slice normalizes to exactly 0 (a
+    float32 sum's rounding, times 1/sqrt(eps), left 4e-5 there; PyTorch's is exact too)."""
+    return x.mean(axis=a, keepdims=keepdims, dtype=np.float64).astype(x.dtype, copy=False)
+
+
 def _standardize(x, a, eps):
     """(x - mean) / sqrt(var + eps) over axes a, in NumPy: every normalization's forward."""
-    centered = x - x.mean(axis=a, keepdims=True)
-    return centered / np.sqrt((centered * centered).mean(axis=a, keepdims=True) + eps)
+    centered = x - _mean(x, a, keepdims=True)
+    return centered / np.sqrt(_mean(centered * centered, a, keepdims=True) + eps)
 
 
 def _standardize_grad(gy, xhat, rstd, a):
@@ -357,12 +364,11 @@ def _batch_norm(x, running_mean, running_var, weight, bias, training=False, mome
         if n <= 1:
             raise OpError(f"nn.functional.batch_norm: expected more than 1 value per channel when training, "
                           f"got input of shape {x.shape}")
-        mean, var = x.mean(axis=a), x.var(axis=a)
-        _update_running(running_mean, running_var, mean, var, n, momentum)
-    elif running_mean is None or running_var is None:
+        _update_running(running_mean, running_var, _mean(x, a), x.var(axis=a, dtype=np.float64), n, momentum)
+        return _scale_and_shift(_standardize(x, a, eps), weight, bias, shape_c)
+    if running_mean is None or running_var is None:
         raise OpError("nn.functional.batch_norm: running_mean and running_var are required when training=False")
-    else:
-        mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
+    mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
     return _scale_and_shift((x - mean.reshape(shape_c)) / np.sqrt(var.reshape(shape_c) + eps), weight, bias, shape_c)
 
 
@@ -657,8 +663,8 @@ def _instance_norm(x, running_mean=None, running_var=None, weight=None, bias=Non
     if not use_input_stats:
         return batch_norm.forward(x, running_mean, running_var, weight, bias, False, momentum, eps)
     if running_mean is not None or running_var is not None:
-        _update_running(running_mean, running_var, x.mean(axis=a).mean(axis=0), x.var(axis=a).mean(axis=0),
-                        int(np.prod(x.shape[2:])), momentum)
+        mean, var = _mean(x, a).mean(axis=0), x.var(axis=a, dtype=np.float64).mean(axis=0)
+        _update_running(running_mean, running_var, mean, var, int(np.prod(x.shape[2:])), momentum)
     return _scale_and_shift(_standardize(x, a, eps), weight, bias, _channels(x)[1])
 
 

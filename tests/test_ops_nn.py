@@ -163,6 +163,21 @@ def test_batch_norm_eval_uses_running_stats():
         F.batch_norm(lucid.tensor(x), lucid.tensor(mean), lucid.tensor(var), lucid.zeros(2, dtype=np.float64))
 
 
+@pytest.mark.parametrize("normalize", [
+    lambda x: F.layer_norm(x, (3,)),
+    lambda x: F.batch_norm(x.reshape(3, 1), None, None, training=True),
+    lambda x: F.group_norm(x.reshape(1, 3), 1),
+    lambda x: F.instance_norm(x.reshape(1, 1, 3)),
+], ids=["layer_norm", "batch_norm", "group_norm", "instance_norm"])
+def test_equal_float32_values_normalize_to_exactly_zero(normalize):
+    """A float32 mean of equal values summed in float32 is an ulp off them, and 1/sqrt(eps) made
+    that -2.8e-5 (PyTorch's is exactly 0): the normalizations' means are summed in float64."""
+    x = lucid.tensor(np.full(3, 21.562504, dtype=np.float32))
+    y = normalize(x)
+    assert y.dtype == np.float32
+    assert np.all(y.data == 0)
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_gradients(training):
     x = rng.standard_normal((3, 2, 2))

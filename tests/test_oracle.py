@@ -315,6 +315,10 @@ DECLARED_AFTER_A_SWEEP = [
                                                              "refuses it"),
     ("nn.functional.gelu", "float32 values", 0, 1, "float32",
      "gelu([0, inf]): PyTorch's vectorized float32 kernel NaN at inf"),
+    ("scatter_reduce", "inputs", 3, 2, "float32", "prod with two zeros scattered to one position: PyTorch's "
+                                                  "double backward refuses it"),
+    ("nn.functional.triplet_margin_loss", "evaluation order", 2, 1, "float32",
+     "a distance of 1e30: PyTorch's float32 pairwise distance inf"),
 ]
 
 
