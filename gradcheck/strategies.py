@@ -128,8 +128,8 @@ def _shapes(min_dims: int, max_dims: int, min_side: int, max_side: int) -> st.Se
 @dataclass(frozen=True)
 class Stratum:
     """The examples that take option number `option` of one choice: a param's (`site` is its name)
-    or one `draw.choice` call of the op's `sample` (`site` is where it is in the code). `name` says
-    which, for people."""
+    or one `draw.choice` call of the op's `sample` (`site` is where it is in the code); and those
+    that never reach that choice. `name` says which choice, for people."""
 
     site: Hashable
     option: int
@@ -149,7 +149,6 @@ class HypothesisDraw:
         self.draw = draw
         self.stratum = stratum
         self.seen = seen
-        self.pinned = False  # whether the stratum's choice was made
 
     def integer(self, low: int, high: int) -> int:
         return self.draw(_integers(low, high))
@@ -165,7 +164,6 @@ class HypothesisDraw:
         if self.stratum is not None and self.stratum.site == site:
             if self.stratum.option >= len(options):
                 reject()
-            self.pinned = True
             return options[self.stratum.option]
         return options[self.draw(_integers(0, len(options) - 1))]
 
@@ -361,7 +359,8 @@ def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None, margin
 def draw_call(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
               chooser: HypothesisDraw) -> tuple[list, dict[str, Any]]:
     """A call of op without its values: each input a shape, an array or None, and the params.
-    A call that does not make its stratum's choice is rejected."""
+    A call that never reaches its stratum's choice is kept: a branch of `sample` that makes no
+    stratified choice (take_along_dim's dim=None, most of getitem's keys) is drawn in every stratum."""
     if example is not None or shapes is None:
         ex = draw(example) if example is not None else op.sample(chooser)  # type: ignore[misc]  # has one
         inputs, given = list(ex.inputs), dict(ex.params)
@@ -373,8 +372,6 @@ def draw_call(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
         given = {}
     shapes_ = [() if x is None else x.shape if isinstance(x, np.ndarray) else tuple(x) for x in inputs]
     params = draw_params(draw, op, shapes_, given, chooser)
-    if chooser.stratum is not None and not chooser.pinned:
-        reject()
     return inputs, params
 
 

@@ -26,21 +26,24 @@ def test_each_choice_of_a_sample_is_a_stratum_known_by_where_it_is_made():
     assert strata_for(lucid.registry["exp"]) == ()  # no choice: one run of every example, as before
 
 
-def test_a_stratum_draws_only_calls_that_take_its_option():
-    norm = lucid.registry["linalg.norm"]
-    kinds = []
-    for stratum in [s for s in strata_for(norm) if s.option == 5]:
-        seen = set()
+def test_a_stratum_draws_only_calls_that_take_its_option_where_they_make_its_choice():
+    def plain_or_chosen(draw):
+        if draw.boolean():
+            return Example(((2,),), {"kind": "plain"})
+        return Example(((3,),), {"kind": draw.choice(["a", "b", "c"])})
 
-        @settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        @given(inputs_for(norm, stratum=stratum))
-        def collect(case):
-            dim = case.params["dim"]
-            seen.add((case.params["ord"], 1 if isinstance(dim, int) else len(dim or case.inputs[0].shape)))  # noqa: B023
+    op = Op("draft.sin_of_kinds", np.sin, lambda g, out, x, kind: (g * lucid.cos(x),),
+            params=(Param("kind"),), sample=plain_or_chosen)
+    (site,) = {s.site for s in strata_for(op)}
+    seen = set()
 
-        collect()
-        kinds.append(seen)
-    assert {(1, 2)} in kinds and {(0, 1)} in kinds  # the fifth order: of a matrix norm 1, of a vector norm 0
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(inputs_for(op, stratum=Stratum(site, 2)))
+    def collect(case):
+        seen.add(case.params["kind"])
+
+    collect()
+    assert seen == {"c", "plain"}  # the plain branch never reaches the choice, and is drawn as it comes
 
 
 def test_the_examples_are_shared_among_the_strata_each_run_seeded_apart():
@@ -97,3 +100,21 @@ def test_a_stratum_whose_samples_are_all_rejected_is_not_vacuous_but_an_op_witho
     always = Op("draft.abs_at_kink", np.abs, _sign_rule, kinks=(0.0,), sample=lambda draw: Example((np.zeros(3),)))
     report = check_op(always, seed=0, max_examples=20)
     assert report.status == "failed" and report.reason.startswith("vacuous:") and report.examples == 0
+
+
+def test_a_branch_of_sample_that_makes_no_stratified_choice_is_still_drawn():
+    """take_along_dim's dim=None branch draws no `choice`, its other branch does: when every stratum
+    kept only the calls that made its choice, that branch was never drawn, and a rule wrong only
+    there passed (as did a mutant of take_along_dim's rule that crashes on every such call)."""
+    def flat_or_chosen(draw):
+        if draw.boolean():
+            return Example(((2,),))
+        return Example(((draw.choice([3, 4]),),))
+
+    def wrong_for_two(g, out, x):
+        return (g * lucid.cos(x) * (2.0 if x.shape == (2,) else 1.0),)
+
+    op = Op("draft.sin_wrong_in_a_plain_branch", np.sin, wrong_for_two, sample=flat_or_chosen)
+    for seed in range(5):
+        report = check_op(op, seed=seed, max_examples=20)
+        assert report.status == "failed", report.format()
