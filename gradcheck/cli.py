@@ -342,7 +342,7 @@ def check(task: Task, options: Options) -> OpReport:
         if kind == "oracle":
             report = gradcheck.check_oracle(name, oracle=options.oracle, **settings)
         elif kind == "mutation":
-            report = gradcheck.mutate(name, **settings)
+            report = gradcheck.mutate(name, oracle="torch" if options.oracle == "torch" else None, **settings)
         else:
             report = gradcheck.check_op(name, mode=options.mode, **settings)
     except KeyboardInterrupt:
@@ -573,8 +573,8 @@ def parser() -> argparse.ArgumentParser:
                    help="kinds of check: the derivative against finite differences, the values and gradients "
                         "against an oracle, or both (default)")
     p.add_argument("--mutate", dest="checks", action="store_const", const="mutation",
-                   help="instead of checking the ops, measure the derivative check: run it on mutants of each "
-                        "op's rule and report those it does not kill")
+                   help="instead of checking the ops, measure the derivative check (and with --oracle torch, "
+                        "the torch oracle too): run it on mutants of each op's rule and report those it does not kill")
     p.add_argument("--oracle", choices=("reference", "torch"), default="reference",
                    help="what the oracle check compares with: each op's own reference, where it declares one "
                         "(default), or PyTorch, for every op with a counterpart")
@@ -646,7 +646,7 @@ def _main(args: argparse.Namespace, stream: IO[str]) -> int:
     seed = run_seed(args.seed)
     options = Options(profile, args.max_examples or settings().max_examples, seed,
                       args.order, args.mode, args.dtype, tuple(args.plugins), args.oracle, args.checks)
-    if options.oracle == "torch" and options.checks in ("all", "oracle"):
+    if options.oracle == "torch" and options.checks != "derivative":
         require_torch()
     todo = tasks(lucid.registry, names, options)
     terminal = Terminal(stream, verbosity, len(todo))

@@ -69,7 +69,7 @@ def emptied(shapes: Sequence[tuple[int, ...]], position: int) -> list[tuple[int,
 
 def edge_cases_for(op: Op, stratum: Stratum | None = None) -> st.SearchStrategy[Case]:
     """A call of `op` (of `stratum`, if given) at the edges of its domain (see the module docstring)."""
-    interior = inputs_for(op, margin=0.0, stratum=stratum)
+    interior = inputs_for(op, margin=0.0, stratum=stratum, edges=True)
     return st.composite(lambda draw: draw_edge_case(draw, op, draw(interior)))()
 
 

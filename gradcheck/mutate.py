@@ -17,7 +17,9 @@ Two sources of mutants, as in mutation-testing tools (mutmut, cosmic-ray):
 Checks of mutants run in this process and stop at the first failing example without shrinking.
 For each survivor the report says whether it gave a different gradient from the rule's on any
 drawn input: if never, it is likely equivalent (or differs only where nothing is drawn).
-`mutate(op)` is the entry point.
+With an oracle (`mutate(op, oracle="torch")`) a survivor of the derivative check is also compared
+with PyTorch's gradients, edge points included: a rule wrong only at 0, a kink or a singular
+matrix, where finite differences cannot look, dies there. `mutate(op)` is the entry point.
 
 Each mutant has an id that stays the same from run to run and while the rest of the rule changes:
 a hash of the statement it changes, before and after. The built-ins' survivors that were reviewed
@@ -47,7 +49,7 @@ from lucid import Op
 
 from .oracle import differentiable, lucid_library, run
 from .report import MutantOutcome, OpReport
-from .runner import _resolve, check_op, derivative_draws, run_seeded, runs_of
+from .runner import _resolve, check_op, check_oracle, derivative_draws, run_seeded, runs_of
 
 # --- mutants of the source -------------------------------------------------------------------------
 
@@ -278,26 +280,54 @@ def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype
     return bool(found)
 
 
+class Judge:
+    """Whether the checks kill a mutant of `op`'s rule: its derivative check first and, for a survivor,
+    the oracle check where one is given. The oracle sees what finite differences cannot: a gradient at
+    an edge point (0, a kink, a tie, a singular matrix), where the rule follows PyTorch's convention.
+    It judges only if the rule itself passes it, asked once, when a mutant first survives."""
+
+    def __init__(self, op: Op, oracle: str | None = None, **settings: Any) -> None:
+        self.op, self.requested, self.settings = op, oracle, settings
+
+    @functools.cached_property
+    def oracle(self) -> str | None:
+        if self.requested is None or not check_oracle(self.op, oracle=self.requested, **self.settings).passed:
+            return None  # no counterpart, or the rule disagrees with it: it cannot tell mutants apart
+        return self.requested
+
+    def __call__(self, mutant: Op) -> tuple[bool, str]:
+        """(killed, why)."""
+        checked = check_op(mutant, shrink=False, **self.settings)
+        if checked.status in ("failed", "error"):
+            return True, checked.reason
+        if self.oracle is not None:
+            compared = check_oracle(mutant, oracle=self.oracle, **self.settings)
+            if compared.status == "failed":
+                return True, f"the {self.oracle} oracle: {compared.reason}"
+        return False, ""
+
+
 def mutate(op_or_name: Op | str, *, max_examples: int = 100, seed: int = 0, order: int = 1,
-           dtype: str = "float64", equivalents: Path = EQUIVALENT_MUTANTS) -> OpReport:
+           dtype: str = "float64", equivalents: Path = EQUIVALENT_MUTANTS, oracle: str | None = None) -> OpReport:
     """Mutation analysis of one op's rule (a registered name or any `Op`): every mutant checked as
-    `check_op` would check the op (no shrinking), and a report of what was killed and what
-    survived. A survivor listed in `equivalents` (see `equivalent_mutants`) carries its reason; the
-    report's status is "failed" when a mutant survived that is not listed."""
+    `check_op` would check the op (no shrinking) and, with `oracle="torch"`, as `check_oracle` would
+    (see `Judge`), and a report of what was killed and what survived. A survivor listed in
+    `equivalents` (see `equivalent_mutants`) carries its reason; the report's status is "failed"
+    when a mutant survived that is not listed."""
     start = time.perf_counter()
-    op, name, report = _resolve(op_or_name, "mutation",
-                                {"max_examples": max_examples, "seed": seed, "order": order, "dtype": dtype})
+    op, name, report = _resolve(op_or_name, "mutation", {"max_examples": max_examples, "seed": seed, "order": order,
+                                                         "dtype": dtype, "oracle": oracle})
     if op is None:
         return report
     if not any(arg.differentiable for arg in op.inputs):
         report.status, report.reason = "skipped", "no differentiable input"
         return report
+    judge = Judge(op, oracle, max_examples=max_examples, seed=seed, order=order, dtype=dtype)
     equivalent = equivalent_mutants(equivalents)
     for kind, id, description, mutant in mutants_of(op):
-        checked = check_op(mutant, max_examples=max_examples, seed=seed, order=order, dtype=dtype, shrink=False)
-        killed = checked.status in ("failed", "error")
+        killed, why = judge(mutant)
         report.mutants.append(MutantOutcome(
-            kind, description, killed, checked.reason if killed else "",
+            kind, description, killed, why,
             None if killed else differed(op, mutant, max_examples, seed, order, dtype),
             id, "" if killed else equivalent.get((op.name, id), "")))
     unexplained = [m for m in report.mutants if not m.killed and not m.equivalent]

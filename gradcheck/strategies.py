@@ -14,7 +14,8 @@ What makes a drawn input *meaningful* for a gradient check, and not merely valid
 - for tie-sensitive ops (`ties=True`) all values are distinct and well separated: hypothesis's
   default array fill repeats values, and max(x, x) has no derivative;
 - "spd" and "invertible" inputs are built well-conditioned, so that a tiny perturbation keeps
-  them valid;
+  them valid; "square" ones too, but a third of them exactly singular (the op is differentiable
+  there, and a rule that divides by the determinant is wrong there);
 - every shape relation the op declares (broadcasting, a gufunc signature, or its own `sample`)
   and every choice of every param is drawn, so hypothesis explores them and shrinks failures;
 - every option of every choice gets its share of the examples: a `Stratum` pins one option of one
@@ -142,13 +143,14 @@ class HypothesisDraw:
 
     Within a `stratum` the pinned choice takes its pinned option, drawing nothing (an example that
     offers fewer options there is rejected); `seen` collects every choice made and its count of
-    options, for `gradcheck.strata.strata_for`."""
+    options, for `gradcheck.strata.strata_for`; `edges` is what `lucid.Draw.edges` says."""
 
     def __init__(self, draw: Callable[[st.SearchStrategy], Any], stratum: Stratum | None = None,
-                 seen: dict[Hashable, tuple[str, int]] | None = None):
+                 seen: dict[Hashable, tuple[str, int]] | None = None, edges: bool = False):
         self.draw = draw
         self.stratum = stratum
         self.seen = seen
+        self.edges = edges
 
     def integer(self, low: int, high: int) -> int:
         return self.draw(_integers(low, high))
@@ -272,6 +274,20 @@ def structured(x: np.ndarray, structure: str, ties: bool = False) -> np.ndarray:
     return scaled / n + np.eye(n) * np.where(np.diagonal(x, axis1=-2, axis2=-1) >= 0, 1.0, -1.0)[..., None]
 
 
+def singular(draw: Callable, x: np.ndarray) -> np.ndarray:
+    """A batch of square matrices with some of them made singular: a row copied onto another or set
+    to 0, so that the determinant is exactly 0."""
+    n = x.shape[-1]
+    out = np.array(x, dtype=np.float64).reshape(-1, n, n)
+    for matrix in out:
+        how, i, j = draw(_integers(0, 2)), draw(_integers(0, n - 1)), draw(_integers(0, n - 1))
+        if how == 1 and i != j:
+            matrix[i] = matrix[j]
+        elif how == 2:
+            matrix[i] = 0.0
+    return out.reshape(x.shape)
+
+
 def values_for(arg: Arg, shape: Shape, kinks: Sequence[float] = (),
                margin: float = KINK_MARGIN) -> st.SearchStrategy[np.ndarray]:
     """Values for one input of the given shape, from its Arg's domain, `margin` away from `kinks`."""
@@ -302,7 +318,8 @@ def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] =
         values = np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (high - low + 1)
         return low + values.astype(np.int64).reshape(shape)
     lo, hi = value_range(arg, scale)
-    return structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi, margin), arg.structure)
+    values = structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi, margin), arg.structure)
+    return singular(draw, values) if arg.structure == "square" and values.size and values.ndim >= 2 else values
 
 
 # --- params ----------------------------------------------------------------------------------
@@ -345,15 +362,17 @@ def arg_of(op: Op, i: int) -> Arg:
 
 
 def inputs_for(op: Op, example: st.SearchStrategy[Example] | None = None, margin: float = KINK_MARGIN,
-               scales: Sequence[float] = SCALES, stratum: Stratum | None = None) -> st.SearchStrategy[Case]:
+               scales: Sequence[float] = SCALES, stratum: Stratum | None = None,
+               edges: bool = False) -> st.SearchStrategy[Case]:
     """A valid, meaningful call of `op` (see the module docstring), as a `Case` of float64 arrays.
 
     `example` replaces the op's own way of choosing shapes and params (a plugin's custom
     strategy, see `gradcheck.hookspecs`); it yields `lucid.Example`s. `margin` is how far values
     keep from the op's kinks (`kink_margin` gives it for a dtype and a derivative order), `scales`
-    the windows' scales (`scales_for` a dtype); only calls of the `stratum` are drawn, if one is given."""
+    the windows' scales (`scales_for` a dtype); only calls of the `stratum` are drawn, if one is given;
+    `edges` lets the op's `sample` draw calls where it has no derivative (`lucid.Draw.edges`)."""
     shapes = shapes_for(op) if example is None and op.sample is None else None
-    return st.composite(lambda draw: draw_case(draw, op, shapes, example, margin, scales, stratum))()
+    return st.composite(lambda draw: draw_case(draw, op, shapes, example, margin, scales, stratum, edges))()
 
 
 def draw_call(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
@@ -376,8 +395,9 @@ def draw_call(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
 
 
 def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example: st.SearchStrategy | None,
-              margin: float = KINK_MARGIN, scales: Sequence[float] = SCALES, stratum: Stratum | None = None) -> Case:
-    inputs, params = draw_call(draw, op, shapes, example, HypothesisDraw(draw, stratum))
+              margin: float = KINK_MARGIN, scales: Sequence[float] = SCALES, stratum: Stratum | None = None,
+              edges: bool = False) -> Case:
+    inputs, params = draw_call(draw, op, shapes, example, HypothesisDraw(draw, stratum, edges=edges))
     kinks = kinks_of(op, params)
 
     arrays: list[np.ndarray | None] = [None] * len(inputs)

@@ -31,6 +31,7 @@ STRUCTURES = {
     "": "no structure",
     "spd": "square symmetric positive-definite matrices (batched over leading dims)",
     "invertible": "square well-conditioned matrices (batched over leading dims)",
+    "square": "any square matrices, singular ones too: the op is differentiable there (batched over leading dims)",
 }
 
 
@@ -249,7 +250,13 @@ def axes(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
 
 class Draw(Protocol):
     """How an op's `sample` asks for random choices. The harness implements it on hypothesis,
-    so every choice replays and shrinks; ops never import the harness."""
+    so every choice replays and shrinks; ops never import the harness.
+
+    `edges` is True when the call is for a comparison with a reference (the oracle check), which
+    may ask where the op has no derivative, only a convention: a sample may then draw such calls
+    too (an embedding's `padding_idx`)."""
+
+    edges: bool
 
     def integer(self, low: int, high: int) -> int: ...  # low <= n <= high
     def choice(self, options: Sequence[Any]) -> Any: ...

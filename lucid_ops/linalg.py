@@ -422,7 +422,7 @@ def _det(a):
 def _det_vjp(g, out, a):
     """d det = det tr(A^-1 dA), so the gradient is g det(A) A^-T: the cofactor matrix, times g. Where
     a matrix of the batch is singular (det exactly 0, no inverse) the cofactors come from the minors
-    instead: det is a polynomial, differentiable everywhere, and PyTorch gives the same adjugate."""
+    instead: det is a polynomial, differentiable everywhere (PyTorch gives 0 there: a declared difference)."""
     if not has_zero(out.data):
         return ((g * out)[..., None, None] * inv(a).mT,)
     return (g[..., None, None] * _cofactors(a),)
@@ -673,7 +673,9 @@ invertible = (Arg("A", structure="invertible"),)
 spd = (Arg("A", structure="spd"),)
 
 inv = Op("linalg.inv", _inv, lambda g, out, a: (-(out.mT @ g @ out.mT),), invertible, shapes="(n,n)->(n,n)")
-det = Op("linalg.det", _det, _det_vjp, invertible, shapes="(n,n)->()")
+det = Op("linalg.det", _det, _det_vjp, (Arg("A", structure="square"),), shapes="(n,n)->()",
+         differences={"gradient": "at a singular matrix Lucid's gradient is the adjugate, det's derivative, which "
+                                  "the derivative check verifies there; PyTorch's is 0 (pytorch/pytorch#104675)"})
 slogdet = Op("linalg.slogdet", _slogdet, lambda g, out, a: (g[1][..., None, None] * inv(a).mT,), invertible,
              shapes="(n,n)->(),()", outputs=2)  # sign is piecewise constant: only logabsdet has a gradient
 solve = Op("linalg.solve", _solve, _solve_vjp, (Arg("A", structure="invertible"), Arg("B")), sample=_solve_sample)

@@ -433,11 +433,12 @@ def _embedding_vjp(g, out, indices, weight, padding_idx):
 
 
 def _embedding_sample(draw):
+    """padding_idx's zero gradient is a convention, not the derivative: only the oracle draws it."""
     num, size = draw.integer(1, 5), draw.integer(1, 3)
-    return Example((draw.indices(draw.shape(max_dims=2), num), (num, size)))
+    padding_idx = draw.integer(-num, num - 1) if draw.edges and draw.boolean() else None
+    return Example((draw.indices(draw.shape(max_dims=2), num), (num, size)), {"padding_idx": padding_idx})
 
 
-# padding_idx's zero gradient is a convention, not the derivative: the harness keeps it None.
 embedding = Op("nn.functional.embedding", _embedding, _embedding_vjp,
                (Arg("input", dtype="int"), Arg("weight")), params=(Param("padding_idx", None, (None,), "int"),),
                sample=_embedding_sample)

@@ -175,7 +175,7 @@ def values_at(x: np.ndarray, indices: np.ndarray, d: int, keepdim: bool = True) 
     return values, indices.astype(np.int64, copy=False)
 
 
-def picked_vjp(g, out, x, dim=-1, keepdim=True, **params):
+def picked_vjp(g, out, x, dim, keepdim=True, **params):
     """The vjp of an op whose outputs are (values, indices) picked along `dim`: the values'
     gradient put back at the indices, in zeros elsewhere (where an index repeats, the parts add up)."""
     if x.ndim == 0:

@@ -183,3 +183,46 @@ def test_a_rule_wrong_only_on_a_rare_choice_is_killed(case, seed):
     op_name, old, new = RARE_CHOICE_MUTANTS[case]
     report = check_op(edited(op_name, old, new), seed=seed, shrink=False)
     assert report.status in ("failed", "error"), report.format()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_dets_rule_wrong_only_at_singular_matrices_is_killed(seed):
+    """det is a polynomial: differentiable at singular matrices too, where its rule takes the
+    cofactors instead of det(A) A^-T. Drawn only well-conditioned, a rule dividing by the cofactors
+    there passed; a third of det's matrices are now exactly singular (structure "square")."""
+    mutant = edited("linalg.det", "g[..., None, None] * _cofactors(a)", "g[..., None, None] / _cofactors(a)")
+    report = check_op(mutant, seed=seed, shrink=False)
+    assert report.status in ("failed", "error"), report.format()
+
+
+CONVENTION_MUTANTS = {  # wrong only where the rule follows PyTorch's convention, not a derivative
+    "pow's zero gradient at y = 0 dropped": ("pow", "y.data == 0", "y.data != 0"),
+    "embedding's padding_idx row given its gradient": (
+        "nn.functional.embedding", "g = g * (indices.data != padding_idx", "g = g * (indices.data == padding_idx"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONVENTION_MUTANTS))
+def test_with_an_oracle_a_rule_wrong_only_at_a_convention_is_killed_there(case):
+    """Finite differences never look there: pow at y = 0 exactly, embedding's `padding_idx` (which
+    only the oracle's draws set: `lucid.Draw.edges`). The torch oracle's edge cases do."""
+    pytest.importorskip("torch")
+    from gradcheck.mutate import Judge
+
+    op_name, old, new = CONVENTION_MUTANTS[case]
+    mutant = edited(op_name, old, new)
+    settings = dict(max_examples=100, seed=1, order=1, dtype="float64")
+    assert Judge(lucid.registry[op_name], **settings)(mutant) == (False, "")
+    killed, why = Judge(lucid.registry[op_name], "torch", **settings)(mutant)
+    assert killed and why.startswith("the torch oracle: the gradient of input"), why
+
+
+def test_an_op_without_a_counterpart_is_judged_by_its_derivative_check_alone():
+    pytest.importorskip("torch")
+    from gradcheck.mutate import Judge
+
+    op = Op("twice", lambda x: 2 * x + np.where(x > 10, x - 10, 0), twice_rule)
+    judge = Judge(op, "torch", max_examples=20, seed=0, order=1, dtype="float64")
+    assert judge.oracle is None  # torch has no "twice": the oracle cannot tell its mutants apart
+    report = mutate(op, max_examples=20, oracle="torch")
+    assert report.settings["oracle"] == "torch" and report.status == "failed"  # the branch beyond 10 survives

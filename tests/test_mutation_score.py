@@ -1,12 +1,12 @@
 """Lucid holds itself to its own mutation score.
 
-The derivative check is what vouches for every built-in rule, so it is measured the way the README
-tells op authors to measure theirs (`lucid-gradcheck --mutate`): a fixed, seeded sample of the
-built-ins' mutants is checked, and at least REQUIRED_SCORE of those not reviewed as equivalent must
-be killed. The target is 98%; the floor is 95% until the harness draws exact zeros next to other values
-(README, "Measuring the check": the open blind spots), which most of today's unexplained survivors need.
-A failure names each survivor that no entry of `gradcheck/equivalent_mutants.json` explains, with
-its change: either a blind spot of the harness to close, or an equivalent program to review and list.
+The checks are what vouch for every built-in rule, so they are measured the way the README tells
+op authors to measure theirs (`lucid-gradcheck --mutate --oracle torch`): a fixed, seeded sample of
+the built-ins' mutants is judged as CI's checks would judge them (the derivative check, then, for a
+survivor, the torch oracle at the edge points), and at least REQUIRED_SCORE of those not reviewed as
+equivalent must be killed. A failure names each survivor that no entry of
+`gradcheck/equivalent_mutants.json` explains, with its change: either a blind spot of the harness to
+close, or an equivalent program to review and list.
 """
 from __future__ import annotations
 
@@ -16,18 +16,19 @@ from pathlib import Path
 import pytest
 
 import lucid
-from gradcheck import check_op
-from gradcheck.mutate import EQUIVALENT_MUTANTS, Mutant, equivalent_mutants, mutants_of
+from gradcheck.mutate import EQUIVALENT_MUTANTS, Judge, Mutant, equivalent_mutants, mutants_of
 from gradcheck.report import mutation_score
 
 #: The whole-library measurement's settings (README, "Measuring the check"): the gate's verdicts are
 #: a subset of that run's.
 MAX_EXAMPLES, SEED = 100, 1
-#: How many mutants the gate checks, drawn with SAMPLE_SEED: about a seventh of them, 1-2 minutes on CI's two cores.
+#: How many mutants the gate checks, drawn with SAMPLE_SEED: about a seventh of them, 2-4 minutes on CI's two cores.
 SAMPLE_SIZE, SAMPLE_SEED = 900, 2026
-#: Measured on this sample: 820 of 852 (96.2%); with params stratified, 815 (95.7%): a choice of many options
-#: leaves each a few examples. Raise it as blind spots close.
-REQUIRED_SCORE = 0.95
+#: Measured on this sample (2026-12-05): by the derivative check alone 827 of 860 (96.2%); with the torch
+#: oracle 849 of 857 (99.1%). The 8 left: max_pool2d's windows of padding only (5; PyTorch's own gradient
+#: there lands in another channel, so the oracle cannot judge) and sum's cast back to a float32 input's
+#: dtype (3, killed by the float32 check, which the gate does not run).
+REQUIRED_SCORE = 0.98
 
 
 #: The ops whose survivors have been reviewed: an op added since joins the gate once its are.
@@ -68,16 +69,19 @@ def sample() -> list[Mutant]:
     return random.Random(SAMPLE_SEED).sample(every_mutant(), SAMPLE_SIZE)
 
 
-def test_the_derivative_check_kills_a_sample_of_the_built_ins_non_equivalent_mutants():
+def test_the_checks_kill_a_sample_of_the_built_ins_non_equivalent_mutants():
+    pytest.importorskip("torch")  # the harness as CI runs it: finite differences, then PyTorch at the edge points
     equivalent = equivalent_mutants()
+    judges = {name: Judge(lucid.registry[name], "torch", max_examples=MAX_EXAMPLES, seed=SEED, order=1,
+                          dtype="float64") for name in REVIEWED_OPS}
     killed, unexplained, wrongly_listed = 0, [], []
     for mutant in sample():
-        report = check_op(mutant.op, max_examples=MAX_EXAMPLES, seed=SEED, shrink=False)
+        dead, why = judges[mutant.op.name](mutant.op)
         listed = (mutant.op.name, mutant.id) in equivalent
-        if report.status in ("failed", "error"):
+        if dead:
             killed += 1
             if listed:  # an equivalent program fails no check: the entry is wrong, or the check is
-                wrongly_listed.append(f"{mutant.op.name} [{mutant.id}] {mutant.description}: {report.reason}")
+                wrongly_listed.append(f"{mutant.op.name} [{mutant.id}] {mutant.description}: {why}")
         elif not listed:
             unexplained.append(f"{mutant.op.name} [{mutant.id}] {mutant.description}")
     scored = killed + len(unexplained)  # the listed survivors are equivalent programs: not scored

@@ -301,6 +301,8 @@ def test_values_and_gradients_match_pytorch(name):
 class RandomDraw:
     """lucid.op.Draw on a seeded NumPy generator: thousands of samples, the same on every run."""
 
+    edges = False
+
     def __init__(self, seed):
         self.rng = np.random.default_rng(seed)
 
