@@ -205,6 +205,7 @@ def _counterpart(op: Op) -> tuple[str, Callable[..., Any]] | None:
     *space, short = op.name.split(".")
     homes = {(): (("torch", torch), ("torch.nn.functional", torch.nn.functional)),
              ("linalg",): (("torch.linalg", torch.linalg),),
+             ("special",): (("torch.special", torch.special),),
              ("nn", "functional"): (("torch.nn.functional", torch.nn.functional),)}.get(tuple(space), ())
     return next(((f"{path}.{short}", getattr(home, short)) for path, home in homes
                  if callable(getattr(home, short, None))), None)

@@ -1,0 +1,92 @@
+"""More of `torch.special`: Bessel functions, the normal distribution, entropy, from SciPy.
+
+Each rule is PyTorch's formula (derivatives.yaml), written with Lucid ops so it differentiates
+again, and reusing the output where PyTorch does: ndtri' = sqrt(2 pi) e^(out^2 / 2). Where the
+formula reads 0/0 PyTorch substitutes a limit, and so do these: i1' and i1e' are 1/2 within one
+machine epsilon of 0 (PyTorch's `i1_backward`). Near 0 sinc's rule is its series, where
+PyTorch's cancels (declared). i0e and i1e have e^-|x| in them, so a kink at 0, where PyTorch's
+slope takes sgn(0) = 0.
+"""
+import math
+
+import numpy as np
+import scipy.special as sp
+
+from lucid import Arg, Op, hookimpl
+from lucid_ops.arithmetic import where
+from lucid_ops.common import sgn
+from lucid_ops.exponential import exp, log
+from lucid_ops.special import TWO_OVER_SQRT_PI, _same_dtype
+from lucid_ops.trigonometric import cos, sin
+
+SQRT_2PI = math.sqrt(2 * math.pi)
+SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
+SINC_SERIES_BELOW = 1e-3
+
+
+def _away_from_zero(x):
+    """(whether |x| exceeds one epsilon, x with those entries replaced by epsilon): PyTorch's guard
+    for the rules that divide by x, so that the discarded branch of `where` is finite and its
+    derivative is too."""
+    eps = np.finfo(x.dtype).eps
+    large = np.abs(x.data) > eps
+    return large, where(large, x, np.asarray(eps, x.dtype))
+
+
+def _i1_vjp(g, out, x):
+    """i1' = i0 - i1 / x, and 1/2 at |x| <= eps."""
+    large, safe = _away_from_zero(x)
+    return (g * where(large, i0(safe) - out / safe, np.asarray(0.5, x.dtype)),)
+
+
+def _i1e_vjp(g, out, x):
+    """i1e' = i0e - i1e (sgn x + 1 / x), and 1/2 at |x| <= eps."""
+    large, safe = _away_from_zero(x)
+    slope = i0e(safe) - out * (sgn(safe.data).astype(x.dtype) + 1 / safe)
+    return (g * where(large, slope, np.asarray(0.5, x.dtype)),)
+
+
+def _sinc_vjp(g, out, x):
+    """sinc' = (a cos a - sin a) / (pi x^2) with a = pi x; within 1e-3 of 0, where that cancels to
+    rounding, its series -pi a (1 - a^2 / 10) / 3, good to 1e-13 and differentiable again at 0."""
+    small = np.abs(x.data) < SINC_SERIES_BELOW
+    safe = where(small, np.ones((), x.dtype), x)
+    a, safe_a = x * math.pi, safe * math.pi
+    exact = (safe_a * cos(safe_a) - sin(safe_a)) / (safe * safe * math.pi)
+    return (g * where(small, a * (a * a * 0.1 - 1) * (math.pi / 3), exact),)
+
+
+def _xlog1py_vjp(g, out, x, y):
+    """d/dx x log1p(y) = log1p(y), written xlog1py(1, y); where x = 0 and y <= -1 (where xlog1py
+    is defined as 0) PyTorch takes 0 instead, written xlog1py(0, y)."""
+    defined = ((x.data != 0) | (y.data > -1)).astype(g.dtype)
+    return g * xlog1py(defined, y), g * x / (y + 1) if y.requires_grad else None
+
+
+erfinv = Op("erfinv", _same_dtype(sp.erfinv), lambda g, out, x: (g * exp(out * out) * SQRT_PI_OVER_2,),
+            (Arg("input", low=-1, high=1),))
+sinc = Op("sinc", np.sinc, _sinc_vjp,
+           differences={"second order": "near 0 PyTorch's rule (a cos a - sin a) / (pi x^2) cancels to rounding: "
+                                        "its second derivative is NaN at 0 and 0 at 1e-30; Lucid's series gives "
+                                        "the true -pi^2 / 3"})
+i0 = Op("i0", _same_dtype(sp.i0), lambda g, out, x: (g * i1(x),))
+i0e = Op("special.i0e", _same_dtype(sp.i0e), lambda g, out, x: (g * (i1e(x) - out * sgn(x.data).astype(x.dtype)),),
+         kinks=(0.0,))
+i1 = Op("special.i1", _same_dtype(sp.i1), _i1_vjp)
+i1e = Op("special.i1e", _same_dtype(sp.i1e), _i1e_vjp, kinks=(0.0,))
+ndtr = Op("special.ndtr", _same_dtype(sp.ndtr), lambda g, out, x: (g * exp(x * x * -0.5) / SQRT_2PI,))
+ndtri = Op("special.ndtri", _same_dtype(sp.ndtri), lambda g, out, x: (g * exp(out * out * 0.5) * SQRT_2PI,),
+           (Arg("input", low=0, high=1),))
+log_ndtr = Op("special.log_ndtr", _same_dtype(sp.log_ndtr),
+              lambda g, out, x: (g * exp(-(out + x * x * 0.5)) / SQRT_2PI,))
+# e^(x^2) erfc(x) overflows below -26.6: the harness stays above -26.
+erfcx = Op("special.erfcx", _same_dtype(sp.erfcx), lambda g, out, x: (g * (x * out * 2 - TWO_OVER_SQRT_PI),),
+           (Arg("input", low=-26),))
+# -x log x, 0 at 0 and -inf below; the harness stays on x > 0, where it is smooth.
+entr = Op("special.entr", _same_dtype(sp.entr), lambda g, out, x: (g * -(log(x) + 1),), (Arg("input", low=0),))
+xlog1py = Op("special.xlog1py", _same_dtype(sp.xlog1py), _xlog1py_vjp, (Arg("input"), Arg("other", low=-1)))
+
+
+@hookimpl
+def lucid_ops():
+    return [erfinv, sinc, i0, i0e, i1, i1e, ndtr, ndtri, log_ndtr, erfcx, entr, xlog1py]
