@@ -187,6 +187,8 @@ TORCH_UNDIFFERENTIATED = {
     "nn.functional.batch_norm": ("running_mean", "running_var"),  # constants of eval mode in PyTorch
     "nn.functional.instance_norm": ("running_mean", "running_var"),
     "nn.functional.binary_cross_entropy_with_logits": ("weight", "pos_weight"),
+    "nn.functional.soft_margin_loss": ("target",),
+    "nn.functional.multi_margin_loss": ("weight",),
 }
 
 

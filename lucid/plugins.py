@@ -196,6 +196,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.products",
     "lucid_ops.special_functions",
     "lucid_ops.pointwise",
+    "lucid_ops.margin_losses",
 )
 
 

@@ -53,6 +53,16 @@ CASES = [
     ("addcmul", (x34, y34, z34[0]), {"value": -0.5}, (0, 1, 2)),
     ("addcdiv", (x34, y34, z34 + 3), {"value": 2.0}, (0, 1, 2)),
     ("nn.functional.threshold", (np.array([-1.0, 0.0, 0.5, 0.7, 2.0]), 0.5, 9.0), {}, (0,)),
+    ("nn.functional.soft_margin_loss", (x34, signs), {}, (0,)),
+    ("nn.functional.soft_margin_loss", (x34 * 3, y34[0]), {"reduction": "none"}, (0,)),
+    ("nn.functional.hinge_embedding_loss", (np.array([[-1.0, 0.0, 0.5, 1.0, 3.0]] * 2), np.array([-1.0, 1.0])[:, None]),
+     {}, (0,)),  # exactly at the margin (1.0) and at 0
+    ("nn.functional.hinge_embedding_loss", (x34, signs), {"margin": 0.5, "reduction": "sum"}, (0,)),
+    ("nn.functional.hinge_embedding_loss", (x34, np.full((3, 4), 0.5)), {"reduction": "none"}, (0,)),  # neither ±1
+    ("nn.functional.multilabel_soft_margin_loss", (x34, (signs + 1) / 2), {}, (0, 1)),
+    ("nn.functional.multilabel_soft_margin_loss", (x34, rng.uniform(0, 1, (3, 4)), rng.uniform(0.5, 2, 4)),
+     {"reduction": "none"}, (0, 1, 2)),
+    ("nn.functional.multilabel_soft_margin_loss", (x34[0], (signs[0] + 1) / 2), {"reduction": "sum"}, (0, 1)),
 ]
 
 

@@ -1,0 +1,127 @@
+"""The margin and soft-margin losses of `torch.nn.functional` (`lucid.nn.functional`):
+soft_margin_loss, hinge_embedding_loss, multilabel_soft_margin_loss, multi_margin_loss.
+
+Each forward is PyTorch's composition (so infinities and NaN come out as there) followed by the
+reduction of `lucid_ops.losses`. Targets that only select (hinge's ±1, multi_margin's class
+indices) are not differentiated. PyTorch does not differentiate soft_margin_loss's target or
+multi_margin_loss's class weights; Lucid does (the oracle leaves those gradients out). Hinges:
+hinge_embedding_loss's clamp_min(margin - x, 0) passes the gradient where its argument is exactly 0,
+multi_margin_loss's kernel (`z > 0`) does not, as in PyTorch.
+"""
+import numpy as np
+
+from lucid import Arg, Example, Op, OpError, Param, hookimpl
+from lucid_ops.activations import logsigmoid
+from lucid_ops.arithmetic import where
+from lucid_ops.exponential import exp
+from lucid_ops.losses import _broadcast, _per_element, _reduce, reduction
+from lucid_ops.special import sigmoid
+
+
+def _mean_count(reduction, shape):
+    """The gradient reaching each element of an unreduced loss of `shape` (`_per_element`'s rule)."""
+    return 1 / max(int(np.prod(shape)), 1) if reduction == "mean" else 1
+
+
+# --- soft_margin_loss: log(1 + e^(-y x)) -----------------------------------------------------
+
+def _soft_margin_loss(x, t, reduction="mean"):
+    name = "nn.functional.soft_margin_loss"
+    if _broadcast(name, input=x.shape, target=t.shape) != x.shape:
+        raise OpError(f"{name}: target of shape {t.shape} must broadcast to the input's shape {x.shape}")
+    return _reduce(np.log1p(np.exp(-x * t)), reduction, name)
+
+
+def _soft_margin_loss_vjp(g, out, x, t, reduction):
+    """-y z / (1 + z) with z = e^(-y x), PyTorch's form (NaN where z overflows, as there); the
+    target's slope is -x z / (1 + z)."""
+    g = _per_element(g, reduction, x.shape)
+    z = exp(-x * t)
+    slope = g / (1 + z) * z
+    return -slope * t, -slope * x if t.requires_grad else None
+
+
+def _soft_margin_sample(draw):
+    """An input and a target of its shape, or of a shape that broadcasts to it."""
+    shape = draw.shape()
+    target = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)[draw.integer(0, len(shape)):]
+    return Example((shape, target))
+
+
+# --- hinge_embedding_loss: x where y = 1, max(0, margin - x) where y = -1 --------------------
+
+def _hinge_embedding_loss(x, t, margin=1.0, reduction="mean"):
+    """PyTorch's composition: a target other than ±1 takes both terms."""
+    name = "nn.functional.hinge_embedding_loss"
+    _broadcast(name, input=x.shape, target=t.shape)
+    loss = np.where(t != 1, np.maximum(margin - x, 0), 0) + np.where(t != -1, x, 0)
+    return _reduce(loss.astype(x.dtype, copy=False), reduction, name)
+
+
+def _hinge_embedding_loss_vjp(g, out, x, t, margin, reduction):
+    g = _per_element(g, reduction, np.broadcast_shapes(x.shape, t.shape))
+    slope = ((t.data != -1).astype(g.dtype) - ((t.data != 1) & (margin - x.data >= 0))).astype(g.dtype)
+    return g * slope, None
+
+
+def _hinge_embedding_sample(draw):
+    """An input and a target of ±1 (any dtype: it only selects) that broadcast together."""
+    shape = draw.shape()
+    target = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)[draw.integer(0, len(shape)):]
+    signs = draw.indices(target, 2) * 2 - 1
+    return Example((shape, np.asarray(signs, dtype=np.float64 if draw.boolean() else np.int64)))
+
+
+# --- multilabel_soft_margin_loss: binary cross-entropy with logits, averaged over classes -------
+
+def _multilabel_soft_margin_loss(x, t, weight=None, reduction="mean"):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), times the weight, averaged over the last dim:
+    PyTorch's composition, so that 0 * inf is NaN as there."""
+    name = "nn.functional.multilabel_soft_margin_loss"
+    if x.ndim == 0:
+        raise OpError(f"{name}: input must have a class dim (1 or more dims), got a 0-d input")
+    _broadcast(name, input=x.shape, target=t.shape, **({} if weight is None else {"weight": weight.shape}))
+    loss = t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.sum(axis=-1) / x.shape[-1], reduction, name)
+
+
+def _multilabel_soft_margin_loss_vjp(g, out, x, t, weight, reduction):
+    """Per element, g w / C times: sigmoid(x) - y for the input, written (1 - y) sigmoid(x) -
+    y sigmoid(-x) as the composition's chain rule gives it (so an infinite target makes its second
+    derivative NaN, as in PyTorch), and log sigmoid(-x) - log sigmoid(x) for the target; the
+    weight's slope is the unweighted loss / C."""
+    shape = np.broadcast_shapes(x.shape, t.shape, *(() if weight is None else (weight.shape,)))
+    g = (g * _mean_count(reduction, shape[:-1]) / x.shape[-1]).unsqueeze(-1)
+    gw = g if weight is None else g * weight
+    return (gw * ((1 - t) * sigmoid(x) - t * sigmoid(-x)),
+            gw * (logsigmoid(-x) - logsigmoid(x)) if t.requires_grad else None,
+            g * -(t * logsigmoid(x) + (1 - t) * logsigmoid(-x)) if weight is not None and weight.requires_grad
+            else None)
+
+
+def _multilabel_sample(draw):
+    """(C,) or (N, C) logits, targets of that shape, and class weights (C,) or none."""
+    shape = draw.shape(min_dims=1, max_dims=2)
+    return Example((shape, shape, shape[-1:] if draw.boolean() else None))
+
+
+soft_margin_loss = Op("nn.functional.soft_margin_loss", _soft_margin_loss, _soft_margin_loss_vjp,
+                      (Arg("input"), Arg("target")), params=(reduction,), sample=_soft_margin_sample)
+hinge_embedding_loss = Op("nn.functional.hinge_embedding_loss", _hinge_embedding_loss, _hinge_embedding_loss_vjp,
+                          (Arg("input"), Arg("target", dtype="any")),
+                          params=(Param("margin", 1.0, (1.0, 0.5, 0.0), "number"), reduction),
+                          sample=_hinge_embedding_sample, kinks=lambda p: (p["margin"],))
+multilabel_soft_margin_loss = Op("nn.functional.multilabel_soft_margin_loss", _multilabel_soft_margin_loss,
+                                 _multilabel_soft_margin_loss_vjp,
+                                 (Arg("input"), Arg("target"), Arg("weight", optional=True)), params=(reduction,),
+                                 sample=_multilabel_sample, differences={"evaluation order": (
+                                     "its second derivative in the input is (1 - y) s'(x) + y s'(-x) (s the "
+                                     "sigmoid), terms that cancel for a target of ±1e30: what is left is rounding, "
+                                     "of PyTorch's autograd's order or of Lucid's")})
+
+
+@hookimpl
+def lucid_ops():
+    return [soft_margin_loss, hinge_embedding_loss, multilabel_soft_margin_loss]
