@@ -197,6 +197,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.special_functions",
     "lucid_ops.pointwise",
     "lucid_ops.margin_losses",
+    "lucid_ops.distances_norms",
 )
 
 

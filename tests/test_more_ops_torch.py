@@ -63,6 +63,11 @@ CASES = [
     ("nn.functional.multilabel_soft_margin_loss", (x34, rng.uniform(0, 1, (3, 4)), rng.uniform(0.5, 2, 4)),
      {"reduction": "none"}, (0, 1, 2)),
     ("nn.functional.multilabel_soft_margin_loss", (x34[0], (signs[0] + 1) / 2), {"reduction": "sum"}, (0, 1)),
+    ("nn.functional.pairwise_distance", (x34, y34[:1]), {}, (0, 1)),
+    ("nn.functional.pairwise_distance", (x34, y34), {"p": 1.0, "keepdim": True}, (0, 1)),
+    ("nn.functional.pairwise_distance", (x34, y34), {"p": 3.0, "eps": 0.0}, (0, 1)),
+    ("nn.functional.rms_norm", (x34, [4], rng.uniform(0.5, 2, 4)), {}, (0, 2)),
+    ("nn.functional.rms_norm", (rng.standard_normal((2, 3, 4)), (3, 4)), {"eps": 1e-5}, (0,)),
 ]
 
 
