@@ -107,8 +107,65 @@ def _multilabel_sample(draw):
     return Example((shape, shape, shape[-1:] if draw.boolean() else None))
 
 
+# Targets are ±1 in use: drawn in [-1, 1], where PyTorch's e^(-y x) cannot overflow for the inputs drawn
+# (it does past y x = -88 in float32, and the loss is inf there, as in PyTorch).
+# --- multi_margin_loss: sum over i != y of max(0, margin - x_y + x_i)^p, times w_y, over C --------
+
+def _multi_margin_parts(name, x, t, p, weight):
+    """x as (N, C) rows, the class indices as (N,), the one-hot mask of the targets, after checking."""
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise OpError(f"{name}: expected an input of shape (C,) or (N, C) with C > 0, got shape {x.shape}")
+    if t.shape != x.shape[:-1]:
+        raise OpError(f"{name}: target of shape {t.shape} must hold one class per row of the input {x.shape}")
+    classes = x.shape[-1]
+    if t.size and (t.min() < 0 or t.max() >= classes):
+        raise OpError(f"{name}: target holds a class outside [0, {classes}): {t.min()} .. {t.max()}")
+    if p not in (1, 2):
+        raise OpError(f"{name}: p must be 1 or 2, got {p!r}")
+    if weight is not None and weight.shape != (classes,):
+        raise OpError(f"{name}: weight of shape {weight.shape} must hold one value per class ({classes},)")
+    rows = t.reshape(-1)
+    return rows, np.arange(classes) == rows[:, None]
+
+
+def _multi_margin_loss(x, t, weight=None, p=1, margin=1.0, reduction="mean"):
+    """PyTorch's kernel: a class other than the target counts where z = margin - x_y + x_i > 0."""
+    name = "nn.functional.multi_margin_loss"
+    rows, hot = _multi_margin_parts(name, x, t, p, weight)
+    x2 = x.reshape(len(rows), -1)
+    z = margin - x2[hot][:, None] + x2
+    terms = z ** p if weight is None else z ** p * weight[rows][:, None]
+    terms = np.where((z > 0) & ~hot, terms, 0)  # weighted where counted only: an inf weight elsewhere is no NaN
+    return _reduce((terms.sum(axis=1) / x.shape[-1]).reshape(t.shape).astype(x.dtype, copy=False), reduction, name)
+
+
+def _multi_margin_loss_vjp(g, out, x, t, weight, p, margin, reduction):
+    """Each counted z_i has slope p z_i^(p-1) w_y / C in x_i and the opposite in x_y; the weight
+    w_c collects the unweighted loss of the rows whose target is c."""
+    rows, hot = _multi_margin_parts("", x.data, t.data, p, None if weight is None else weight.data)
+    x2 = x.reshape(len(rows), x.shape[-1])
+    z = x2 - x2[hot].unsqueeze(1) + margin
+    counted = (z.data > 0) & ~hot
+    g = g * _mean_count(reduction, t.shape) / x.shape[-1]
+    g = g.reshape(len(rows), 1) if reduction == "none" else g  # a reduced loss's g is one number
+    gw = g if weight is None else g * weight[rows].unsqueeze(1)
+    slope = where(counted, gw * (z * 2) if p == 2 else gw.expand(z.shape), np.zeros((), x.dtype))
+    zero = np.zeros((), x.dtype)
+    gx = where(hot, -slope.sum(1, True), slope)
+    unweighted = where(counted, z * z if p == 2 else z, zero).sum(1, True)
+    return (gx.reshape(x.shape), None,
+            where(hot, g * unweighted, zero).sum(0) if weight is not None and weight.requires_grad else None)
+
+
+def _multi_margin_sample(draw):
+    """(C,) scores and one class, or (N, C) and N classes; class weights (C,) or none."""
+    shape = draw.shape(min_dims=1, max_dims=2)
+    target = np.asarray(draw.indices(shape[:-1], shape[-1]), dtype=np.int64)
+    return Example((shape, target, shape[-1:] if draw.boolean() else None))
+
+
 soft_margin_loss = Op("nn.functional.soft_margin_loss", _soft_margin_loss, _soft_margin_loss_vjp,
-                      (Arg("input"), Arg("target")), params=(reduction,), sample=_soft_margin_sample)
+                      (Arg("input"), Arg("target", low=-1, high=1)), params=(reduction,), sample=_soft_margin_sample)
 hinge_embedding_loss = Op("nn.functional.hinge_embedding_loss", _hinge_embedding_loss, _hinge_embedding_loss_vjp,
                           (Arg("input"), Arg("target", dtype="any")),
                           params=(Param("margin", 1.0, (1.0, 0.5, 0.0), "number"), reduction),
@@ -121,7 +178,15 @@ multilabel_soft_margin_loss = Op("nn.functional.multilabel_soft_margin_loss", _m
                                      "sigmoid), terms that cancel for a target of ±1e30: what is left is rounding, "
                                      "of PyTorch's autograd's order or of Lucid's")})
 
+multi_margin_loss = Op("nn.functional.multi_margin_loss", _multi_margin_loss, _multi_margin_loss_vjp,
+                       (Arg("input"), Arg("target", dtype="int"), Arg("weight", optional=True)),
+                       params=(Param("p", 1, (1, 2), "int"), Param("margin", 1.0, (1.0, 0.5, 0.0), "number"), reduction),
+                       sample=_multi_margin_sample, ties=True,
+                       signature=("input", "target", "p", "margin", "weight", "*", "reduction"),  # PyTorch: size_average next
+                       differences={"second order": "PyTorch's multi_margin_loss_backward has no derivative "
+                                                    "(not implemented); Lucid's rule is differentiable again"})
+
 
 @hookimpl
 def lucid_ops():
-    return [soft_margin_loss, hinge_embedding_loss, multilabel_soft_margin_loss]
+    return [soft_margin_loss, hinge_embedding_loss, multilabel_soft_margin_loss, multi_margin_loss]
