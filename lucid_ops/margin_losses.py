@@ -15,6 +15,7 @@ from lucid_ops.activations import logsigmoid
 from lucid_ops.arithmetic import where
 from lucid_ops.exponential import exp
 from lucid_ops.losses import _broadcast, _per_element, _reduce, reduction
+from lucid_ops.shape import expand
 from lucid_ops.special import sigmoid
 
 
@@ -65,17 +66,20 @@ def _hinge_embedding_loss_vjp(g, out, x, t, margin, reduction):
 
 
 def _hinge_embedding_sample(draw):
-    """An input and a target of ±1 (any dtype: it only selects) that broadcast together."""
+    """An input and a target of ±1 (any dtype: it only selects), either of which may broadcast
+    against the other."""
     shape = draw.shape()
-    target = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)[draw.integer(0, len(shape)):]
-    signs = draw.indices(target, 2) * 2 - 1
-    return Example((shape, np.asarray(signs, dtype=np.float64 if draw.boolean() else np.int64)))
+    other = tuple(1 if draw.integer(0, 3) == 0 else n for n in shape)[draw.integer(0, len(shape)):]
+    x_shape, t_shape = (shape, other) if draw.boolean() else (other, shape)
+    signs = draw.indices(t_shape, 2) * 2 - 1
+    return Example((x_shape, np.asarray(signs, dtype=np.float64 if draw.boolean() else np.int64)))
 
 
 # --- multilabel_soft_margin_loss: binary cross-entropy with logits, averaged over classes -------
 
 def _multilabel_soft_margin_loss(x, t, weight=None, reduction="mean"):
-    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), times the weight, averaged over the last dim:
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), times the weight, averaged over the input's
+    last dim (of a target with more dims, the same dim counted from the front, as in PyTorch):
     PyTorch's composition, so that 0 * inf is NaN as there."""
     name = "nn.functional.multilabel_soft_margin_loss"
     if x.ndim == 0:
@@ -84,7 +88,7 @@ def _multilabel_soft_margin_loss(x, t, weight=None, reduction="mean"):
     loss = t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x)
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss.sum(axis=-1) / x.shape[-1], reduction, name)
+    return _reduce(loss.sum(axis=x.ndim - 1) / x.shape[-1], reduction, name)
 
 
 def _multilabel_soft_margin_loss_vjp(g, out, x, t, weight, reduction):
@@ -93,22 +97,29 @@ def _multilabel_soft_margin_loss_vjp(g, out, x, t, weight, reduction):
     derivative NaN, as in PyTorch), and log sigmoid(-x) - log sigmoid(x) for the target; the
     weight's slope is the unweighted loss / C."""
     shape = np.broadcast_shapes(x.shape, t.shape, *(() if weight is None else (weight.shape,)))
-    g = (g * _mean_count(reduction, shape[:-1]) / x.shape[-1]).unsqueeze(-1)
+    classes = x.ndim - 1  # PyTorch's class dim, the input's last: not the last of a target with more dims
+    rows = shape[:classes] + shape[classes + 1:]
+    g = (g * _mean_count(reduction, rows) / x.shape[-1]).unsqueeze(classes if reduction == "none" else 0)
     gw = g if weight is None else g * weight
+    # the target's and the weight's slopes may not involve every input's dims: spread to the loss's shape
     return (gw * ((1 - t) * sigmoid(x) - t * sigmoid(-x)),
-            gw * (logsigmoid(-x) - logsigmoid(x)) if t.requires_grad else None,
-            g * -(t * logsigmoid(x) + (1 - t) * logsigmoid(-x)) if weight is not None and weight.requires_grad
-            else None)
+            expand(gw * (logsigmoid(-x) - logsigmoid(x)), shape) if t.requires_grad else None,
+            expand(g * -(t * logsigmoid(x) + (1 - t) * logsigmoid(-x)), shape)
+            if weight is not None and weight.requires_grad else None)
 
 
 def _multilabel_sample(draw):
-    """(C,) or (N, C) logits, targets of that shape, and class weights (C,) or none."""
+    """(C,) or (N, C) logits, targets, and class weights (C,), (N, C) or none, where any of them may
+    have 1 for a dim that the others broadcast it along (a (C,) input against (N, C) targets too)."""
     shape = draw.shape(min_dims=1, max_dims=2)
-    return Example((shape, shape, shape[-1:] if draw.boolean() else None))
+
+    def some_of(full):
+        return tuple(1 if draw.integer(0, 3) == 0 else n for n in full)[draw.integer(0, len(full) - 1):]
+
+    weight = draw.choice((None, shape[-1:], some_of(shape)))
+    return Example((some_of(shape), some_of(shape), weight))
 
 
-# Targets are ±1 in use: drawn in [-1, 1], where PyTorch's e^(-y x) cannot overflow for the inputs drawn
-# (it does past y x = -88 in float32, and the loss is inf there, as in PyTorch).
 # --- multi_margin_loss: sum over i != y of max(0, margin - x_y + x_i)^p, times w_y, over C --------
 
 def _multi_margin_parts(name, x, t, p, weight):
