@@ -153,15 +153,15 @@ def _multi_margin_loss(x, t, weight=None, p=1, margin=1.0, reduction="mean"):
 def _multi_margin_loss_vjp(g, out, x, t, weight, p, margin, reduction):
     """Each counted z_i has slope p z_i^(p-1) w_y / C in x_i and the opposite in x_y; the weight
     w_c collects the unweighted loss of the rows whose target is c."""
-    rows, hot = _multi_margin_parts("", x.data, t.data, p, None if weight is None else weight.data)
+    rows, hot = _multi_margin_parts("", x.data, t.data, p, None)  # the forward checked the weight
     x2 = x.reshape(len(rows), x.shape[-1])
     z = x2 - x2[hot].unsqueeze(1) + margin
     counted = (z.data > 0) & ~hot
     g = g * _mean_count(reduction, t.shape) / x.shape[-1]
     g = g.reshape(len(rows), 1) if reduction == "none" else g  # a reduced loss's g is one number
     gw = g if weight is None else g * weight[rows].unsqueeze(1)
-    slope = where(counted, gw * (z * 2) if p == 2 else gw.expand(z.shape), np.zeros((), x.dtype))
     zero = np.zeros((), x.dtype)
+    slope = where(counted, gw * (z * 2) if p == 2 else gw.expand(z.shape), zero)
     gx = where(hot, -slope.sum(1, True), slope)
     unweighted = where(counted, z * z if p == 2 else z, zero).sum(1, True)
     return (gx.reshape(x.shape), None,
