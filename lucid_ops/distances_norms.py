@@ -38,18 +38,22 @@ def _pairwise_sample(draw):
     return Example((shape, other) if draw.boolean() else (other, shape))
 
 
+def _epsilon(x, eps):
+    """PyTorch's eps=None: the machine epsilon of the input's dtype."""
+    return np.finfo(x.dtype).eps if eps is None else eps
+
+
 def _rms_norm(x, weight=None, normalized_shape=(), eps=None):
     shape, a = _norm_axes(x, normalized_shape)
     if weight is not None and weight.shape != shape:
         raise OpError(f"nn.functional.rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
-    eps = np.finfo(x.dtype).eps if eps is None else eps
-    y = x / np.sqrt(np.mean(x * x, axis=a, keepdims=True) + eps)
+    y = x / np.sqrt(np.mean(x * x, axis=a, keepdims=True) + _epsilon(x, eps))
     return y if weight is None else y * weight
 
 
 def _rms_norm_vjp(g, out, x, weight, normalized_shape, eps):
     _, a = _norm_axes(x, normalized_shape)
-    r = rsqrt(mean(x * x, a, True) + (np.finfo(x.dtype).eps if eps is None else eps))
+    r = rsqrt(mean(x * x, a, True) + _epsilon(x, eps))
     x_hat = x * r
     g_hat = g if weight is None else g * weight
     return (r * (g_hat - x_hat * mean(g_hat * x_hat, a, True)) if x.requires_grad else None,

@@ -165,7 +165,7 @@ def _multi_margin_loss_vjp(g, out, x, t, weight, p, margin, reduction):
     gx = where(hot, -slope.sum(1, True), slope)
     unweighted = where(counted, z * z if p == 2 else z, zero).sum(1, True)
     return (gx.reshape(x.shape), None,
-            where(hot, g * unweighted, zero).sum(0) if weight is not None and weight.requires_grad else None)
+            where(hot, g * unweighted, zero).sum(0) if weight is not None else None)
 
 
 def _multi_margin_sample(draw):
