@@ -187,6 +187,8 @@ TORCH_UNDIFFERENTIATED = {
     "nn.functional.batch_norm": ("running_mean", "running_var"),  # constants of eval mode in PyTorch
     "nn.functional.instance_norm": ("running_mean", "running_var"),
     "nn.functional.binary_cross_entropy_with_logits": ("weight", "pos_weight"),
+    "nn.functional.soft_margin_loss": ("target",),
+    "nn.functional.multi_margin_loss": ("weight",),
 }
 
 
@@ -205,6 +207,7 @@ def _counterpart(op: Op) -> tuple[str, Callable[..., Any]] | None:
     *space, short = op.name.split(".")
     homes = {(): (("torch", torch), ("torch.nn.functional", torch.nn.functional)),
              ("linalg",): (("torch.linalg", torch.linalg),),
+             ("special",): (("torch.special", torch.special),),
              ("nn", "functional"): (("torch.nn.functional", torch.nn.functional),)}.get(tuple(space), ())
     return next(((f"{path}.{short}", getattr(home, short)) for path, home in homes
                  if callable(getattr(home, short, None))), None)

@@ -43,7 +43,7 @@ _plugins.load()
 _builtin_ops = _plugins.exported("", globals())  # exp, matmul, sum...: known once the plugins are loaded
 globals().update(_builtin_ops)
 
-from . import linalg, nn  # noqa: E402  (namespaces of built-in ops, filled once the registry is loaded)
+from . import linalg, nn, special  # noqa: E402  (namespaces of built-in ops, filled once the registry is loaded)
 from . import optim, utils  # noqa: E402
 
 __all__ = [
@@ -54,7 +54,7 @@ __all__ = [
     "float32", "float64", "int32", "int64", "bool_", "float", "double", "long",
     "LucidError", "OpError", "GraphError", "PluginError",
     "Op", "Arg", "Param", "Draw", "Example", "REQUIRED", "hookimpl", "register_plugin", "ops", "registry",
-    "linalg", "nn", "optim", "utils",
+    "linalg", "nn", "special", "optim", "utils",
     *_functions.__all__,
 ]
 __all__ += sorted(_builtin_ops)

@@ -194,6 +194,10 @@ BUILTIN_PLUGINS = (
     "lucid_ops.windows",
     "lucid_ops.indexing",
     "lucid_ops.products",
+    "lucid_ops.special_functions",
+    "lucid_ops.pointwise",
+    "lucid_ops.margin_losses",
+    "lucid_ops.distances_norms",
 )
 
 
