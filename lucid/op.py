@@ -31,6 +31,7 @@ STRUCTURES = {
     "": "no structure",
     "spd": "square symmetric positive-definite matrices (batched over leading dims)",
     "invertible": "square well-conditioned matrices (batched over leading dims)",
+    "full rank": "matrices of any shape with distinct, well-separated singular values (batched over leading dims)",
 }
 
 
