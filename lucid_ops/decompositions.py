@@ -147,6 +147,44 @@ def _qr_sample(draw):
     return Example((draw.shape(max_dims=2, max_side=3) + shape,), {"mode": mode})
 
 
+def _pinv(a, atol=None, rtol=None, hermitian=False):
+    """V diag(1/s) U^T over the singular values s > max(atol, rtol * s_max), PyTorch's cutoff (rtol
+    defaults to max(m, n) eps, or to 0 when atol > 0 is given). hermitian=True reads A's lower
+    triangle as a symmetric matrix and takes its eigen-decomposition, as PyTorch does."""
+    _matrix("linalg.pinv", a)
+    if hermitian:
+        _square("linalg.pinv", a, "A (hermitian=True)")
+        w, v = np.linalg.eigh(a, UPLO="L")
+        s, left, right = np.abs(w), v * np.sign(w)[..., None, :], v
+    else:
+        left, s, vh = np.linalg.svd(a, full_matrices=False)
+        right = np.swapaxes(vh, -1, -2)
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else max(a.shape[-2:]) * np.finfo(a.dtype).eps
+    largest = s.max(axis=-1, keepdims=True, initial=0.0)
+    kept = s > np.maximum(0.0 if atol is None else atol, rtol * largest)
+    inverse = np.where(kept, 1 / np.where(kept, s, 1), 0).astype(a.dtype)
+    return (right * inverse[..., None, :]) @ np.swapaxes(left, -1, -2)
+
+
+def _pinv_vjp(g, out, a, atol, rtol, hermitian):
+    """With P = A^+ and A of constant rank: dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P.
+    Its adjoint is PyTorch's pinv_backward, also for hermitian=True (the general pseudoinverse's
+    gradient, with A as given)."""
+    p, gt = out, g.mT
+    return (-(p.mT @ g @ p.mT) + (gt - a @ (p @ gt)) @ (p @ p.mT) + (p.mT @ p) @ (gt - (gt @ p) @ a),)
+
+
+def _pinv_sample(draw):
+    """A of any shape (singular values in [1, 2]), with the default cutoff or an atol or rtol below
+    them. Where the cutoff drops singular values PyTorch's gradient, and so this rule's, is the
+    formula above with A as given, not the derivative of the truncated forward; hermitian=True reads
+    only A's lower triangle but has the general gradient. Both are compared with PyTorch in the tests."""
+    tolerance = draw.choice(("default", "atol", "rtol"))
+    params = {"atol": 0.5} if tolerance == "atol" else {"rtol": 0.25} if tolerance == "rtol" else {}
+    return Example(_matrices_sample(draw).inputs, params)
+
+
 def _matrix_exp(a):
     _square("linalg.matrix_exp", a)
     return scipy.linalg.expm(a).astype(a.dtype, copy=False) if a.size else a.copy()
@@ -228,6 +266,9 @@ svd = Op("linalg.svd", _svd, _svd_vjp, full_rank, params=(Param("full_matrices",
 svdvals = Op("linalg.svdvals", _svdvals, _svdvals_vjp, full_rank, sample=_matrices_sample, ties=True)
 qr = Op("linalg.qr", _qr, _qr_vjp, full_rank, params=(Param("mode", "reduced"),),
         sample=_qr_sample, outputs=2, output_names=QR_NAMES)
+pinv = Op("linalg.pinv", _pinv, _pinv_vjp, full_rank,
+          params=(Param("atol", None), Param("rtol", None), Param("hermitian", False, (False,), "bool")),
+          sample=_pinv_sample, signature=("A", "*", "atol", "rtol", "hermitian"))
 matrix_exp = Op("linalg.matrix_exp", _matrix_exp, _matrix_exp_vjp, (Arg("A", low=-1, high=1),),
                 shapes="(n,n)->(n,n)",
                 differences={"edges": "with an entry of inf, NaN or 1e30 the result is what the overflows inside "
@@ -246,4 +287,4 @@ matrix_norm = Op("linalg.matrix_norm", _matrix_norm, _matrix_norm_vjp,
 
 @hookimpl
 def lucid_ops():
-    return [svd, svdvals, qr, matrix_exp, vector_norm, matrix_norm]
+    return [svd, svdvals, qr, pinv, matrix_exp, vector_norm, matrix_norm]

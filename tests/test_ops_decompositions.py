@@ -140,6 +140,33 @@ def test_qr_without_a_gradient_says_why(rng, shape, mode, words):
     assert all(w in str(error.value) for w in ["linalg.qr"] + words)
 
 
+# --- pinv ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (2, 3, 3)])
+@pytest.mark.parametrize("cutoff", [{}, {"atol": 1.4}, {"rtol": 0.7}, {"atol": 0.1, "rtol": 0.7}])
+def test_pinv_matches_torch_also_where_the_cutoff_drops_singular_values(rng, shape, cutoff):
+    """Singular values 1..2: atol 1.4 or rtol 0.7 (of 2) drop the smaller ones, where PyTorch's
+    gradient is its formula with A as given, and Lucid's with it."""
+    a = full_rank(rng, *shape)
+    np.testing.assert_allclose(linalg.pinv(lucid.tensor(a), **cutoff).data,
+                               torch.linalg.pinv(torch.tensor(a), **cutoff).numpy(), atol=1e-12)
+    both_gradients(lambda a: linalg.pinv(a, **cutoff).sin().sum(),
+                   lambda a: torch.linalg.pinv(a, **cutoff).sin().sum(), a)
+
+
+def test_pinv_hermitian_reads_the_lower_triangle_and_has_torchs_gradient(rng):
+    a = full_rank(rng, 3, 3) + np.triu(rng.standard_normal((3, 3)), 1)  # not symmetric: the upper part is ignored
+    np.testing.assert_allclose(linalg.pinv(lucid.tensor(a), hermitian=True).data,
+                               np.linalg.pinv(np.tril(a) + np.tril(a, -1).T), atol=1e-12)
+    both_gradients(lambda a: linalg.pinv(a, hermitian=True).sin().sum(),
+                   lambda a: torch.linalg.pinv(a, hermitian=True).sin().sum(), a)
+
+
+def test_pinv_of_a_full_rank_matrix_is_a_one_sided_inverse(rng):
+    a = rng.standard_normal((5, 3))
+    np.testing.assert_allclose(linalg.pinv(lucid.tensor(a)).data @ a, np.eye(3), atol=1e-12)
+
+
 # --- matrix_exp ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 4, 4)])
@@ -194,6 +221,7 @@ def test_matrix_norm_defaults_to_frobenius_of_the_last_two_dims(rng):
     (lambda: linalg.svd(lucid.tensor([1.0, 2.0])), ["linalg.svd", "(2,)", "2 dims"]),
     (lambda: linalg.svdvals(lucid.tensor(1.0)), ["linalg.svdvals", "()"]),
     (lambda: linalg.qr(lucid.ones(2, 2), mode="economic"), ["linalg.qr", "mode", "'economic'"]),
+    (lambda: linalg.pinv(lucid.ones(2, 3), hermitian=True), ["linalg.pinv", "square", "(2, 3)"]),
     (lambda: linalg.matrix_exp(lucid.ones(2, 3)), ["linalg.matrix_exp", "square", "(2, 3)"]),
     (lambda: linalg.matrix_norm(lucid.ones(3)), ["linalg.matrix_norm", "2 dims", "(3,)"]),
     (lambda: linalg.matrix_norm(lucid.ones(2, 3), dim=1), ["linalg.matrix_norm", "2-tuple", "1"]),
