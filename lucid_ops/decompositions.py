@@ -1,5 +1,5 @@
-"""Matrix decompositions and the functions built on them: `lucid.linalg` svd, svdvals, qr, matrix_exp,
-vector_norm and matrix_norm.
+"""Matrix decompositions and the functions built on them: `lucid.linalg` svd, svdvals, qr, pinv,
+matrix_exp, eigvalsh, vector_norm and matrix_norm.
 
 Every rule is PyTorch's (torch/csrc/autograd/FunctionsManual.cpp), written with Lucid ops so that it
 differentiates again:
@@ -35,8 +35,8 @@ import scipy.linalg
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import axes, one_axis
 from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, vector_norm as vector_p_norm
-from lucid_ops.linalg import (MATRIX_ORDS, VECTOR_ORDS, _matrix_norm_grad, _norm, _square, _vector_norm_grad, solve,
-                              tril)
+from lucid_ops.linalg import (MATRIX_ORDS, VECTOR_ORDS, _matrix_norm_grad, _norm, _square, _symmetric_part,
+                              _vector_norm_grad, eigh, solve, tril)
 from lucid_ops.shape import cat
 
 SVD_NAMES, QR_NAMES = ("U", "S", "Vh"), ("Q", "R")
@@ -118,15 +118,20 @@ def _qr_square_backward(gq, gr, q, r):
     return solve(r, (gq + q @ (tril(m) + tril(m, -1).mT)).mT).mT
 
 
-def _qr_vjp(g, out, a, mode):
-    (gq, gr), (q, r) = g, out
-    m, n = a.shape[-2:]
+def _qr_has_gradient(a, mode) -> None:
+    """PyTorch's refusals: an OpError where the rule would need the Q that the mode leaves out."""
     if mode == "r":
         raise OpError("linalg.qr: the derivative depends on Q, which mode='r' does not compute: use "
                       "mode='reduced' to differentiate through linalg.qr")
-    if mode == "complete" and m > n:
+    if mode == "complete" and a.shape[-2] > a.shape[-1]:
         raise OpError(f"linalg.qr: the QR decomposition is not differentiable when mode='complete' and "
                       f"nrows > ncols (A of shape {a.shape})")
+
+
+def _qr_vjp(g, out, a, mode):
+    (gq, gr), (q, r) = g, out
+    _qr_has_gradient(a, mode)
+    m, n = a.shape[-2:]
     if m >= n:
         return (_qr_square_backward(gq, gr, q, r),)
     gv = gr[..., m:]  # A = [X | Y] with X square: R = [U | V], X = Q U, Y = Q V
@@ -195,6 +200,18 @@ def _matrix_exp_vjp(g, out, a):
     n = a.shape[-1]
     block = cat([cat([a.mT, g], -1), cat([Tensor(np.zeros(g.shape, dtype=g.dtype)), a.mT], -1)], -2)
     return (matrix_exp(block)[..., :n, n:],)
+
+
+def _eigvalsh(a):
+    """The eigenvalues of A's symmetric part, ascending, as Lucid's eigh reads A."""
+    _square("linalg.eigvalsh", a)
+    return np.linalg.eigvalsh(_symmetric_part(a))
+
+
+def _eigvalsh_vjp(g, out, a):
+    """d w_i = v_i^T dA v_i: the gradient is V diag(g) V^T, through eigh so that it differentiates again."""
+    v = eigh(a)[1]
+    return ((v * g[..., None, :]) @ v.mT,)
 
 
 def _vector_norm(x, ord=2, dim=None, keepdim=False):
@@ -275,6 +292,8 @@ matrix_exp = Op("linalg.matrix_exp", _matrix_exp, _matrix_exp_vjp, (Arg("A", low
                                       "each library's scaling and squaring make of it (PyTorch gives NaN everywhere "
                                       "for [[1e30, 0], [0, 1]] and [[0, 0], [0, nan]], SciPy's expm, used here, "
                                       "inf and e, or NaN at the NaN only): neither is a rule to follow"})
+eigvalsh = Op("linalg.eigvalsh", _eigvalsh, _eigvalsh_vjp, (Arg("A", structure="spd"),), shapes="(n,n)->(n)",
+              ties=True)
 vector_norm = Op("linalg.vector_norm", _vector_norm, _vector_norm_vjp,
                  params=(Param("ord", 2, VECTOR_ORDS[1:], "number"), Param("dim", None, kind="dims"),
                          Param("keepdim", False, kind="bool")),
@@ -287,4 +306,4 @@ matrix_norm = Op("linalg.matrix_norm", _matrix_norm, _matrix_norm_vjp,
 
 @hookimpl
 def lucid_ops():
-    return [svd, svdvals, qr, pinv, matrix_exp, vector_norm, matrix_norm]
+    return [svd, svdvals, qr, pinv, matrix_exp, eigvalsh, vector_norm, matrix_norm]

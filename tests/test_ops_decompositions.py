@@ -1,5 +1,5 @@
-"""`lucid.linalg` svd, svdvals, qr, matrix_exp, vector_norm and matrix_norm against PyTorch in float64:
-values, first and second derivatives. Singular vectors have an arbitrary sign, so where they enter,
+"""`lucid.linalg` svd, svdvals, qr, pinv, matrix_exp, eigvalsh, vector_norm and matrix_norm against
+PyTorch in float64: values, first and second derivatives. Singular vectors have an arbitrary sign, so where they enter,
 the comparison goes through quantities that do not depend on it (U diag(w) U^T, the projector onto
 a span), or through the sign convention Lucid fixes (each column of U's largest entry positive)."""
 import math
@@ -172,7 +172,8 @@ def test_pinv_of_a_full_rank_matrix_is_a_one_sided_inverse(rng):
 @pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 4, 4)])
 def test_matrix_exp_matches_torch(rng, shape):
     a = rng.standard_normal(shape) * 0.7
-    np.testing.assert_allclose(linalg.matrix_exp(lucid.tensor(a)).data, torch.linalg.matrix_exp(torch.tensor(a)).numpy())
+    np.testing.assert_allclose(linalg.matrix_exp(lucid.tensor(a)).data,
+                               torch.linalg.matrix_exp(torch.tensor(a)).numpy())
     assert linalg.matrix_exp(lucid.tensor(a.astype(np.float32))).dtype == np.float32
     both_gradients(lambda a: (linalg.matrix_exp(a) ** 2).sum(), lambda a: (torch.linalg.matrix_exp(a) ** 2).sum(), a)
 
@@ -181,6 +182,15 @@ def test_matrix_exp_of_a_skew_matrix_is_a_rotation():
     t = 0.3
     r = linalg.matrix_exp(lucid.tensor([[0.0, -t], [t, 0.0]])).data
     np.testing.assert_allclose(r, [[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+
+
+# --- eigvalsh ------------------------------------------------------------------------------------
+
+def test_eigvalsh_matches_torch(rng):
+    b = rng.standard_normal((2, 4, 4))
+    a = b @ np.swapaxes(b, -1, -2) + np.eye(4)
+    np.testing.assert_allclose(linalg.eigvalsh(lucid.tensor(a)).data, torch.linalg.eigvalsh(torch.tensor(a)).numpy())
+    both_gradients(lambda a: (linalg.eigvalsh(a) ** 3).sum(), lambda a: (torch.linalg.eigvalsh(a) ** 3).sum(), a)
 
 
 # --- vector_norm and matrix_norm -----------------------------------------------------------------
