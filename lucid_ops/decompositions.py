@@ -1,5 +1,5 @@
 """Matrix decompositions and the functions built on them: `lucid.linalg` svd, svdvals, qr, pinv,
-matrix_exp, eigvalsh, vector_norm and matrix_norm.
+matrix_exp, matrix_power, eigvalsh, vector_norm and matrix_norm.
 
 Every rule is PyTorch's (torch/csrc/autograd/FunctionsManual.cpp), written with Lucid ops so that it
 differentiates again:
@@ -36,7 +36,7 @@ from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import axes, one_axis
 from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, vector_norm as vector_p_norm
 from lucid_ops.linalg import (MATRIX_ORDS, VECTOR_ORDS, _matrix_norm_grad, _norm, _square, _symmetric_part,
-                              _vector_norm_grad, eigh, solve, tril)
+                              _vector_norm_grad, eigh, inv, solve, tril)
 from lucid_ops.shape import cat
 
 SVD_NAMES, QR_NAMES = ("U", "S", "Vh"), ("Q", "R")
@@ -202,6 +202,25 @@ def _matrix_exp_vjp(g, out, a):
     return (matrix_exp(block)[..., :n, n:],)
 
 
+def _matrix_power(a, n):
+    _square("linalg.matrix_power", a)
+    try:
+        return np.linalg.matrix_power(a, n)
+    except np.linalg.LinAlgError:
+        raise OpError(f"linalg.matrix_power: A of shape {a.shape} is singular, so it has no power n={n}") from None
+
+
+def _matrix_power_vjp(g, out, a, n):
+    """d(B^k) = sum_j B^j dB B^(k-1-j), whose adjoint is sum_j (B^T)^j G (B^T)^(k-1-j); B = A, or
+    A^-1 for n < 0, whose own adjoint is -B^T G B^T. A^0 = I has a zero gradient."""
+    base = a if n > 0 else inv(a)
+    powers = [Tensor(np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape).copy())]  # (B^T)^j
+    for _ in range(abs(n) - 1):
+        powers.append(powers[-1] @ base.mT)
+    grad = sum(powers[j] @ g @ powers[-1 - j] for j in range(abs(n))) if n else g * 0
+    return (grad if n >= 0 else -(base.mT @ grad @ base.mT),)
+
+
 def _eigvalsh(a):
     """The eigenvalues of A's symmetric part, ascending, as Lucid's eigh reads A."""
     _square("linalg.eigvalsh", a)
@@ -292,6 +311,8 @@ matrix_exp = Op("linalg.matrix_exp", _matrix_exp, _matrix_exp_vjp, (Arg("A", low
                                       "each library's scaling and squaring make of it (PyTorch gives NaN everywhere "
                                       "for [[1e30, 0], [0, 1]] and [[0, 0], [0, nan]], SciPy's expm, used here, "
                                       "inf and e, or NaN at the NaN only): neither is a rule to follow"})
+matrix_power = Op("linalg.matrix_power", _matrix_power, _matrix_power_vjp, (Arg("A", structure="invertible"),),
+                  params=(Param("n", 2, (-3, -2, -1, 0, 1, 2, 3), "int"),), shapes="(m,m)->(m,m)")
 eigvalsh = Op("linalg.eigvalsh", _eigvalsh, _eigvalsh_vjp, (Arg("A", structure="spd"),), shapes="(n,n)->(n)",
               ties=True)
 vector_norm = Op("linalg.vector_norm", _vector_norm, _vector_norm_vjp,
@@ -306,4 +327,4 @@ matrix_norm = Op("linalg.matrix_norm", _matrix_norm, _matrix_norm_vjp,
 
 @hookimpl
 def lucid_ops():
-    return [svd, svdvals, qr, pinv, matrix_exp, eigvalsh, vector_norm, matrix_norm]
+    return [svd, svdvals, qr, pinv, matrix_exp, matrix_power, eigvalsh, vector_norm, matrix_norm]

@@ -1,7 +1,8 @@
-"""`lucid.linalg` svd, svdvals, qr, pinv, matrix_exp, eigvalsh, vector_norm and matrix_norm against
-PyTorch in float64: values, first and second derivatives. Singular vectors have an arbitrary sign, so where they enter,
-the comparison goes through quantities that do not depend on it (U diag(w) U^T, the projector onto
-a span), or through the sign convention Lucid fixes (each column of U's largest entry positive)."""
+"""`lucid.linalg` svd, svdvals, qr, pinv, matrix_exp, matrix_power, eigvalsh, vector_norm and
+matrix_norm against PyTorch in float64: values, first and second derivatives. Singular vectors have
+an arbitrary sign, so where they enter, the comparison goes through quantities that do not depend on
+it (U diag(w) U^T, the projector onto a span), or through the sign convention Lucid fixes (each
+column of U's largest entry positive)."""
 import math
 
 import numpy as np
@@ -184,6 +185,17 @@ def test_matrix_exp_of_a_skew_matrix_is_a_rotation():
     np.testing.assert_allclose(r, [[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
 
 
+# --- matrix_power --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [-3, -1, 0, 1, 2, 4])
+def test_matrix_power_matches_torch(rng, n):
+    a = rng.standard_normal((2, 3, 3)) * 0.5 + 2 * np.eye(3)
+    np.testing.assert_allclose(linalg.matrix_power(lucid.tensor(a), n).data,
+                               torch.linalg.matrix_power(torch.tensor(a), n).numpy(), rtol=1e-12)
+    both_gradients(lambda a: linalg.matrix_power(a, n).sin().sum(),
+                   lambda a: torch.linalg.matrix_power(a, n).sin().sum(), a, order=2 if n else 1)
+
+
 # --- eigvalsh ------------------------------------------------------------------------------------
 
 def test_eigvalsh_matches_torch(rng):
@@ -233,6 +245,8 @@ def test_matrix_norm_defaults_to_frobenius_of_the_last_two_dims(rng):
     (lambda: linalg.qr(lucid.ones(2, 2), mode="economic"), ["linalg.qr", "mode", "'economic'"]),
     (lambda: linalg.pinv(lucid.ones(2, 3), hermitian=True), ["linalg.pinv", "square", "(2, 3)"]),
     (lambda: linalg.matrix_exp(lucid.ones(2, 3)), ["linalg.matrix_exp", "square", "(2, 3)"]),
+    (lambda: linalg.matrix_power(lucid.ones(2, 2), -1), ["linalg.matrix_power", "singular", "n=-1"]),
+    (lambda: linalg.matrix_power(lucid.ones(2, 3), 2), ["linalg.matrix_power", "square", "(2, 3)"]),
     (lambda: linalg.matrix_norm(lucid.ones(3)), ["linalg.matrix_norm", "2 dims", "(3,)"]),
     (lambda: linalg.matrix_norm(lucid.ones(2, 3), dim=1), ["linalg.matrix_norm", "2-tuple", "1"]),
     (lambda: linalg.matrix_norm(lucid.ones(2, 3), dim=(1, -1)), ["linalg.matrix_norm", "twice"]),
