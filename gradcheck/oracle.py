@@ -81,6 +81,18 @@ def _eigh(A: Any) -> Any:
     return values, vectors * torch.where(largest < 0, -1.0, 1.0).to(vectors.dtype)
 
 
+def _svd(A: Any, full_matrices: bool = True) -> Any:
+    """torch.linalg.svd with Lucid's sign convention: each column of U (of the first min(m, n)) has
+    its largest-magnitude entry positive, the matching row of Vh flipped with it."""
+    torch = _torch()
+    U, S, Vh = torch.linalg.svd(A, full_matrices=full_matrices)
+    k = S.shape[-1]
+    largest = torch.gather(U[..., :k], -2, U[..., :k].abs().argmax(-2, keepdim=True))
+    signs = torch.where(largest < 0, -1.0, 1.0).to(U.dtype)
+    return (torch.cat([U[..., :k] * signs, U[..., k:]], -1), S,
+            torch.cat([Vh[..., :k, :] * signs.mT, Vh[..., k:, :]], -2))
+
+
 def _backward_op(name: str, *extra: Any) -> Callable[..., Any]:
     """One of PyTorch's own backward kernels (torch.ops.aten), which Lucid's fused backward ops mirror."""
     def kernel(grad: Any, output: Any, **params: Any) -> Any:
@@ -162,6 +174,7 @@ COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "min": _extremum("min"),
     "median_all": lambda input: _torch().median(input),
     "linalg.eigh": _eigh,
+    "linalg.svd": _svd,
     "polygamma": _polygamma,
     "nn.functional.dropout": _dropout,
     # PyTorch's fourth positional argument is the legacy size_average: pos_weight goes by name.

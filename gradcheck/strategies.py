@@ -261,11 +261,22 @@ def distinct_values(draw: Callable, shapes: Sequence[Shape], lo: float, hi: floa
 def structured(x: np.ndarray, structure: str, ties: bool = False) -> np.ndarray:
     """Turn drawn values into a well-conditioned matrix of the given structure. For a
     tie-sensitive op of spd matrices (eigh), the ties that matter are between eigenvalues:
-    those are then spread evenly over [1, 2], as a random rotation of a diagonal."""
-    if structure == "" or x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+    those are then spread evenly over [1, 2], as a random rotation of a diagonal. "full rank"
+    matrices (svd, qr) of any shape always get distinct singular values in [1, 2]."""
+    if structure == "" or x.ndim < 2 or x.size == 0:
+        return x
+    scaled = x / max(1.0, float(np.abs(x).max(initial=0.0)))  # entries in [-1, 1]
+    if structure == "full rank":
+        # U diag(s) V^T with singular values spread evenly over [1, 2]. A fixed scramble keeps U and
+        # V off the axes where the draws are 0: LAPACK's QR jumps at an exactly zero subcolumn.
+        m, n = x.shape[-2:]
+        scramble = ((np.arange(m * n) ** 2 * GOLDEN) % 1).reshape(m, n)
+        u = np.linalg.qr(scaled + scramble + np.eye(m, n) * 2)[0]
+        v = np.linalg.qr(np.swapaxes(scaled + scramble, -1, -2) + np.eye(n, m) * 2)[0]
+        return (u * (1 + np.arange(1, min(m, n) + 1) / min(m, n))) @ np.swapaxes(v, -1, -2)
+    if x.shape[-1] != x.shape[-2]:
         return x
     n = x.shape[-1]
-    scaled = x / max(1.0, float(np.abs(x).max(initial=0.0)))  # entries in [-1, 1]
     if structure == "spd" and ties:
         q = np.linalg.qr(scaled + 2 * np.eye(n))[0]
         return (q * (1 + np.arange(1, n + 1) / n)[..., None, :]) @ np.swapaxes(q, -1, -2)

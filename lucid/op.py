@@ -32,6 +32,7 @@ STRUCTURES = {
     "spd": "square symmetric positive-definite matrices (batched over leading dims)",
     "invertible": "square well-conditioned matrices (batched over leading dims)",
     "square": "any square matrices, singular ones too: the op is differentiable there (batched over leading dims)",
+    "full rank": "matrices of any shape with distinct, well-separated singular values (batched over leading dims)",
 }
 
 

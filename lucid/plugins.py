@@ -198,6 +198,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.pointwise",
     "lucid_ops.margin_losses",
     "lucid_ops.distances_norms",
+    "lucid_ops.decompositions",
 )
 
 
