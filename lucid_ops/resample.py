@@ -216,10 +216,10 @@ def _interpolate_vjp(g, out, x, **params):
     taps = _taps(x.data, **params)
     for axis in range(2, x.ndim):
         indices, weights, mask = taps[axis - 2]
-        shape = g.shape[:axis] + (x.shape[axis],) + g.shape[axis + 1:]
+        shape = x.shape[:axis + 1] + g.shape[axis + 1:]  # the dims before axis are back to x's sizes
         if weights is not None:
             weights = weights if mask is None else weights * mask
-        scattered = [index_backward(g if weights is None else g * _along(axis, g.ndim, w).astype(g.dtype), shape,
+        scattered = [index_backward(g if weights is None else g * _along(axis, g.ndim, w), shape,
                                     (slice(None),) * axis + (i,))
                      for i, w in zip(indices, weights if weights is not None else [None])]
         g = sum(scattered[1:], scattered[0])
