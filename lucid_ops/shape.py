@@ -610,6 +610,10 @@ def _index_backward(g, shape, key):
     if _numpy_reads_as_pytorch(key):
         try:
             if any(type(k) is np.ndarray for k in (key if type(key) is tuple else (key,))):
+                picked = np.empty(shape, dtype=np.bool_)[key].shape
+                if np.broadcast_shapes(g.shape, picked) != picked:  # NumPy 2.4's add.at crashes on extra dims
+                    raise OpError(f"index_backward: grad of shape {g.shape} does not fit the {picked} values "
+                                  f"{key!r} picks from shape {tuple(shape)}")
                 np.add.at(z, key, g)
             else:
                 z[key] = g  # a basic key picks each value once
