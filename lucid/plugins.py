@@ -199,6 +199,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.margin_losses",
     "lucid_ops.distances_norms",
     "lucid_ops.decompositions",
+    "lucid_ops.resample",
 )
 
 

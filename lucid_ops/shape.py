@@ -316,8 +316,11 @@ def _one_axis_sample(draw):
 
 
 # --- padding -------------------------------------------------------------------------------------
+# PyTorch pads k = 1, 2 or 3 trailing dims of a (k + 1)- or (k + 2)-D input in the modes other than
+# constant. Negative widths crop: reflect and replicate read output position j from input position
+# j - before, reflected or clamped into the input; circular crops first and wraps what is left.
 
-NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+INDEXED_PAD_MODES = ("reflect", "replicate", "circular")  # the modes that pick values by index
 
 
 def _widths(x, pad):
@@ -328,21 +331,51 @@ def _widths(x, pad):
     return [(x.ndim - 1 - i, int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
 
 
+def _check_crop(n, before, after):
+    """PyTorch crops by the negative widths first: together they may take all of a dim, no more."""
+    if n + min(before, 0) + min(after, 0) < 0:
+        raise OpError(f"pad: padding ({before}, {after}) crops more than the size {n} of the dim it pads")
+
+
+def _picks(mode, n, before, after):
+    """The input positions one padded dim of size n reads, in order."""
+    if mode == "circular":
+        _check_crop(n, before, after)
+        kept = np.arange(n)[max(-before, 0):n - max(-after, 0)]
+        grow = (max(before, 0), max(after, 0))
+        if max(grow) > kept.size:
+            raise OpError(f"pad: circular padding ({before}, {after}) of a dim of size {n} wraps around the "
+                          f"{kept.size} values left after cropping more than once")
+        return np.pad(kept, grow, mode="wrap") if kept.size else kept
+    if n + before + after < 0:
+        raise OpError(f"pad: {mode} padding ({before}, {after}) leaves a dim of size {n} with a negative size")
+    source = np.arange(n + before + after) - before
+    if mode == "replicate":
+        return np.clip(source, 0, n - 1)
+    if max(before, after) >= n:
+        raise OpError(f"pad: reflect padding ({before}, {after}) must be less than the size {n} of the dim it pads")
+    source = np.abs(source)
+    return np.where(source > n - 1, 2 * (n - 1) - source, source)
+
+
 def _pad_key(x, pad, mode):
     """reflect, replicate and circular padding pick input values by index: an open grid of the
-    NumPy-padded positions along each padded axis."""
-    widths = _widths(x, pad)
-    if mode not in NUMPY_PAD_MODES:
+    positions each padded axis reads."""
+    if mode not in INDEXED_PAD_MODES:
         raise OpError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if len(pad) not in (2, 4, 6) or x.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2):
+        raise OpError(f"pad: {mode} padding pads 1, 2 or 3 dims of an input with 1 or 2 more (batch, channel): "
+                      f"padding {tuple(pad)} of length {len(pad)} does not fit an input of shape {x.shape}")
+    widths = _widths(x, pad)
     picks = [np.arange(n) for n in x.shape]
     for axis, before, after in widths:
-        n = x.shape[axis]
-        limit = {"reflect": n - 1, "replicate": math.inf if n else 0, "circular": n}[mode]
-        if min(before, after) < 0 or max(before, after) > limit:
-            raise OpError(f"pad: {mode} padding ({before}, {after}) of dim {axis} (size {n}) must be "
-                          f"between 0 and {limit}")
-        picks[axis] = np.pad(picks[axis], (before, after), mode=NUMPY_PAD_MODES[mode])
-    first = min(axis for axis, _, _ in widths) if widths else x.ndim
+        if mode != "circular" and x.shape[axis] == 0:
+            raise OpError(f"pad: {mode} padding needs a non-empty dim {axis}, got an input of shape {x.shape}")
+        picks[axis] = _picks(mode, x.shape[axis], before, after)
+    if mode != "circular" and all(picks[axis].size == 0 for axis, _, _ in widths):
+        raise OpError(f"pad: {mode} padding {tuple(pad)} leaves nothing of the input of shape {x.shape}: "
+                      f"some padded dim must keep a size of at least 1")
+    first = min(axis for axis, _, _ in widths)
     return (slice(None),) * first + np.ix_(*picks[first:])
 
 
@@ -350,12 +383,13 @@ def _pad(x, pad, mode="constant", value=None):
     """torch.nn.functional.pad. Negative constant padding crops, as in PyTorch: grow by the
     positive widths, then crop by the negative ones."""
     if mode != "constant":
+        if value not in (None, 0):
+            raise OpError(f"pad: {mode} padding takes no value, got value={value!r}")
         return x[_pad_key(x, pad, mode)]
     grow, crop = [(0, 0)] * x.ndim, [slice(None)] * x.ndim
     for axis, before, after in _widths(x, pad):
         n = x.shape[axis]
-        if n + before + after < 0:
-            raise OpError(f"pad: padding ({before}, {after}) leaves dim {axis} of size {n} with a negative size")
+        _check_crop(n, before, after)
         grow[axis] = (max(before, 0), max(after, 0))
         crop[axis] = slice(max(-before, 0), n + max(before, 0) + after)
     return np.pad(x, grow, constant_values=0 if value is None else value)[tuple(crop)]
@@ -370,12 +404,24 @@ def _pad_vjp(g, out, x, **params):
 
 
 def _pad_sample(draw):
-    shape = draw.shape(min_dims=1)
-    mode = draw.choice(("constant", "reflect", "replicate", "circular"))
+    """Constant padding of any trailing dims of any input; the other modes on PyTorch's ranks. Each
+    width may crop (negative) as far as the mode allows."""
+    mode = draw.choice(("constant", *INDEXED_PAD_MODES))
+    if mode == "constant":
+        shape = draw.shape(min_dims=1)
+        padded = draw.integer(1, len(shape))
+    else:
+        padded = draw.integer(1, 3)
+        shape = draw.shape(min_dims=padded + 1, max_dims=padded + 2, max_side=3)
     widths = []
-    for n in reversed(shape[-draw.integer(1, len(shape)):]):
-        low, high = {"constant": (-(n // 2), 2), "reflect": (0, n - 1), "replicate": (0, 2), "circular": (0, n)}[mode]
-        widths += [draw.integer(low, high), draw.integer(low, high)]
+    for n in reversed(shape[-padded:]):
+        crop = -(n // 2) if mode == "constant" else -((n - 1) // 2)
+        before, after = (draw.integer(crop, {"constant": 2, "reflect": n - 1, "replicate": 2, "circular": n}[mode])
+                         for _ in range(2))
+        if mode == "circular":  # wrap at most once around what the crops leave
+            kept = n - max(-before, 0) - max(-after, 0)
+            before, after = min(before, kept), min(after, kept)
+        widths += [before, after]
     params = {"pad": tuple(widths), "mode": mode}
     if mode == "constant":
         params["value"] = draw.choice((None, 0.5))
@@ -564,6 +610,10 @@ def _index_backward(g, shape, key):
     if _numpy_reads_as_pytorch(key):
         try:
             if any(type(k) is np.ndarray for k in (key if type(key) is tuple else (key,))):
+                picked = np.empty(shape, dtype=np.bool_)[key].shape
+                if np.broadcast_shapes(g.shape, picked) != picked:  # NumPy 2.4's add.at crashes on extra dims
+                    raise OpError(f"index_backward: grad of shape {g.shape} does not fit the {picked} values "
+                                  f"{key!r} picks from shape {tuple(shape)}")
                 np.add.at(z, key, g)
             else:
                 z[key] = g  # a basic key picks each value once
@@ -786,9 +836,7 @@ chunk = Op("chunk", _chunk, lambda g, out, x, chunks, dim: (cat(g, dim),), anyth
 unbind = Op("unbind", _unbind, lambda g, out, x, dim: (stack(g, dim),), anything, params=(Param("dim", 0, kind="dim"),),
             sample=_one_axis_sample, outputs=2)
 pad = Op("nn.functional.pad", _pad, _pad_vjp, anything,
-         params=(Param("pad"), Param("mode", "constant"), Param("value", None, kind="number")), sample=_pad_sample,
-         differences={"inputs": "reflect, replicate and circular padding work on any dims of any input; PyTorch "
-                                "pads k = 1 to 3 dims of (k + 1)- or (k + 2)-D inputs only"})
+         params=(Param("pad"), Param("mode", "constant"), Param("value", None, kind="number")), sample=_pad_sample)
 getitem = Op("getitem", _getitem, lambda g, out, x, key: (index_backward(g, x.shape, key),),
              anything, params=(Param("key"),), sample=_getitem_sample,
              differences={"inputs": "slices take negative steps (x[::-1]), as in NumPy; PyTorch refuses them"})

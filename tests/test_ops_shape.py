@@ -173,7 +173,9 @@ def test_incompatible_shapes_name_both(call, shapes):
     (lambda x: lucid.index_select(x, 0, lucid.tensor([-1])), "index -1 is out of bounds for dim 0 with size 2"),
     (lambda x: lucid.index_select(x, 0, lucid.tensor([0.0])), "integer tensor"),
     (lambda x: x.masked_fill(lucid.tensor([1, 0, 1]), 0.0), "bool tensor"),
-    (lambda x: F.pad(x, (3, 0), mode="reflect"), "between 0 and 2"),
+    (lambda x: F.pad(x, (3, 0), mode="reflect"), r"less than the size 3"),
+    (lambda x: F.pad(x, (1, 1, 1, 1), mode="reflect"), r"length 4 does not fit an input of shape \(2, 3\)"),
+    (lambda x: F.pad(x, (1, 1), mode="circular", value=1.0), "circular padding takes no value"),
     (lambda x: F.pad(x, (1, 1, 1)), "even length"),
     (lambda x: F.pad(x, (0, 1), mode="wrong"), "mode must be"),
     (lambda x: x.split([1, 1], 1), "add up to 3"),
@@ -210,7 +212,7 @@ DERIVATIVES = {
     "chunk": lambda x: (x * x).chunk(2, 0),
     "unbind": lambda x: (x * x).unbind(1),
     "pad constant": lambda x: F.pad(x * x, (1, -1, 2, 0), value=3.0),
-    "pad reflect": lambda x: F.pad(x * x, (3, 2, 1, 2), mode="reflect"),
+    "pad reflect": lambda x: F.pad((x * x)[None], (3, 2, 1, 2), mode="reflect"),
     "pad replicate": lambda x: F.pad(x * x, (2, 1), mode="replicate"),
     "pad circular": lambda x: F.pad(x * x, (4, 1), mode="circular"),
     "getitem slices": lambda x: (x * x)[::-1, 1::2],
@@ -239,9 +241,11 @@ def test_cat_and_stack_differentiate_each_input():
 def test_constant_pad_grows_then_crops():
     x = np.arange(4.0)
     np.testing.assert_array_equal(F.pad(lucid.tensor(x), (-1, 2), value=9.0).data, [1, 2, 3, 9, 9])
-    np.testing.assert_array_equal(F.pad(lucid.tensor(x), (2, -5)).data, [0])  # crops into the padding
-    assert F.pad(lucid.tensor(np.zeros((0, 3))), (0, 0, 1, -1)).shape == (0, 3)
-    check_derivatives(lambda t: F.pad(t * t, (2, -5), value=1.0), [x])
+    np.testing.assert_array_equal(F.pad(lucid.tensor(x), (2, -4)).data, [0, 0])  # all of x cropped, as PyTorch allows
+    with pytest.raises(lucid.LucidError, match=r"pad: padding \(2, -5\) crops more than the size 4"):
+        F.pad(lucid.tensor(x), (2, -5))  # PyTorch crops first: 5 of 4 values is an error there
+    assert F.pad(lucid.tensor(np.zeros((0, 3))), (0, 0, 1, 0)).shape == (1, 3)
+    check_derivatives(lambda t: F.pad(t * t, (2, -4), value=1.0), [x])
 
 
 def test_empty_tensors():
