@@ -22,7 +22,8 @@ import functools
 import itertools
 import math
 import numbers
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -444,35 +445,51 @@ def _max_pool(n, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=F
     return out[0] if added else out
 
 
+def _maxima(n, x, out, views, w):
+    """Where each window's maximum lies in x, per spatial dim: the first input position holding it
+    (never the padding, also where the maximum is -inf), or its last NaN (PyTorch's kernel takes a
+    NaN as the new maximum and keeps scanning); and which windows hold padding only (a dilated
+    window over a small input: their place is 0)."""
+    flat = views.reshape(*views.shape[:n + 2], math.prod(w.kernel))
+    hit = flat == out.reshape(*flat.shape[:-1], 1)
+    padding_only = np.zeros(w.out, dtype=bool)
+    if any(p != (0, 0) for p in w.pads):
+        inside = _views(np.ones((1, 1) + x.shape[-n:], dtype=bool), w).reshape(*w.out, -1)
+        hit &= inside
+        padding_only = ~inside.any(-1)
+    best = hit.argmax(-1)  # (N, C, *out): offset inside the window
+    nan = np.isnan(flat)
+    if nan.any():
+        best = np.where(nan.any(-1), flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1), best)
+    grid = np.ogrid[tuple(slice(size) for size in best.shape)]  # N, C, *out
+    positions = [np.where(padding_only, 0, o * s + offset * d - lo) for o, s, offset, d, (lo, _)
+                 in zip(grid[2:], w.stride, np.unravel_index(best, w.kernel), w.dilation, w.pads)]
+    return grid[:2], positions, padding_only
+
+
+def _max_pool_with_indices(n, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The maxima and where each lies in its (flattened) input plane, as PyTorch's indices."""
+    views, added, w = _max_windows(f"nn.functional.max_pool{n}d_with_indices", n, x, kernel_size, stride, padding,
+                                   dilation, ceil_mode)
+    out = views.max(axis=tuple(range(-n, 0)))
+    _, positions, _ = _maxima(n, x, out, views, w)
+    indices = np.ravel_multi_index(positions, x.shape[-n:]).astype(np.int64)
+    return (out[0], indices[0]) if added else (out, indices)
+
+
 def _max_pool_rule(n):
     """max_pool{n}d's rule (a closure, so that mutation analysis reads its body)."""
     def max_pool_vjp(g, out, x, kernel_size, stride, padding, dilation, ceil_mode):
-        """Each window's g goes to the first input position holding its maximum (never the padding,
-        also where the maximum is -inf), or to its last NaN (PyTorch's kernel takes a NaN as the new
-        maximum and keeps scanning); positions that are the maximum of several windows collect all
-        their g. A dilated window over a small input can hold padding only (its maximum is -inf
-        whatever x is): its g goes nowhere (PyTorch's kernel sends it to an index computed past the
-        end of the row)."""
+        """Each window's g goes to where its maximum lies (`_maxima`); positions that are the maximum
+        of several windows collect all their g. A window of padding only (its maximum is -inf
+        whatever x is) sends its g nowhere (PyTorch's kernel, to an index computed past the end of
+        the row)."""
         views, added, w = _max_windows(f"nn.functional.max_pool{n}d", n, x.data, kernel_size, stride, padding,
                                        dilation, ceil_mode)
-        flat = views.reshape(*views.shape[:n + 2], math.prod(w.kernel))
-        hit = flat == out.data.reshape(*flat.shape[:-1], 1)
-        padding_only = np.zeros(w.out, dtype=bool)
-        if any(p != (0, 0) for p in w.pads):
-            inside = _views(np.ones((1, 1) + x.shape[-n:], dtype=bool), w).reshape(*w.out, -1)
-            hit &= inside
-            padding_only = ~inside.any(-1)
-        best = hit.argmax(-1)  # (N, C, *out): offset inside the window
-        nan = np.isnan(flat)
-        if nan.any():
-            best = np.where(nan.any(-1), flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1), best)
-        grid = np.ogrid[tuple(slice(size) for size in best.shape)]  # N, C, *out
-        positions = [o * s + offset * d - lo for o, s, offset, d, (lo, _)
-                     in zip(grid[2:], w.stride, np.unravel_index(best, w.kernel), w.dilation, w.pads)]
+        (batch, channel), positions, padding_only = _maxima(n, x.data, out.data, views, w)
         if padding_only.any():
             g = g * ~padding_only
-            positions = [np.where(padding_only, 0, p) for p in positions]  # a place in x, for the 0
-        key = (grid[1][0], *(p[0] for p in positions)) if added else (*grid[:2], *positions)
+        key = (channel[0], *(p[0] for p in positions)) if added else (batch, channel, *positions)
         return (index_backward(g, x.shape, key),)
 
     return max_pool_vjp
@@ -552,12 +569,30 @@ def _avg_pool_sample(draw, n):
 CEIL_MODE = Param("ceil_mode", False, (False, True), "bool")
 
 
+@dataclass(frozen=True)
+class MaxPool(Op):
+    """max_pool{n}d has PyTorch's two results under one name: the maxima, or with
+    return_indices=True (after ceil_mode, or by keyword) the op `with_indices`: (maxima, indices)."""
+
+    with_indices: Op | None = None
+
+    def __call__(self, input: Any, *args: Any, **kwargs: Any) -> Any:
+        return_indices = args[5] if len(args) > 5 else kwargs.pop("return_indices", False)
+        if not isinstance(return_indices, (bool, np.bool_)):
+            raise OpError(f"{self.name}: return_indices must be a bool, got {return_indices!r}")
+        return (self.with_indices if return_indices else super()).__call__(input, *args[:5], **kwargs)
+
+
 def _max_pooling(n):
-    """max_pool{n}d's entry."""
-    return Op(f"nn.functional.max_pool{n}d", functools.partial(_max_pool, n), _max_pool_rule(n),
-              params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("dilation", 1),
-                      CEIL_MODE),
-              sample=lambda draw: _pool_sample(draw, n, dilated=True), ties=True)
+    """max_pool{n}d's entry, and max_pool{n}d_with_indices's, whose rule is max_pool{n}d's for the
+    maxima (the indices have no gradient)."""
+    params = (Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("dilation", 1), CEIL_MODE)
+    rule = _max_pool_rule(n)
+    with_indices = Op(f"nn.functional.max_pool{n}d_with_indices", functools.partial(_max_pool_with_indices, n),
+                      lambda g, out, x, **params: rule(g[0], out[0], x, **params), params=params,
+                      sample=lambda draw: _pool_sample(draw, n, dilated=True), ties=True, outputs=2)
+    return MaxPool(f"nn.functional.max_pool{n}d", functools.partial(_max_pool, n), rule, params=params,
+                   sample=lambda draw: _pool_sample(draw, n, dilated=True), ties=True, with_indices=with_indices)
 
 
 def _avg_pooling(n):
@@ -570,6 +605,7 @@ def _avg_pooling(n):
 
 
 max_pool1d, max_pool2d, max_pool3d = (_max_pooling(n) for n in (1, 2, 3))
+max_pools_with_indices = [pool.with_indices for pool in (max_pool1d, max_pool2d, max_pool3d)]
 avg_pool1d, avg_pool2d, avg_pool3d = (_avg_pooling(n) for n in (1, 2, 3))
 
 
@@ -629,4 +665,4 @@ adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool
 def lucid_ops():
     return [unfold, fold, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
             conv_transpose3d, max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d,
-            adaptive_avg_pool2d]
+            adaptive_avg_pool2d, *max_pools_with_indices]
