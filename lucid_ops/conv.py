@@ -568,6 +568,9 @@ def _avg_pool_sample(draw, n):
 
 CEIL_MODE = Param("ceil_mode", False, (False, True), "bool")
 
+SMALLER_THAN_KERNEL = ("an input smaller than the kernel along a dim, where the padding makes up the difference, "
+                       "as PyTorch's avg_pool1d, avg_pool2d and max_pool3d take it; its avg_pool3d refuses it")
+
 
 @dataclass(frozen=True)
 class MaxPool(Op):
@@ -601,7 +604,9 @@ def _avg_pooling(n):
     return Op(f"nn.functional.avg_pool{n}d", functools.partial(_avg_pool, n), _avg_pool_rule(n),
               params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), CEIL_MODE,
                       Param("count_include_pad", True, (True, False), "bool"), *override),
-              sample=lambda draw: _avg_pool_sample(draw, n))
+              sample=lambda draw: _avg_pool_sample(draw, n),
+              differences={"inputs": SMALLER_THAN_KERNEL} if n == 3 else {})
+
 
 
 max_pool1d, max_pool2d, max_pool3d = (_max_pooling(n) for n in (1, 2, 3))
