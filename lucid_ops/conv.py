@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
 from lucid_ops.common import SUMMATION_ORDER
 from lucid_ops.linalg import matmul
-from lucid_ops.shape import expand, index_backward
+from lucid_ops.shape import expand, index_backward, take_along_dim
 
 
 # --- geometry --------------------------------------------------------------------------------
@@ -614,6 +614,94 @@ max_pools_with_indices = [pool.with_indices for pool in (max_pool1d, max_pool2d,
 avg_pool1d, avg_pool2d, avg_pool3d = (_avg_pooling(n) for n in (1, 2, 3))
 
 
+# --- unpooling ---------------------------------------------------------------------------------
+
+def _unpool_size(name, n, spatial, kernel_size, stride, padding, output_size):
+    """The spatial size max_unpool writes into: what max_pool's windows cover, (in - 1) * stride -
+    2 * padding + kernel, or output_size (its last n entries), which PyTorch takes within a stride
+    of that either way. Unlike max_pool's, these params take no tuple of one for all dims (PyTorch
+    fails on one)."""
+    kernel = _tuple(name, "kernel_size", kernel_size, n)
+    stride = kernel if stride is None or isinstance(stride, (tuple, list)) and not stride else \
+        _tuple(name, "stride", stride, n)
+    padding = _tuple(name, "padding", padding, n, low=0)
+    covered = tuple((m - 1) * s - 2 * p + k for m, s, p, k in zip(spatial, stride, padding, kernel))
+    if output_size is None:
+        size = covered
+    else:
+        size = tuple(output_size)[-n:] if isinstance(output_size, (tuple, list)) and \
+            len(output_size) in (n, n + 2) else ()
+        if len(size) != n or not all(c - s < o < c + s for o, c, s in zip(size, covered, stride)):
+            raise OpError(f"{name}: output_size {output_size!r} must be {n} sizes (or {n + 2} with the batch and "
+                          f"channels), each within a stride {stride} of {covered}")
+    if min(size) < 1:
+        raise OpError(f"{name}: input of spatial size {tuple(spatial)} unpools to a size of {size}, too small")
+    return size
+
+
+def _max_unpool(n, x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Each input value written at its index in a zero plane, as max_pool's return_indices give them."""
+    name = f"nn.functional.max_unpool{n}d"
+    xb, added = _batched(x, n, name)
+    if indices.shape != x.shape:
+        raise OpError(f"{name}: indices of shape {indices.shape} must have the input's shape {x.shape}")
+    size = _unpool_size(name, n, xb.shape[2:], kernel_size, stride, padding, output_size)
+    plane = math.prod(size)
+    places = indices.reshape(*xb.shape[:2], -1)
+    if places.size and (places.min() < 0 or places.max() >= plane):
+        raise OpError(f"{name}: indices must lie in [0, {plane}) (output planes of size {size}), found "
+                      f"{places.min()} to {places.max()}")
+    out = np.zeros((*xb.shape[:2], plane), dtype=x.dtype)
+    np.put_along_axis(out, places, xb.reshape(*xb.shape[:2], -1), axis=2)
+    out = out.reshape(*xb.shape[:2], *size)
+    return out[0] if added else out
+
+
+def _max_unpool_rule(n):
+    """max_unpool{n}d's rule (a closure, so that mutation analysis reads its body)."""
+    def max_unpool_vjp(g, out, x, indices, kernel_size, stride, padding, output_size):
+        """Each input value went to its index: its gradient is g read there (the indices have none)."""
+        planes = g.reshape(*g.shape[:g.ndim - n], -1)
+        places = indices.reshape(*indices.shape[:indices.ndim - n], -1)
+        return take_along_dim(planes, places, -1).reshape(x.shape), None
+
+    return max_unpool_vjp
+
+
+def _max_unpool_sample(draw, n):
+    """Kernel, stride and padding per dim, an input, and indices into its output planes, distinct
+    within each plane (a random order of the plane's places): max_unpool writes each value once,
+    as where max_pool with windows that do not overlap found them."""
+    kernel, stride = tuple(draw.integer(1, 3) for _ in range(n)), tuple(draw.integer(1, 3) for _ in range(n))
+    size = tuple(draw.integer(1, 3) for _ in range(n))
+    padding = tuple(draw.integer(0, k // 2) if (m - 1) * (s - 1) + k - 1 >= 2 * (k // 2) else 0
+                    for k, s, m in zip(kernel, stride, size))
+    shape = (draw.integer(1, 2), draw.integer(1, 2)) + size
+    covered = tuple((m - 1) * s - 2 * p + k for m, s, p, k in zip(size, stride, padding, kernel))
+    output_size = draw.choice((None, "larger"))
+    if output_size == "larger":
+        output_size = tuple(c + draw.integer(0, s - 1) for c, s in zip(covered, stride))
+    plane = math.prod(covered if output_size is None else output_size)
+    order = np.argsort(draw.indices(shape[:2] + (plane,), 1 << 30), axis=-1, kind="stable")
+    indices = order[..., :math.prod(size)].reshape(shape)
+    batched = draw.boolean()
+    return Example((shape if batched else shape[1:], indices if batched else indices[0]),
+                   {"kernel_size": _drawn_form(draw, kernel, one_for_all=False),
+                    "stride": _drawn_form(draw, stride, one_for_all=False),
+                    "padding": _drawn_form(draw, padding, one_for_all=False), "output_size": output_size})
+
+
+def _max_unpooling(n):
+    """max_unpool{n}d's entry."""
+    return Op(f"nn.functional.max_unpool{n}d", functools.partial(_max_unpool, n), _max_unpool_rule(n),
+              (Arg("input"), Arg("indices", dtype="int")),
+              params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("output_size", None)),
+              sample=lambda draw: _max_unpool_sample(draw, n))
+
+
+max_unpool1d, max_unpool2d, max_unpool3d = (_max_unpooling(n) for n in (1, 2, 3))
+
+
 def _adaptive_windows(x, output_size):
     """Per spatial dim, the [lo, hi) each output position averages: window i of n inputs pooled
     to m covers [floor(i * n / m), ceil((i + 1) * n / m))."""
@@ -670,4 +758,4 @@ adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool
 def lucid_ops():
     return [unfold, fold, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
             conv_transpose3d, max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d,
-            adaptive_avg_pool2d, *max_pools_with_indices]
+            adaptive_avg_pool2d, *max_pools_with_indices, max_unpool1d, max_unpool2d, max_unpool3d]

@@ -169,6 +169,43 @@ def test_bad_arguments_name_the_op_and_what_was_expected():
         F.avg_pool1d(lucid.zeros(1, 1, 4), (2, 2))
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("side, kernel, stride, padding, larger", [(6, 2, None, 0, 0), (7, 3, 2, 1, 0), (6, 2, 2, 0, 1)])
+def test_max_unpool_undoes_max_pool_as_pytorch(n, side, kernel, stride, padding, larger):
+    """Values back where return_indices found them, zeros elsewhere (also in an output_size a
+    stride larger); the gradient of each value is g read at its index."""
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(rng.standard_normal((2, 3) + (side,) * n))
+    values, indices = getattr(torch.nn.functional, f"max_pool{n}d")(x, kernel, stride, padding, return_indices=True)
+    size = (side + larger,) * n if larger else None
+    unpool = f"max_unpool{n}d"
+    for v, i in ((values, indices), (values[0], indices[0])):  # batched and unbatched
+        ours = lucid.tensor(v.numpy(), requires_grad=True)
+        theirs = v.clone().requires_grad_(True)
+        out = getattr(F, unpool)(ours, lucid.tensor(i.numpy()), kernel, stride, padding, size)
+        ref = getattr(torch.nn.functional, unpool)(theirs, i, kernel, stride, padding, size)
+        np.testing.assert_array_equal(out.data, ref.detach().numpy())
+        probe = rng.standard_normal(out.shape)
+        (out * lucid.tensor(probe)).sum().backward()
+        (ref * torch.tensor(probe)).sum().backward()
+        np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+    with pytest.raises(lucid.OpError, match=rf"{unpool}: indices must lie in \[0, "):
+        getattr(F, unpool)(lucid.tensor(values.numpy()), lucid.tensor(indices.numpy() + side ** n), kernel, stride,
+                           padding)
+    with pytest.raises(lucid.OpError, match=rf"{unpool}: output_size .* must be {n} sizes"):
+        getattr(F, unpool)(lucid.tensor(values.numpy()), lucid.tensor(indices.numpy()), kernel, stride, padding,
+                           (side + 5,) * n)
+
+
+def test_max_unpool_layer_after_the_pooling_layer():
+    pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    x = lucid.tensor(rng.standard_normal((1, 2, 4, 4)))
+    out = unpool(*pool(x))
+    kept = out.data != 0
+    assert kept.reshape(1, 2, 2, 2, 2, 2).sum(axis=(3, 5)).tolist() == np.ones((1, 2, 2, 2)).tolist()
+    np.testing.assert_array_equal(out.data[kept], x.data[kept])
+
+
 # --- layers -------------------------------------------------------------------------------------
 
 LAYERS = [  # (Lucid's layer, PyTorch's of the same name, args, kwargs, input shape)

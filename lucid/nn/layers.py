@@ -313,6 +313,46 @@ class AvgPool3d(_AvgPoolNd):
     dims, function = 3, "avg_pool3d"
 
 
+class _MaxUnpoolNd(Module):
+    """The inverse of max pooling where it can be one: each value put back where the pooling's
+    return_indices found it, zeros elsewhere."""
+
+    dims: int
+    function: str
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0):
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        spatial = _SPATIAL[self.dims]
+        check_input(self, input, input.ndim in (self.dims + 1, self.dims + 2), f"(N, C, {spatial}) or (C, {spatial})")
+        return getattr(F, self.function)(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Max unpooling onto (N, C, L)."""
+
+    dims, function = 1, "max_unpool1d"
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Max unpooling onto (N, C, H, W)."""
+
+    dims, function = 2, "max_unpool2d"
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Max unpooling onto (N, C, D, H, W)."""
+
+    dims, function = 3, "max_unpool3d"
+
+
 class AdaptiveAvgPool2d(Module):
     """Average-pools any (H, W) down to `output_size`: what lets a CNN head accept any image size."""
 
@@ -575,4 +615,5 @@ class Embedding(Module):
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten",
            "Unflatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
            "PixelShuffle", "PixelUnshuffle", "Embedding", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
-           "ConvTranspose3d", "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d"]
+           "ConvTranspose3d", "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "MaxUnpool1d", "MaxUnpool2d",
+           "MaxUnpool3d"]
