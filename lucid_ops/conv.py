@@ -754,8 +754,38 @@ adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool
                          params=(Param("output_size"),), sample=_adaptive_sample, differences=SUMMATION_ORDER)
 
 
+
+def _height1(t):
+    """A (..., L) array or tensor as (..., 1, L)."""
+    return t.reshape(*t.shape[:-1], 1, t.shape[-1])
+
+
+def _adaptive_avg_pool1d(x, output_size):
+    """adaptive_avg_pool2d over inputs of height 1."""
+    name = "nn.functional.adaptive_avg_pool1d"
+    _batched(x, 1, name)
+    (size,) = _tuple(name, "output_size", output_size, 1)
+    return _adaptive_avg_pool2d(_height1(x), (1, size))[..., 0, :]
+
+
+def _adaptive_avg_pool1d_vjp(g, out, x, output_size):
+    (size,) = _tuple("nn.functional.adaptive_avg_pool1d", "output_size", output_size, 1)
+    (gx,) = _adaptive_avg_pool2d_vjp(_height1(g), None, _height1(x), (1, size))
+    return (gx.reshape(x.shape),)
+
+
+def _adaptive_1d_sample(draw):
+    """An output size smaller or larger than the input, an int or a tuple of one."""
+    size = draw.integer(1, 5)
+    return Example((draw.shape(min_dims=2, max_dims=3, max_side=5),), {"output_size": draw.choice((size, (size,)))})
+
+
+adaptive_avg_pool1d = Op("nn.functional.adaptive_avg_pool1d", _adaptive_avg_pool1d, _adaptive_avg_pool1d_vjp,
+                         params=(Param("output_size"),), sample=_adaptive_1d_sample, differences=SUMMATION_ORDER)
+
 @hookimpl
 def lucid_ops():
     return [unfold, fold, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
             conv_transpose3d, max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d,
-            adaptive_avg_pool2d, *max_pools_with_indices, max_unpool1d, max_unpool2d, max_unpool3d]
+            adaptive_avg_pool2d, *max_pools_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
+            adaptive_avg_pool1d]

@@ -206,6 +206,14 @@ def test_max_unpool_layer_after_the_pooling_layer():
     np.testing.assert_array_equal(out.data[kept], x.data[kept])
 
 
+@pytest.mark.parametrize("output_size", [1, 3, (5,), 7, 9])
+def test_adaptive_avg_pool1d_matches_pytorch(output_size):
+    x = rng.standard_normal((2, 3, 7))
+    assert_like_pytorch([(lambda f, x: f.adaptive_avg_pool1d(x, output_size), (x,)),
+                         (lambda f, x: f.adaptive_avg_pool1d(x, output_size), (x[0],))])
+    check_derivatives(lambda x: F.adaptive_avg_pool1d(x, output_size), [x[:1, :1]])
+
+
 # --- layers -------------------------------------------------------------------------------------
 
 LAYERS = [  # (Lucid's layer, PyTorch's of the same name, args, kwargs, input shape)
@@ -219,6 +227,7 @@ LAYERS = [  # (Lucid's layer, PyTorch's of the same name, args, kwargs, input sh
     ("AvgPool1d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, (2, 3, 8)),
     ("AvgPool2d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True}, (2, 3, 6, 7)),
     ("AvgPool3d", ((2, 3, 2),), {"ceil_mode": True, "divisor_override": 4}, (1, 2, 5, 5, 5)),
+    ("AdaptiveAvgPool1d", (3,), {}, (2, 3, 8)),
 ]
 
 

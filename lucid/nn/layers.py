@@ -368,6 +368,21 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
+class AdaptiveAvgPool1d(Module):
+    """Average-pools any length L down to `output_size`."""
+
+    def __init__(self, output_size: int | Sequence[int]):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        check_input(self, input, input.ndim in (2, 3), "(N, C, L) or (C, L)")
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 class Flatten(Module):
     """Merge dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
 
@@ -616,4 +631,4 @@ __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "
            "Unflatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
            "PixelShuffle", "PixelUnshuffle", "Embedding", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
            "ConvTranspose3d", "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "MaxUnpool1d", "MaxUnpool2d",
-           "MaxUnpool3d"]
+           "MaxUnpool3d", "AdaptiveAvgPool1d"]
