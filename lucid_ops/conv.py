@@ -156,9 +156,11 @@ def _fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise OpError(f"{name}: input of shape {cols.shape} does not fit kernel {w.kernel} and output_size {size}: "
                       f"expected (N, C * {k}, {length})")
     blocks = cb.reshape(len(cb), cb.shape[1] // k, *w.kernel, *w.out)
-    out = np.zeros((len(cb), blocks.shape[1], *(s + lo + hi for s, (lo, hi) in zip(size, w.pads))), dtype=cols.dtype)
+    padded = (s + lo + hi for s, (lo, hi) in zip(size, w.pads))
+    out = np.zeros((len(cb), blocks.shape[1], *padded), dtype=cols.dtype)
     for offset in np.ndindex(*w.kernel):  # one pass per kernel offset, each over all windows at once
-        window = (slice(i * d, i * d + st * (o - 1) + 1, st) for i, d, st, o in zip(offset, w.dilation, w.stride, w.out))
+        window = (slice(i * d, i * d + st * (o - 1) + 1, st)
+                  for i, d, st, o in zip(offset, w.dilation, w.stride, w.out))
         out[(..., *window)] += blocks[(slice(None), slice(None), *offset)]
     out = out[(..., *(slice(lo, lo + s) for (lo, _), s in zip(w.pads, size)))]
     return out[0] if added else out
@@ -420,7 +422,8 @@ def _pool_windows(name, n, x, kernel_size, stride, padding, dilation=1, ceil_mod
     out = tuple((size + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
                 for size, p, span, s in zip(xb.shape[2:], padding, spans, stride))
     if ceil_mode:
-        out = tuple(o - 1 if (o - 1) * s >= size + p else o for o, s, size, p in zip(out, stride, xb.shape[2:], padding))
+        out = tuple(o - 1 if (o - 1) * s >= size + p else o
+                    for o, s, size, p in zip(out, stride, xb.shape[2:], padding))
     if min(out) < 1:
         raise OpError(f"{name}: input of spatial size {xb.shape[2:]} padded by {padding} is smaller than the "
                       f"kernel {kernel} dilated by {dilation}")

@@ -35,8 +35,9 @@ def test_convolutions_match_pytorch(n, stride, padding, dilation, groups):
     x = rng.standard_normal((2, 4) + (7, 6, 5)[:n])
     w = rng.standard_normal((8, 4 // groups) + (3, 2, 3)[:n])
     conv = f"conv{n}d"
+    b = rng.standard_normal(8)
     assert_like_pytorch([
-        (lambda f, x, w, b: getattr(f, conv)(x, w, b, stride, padding, dilation, groups), (x, w, rng.standard_normal(8))),
+        (lambda f, x, w, b: getattr(f, conv)(x, w, b, stride, padding, dilation, groups), (x, w, b)),
         (lambda f, x, w: getattr(f, conv)(x, w, None, stride, padding, dilation, groups), (x[0], w)),  # unbatched
     ])
 
@@ -170,7 +171,8 @@ def test_bad_arguments_name_the_op_and_what_was_expected():
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
-@pytest.mark.parametrize("side, kernel, stride, padding, larger", [(6, 2, None, 0, 0), (7, 3, 2, 1, 0), (6, 2, 2, 0, 1)])
+@pytest.mark.parametrize("side, kernel, stride, padding, larger",
+                         [(6, 2, None, 0, 0), (7, 3, 2, 1, 0), (6, 2, 2, 0, 1)])
 def test_max_unpool_undoes_max_pool_as_pytorch(n, side, kernel, stride, padding, larger):
     """Values back where return_indices found them, zeros elsewhere (also in an output_size a
     stride larger); the gradient of each value is g read at its index."""
