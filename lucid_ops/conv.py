@@ -191,8 +191,8 @@ def _fold_sample(draw):
 UNFOLD_DIMS = ("a kernel_size tuple of 1 or 3 entries unfolds or folds over as many spatial dims (the rules of "
                "conv1d, conv3d and the transposed convolutions use it); PyTorch takes 2 only")
 unfold = Op("nn.functional.unfold", _unfold,
-            lambda g, out, x, kernel_size, dilation, padding, stride:
-                (fold(g, x.shape[x.ndim - _spatial_dims(kernel_size):], kernel_size, dilation, padding, stride),),
+            lambda g, out, x, kernel_size, dilation, padding, stride:  # g is ([N,] C k, L): x's spatial dims follow
+                (fold(g, x.shape[g.ndim - 1:], kernel_size, dilation, padding, stride),),
             params=(Param("kernel_size"), Param("dilation", 1), Param("padding", 0), Param("stride", 1)),
             sample=_unfold_sample, differences={"inputs": UNFOLD_DIMS})
 fold = Op("nn.functional.fold", _fold,
