@@ -664,9 +664,7 @@ def _max_unpool_rule(n):
     """max_unpool{n}d's rule (a closure, so that mutation analysis reads its body)."""
     def max_unpool_vjp(g, out, x, indices, kernel_size, stride, padding, output_size):
         """Each input value went to its index: its gradient is g read there (the indices have none)."""
-        planes = g.reshape(*g.shape[:g.ndim - n], -1)
-        places = indices.reshape(*indices.shape[:indices.ndim - n], -1)
-        return take_along_dim(planes, places, -1).reshape(x.shape), None
+        return take_along_dim(g.flatten(-n), indices.flatten(-n), -1).reshape(x.shape), None
 
     return max_unpool_vjp
 
