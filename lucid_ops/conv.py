@@ -1,4 +1,5 @@
-"""Convolution and pooling (`lucid.nn.functional`): conv1d, conv2d, unfold, fold, max/avg pooling.
+"""Convolution and pooling (`lucid.nn.functional`): conv1d-3d, conv_transpose1d-3d, unfold, fold,
+max/avg pooling over 1 to 3 dims.
 
 Everything rests on one picture: `unfold` (im2col) lays every kernel-sized window of the input out
 as a column, so a convolution is a matrix product of the weight with those columns. Its adjoint,
@@ -10,15 +11,19 @@ as a column, so a convolution is a matrix product of the weight with those colum
 - the input's gradient is fold of weight^T times g: a transposed convolution;
 - unfold and fold are each other's gradient, so all of this can be differentiated again.
 
-conv1d is conv2d on inputs of height 1. Pooling reads the same windows: avg_pool2d's gradient is
-a fold, max_pool2d's is a scatter of g onto each window's maximum.
+Every piece works over any number of spatial dims, so each op of PyTorch's (conv1d, conv2d,
+conv3d...) is a thin entry naming its number of dims. A transposed convolution is the adjoint of a
+convolution: its forward is the fold of W^T x, its gradients the unfold of g. Pooling reads the
+same windows: avg_pool's gradient is a fold, max_pool's a scatter of g onto each window's maximum.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -26,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
 from lucid_ops.common import SUMMATION_ORDER
 from lucid_ops.linalg import matmul
-from lucid_ops.shape import expand, index_backward
+from lucid_ops.shape import expand, index_backward, take_along_dim
 
 
 # --- geometry --------------------------------------------------------------------------------
@@ -122,33 +127,42 @@ def _batched(x, n, name, what="input"):
 
 # --- unfold and fold -------------------------------------------------------------------------
 
+def _spatial_dims(kernel_size):
+    """How many spatial dims unfold and fold work over: 2, as in PyTorch, or as many as a tuple
+    kernel_size has (the convolutions' rules unfold over 1 or 3)."""
+    return len(kernel_size) if isinstance(kernel_size, (tuple, list)) and kernel_size else 2
+
+
 def _unfold(x, kernel_size, dilation=1, padding=0, stride=1):
-    """(N, C, H, W) -> (N, C * kH * kW, L): each column a window, channel-major as in PyTorch."""
-    xb, added = _batched(x, 2, "nn.functional.unfold")
+    """(N, C, *S) -> (N, C * prod(kernel), L): each column a window, channel-major as in PyTorch."""
+    n = _spatial_dims(kernel_size)
+    xb, added = _batched(x, n, "nn.functional.unfold")
     w = _windows("nn.functional.unfold", xb.shape[2:], kernel_size, stride, padding, dilation)
-    views = _views(xb, w)  # (N, C, oH, oW, kH, kW)
-    cols = views.transpose(0, 1, 4, 5, 2, 3).reshape(len(xb), xb.shape[1] * math.prod(w.kernel), math.prod(w.out))
+    views = _views(xb, w)  # (N, C, *out, *kernel)
+    kernel_first = (0, 1, *range(2 + n, 2 + 2 * n), *range(2, 2 + n))
+    cols = views.transpose(kernel_first).reshape(len(xb), xb.shape[1] * math.prod(w.kernel), math.prod(w.out))
     return cols[0] if added else cols
 
 
 def _fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """The adjoint of unfold: each column added back onto its window (overlaps add up)."""
     name = "nn.functional.fold"
+    n = _spatial_dims(kernel_size)
     cb, added = _batched(cols, 1, name)
-    size = _tuple(name, "output_size", output_size, 2)
+    size = _tuple(name, "output_size", output_size, n)
     w = _windows(name, size, kernel_size, stride, padding, dilation)
     k, length = math.prod(w.kernel), math.prod(w.out)
     if cb.shape[1] % k or cb.shape[2] != length:
         raise OpError(f"{name}: input of shape {cols.shape} does not fit kernel {w.kernel} and output_size {size}: "
                       f"expected (N, C * {k}, {length})")
     blocks = cb.reshape(len(cb), cb.shape[1] // k, *w.kernel, *w.out)
-    (top, bottom), (left, right) = w.pads
-    out = np.zeros((len(cb), blocks.shape[1], size[0] + top + bottom, size[1] + left + right), dtype=cols.dtype)
-    for i, j in np.ndindex(*w.kernel):  # one pass per kernel offset, each over all windows at once
-        r, c = i * w.dilation[0], j * w.dilation[1]
-        out[:, :, r:r + w.stride[0] * (w.out[0] - 1) + 1:w.stride[0],
-            c:c + w.stride[1] * (w.out[1] - 1) + 1:w.stride[1]] += blocks[:, :, i, j]
-    out = out[:, :, top:top + size[0], left:left + size[1]]
+    padded = (s + lo + hi for s, (lo, hi) in zip(size, w.pads))
+    out = np.zeros((len(cb), blocks.shape[1], *padded), dtype=cols.dtype)
+    for offset in np.ndindex(*w.kernel):  # one pass per kernel offset, each over all windows at once
+        window = (slice(i * d, i * d + st * (o - 1) + 1, st)
+                  for i, d, st, o in zip(offset, w.dilation, w.stride, w.out))
+        out[(..., *window)] += blocks[(slice(None), slice(None), *offset)]
+    out = out[(..., *(slice(lo, lo + s) for (lo, _), s in zip(w.pads, size)))]
     return out[0] if added else out
 
 
@@ -174,17 +188,19 @@ def _fold_sample(draw):
     return Example((cols,), {"output_size": _drawn_form(draw, shape[2:], one_for_all=False), **params})
 
 
+UNFOLD_DIMS = ("a kernel_size tuple of 1 or 3 entries unfolds or folds over as many spatial dims (the rules of "
+               "conv1d, conv3d and the transposed convolutions use it); PyTorch takes 2 only")
 unfold = Op("nn.functional.unfold", _unfold,
-            lambda g, out, x, kernel_size, dilation, padding, stride:
-                (fold(g, x.shape[-2:], kernel_size, dilation, padding, stride),),
+            lambda g, out, x, kernel_size, dilation, padding, stride:  # g is ([N,] C k, L): x's spatial dims follow
+                (fold(g, x.shape[g.ndim - 1:], kernel_size, dilation, padding, stride),),
             params=(Param("kernel_size"), Param("dilation", 1), Param("padding", 0), Param("stride", 1)),
-            sample=_unfold_sample)
+            sample=_unfold_sample, differences={"inputs": UNFOLD_DIMS})
 fold = Op("nn.functional.fold", _fold,
           lambda g, out, cols, output_size, kernel_size, dilation, padding, stride:
               (unfold(g, kernel_size, dilation, padding, stride),),
           params=(Param("output_size"), Param("kernel_size"), Param("dilation", 1), Param("padding", 0),
                   Param("stride", 1)),
-          sample=_fold_sample)
+          sample=_fold_sample, differences={"inputs": UNFOLD_DIMS})
 
 
 # --- convolution -----------------------------------------------------------------------------
@@ -207,41 +223,40 @@ def _conv_check(name, x, weight, bias, groups, n):
     return xb, added
 
 
-def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def _conv(n, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """The weight times the input's columns, per group: (G, O/G, C/G k) @ (N, G, C/G k, L)."""
-    name = "nn.functional.conv2d"
-    xb, added = _conv_check(name, x, weight, bias, groups, 2)
-    w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, 2, stride, padding, dilation))
-    n, (c_out, c_in), k, length = len(xb), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
-    cols = _unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * k, length)
-    out = (weight.reshape(groups, c_out // groups, c_in * k) @ cols).reshape(n, c_out, *w.out)
+    name = f"nn.functional.conv{n}d"
+    xb, added = _conv_check(name, x, weight, bias, groups, n)
+    w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, n, stride, padding, dilation))
+    batch, (c_out, c_in), k, length = len(xb), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
+    cols = _unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(batch, groups, c_in * k, length)
+    out = (weight.reshape(groups, c_out // groups, c_in * k) @ cols).reshape(batch, c_out, *w.out)
     if bias is not None:
-        out += bias.reshape(-1, 1, 1)
+        out += bias.reshape(-1, *(1,) * n)
     return out[0] if added else out
 
 
-def _conv2d_grads(g, x, weight, bias, stride, padding, dilation, groups, need_x, need_w):
-    """With the input's columns X = unfold(x), grouped: y = W X, so gW = g X^T and gX = W^T g,
-    folded back onto the input."""
-    xb = x if x.ndim == 4 else x.reshape(1, *x.shape)
-    name = "nn.functional.conv2d"
-    w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, 2, stride, padding, dilation))
-    n, (c_out, c_in), k, length = len(xb.data), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
-    gy = g.reshape(n, groups, c_out // groups, length)  # (N, G, O/G, L)
-    gx = gw = None
-    if need_w:
-        cols = unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(n, groups, c_in * k, length)
-        gw = (gy @ cols.mT).sum(0).reshape(weight.shape)
-    if need_x:
-        wm = weight.reshape(groups, c_out // groups, c_in * k)
-        gcols = (wm.mT @ gy).reshape(n, groups * c_in * k, length)
-        gx = fold(gcols, xb.shape[2:], w.kernel, w.dilation, w.pads, w.stride).reshape(x.shape)
-    return gx, gw, gy.sum((0, 3)).reshape(c_out) if bias is not None else None
+def _conv_rule(n):
+    """conv{n}d's rule (a closure, so that mutation analysis reads its body)."""
+    def conv_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
+        """With the input's columns X = unfold(x), grouped: y = W X, so gW = g X^T and gX = W^T g,
+        folded back onto the input."""
+        name = f"nn.functional.conv{n}d"
+        xb = x if x.ndim == n + 2 else x.reshape(1, *x.shape)
+        w = _windows(name, xb.shape[2:], weight.shape[2:], *_per_dim(name, n, stride, padding, dilation))
+        batch, (c_out, c_in), k, length = len(xb.data), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
+        gy = g.reshape(batch, groups, c_out // groups, length)  # (N, G, O/G, L)
+        gx = gw = None
+        if weight.requires_grad:
+            cols = unfold(xb, w.kernel, w.dilation, w.pads, w.stride).reshape(batch, groups, c_in * k, length)
+            gw = (gy @ cols.mT).sum(0).reshape(weight.shape)
+        if x.requires_grad:
+            wm = weight.reshape(groups, c_out // groups, c_in * k)
+            gcols = (wm.mT @ gy).reshape(batch, groups * c_in * k, length)
+            gx = fold(gcols, xb.shape[2:], w.kernel, w.dilation, w.pads, w.stride).reshape(x.shape)
+        return gx, gw, gy.sum((0, 3)).reshape(c_out) if bias is not None else None
 
-
-def _conv2d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
-    return _conv2d_grads(g, x, weight, bias, stride, padding, dilation, groups, x.requires_grad,
-                         weight.requires_grad)
+    return conv_vjp
 
 
 def _conv_sample(draw, n):
@@ -259,145 +274,286 @@ def _conv_sample(draw, n):
                     "padding": _drawn_form(draw, pads) if padding == "per dim" else padding})
 
 
-conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1, kind="int"))
-conv2d = Op("nn.functional.conv2d", _conv2d, _conv2d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
-            params=conv_params, sample=lambda draw: _conv_sample(draw, 2), differences=SUMMATION_ORDER)
+def _convolution(n):
+    """conv{n}d's entry."""
+    return Op(f"nn.functional.conv{n}d", functools.partial(_conv, n), _conv_rule(n),
+              (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
+              params=(Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1, kind="int")),
+              sample=lambda draw: _conv_sample(draw, n), differences=SUMMATION_ORDER)
 
 
-def _as_2d(name, stride, padding, dilation):
-    """conv1d's stride, padding and dilation as conv2d's, on inputs of height 1."""
-    stride, padding, dilation = _per_dim(name, 1, stride, padding, dilation)
-    return (1,) + stride, padding if isinstance(padding, str) else (0,) + padding, (1,) + dilation
+conv1d, conv2d, conv3d = (_convolution(n) for n in (1, 2, 3))
 
 
-def _conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    name = "nn.functional.conv1d"
-    _conv_check(name, x, weight, bias, groups, 1)
-    stride, padding, dilation = _as_2d(name, stride, padding, dilation)
-    return _conv2d(_height1(x), _height1(weight), bias, stride, padding, dilation, groups)[..., 0, :]
+# --- transposed convolution --------------------------------------------------------------------
+
+def _transposed_windows(name, spatial, kernel, stride, padding, output_padding, dilation):
+    """A transposed convolution over an input of spatial size `spatial`: the windows of the
+    convolution it is the adjoint of, the size they cover, and the zeros after them. Each input
+    position is one window over the output, padded by (padding, padding - output_padding):
+    (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1 positions, of
+    which the last output_padding - padding (where that is > 0) no window reaches."""
+    n = len(spatial)
+    if isinstance(padding, str):
+        raise OpError(f"{name}: padding must be an int >= 0 or a tuple of 1 or {n} of them, got {padding!r}")
+    stride, padding, dilation = _per_dim(name, n, stride, padding, dilation)
+    extra_pads = _tuple(name, "output_padding", output_padding, n, low=0, one_for_all=True)
+    if any(o >= s and o >= d for o, s, d in zip(extra_pads, stride, dilation)):
+        raise OpError(f"{name}: output_padding {extra_pads} must be smaller than either stride {stride} or "
+                      f"dilation {dilation} in each dim")
+    kernel = _tuple(name, "kernel_size", kernel, n)
+    size = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1
+                 for i, s, p, d, k, o in zip(spatial, stride, padding, dilation, kernel, extra_pads))
+    if min(size) < 1:
+        raise OpError(f"{name}: input of spatial size {tuple(spatial)} gives an output of size {size}, "
+                      f"too small (padding {padding} exceeds what the kernel {kernel} and stride {stride} add)")
+    zeros = tuple(max(o - p, 0) for o, p in zip(extra_pads, padding))
+    pads = tuple((p, max(p - o, 0)) for p, o in zip(padding, extra_pads))
+    covered = tuple(s - z for s, z in zip(size, zeros))
+    return Windows(kernel, stride, dilation, pads, tuple(spatial)), covered, zeros
 
 
-def _height1(t):
-    """A (..., L) tensor as (..., 1, L)."""
-    return t.reshape(*t.shape[:-1], 1, t.shape[-1])
+def _conv_transpose_check(name, x, weight, bias, groups, n):
+    """Validate the shapes of a transposed convolution; returns x with a batch axis and whether one
+    was added."""
+    xb, added = _batched(x, n, name)
+    if weight.ndim != n + 2:
+        raise OpError(f"{name}: weight must be {n + 2}-D (in_channels, out_channels / groups, *kernel), "
+                      f"got shape {weight.shape}")
+    if not isinstance(groups, numbers.Integral) or groups < 1 or weight.shape[0] % groups:
+        raise OpError(f"{name}: groups={groups!r} must be a positive int dividing in_channels "
+                      f"(weight of shape {weight.shape})")
+    if xb.shape[1] != weight.shape[0]:
+        raise OpError(f"{name}: weight of shape {weight.shape} expects {weight.shape[0]} input channels, "
+                      f"but input of shape {x.shape} has {xb.shape[1]}")
+    if bias is not None and bias.shape != (weight.shape[1] * groups,):
+        raise OpError(f"{name}: bias of shape {bias.shape} must have one value per output channel "
+                      f"({weight.shape[1] * groups},)")
+    return xb, added
 
 
-def _conv1d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
-    stride, padding, dilation = _as_2d("nn.functional.conv1d", stride, padding, dilation)
-    gx, gw, gb = _conv2d_grads(_height1(g), _height1(x), _height1(weight), bias, stride, padding, dilation, groups,
-                               x.requires_grad, weight.requires_grad)
-    return (None if gx is None else gx.reshape(x.shape), None if gw is None else gw.reshape(weight.shape), gb)
+def _conv_transpose(n, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Each input position's column W^T x (per group), folded onto its window of the output."""
+    name = f"nn.functional.conv_transpose{n}d"
+    xb, added = _conv_transpose_check(name, x, weight, bias, groups, n)
+    w, covered, zeros = _transposed_windows(name, xb.shape[2:], weight.shape[2:], stride, padding, output_padding,
+                                            dilation)
+    batch, (c_in, c_out), k, length = len(xb), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
+    wm = weight.reshape(groups, c_in // groups, c_out * k)
+    cols = (wm.transpose(0, 2, 1) @ xb.reshape(batch, groups, c_in // groups, length))
+    out = _fold(cols.reshape(batch, groups * c_out * k, length), covered, w.kernel, w.dilation, w.pads, w.stride)
+    out = np.pad(out, ((0, 0), (0, 0)) + tuple((0, z) for z in zeros))
+    if bias is not None:
+        out += bias.reshape(-1, *(1,) * n)
+    return out[0] if added else out
 
 
-conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
-            params=conv_params, sample=lambda draw: _conv_sample(draw, 1), differences=SUMMATION_ORDER)
+def _conv_transpose_rule(n):
+    """conv_transpose{n}d's rule (a closure, so that mutation analysis reads its body)."""
+    def conv_transpose_vjp(g, out, x, weight, bias, stride, padding, output_padding, groups, dilation):
+        """The adjoint of the forward: the output's gradient unfolded onto each input position's
+        window, G = unfold(g); then gx = W G and gW = x G^T, per group."""
+        name = f"nn.functional.conv_transpose{n}d"
+        xb = x if x.ndim == n + 2 else x.reshape(1, *x.shape)
+        w, covered, _ = _transposed_windows(name, xb.shape[2:], weight.shape[2:], stride, padding, output_padding,
+                                            dilation)
+        batch, (c_in, c_out), k, length = len(xb.data), weight.shape[:2], math.prod(w.kernel), math.prod(w.out)
+        gy = g.reshape(batch, groups * c_out, *g.shape[g.ndim - n:])
+        reached = gy[(..., *(slice(0, c) for c in covered))]
+        gcols = unfold(reached, w.kernel, w.dilation, w.pads, w.stride).reshape(batch, groups, c_out * k, length)
+        gx = gw = None
+        if x.requires_grad:
+            gx = (weight.reshape(groups, c_in // groups, c_out * k) @ gcols).reshape(x.shape)
+        if weight.requires_grad:
+            gw = (xb.reshape(batch, groups, c_in // groups, length) @ gcols.mT).sum(0).reshape(weight.shape)
+        return gx, gw, gy.sum((0, *range(2, n + 2))) if bias is not None else None
+
+    return conv_transpose_vjp
+
+
+def _conv_transpose_sample(draw, n):
+    """Stride, padding, output_padding (below the stride or the dilation) and dilation per dim,
+    each in any of PyTorch's forms, and an input large enough for an output of at least 1."""
+    groups = draw.integer(1, 2)
+    c_in, c_out = groups * draw.integer(1, 2), groups * draw.integer(1, 2)
+    kernel, dilation, stride, pads = (tuple(draw.integer(low, high) for _ in range(n))
+                                      for low, high in ((1, 3), (1, 2), (1, 2), (0, 1)))
+    extra_pads = tuple(draw.integer(0, max(s, d) - 1) for s, d in zip(stride, dilation))
+    size = tuple(1 + max(0, -((d * (k - 1) + o - 2 * p) // s)) + draw.integer(0, 2)
+                 for k, d, s, p, o in zip(kernel, dilation, stride, pads, extra_pads))
+    shape = (c_in,) + size if draw.boolean() else (draw.integer(1, 2), c_in) + size
+    return Example((shape, (c_in, c_out // groups) + kernel, (c_out,) if draw.boolean() else None),
+                   {"stride": _drawn_form(draw, stride), "padding": _drawn_form(draw, pads),
+                    "output_padding": _drawn_form(draw, extra_pads), "groups": groups,
+                    "dilation": _drawn_form(draw, dilation)})
+
+
+def _transposed_convolution(n):
+    """conv_transpose{n}d's entry."""
+    return Op(f"nn.functional.conv_transpose{n}d", functools.partial(_conv_transpose, n),
+              _conv_transpose_rule(n), (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
+              params=(Param("stride", 1), Param("padding", 0), Param("output_padding", 0),
+                      Param("groups", 1, kind="int"), Param("dilation", 1)),
+              sample=lambda draw: _conv_transpose_sample(draw, n), differences=SUMMATION_ORDER)
+
+
+conv_transpose1d, conv_transpose2d, conv_transpose3d = (_transposed_convolution(n) for n in (1, 2, 3))
 
 
 # --- pooling ---------------------------------------------------------------------------------
 
-def _pool_windows(name, x, kernel_size, stride, padding, dilation=1):
-    """The windows of a pooling, whose params take PyTorch's forms: an int or a tuple of 1 or 2
-    ints each, and a stride of None or () for the kernel size. As there, the padding may be at
-    most half the kernel size (without the dilation), so that every window holds an input value."""
-    xb, added = _batched(x, 2, name)
-    kernel = _tuple(name, "kernel_size", kernel_size, 2, one_for_all=True)
+def _pool_windows(name, n, x, kernel_size, stride, padding, dilation=1, ceil_mode=False):
+    """The windows of a pooling over n spatial dims, whose params take PyTorch's forms: an int or a
+    tuple of 1 or n ints each, and a stride of None or () for the kernel size. As there, the padding
+    may be at most half the kernel size (without the dilation), so that every window holds an input
+    value; ceil_mode adds a last window where the strides leave a partial one, as long as it starts
+    inside the input or the padding before it (its part past the padding after reads nothing)."""
+    xb, added = _batched(x, n, name)
+    kernel = _tuple(name, "kernel_size", kernel_size, n, one_for_all=True)
     if stride is None or isinstance(stride, (tuple, list)) and not stride:
         stride = kernel
     if isinstance(padding, str):
-        raise OpError(f"{name}: padding must be an int >= 0 or a tuple of 1 or 2 of them, got {padding!r}")
-    w = _windows(name, xb.shape[2:], kernel, *_per_dim(name, 2, stride, padding, dilation))
-    if any(lo > k // 2 for (lo, _), k in zip(w.pads, w.kernel)):
-        raise OpError(f"{name}: padding {padding} should be at most half of kernel_size {w.kernel}")
-    return xb, added, w
+        raise OpError(f"{name}: padding must be an int >= 0 or a tuple of 1 or {n} of them, got {padding!r}")
+    stride, pads, dilation = _per_dim(name, n, stride, padding, dilation)
+    if any(p > k // 2 for p, k in zip(pads, kernel)):
+        raise OpError(f"{name}: padding {padding} should be at most half of kernel_size {kernel}")
+    padding = pads
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    out = tuple((size + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
+                for size, p, span, s in zip(xb.shape[2:], padding, spans, stride))
+    if ceil_mode:
+        out = tuple(o - 1 if (o - 1) * s >= size + p else o
+                    for o, s, size, p in zip(out, stride, xb.shape[2:], padding))
+    if min(out) < 1:
+        raise OpError(f"{name}: input of spatial size {xb.shape[2:]} padded by {padding} is smaller than the "
+                      f"kernel {kernel} dilated by {dilation}")
+    pads = tuple((p, max(p, (o - 1) * s + span - size - p))
+                 for p, o, s, span, size in zip(padding, out, stride, spans, xb.shape[2:]))
+    return xb, added, Windows(kernel, stride, dilation, pads, out)
 
 
-def _max_windows(x, kernel_size, stride, padding, dilation):
-    """The windows max_pool2d reads, padded with -inf (so that padding is never the max)."""
-    xb, added, w = _pool_windows("nn.functional.max_pool2d", x, kernel_size, stride, padding, dilation)
+def _max_windows(name, n, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """The windows max_pool reads, padded with -inf (so that padding is never the max)."""
+    xb, added, w = _pool_windows(name, n, x, kernel_size, stride, padding, dilation, ceil_mode)
     if all(p == (0, 0) for p in w.pads):
         return _views(xb, w), added, w
     padded = np.pad(xb, ((0, 0), (0, 0)) + w.pads, constant_values=-np.inf)
-    return _views(padded, w._replace(pads=((0, 0), (0, 0)))), added, w
+    return _views(padded, w._replace(pads=((0, 0),) * n)), added, w
 
 
-def _max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    views, added, _ = _max_windows(x, kernel_size, stride, padding, dilation)
-    out = views.max(axis=(-2, -1))
+def _max_pool(n, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    views, added, _ = _max_windows(f"nn.functional.max_pool{n}d", n, x, kernel_size, stride, padding, dilation,
+                                   ceil_mode)
+    out = views.max(axis=tuple(range(-n, 0)))
     return out[0] if added else out
 
 
-def _max_pool2d_vjp(g, out, x, kernel_size, stride, padding, dilation):
-    """Each window's g goes to the first input position holding its maximum (never the padding,
-    also where the maximum is -inf), or to its last NaN (PyTorch's kernel takes a NaN as the new
-    maximum and keeps scanning); positions that are the maximum of several windows collect all their g.
-    A dilated window over a small input can hold padding only (its maximum is -inf whatever x is):
-    its g goes nowhere (PyTorch's kernel sends it to an index computed past the end of the row)."""
-    views, added, w = _max_windows(x.data, kernel_size, stride, padding, dilation)
-    flat = views.reshape(*views.shape[:4], math.prod(w.kernel))
-    hit = flat == out.data.reshape(*flat.shape[:4], 1)
+def _maxima(n, x, out, views, w):
+    """Where each window's maximum lies in x, per spatial dim: the first input position holding it
+    (never the padding, also where the maximum is -inf), or its last NaN (PyTorch's kernel takes a
+    NaN as the new maximum and keeps scanning); and which windows hold padding only (a dilated
+    window over a small input: their place is 0)."""
+    flat = views.reshape(*views.shape[:n + 2], math.prod(w.kernel))
+    hit = flat == out.reshape(*flat.shape[:-1], 1)
     padding_only = np.zeros(w.out, dtype=bool)
     if any(p != (0, 0) for p in w.pads):
-        inside = _views(np.ones((1, 1) + x.shape[-2:], dtype=bool), w).reshape(*w.out, -1)
+        inside = _views(np.ones((1, 1) + x.shape[-n:], dtype=bool), w).reshape(*w.out, -1)
         hit &= inside
         padding_only = ~inside.any(-1)
-    best = hit.argmax(-1)  # (N, C, oH, oW): offset inside the window
+    best = hit.argmax(-1)  # (N, C, *out): offset inside the window
     nan = np.isnan(flat)
     if nan.any():
         best = np.where(nan.any(-1), flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1), best)
-    n, c, oh, ow = np.ogrid[:views.shape[0], :views.shape[1], :w.out[0], :w.out[1]]
-    rows = oh * w.stride[0] + best // w.kernel[1] * w.dilation[0] - w.pads[0][0]
-    cols = ow * w.stride[1] + best % w.kernel[1] * w.dilation[1] - w.pads[1][0]
-    if padding_only.any():
-        g = g * ~padding_only
-        rows, cols = np.where(padding_only, 0, rows), np.where(padding_only, 0, cols)  # a place in x, for the 0
-    key = (c[0], rows[0], cols[0]) if added else (n, c, rows, cols)
-    return (index_backward(g, x.shape, key),)
+    grid = np.ogrid[tuple(slice(size) for size in best.shape)]  # N, C, *out
+    positions = [np.where(padding_only, 0, o * s + offset * d - lo) for o, s, offset, d, (lo, _)
+                 in zip(grid[2:], w.stride, np.unravel_index(best, w.kernel), w.dilation, w.pads)]
+    return grid[:2], positions, padding_only
+
+
+def _max_pool_with_indices(n, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The maxima and where each lies in its (flattened) input plane, as PyTorch's indices."""
+    views, added, w = _max_windows(f"nn.functional.max_pool{n}d_with_indices", n, x, kernel_size, stride, padding,
+                                   dilation, ceil_mode)
+    out = views.max(axis=tuple(range(-n, 0)))
+    _, positions, _ = _maxima(n, x, out, views, w)
+    indices = np.ravel_multi_index(positions, x.shape[-n:]).astype(np.int64)
+    return (out[0], indices[0]) if added else (out, indices)
+
+
+def _max_pool_rule(n):
+    """max_pool{n}d's rule (a closure, so that mutation analysis reads its body)."""
+    def max_pool_vjp(g, out, x, kernel_size, stride, padding, dilation, ceil_mode):
+        """Each window's g goes to where its maximum lies (`_maxima`); positions that are the maximum
+        of several windows collect all their g. A window of padding only (its maximum is -inf
+        whatever x is) sends its g nowhere (PyTorch's kernel, to an index computed past the end of
+        the row)."""
+        views, added, w = _max_windows(f"nn.functional.max_pool{n}d", n, x.data, kernel_size, stride, padding,
+                                       dilation, ceil_mode)
+        (batch, channel), positions, padding_only = _maxima(n, x.data, out.data, views, w)
+        if padding_only.any():
+            g = g * ~padding_only
+        key = (channel[0], *(p[0] for p in positions)) if added else (batch, channel, *positions)
+        return (index_backward(g, x.shape, key),)
+
+    return max_pool_vjp
 
 
 def _avg_divisor(xb, w, count_include_pad, divisor_override):
-    """What each window's sum is divided by: the kernel size, the number of non-padding elements,
-    or the override."""
+    """What each window's sum is divided by: the override, or how many of its elements lie inside
+    the input (with count_include_pad, inside the padding too, but never in what a ceil_mode
+    window reaches past it, as in PyTorch)."""
     if divisor_override is not None:
         return divisor_override
-    if count_include_pad or all(p == (0, 0) for p in w.pads):
-        return math.prod(w.kernel)
-    return _views(np.ones((1, 1) + xb.shape[2:], dtype=xb.dtype), w).sum(axis=(-2, -1))
+    counted = np.ones((1, 1) + xb.shape[2:], dtype=xb.dtype)
+    if count_include_pad:
+        counted = np.pad(counted, ((0, 0), (0, 0)) + tuple((lo, lo) for lo, _ in w.pads), constant_values=1)
+        w = w._replace(pads=tuple((0, hi - lo) for lo, hi in w.pads))
+    return _views(counted, w).sum(axis=tuple(range(-len(w.kernel), 0)))
 
 
-def _window_sums(views):
-    """The sum of each window (the last two axes of `views`), added in PyTorch's order, row by row:
+def _window_sums(views, n):
+    """The sum of each window (the last n axes of `views`), added in PyTorch's order, row by row:
     where huge values cancel (1e30 - 1e30 + 0.02), the order decides whether the small ones survive."""
-    total = views[..., 0, 0].copy()
-    for i, j in list(np.ndindex(*views.shape[-2:]))[1:]:
-        total += views[..., i, j]
+    offsets = list(np.ndindex(*views.shape[-n:]))
+    total = views[(..., *offsets[0])].copy()
+    for offset in offsets[1:]:
+        total += views[(..., *offset)]
     return total
 
 
-def _avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, divisor_override=None):
-    xb, added, w = _pool_windows("nn.functional.avg_pool2d", x, kernel_size, stride, padding)
-    out = _window_sums(_views(xb, w)) / _avg_divisor(xb, w, count_include_pad, divisor_override)
+def _avg_pool(n, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+              divisor_override=None):
+    xb, added, w = _pool_windows(f"nn.functional.avg_pool{n}d", n, x, kernel_size, stride, padding,
+                                 ceil_mode=ceil_mode)
+    out = _window_sums(_views(xb, w), n) / _avg_divisor(xb, w, count_include_pad, divisor_override)
     out = out.astype(x.dtype, copy=False)
     return out[0] if added else out
 
 
-def _avg_pool2d_vjp(g, out, x, kernel_size, stride, padding, count_include_pad, divisor_override):
-    """Each window spreads g / divisor evenly over itself: a fold of that value repeated per kernel position."""
-    xb, added, w = _pool_windows("nn.functional.avg_pool2d", x.data, kernel_size, stride, padding)
-    n, c = xb.shape[:2]
-    k, length = math.prod(w.kernel), math.prod(w.out)
-    g = (g.reshape(n, c, *w.out) / _avg_divisor(xb, w, count_include_pad, divisor_override)).reshape(n, c, 1, length)
-    spread = expand(g, (n, c, k, length)).reshape(n, c * k, length)
-    return (fold(spread, xb.shape[2:], w.kernel, 1, w.pads, w.stride).reshape(x.shape),)
+def _avg_pool_rule(n):
+    """avg_pool{n}d's rule (a closure, so that mutation analysis reads its body)."""
+    def avg_pool_vjp(g, out, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
+        """Each window spreads g / divisor evenly over itself: a fold of that value repeated per
+        kernel position."""
+        xb, added, w = _pool_windows(f"nn.functional.avg_pool{n}d", n, x.data, kernel_size, stride, padding,
+                                     ceil_mode=ceil_mode)
+        batch, c = xb.shape[:2]
+        k, length = math.prod(w.kernel), math.prod(w.out)
+        g = g.reshape(batch, c, *w.out) / _avg_divisor(xb, w, count_include_pad, divisor_override)
+        spread = expand(g.reshape(batch, c, 1, length), (batch, c, k, length)).reshape(batch, c * k, length)
+        return (fold(spread, xb.shape[2:], w.kernel, 1, w.pads, w.stride).reshape(x.shape),)
+
+    return avg_pool_vjp
 
 
-def _pool_sample(draw, dilated: bool):
+def _pool_sample(draw, n, dilated: bool):
     """Kernel, stride, padding (and, `dilated`, dilation) per dim, each in any of PyTorch's forms
     (a quarter of the strides left out: the kernel), and an input large enough for them. Along a
     dilated dim the input spans the dilated kernel: over a smaller one, a window can read padding
     only, and a max of -inf has no derivative to check."""
-    kernel, stride = (draw.integer(1, 3), draw.integer(1, 3)), (draw.integer(1, 2), draw.integer(1, 2))
-    padding = (draw.integer(0, kernel[0] // 2), draw.integer(0, kernel[1] // 2))
-    dilation = (draw.integer(1, 2), draw.integer(1, 2)) if dilated else (1, 1)
+    kernel, stride = tuple(draw.integer(1, 3) for _ in range(n)), tuple(draw.integer(1, 2) for _ in range(n))
+    padding = tuple(draw.integer(0, k // 2) for k in kernel)
+    dilation = tuple(draw.integer(1, 2) for _ in range(n)) if dilated else (1,) * n
     size = tuple((d * (k - 1) + 1 if d > 1 else max(1, k - 2 * p)) + draw.integer(0, 3)
                  for k, d, p in zip(kernel, dilation, padding))
     shape = (draw.integer(1, 3), draw.integer(1, 3)) + size
@@ -408,19 +564,143 @@ def _pool_sample(draw, dilated: bool):
     return Example((shape[1:] if draw.boolean() else shape,), params)
 
 
-def _avg_pool_sample(draw):
-    example = _pool_sample(draw, dilated=False)
+def _avg_pool_sample(draw, n):
+    example = _pool_sample(draw, n, dilated=False)
     return Example(example.inputs, {**example.params, "count_include_pad": draw.boolean()})
 
 
-max_pool2d = Op("nn.functional.max_pool2d", _max_pool2d, _max_pool2d_vjp,
-                params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("dilation", 1)),
-                sample=lambda draw: _pool_sample(draw, dilated=True), ties=True)
-avg_pool2d = Op("nn.functional.avg_pool2d", _avg_pool2d, _avg_pool2d_vjp,
-                params=(Param("kernel_size"), Param("stride", None), Param("padding", 0),
-                        Param("count_include_pad", True, (True, False), "bool"),
-                        Param("divisor_override", None, (None, 3), "int")),
-                sample=_avg_pool_sample)
+CEIL_MODE = Param("ceil_mode", False, (False, True), "bool")
+
+SMALLER_THAN_KERNEL = ("an input smaller than the kernel along a dim, where the padding makes up the difference, "
+                       "as PyTorch's avg_pool1d, avg_pool2d and max_pool3d take it; its avg_pool3d refuses it")
+
+
+@dataclass(frozen=True)
+class MaxPool(Op):
+    """max_pool{n}d has PyTorch's two results under one name: the maxima, or with
+    return_indices=True (after ceil_mode, or by keyword) the op `with_indices`: (maxima, indices)."""
+
+    with_indices: Op | None = None
+
+    def __call__(self, input: Any, *args: Any, **kwargs: Any) -> Any:
+        return_indices = args[5] if len(args) > 5 else kwargs.pop("return_indices", False)
+        if not isinstance(return_indices, (bool, np.bool_)):
+            raise OpError(f"{self.name}: return_indices must be a bool, got {return_indices!r}")
+        return (self.with_indices if return_indices else super()).__call__(input, *args[:5], **kwargs)
+
+
+def _max_pooling(n):
+    """max_pool{n}d's entry, and max_pool{n}d_with_indices's, whose rule is max_pool{n}d's for the
+    maxima (the indices have no gradient)."""
+    params = (Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("dilation", 1), CEIL_MODE)
+    rule = _max_pool_rule(n)
+    with_indices = Op(f"nn.functional.max_pool{n}d_with_indices", functools.partial(_max_pool_with_indices, n),
+                      lambda g, out, x, **params: rule(g[0], out[0], x, **params), params=params,
+                      sample=lambda draw: _pool_sample(draw, n, dilated=True), ties=True, outputs=2)
+    return MaxPool(f"nn.functional.max_pool{n}d", functools.partial(_max_pool, n), rule, params=params,
+                   sample=lambda draw: _pool_sample(draw, n, dilated=True), ties=True, with_indices=with_indices)
+
+
+def _avg_pooling(n):
+    """avg_pool{n}d's entry: divisor_override from 2 dims on, as in PyTorch."""
+    override = (Param("divisor_override", None, (None, 3), "int"),) if n > 1 else ()
+    return Op(f"nn.functional.avg_pool{n}d", functools.partial(_avg_pool, n), _avg_pool_rule(n),
+              params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), CEIL_MODE,
+                      Param("count_include_pad", True, (True, False), "bool"), *override),
+              sample=lambda draw: _avg_pool_sample(draw, n),
+              differences={"inputs": SMALLER_THAN_KERNEL} if n == 3 else {})
+
+
+
+max_pool1d, max_pool2d, max_pool3d = (_max_pooling(n) for n in (1, 2, 3))
+max_pools_with_indices = [pool.with_indices for pool in (max_pool1d, max_pool2d, max_pool3d)]
+avg_pool1d, avg_pool2d, avg_pool3d = (_avg_pooling(n) for n in (1, 2, 3))
+
+
+# --- unpooling ---------------------------------------------------------------------------------
+
+def _unpool_size(name, n, spatial, kernel_size, stride, padding, output_size):
+    """The spatial size max_unpool writes into: what max_pool's windows cover, (in - 1) * stride -
+    2 * padding + kernel, or output_size (its last n entries), which PyTorch takes within a stride
+    of that either way. Unlike max_pool's, these params take no tuple of one for all dims (PyTorch
+    fails on one)."""
+    kernel = _tuple(name, "kernel_size", kernel_size, n)
+    stride = kernel if stride is None or isinstance(stride, (tuple, list)) and not stride else \
+        _tuple(name, "stride", stride, n)
+    padding = _tuple(name, "padding", padding, n, low=0)
+    covered = tuple((m - 1) * s - 2 * p + k for m, s, p, k in zip(spatial, stride, padding, kernel))
+    if output_size is None:
+        size = covered
+    else:
+        size = tuple(output_size)[-n:] if isinstance(output_size, (tuple, list)) and \
+            len(output_size) in (n, n + 2) else ()
+        if len(size) != n or not all(c - s < o < c + s for o, c, s in zip(size, covered, stride)):
+            raise OpError(f"{name}: output_size {output_size!r} must be {n} sizes (or {n + 2} with the batch and "
+                          f"channels), each within a stride {stride} of {covered}")
+    if min(size) < 1:
+        raise OpError(f"{name}: input of spatial size {tuple(spatial)} unpools to a size of {size}, too small")
+    return size
+
+
+def _max_unpool(n, x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Each input value written at its index in a zero plane, as max_pool's return_indices give them."""
+    name = f"nn.functional.max_unpool{n}d"
+    xb, added = _batched(x, n, name)
+    if indices.shape != x.shape:
+        raise OpError(f"{name}: indices of shape {indices.shape} must have the input's shape {x.shape}")
+    size = _unpool_size(name, n, xb.shape[2:], kernel_size, stride, padding, output_size)
+    plane = math.prod(size)
+    places = indices.reshape(*xb.shape[:2], -1)
+    if places.size and (places.min() < 0 or places.max() >= plane):
+        raise OpError(f"{name}: indices must lie in [0, {plane}) (output planes of size {size}), found "
+                      f"{places.min()} to {places.max()}")
+    out = np.zeros((*xb.shape[:2], plane), dtype=x.dtype)
+    np.put_along_axis(out, places, xb.reshape(*xb.shape[:2], -1), axis=2)
+    out = out.reshape(*xb.shape[:2], *size)
+    return out[0] if added else out
+
+
+def _max_unpool_rule(n):
+    """max_unpool{n}d's rule (a closure, so that mutation analysis reads its body)."""
+    def max_unpool_vjp(g, out, x, indices, kernel_size, stride, padding, output_size):
+        """Each input value went to its index: its gradient is g read there (the indices have none)."""
+        return take_along_dim(g.flatten(-n), indices.flatten(-n), -1).reshape(x.shape), None
+
+    return max_unpool_vjp
+
+
+def _max_unpool_sample(draw, n):
+    """Kernel, stride and padding per dim, an input, and indices into its output planes, distinct
+    within each plane (a random order of the plane's places): max_unpool writes each value once,
+    as where max_pool with windows that do not overlap found them."""
+    kernel, stride = tuple(draw.integer(1, 3) for _ in range(n)), tuple(draw.integer(1, 3) for _ in range(n))
+    size = tuple(draw.integer(1, 3) for _ in range(n))
+    padding = tuple(draw.integer(0, k // 2) if (m - 1) * (s - 1) + k - 1 >= 2 * (k // 2) else 0
+                    for k, s, m in zip(kernel, stride, size))
+    shape = (draw.integer(1, 2), draw.integer(1, 2)) + size
+    covered = tuple((m - 1) * s - 2 * p + k for m, s, p, k in zip(size, stride, padding, kernel))
+    output_size = draw.choice((None, "larger"))
+    if output_size == "larger":
+        output_size = tuple(c + draw.integer(0, s - 1) for c, s in zip(covered, stride))
+    plane = math.prod(covered if output_size is None else output_size)
+    order = np.argsort(draw.indices(shape[:2] + (plane,), 1 << 30), axis=-1, kind="stable")
+    indices = order[..., :math.prod(size)].reshape(shape)
+    batched = draw.boolean()
+    return Example((shape if batched else shape[1:], indices if batched else indices[0]),
+                   {"kernel_size": _drawn_form(draw, kernel, one_for_all=False),
+                    "stride": _drawn_form(draw, stride, one_for_all=False),
+                    "padding": _drawn_form(draw, padding, one_for_all=False), "output_size": output_size})
+
+
+def _max_unpooling(n):
+    """max_unpool{n}d's entry."""
+    return Op(f"nn.functional.max_unpool{n}d", functools.partial(_max_unpool, n), _max_unpool_rule(n),
+              (Arg("input"), Arg("indices", dtype="int")),
+              params=(Param("kernel_size"), Param("stride", None), Param("padding", 0), Param("output_size", None)),
+              sample=lambda draw: _max_unpool_sample(draw, n))
+
+
+max_unpool1d, max_unpool2d, max_unpool3d = (_max_unpooling(n) for n in (1, 2, 3))
 
 
 def _adaptive_windows(x, output_size):
@@ -452,7 +732,7 @@ def _adaptive_avg_pool2d(x, output_size):
     rows, cols = _adaptive_windows(x, output_size)
     out = np.empty(x.shape[:-2] + (len(rows), len(cols)), dtype=x.dtype)
     for (i, (top, bottom)), (j, (left, right)) in itertools.product(enumerate(rows), enumerate(cols)):
-        out[..., i, j] = _window_sums(x[..., top:bottom, left:right]) / ((bottom - top) * (right - left))
+        out[..., i, j] = _window_sums(x[..., top:bottom, left:right], 2) / ((bottom - top) * (right - left))
     return out
 
 
@@ -475,6 +755,38 @@ adaptive_avg_pool2d = Op("nn.functional.adaptive_avg_pool2d", _adaptive_avg_pool
                          params=(Param("output_size"),), sample=_adaptive_sample, differences=SUMMATION_ORDER)
 
 
+
+def _height1(t):
+    """A (..., L) array or tensor as (..., 1, L)."""
+    return t.reshape(*t.shape[:-1], 1, t.shape[-1])
+
+
+def _adaptive_avg_pool1d(x, output_size):
+    """adaptive_avg_pool2d over inputs of height 1."""
+    name = "nn.functional.adaptive_avg_pool1d"
+    _batched(x, 1, name)
+    (size,) = _tuple(name, "output_size", output_size, 1)
+    return _adaptive_avg_pool2d(_height1(x), (1, size))[..., 0, :]
+
+
+def _adaptive_avg_pool1d_vjp(g, out, x, output_size):
+    (size,) = _tuple("nn.functional.adaptive_avg_pool1d", "output_size", output_size, 1)
+    (gx,) = _adaptive_avg_pool2d_vjp(_height1(g), None, _height1(x), (1, size))
+    return (gx.reshape(x.shape),)
+
+
+def _adaptive_1d_sample(draw):
+    """An output size smaller or larger than the input, an int or a tuple of one."""
+    size = draw.integer(1, 5)
+    return Example((draw.shape(min_dims=2, max_dims=3, max_side=5),), {"output_size": draw.choice((size, (size,)))})
+
+
+adaptive_avg_pool1d = Op("nn.functional.adaptive_avg_pool1d", _adaptive_avg_pool1d, _adaptive_avg_pool1d_vjp,
+                         params=(Param("output_size"),), sample=_adaptive_1d_sample, differences=SUMMATION_ORDER)
+
 @hookimpl
 def lucid_ops():
-    return [unfold, fold, conv1d, conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d]
+    return [unfold, fold, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
+            conv_transpose3d, max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d,
+            adaptive_avg_pool2d, *max_pools_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
+            adaptive_avg_pool1d]

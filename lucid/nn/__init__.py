@@ -12,6 +12,8 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Ha
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, Embedding,
                      Flatten, GroupNorm, Identity, InstanceNorm2d, LayerNorm, Linear, MaxPool2d, PixelShuffle,
                      PixelUnshuffle, Unflatten)
+from .layers import (AvgPool1d, AvgPool3d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, MaxPool1d,
+                     MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, AdaptiveAvgPool1d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, GaussianNLLLoss, HuberLoss,
                    KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss,
                    TripletMarginLoss)
@@ -31,4 +33,6 @@ __all__ = [
     "GroupNorm", "InstanceNorm2d", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss",
     "GaussianNLLLoss",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "MaxPool1d", "MaxPool3d", "AvgPool1d",
+    "AvgPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "AdaptiveAvgPool1d",
 ]

@@ -80,11 +80,17 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
 class _ConvNd(Module):
-    """Shared by Conv1d and Conv2d: weight (out_channels, in_channels / groups, *kernel_size)."""
+    """Shared by the convolutions and the transposed ones. A convolution's weight is
+    (out_channels, in_channels / groups, *kernel_size); a transposed one's, the weight of the
+    convolution it is the adjoint of, (in_channels, out_channels / groups, *kernel_size)."""
 
     dims: int
     function: str
+    transposed = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
                  stride: int | Sequence[int] = 1, padding: int | Sequence[int] | str = 0,
@@ -100,7 +106,8 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
         self.stride, self.dilation, self.groups = self._tuple(stride), self._tuple(dilation), groups
         self.padding = padding if isinstance(padding, str) else self._tuple(padding)  # "same" / "valid" stay
-        self.weight = _new_parameter((out_channels, in_channels // groups, *kernel), dtype, name)
+        channels = (in_channels, out_channels // groups) if self.transposed else (out_channels, in_channels // groups)
+        self.weight = _new_parameter((*channels, *kernel), dtype, name)
         self.register_parameter("bias", _new_parameter((out_channels,), dtype, name) if bias else None)
         self.reset_parameters()
 
@@ -114,12 +121,14 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, input: Tensor) -> Tensor:
-        n = self.dims
-        spatial = "L" if n == 1 else "H, W"
+    def _check(self, input: Tensor) -> None:
+        n, spatial = self.dims, _SPATIAL[self.dims]
         ok = input.ndim in (n + 1, n + 2) and input.shape[-n - 1] == self.in_channels
         check_input(self, input, ok, f"(N, {self.in_channels}, {spatial}) or ({self.in_channels}, {spatial})")
         check_dtype_matches(self, input, self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
         return getattr(F, self.function)(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                                          self.groups)
 
@@ -127,6 +136,7 @@ class _ConvNd(Module):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         text += f", padding={self.padding}" if self.padding != (0,) * self.dims else ""
         text += f", dilation={self.dilation}" if self.dilation != (1,) * self.dims else ""
+        text += f", output_padding={self.output_padding}" if self.transposed and any(self.output_padding) else ""
         text += f", groups={self.groups}" if self.groups != 1 else ""
         return text + (", bias=False" if self.bias is None else "")
 
@@ -143,54 +153,204 @@ class Conv2d(_ConvNd):
     dims, function = 2, "conv2d"
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution (cross-correlation, as in PyTorch) over inputs (N, C, D, H, W)."""
+
+    dims, function = 3, "conv3d"
+
+
+class _ConvTransposeNd(_ConvNd):
+    """A transposed convolution: the gradient of a convolution with respect to its input, so a
+    layer that upsamples. output_padding (or a forward's output_size) picks among the output sizes
+    that a strided convolution maps to the same input size."""
+
+    transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+                 output_padding: int | Sequence[int] = 0, groups: int = 1, bias: bool = True,
+                 dilation: int | Sequence[int] = 1, dtype: Any = None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype)
+        self.output_padding = self._tuple(output_padding)
+
+    def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        self._check(input)
+        return getattr(F, self.function)(input, self.weight, self.bias, self.stride, self.padding,
+                                         self._output_padding(input, output_size), self.groups, self.dilation)
+
+    def _output_padding(self, input: Tensor, output_size: Sequence[int] | None) -> tuple[int, ...]:
+        """output_padding, or the one that gives `output_size` (its last dims are the spatial ones)."""
+        if output_size is None:
+            return self.output_padding
+        wanted = tuple(output_size)[-self.dims:]
+        smallest = tuple((i - 1) * s - 2 * p + d * (k - 1) + 1 for i, s, p, d, k in zip(
+            input.shape[-self.dims:], self.stride, self.padding, self.dilation, self.kernel_size))
+        extra = tuple(w - m for w, m in zip(wanted, smallest))
+        if len(wanted) != self.dims or any(e < 0 or e >= max(s, d) for e, s, d in zip(extra, self.stride,
+                                                                                      self.dilation)):
+            raise OpError(f"{type(self).__name__}: output_size {tuple(output_size)} is not reachable from an input "
+                          f"of shape {tuple(input.shape)}: each spatial size must lie between {smallest} and that "
+                          f"plus max(stride, dilation) - 1")
+        return extra
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over inputs (N, C, L)."""
+
+    dims, function = 1, "conv_transpose1d"
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over inputs (N, C, H, W)."""
+
+    dims, function = 2, "conv_transpose2d"
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over inputs (N, C, D, H, W)."""
+
+    dims, function = 3, "conv_transpose3d"
+
+
 def _check_image(layer: Module, input: Tensor) -> None:
     check_input(layer, input, input.ndim in (3, 4), "(N, C, H, W) or (C, H, W)")
 
 
-def _no_ceil_mode(layer: Module, ceil_mode: bool) -> None:
-    if ceil_mode:
-        raise OpError(f"{type(layer).__name__}: ceil_mode=True is not supported; the pooling ops "
-                      f"floor the output size (pad the input to keep a last partial window)")
+class _PoolNd(Module):
+    """Shared by the max and average poolings: the windows' settings (stride defaults to
+    kernel_size: windows tile the input), and an input of dims + 1 or dims + 2 axes."""
 
-
-class MaxPool2d(Module):
-    """The maximum of each kernel_size window (stride defaults to kernel_size: windows tile the input)."""
+    dims: int
+    function: str
 
     def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
-                 padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, ceil_mode: bool = False):
+                 padding: int | Sequence[int] = 0, ceil_mode: bool = False):
         super().__init__()
-        _no_ceil_mode(self, ceil_mode)
-        self.kernel_size, self.padding = kernel_size, padding
+        self.kernel_size, self.padding, self.ceil_mode = kernel_size, padding, ceil_mode
         self.stride = kernel_size if stride is None else stride
-        self.dilation, self.ceil_mode = dilation, ceil_mode
+
+    def _check(self, input: Tensor) -> None:
+        spatial = _SPATIAL[self.dims]
+        check_input(self, input, input.ndim in (self.dims + 1, self.dims + 2), f"(N, C, {spatial}) or (C, {spatial})")
+
+
+class _MaxPoolNd(_PoolNd):
+    """The maximum of each kernel_size window; with return_indices also where it lies (what
+    MaxUnpool takes)."""
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation, self.return_indices = dilation, return_indices
 
     def forward(self, input: Tensor) -> Tensor:
-        _check_image(self, input)
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation)
+        self._check(input)
+        return getattr(F, self.function)(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                                         self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool2d(Module):
-    """The mean of each kernel_size window (stride defaults to kernel_size)."""
+class MaxPool1d(_MaxPoolNd):
+    """Max pooling over inputs (N, C, L)."""
+
+    dims, function = 1, "max_pool1d"
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max pooling over inputs (N, C, H, W)."""
+
+    dims, function = 2, "max_pool2d"
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max pooling over inputs (N, C, D, H, W)."""
+
+    dims, function = 3, "max_pool3d"
+
+
+class _AvgPoolNd(_PoolNd):
+    """The mean of each kernel_size window."""
 
     def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
-                 padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True):
-        super().__init__()
-        _no_ceil_mode(self, ceil_mode)
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = kernel_size if stride is None else stride
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+                 padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
-        _check_image(self, input)
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
-                            count_include_pad=self.count_include_pad)
+        self._check(input)
+        override = {"divisor_override": self.divisor_override} if self.divisor_override is not None else {}
+        return getattr(F, self.function)(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                         self.count_include_pad, **override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """Average pooling over inputs (N, C, L) (PyTorch's takes no divisor_override)."""
+
+    dims, function = 1, "avg_pool1d"
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+class AvgPool2d(_AvgPoolNd):
+    """Average pooling over inputs (N, C, H, W)."""
+
+    dims, function = 2, "avg_pool2d"
+
+
+class AvgPool3d(_AvgPoolNd):
+    """Average pooling over inputs (N, C, D, H, W)."""
+
+    dims, function = 3, "avg_pool3d"
+
+
+class _MaxUnpoolNd(Module):
+    """The inverse of max pooling where it can be one: each value put back where the pooling's
+    return_indices found it, zeros elsewhere."""
+
+    dims: int
+    function: str
+
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0):
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        spatial = _SPATIAL[self.dims]
+        check_input(self, input, input.ndim in (self.dims + 1, self.dims + 2), f"(N, C, {spatial}) or (C, {spatial})")
+        return getattr(F, self.function)(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Max unpooling onto (N, C, L)."""
+
+    dims, function = 1, "max_unpool1d"
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Max unpooling onto (N, C, H, W)."""
+
+    dims, function = 2, "max_unpool2d"
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Max unpooling onto (N, C, D, H, W)."""
+
+    dims, function = 3, "max_unpool3d"
 
 
 class AdaptiveAvgPool2d(Module):
@@ -203,6 +363,21 @@ class AdaptiveAvgPool2d(Module):
     def forward(self, input: Tensor) -> Tensor:
         _check_image(self, input)
         return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average-pools any length L down to `output_size`."""
+
+    def __init__(self, output_size: int | Sequence[int]):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        check_input(self, input, input.ndim in (2, 3), "(N, C, L) or (C, L)")
+        return F.adaptive_avg_pool1d(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -454,4 +629,6 @@ class Embedding(Module):
 
 __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten",
            "Unflatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
-           "PixelShuffle", "PixelUnshuffle", "Embedding"]
+           "PixelShuffle", "PixelUnshuffle", "Embedding", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d", "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "MaxUnpool1d", "MaxUnpool2d",
+           "MaxUnpool3d", "AdaptiveAvgPool1d"]
