@@ -138,7 +138,8 @@ def _dropout(input: Any, mask: Any, p: float = 0.5, training: bool = True) -> An
 
 
 def _attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
-               is_causal: bool = False, *, scale: Any = None, enable_gqa: bool = False, dropout_mask: Any = None) -> Any:
+               is_causal: bool = False, *, scale: Any = None, enable_gqa: bool = False,
+               dropout_mask: Any = None) -> Any:
     """PyTorch's scaled_dot_product_attention, its math backend (the CPU flash kernel has no double
     backward); with Lucid's dropout mask, that math written out in torch (PyTorch draws its own
     mask): _safe_softmax of the masked scores, dropped, times value."""

@@ -16,6 +16,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropy
                    KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss,
                    TripletMarginLoss)
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "functional", "init", "utils", "Module", "ModuleDict", "ModuleList", "Parameter", "ParameterDict", "ParameterList",
@@ -29,4 +31,6 @@ __all__ = [
     "GLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softmin", "PixelShuffle", "PixelUnshuffle", "PReLU",
     "GroupNorm", "InstanceNorm2d", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "PoissonNLLLoss",
     "GaussianNLLLoss",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell",
+    "GRUCell",
 ]
