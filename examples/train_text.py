@@ -154,7 +154,7 @@ def train(model: nn.Module, data: np.ndarray, held_out: np.ndarray, steps: int, 
             if losses[-1][0] != step:
                 losses.append((step, held_out_loss(model, checks)))
                 if not quiet:
-                    sys.stderr.write("\n")
+                    sys.stderr.write("\n" if step < steps else "")  # the bar ends its own line at the end
                     print(f"  held-out loss at step {step}: {losses[-1][1]:.3f}")
     return losses
 
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{args.batch} x {args.length} characters")
         started = time.perf_counter()
         losses = train(model, data[:split], data[split:], args.steps, args.batch, args.length, args.lr, args.seed)
-        print(f"{name}: held-out loss {losses[0][1]:.3f} -> {losses[-1][1]:.3f} in {time.perf_counter() - started:.0f} s")
+        seconds = time.perf_counter() - started
+        print(f"{name}: held-out loss {losses[0][1]:.3f} -> {losses[-1][1]:.3f} in {seconds:.0f} s")
         print(f"{name} writes: {sample(model, vocab, 'def ', args.length)!r}")
 
 
