@@ -149,6 +149,29 @@ def _dropout(input: Any, mask: Any, p: float = 0.5, training: bool = True) -> An
     return input * (mask * (0.0 if p == 1 else 1 / (1 - p)))
 
 
+def _attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+               is_causal: bool = False, *, scale: Any = None, enable_gqa: bool = False,
+               dropout_mask: Any = None) -> Any:
+    """PyTorch's scaled_dot_product_attention, its math backend (the CPU flash kernel has no double
+    backward); with Lucid's dropout mask, that math written out in torch (PyTorch draws its own
+    mask): _safe_softmax of the masked scores, dropped, times value."""
+    torch = _torch()
+    if dropout_mask is None:
+        with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+            return torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p,
+                                                                    is_causal, scale=scale, enable_gqa=enable_gqa)
+    if enable_gqa and key.shape[-3] != query.shape[-3]:
+        groups = query.shape[-3] // key.shape[-3]
+        key, value = key.repeat_interleave(groups, -3), value.repeat_interleave(groups, -3)
+    scores = query @ key.mT * (1 / math.sqrt(query.shape[-1]) if scale is None else scale)
+    if is_causal:
+        attn_mask = torch.ones(scores.shape[-2:], dtype=torch.bool).tril()
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, -math.inf) if attn_mask.dtype == torch.bool else scores + attn_mask
+    weights = torch.ops.aten._safe_softmax(scores, -1)
+    return weights * (dropout_mask * (0.0 if dropout_p == 1 else 1 / (1 - dropout_p))) @ value
+
+
 #: Ops whose PyTorch counterpart differs in name or signature: a function of torch tensors taking
 #: Lucid's arguments, or None where PyTorch has no public counterpart (counted, not failed).
 COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
@@ -188,6 +211,7 @@ COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "log_softmax_backward": _backward_op("_log_softmax_backward_data", "dim"),
     "index_backward": None,  # the rule of getitem, which the oracle compares through getitem
     "cross_entropy_backward": None,  # the rule of cross_entropy, compared through cross_entropy
+    "nn.functional.scaled_dot_product_attention": _attention,
 }
 
 

@@ -200,6 +200,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.distances_norms",
     "lucid_ops.decompositions",
     "lucid_ops.resample",
+    "lucid_ops.attention",
 )
 
 
