@@ -123,7 +123,8 @@ def _indexed_view(tensor: Tensor, name: str) -> tuple[Tensor, Any] | None:
         return node.inputs[0], node.params["key"]
     if node is not None and all(x is None or _memory(x.data) is not memory for x in node.inputs):
         return None
-    made_by = f"made by {node.op.name!r}" if node is not None else "made outside the graph (by indexing a tensor that does not require grad, or by detach())"
+    made_by = (f"made by {node.op.name!r}" if node is not None
+               else "made outside the graph (by indexing a tensor that does not require grad, or by detach())")
     raise GraphError(f"{name}: this tensor (shape {tensor.shape}) is a view {made_by} of another tensor's memory "
                      f"(shape {memory.shape}), and Lucid records in-place changes through views made by indexing "
                      f"only; change the base (x[i] = ...), or change a copy (x.clone())")
@@ -219,8 +220,10 @@ def install() -> None:
     """Attach the in-place methods to Tensor."""
     for method in IN_PLACE_METHODS:
         setattr(Tensor, method, _method(method[:-1], method))
-    Tensor.clip_ = _method("clamp", "clip_")
-    Tensor.add_, Tensor.sub_ = _with_alpha("add", "add_"), _with_alpha("sub", "sub_")
+    others = {"clip_": _method("clamp", "clip_"), "add_": _with_alpha("add", "add_"),
+              "sub_": _with_alpha("sub", "sub_")}
+    for method, function in others.items():
+        setattr(Tensor, method, function)
     for function in (fill_, zero_, copy_, clone, __setitem__):
         setattr(Tensor, function.__name__, function)
     for op_name, method in (("add", "__iadd__"), ("sub", "__isub__"), ("mul", "__imul__"), ("div", "__itruediv__")):

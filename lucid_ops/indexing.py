@@ -23,8 +23,8 @@ from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, zeros_like
 from lucid.op import one_axis
 from lucid_ops.arithmetic import where
 from lucid_ops.linalg import diagonal as diagonal_of, diagonal_key
-from lucid_ops.shape import (_draw_key, _getitem, _index_backward, _numpy_reads_as_pytorch, _torch_key, anything, gather,
-                              gather_key, getitem, index_arg, index_backward, index_select, select_key)
+from lucid_ops.shape import (_draw_key, _getitem, _index_backward, _numpy_reads_as_pytorch, _torch_key, anything,
+                              gather, gather_key, getitem, index_arg, index_backward, index_select, select_key)
 
 #: The ufunc that folds each reduction's values into a place (a mean is a sum, then divided).
 REDUCTIONS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
@@ -542,5 +542,5 @@ setitem = Op("setitem", _setitem, _setitem_vjp, (*anything, Arg("value", dtype="
 
 @hookimpl
 def lucid_ops():
-    return [setitem, scatter, scatter_add, scatter_reduce, index_add, index_copy, masked_select, one_hot, repeat_interleave,
-            meshgrid, diag, diag_embed]
+    return [setitem, scatter, scatter_add, scatter_reduce, index_add, index_copy, masked_select, one_hot,
+            repeat_interleave, meshgrid, diag, diag_embed]

@@ -42,7 +42,8 @@ PATTERNS = {
     "h = h + x against h += x in a loop": lambda x, lib: _loop(x),
     "setitem with masks and index lists": lambda x, lib: _advanced(x.sin() * 1, x, lib),
     "inplace=True activations": lambda x, lib: _activations(x * 2, lib),
-    "copy_ of a source that requires grad into a constant": lambda x, lib: lib.zeros(3, 4, dtype=x.dtype).copy_(x.exp()),
+    "copy_ of a source that requires grad into a constant": lambda x, lib: lib.zeros(3, 4, dtype=x.dtype).copy_(
+        x.exp()),
     "fill_ with a 0-d tensor that requires grad": lambda x, lib: (x * 1).fill_(x[0, 1] * 3) * x,
 }
 
@@ -337,6 +338,30 @@ def test_dropout_inplace_drops_the_same_places_as_out_of_place():
     np.testing.assert_array_equal(h.data, expected.data)
     np.testing.assert_array_equal(x.grad.numpy(), g)
     assert np.count_nonzero(h.data == 0) > 0
+
+
+@pytest.mark.parametrize("method", [*lucid.inplace.IN_PLACE_METHODS, "clip_", "add_", "sub_"])
+def test_each_in_place_method_agrees_with_pytorchs(method):
+    arguments = {"clamp_": (-0.5, 0.5), "clip_": (-0.5, 0.5), "masked_fill_": ("mask", 0.25),
+                 "index_add_": (0, "index", "source"), "scatter_": (0, "places", "source"),
+                 "scatter_add_": (0, "places", "source"), "pow_": (3,), "mul_": ("other",), "div_": ("other",),
+                 "add_": ("other",), "sub_": ("other",)}.get(method, ())
+    results = []
+    for lib in (lucid, torch):
+        make = lucid.tensor if lib is lucid else torch.tensor
+        x, other = make(np.abs(VALUES) + 0.5, requires_grad=True), make(VALUES[::-1].copy(), requires_grad=True)
+        places = make([[1, 0, 2, 1], [0, 2, 1, 0], [2, 1, 0, 2]])  # each column a permutation: no place twice
+        given = {"mask": x.detach() > 1, "index": make([2, 0, 2]), "places": places, "source": other, "other": other}
+        h = x * 1
+        assert getattr(h, method)(*(given.get(a, a) if isinstance(a, str) else a for a in arguments)) is h
+        (h * h).sum().backward()
+        results.append((h.detach().numpy(), x.grad.numpy(), other.grad))
+    (y, g, g_other), (ty, tg, tg_other) = results
+    np.testing.assert_allclose(y, ty, rtol=1e-12)
+    np.testing.assert_allclose(g, tg, rtol=1e-12)
+    assert (g_other is None) == (tg_other is None)
+    if g_other is not None:
+        np.testing.assert_allclose(g_other.numpy(), tg_other.numpy(), rtol=1e-12)
 
 
 def test_clone_owns_its_memory_and_passes_the_gradient():
