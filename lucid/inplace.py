@@ -72,10 +72,11 @@ def _old_value(tensor: Tensor) -> Tensor:
     """A copy of `tensor`'s value with its history. A copy that indexing made (`x[mask]`, then changed
     in place by `x[mask] += 1`) is indexed again from a copy of its base, so that its history does not
     lead through the base tensor, which `x[mask] = ...` is about to change (while the base is
-    unchanged since: otherwise the old history stays, and backward through it raises)."""
+    unchanged since: otherwise the old history stays, and backward through it raises). A leaf base
+    is never copied: its copy would be another leaf, which would take its gradient."""
     node = tensor._node
-    if node is not None and node.op is OPERATORS["getitem"] and _unchanged(node):
-        base = node.inputs[0]
+    base = node.inputs[0] if node is not None and node.op is OPERATORS["getitem"] else None
+    if base is not None and (base._node is not None or not base._requires_grad) and _unchanged(node):
         base_then = _new_tensor(base.data.copy(), base._requires_grad, base._node, base._slot)
         return OPERATORS["getitem"](base_then, key=node.params["key"])
     return _new_tensor(tensor.data.copy(), tensor._requires_grad, node, tensor._slot)

@@ -38,6 +38,8 @@ PATTERNS = {
     "buffer[1:4] = x * x": lambda x, lib: _buffer(lib.zeros(5, 4, dtype=x.dtype), x),
     "zero_, fill_, copy_ on rows": lambda x, lib: _rows(x * 2, x),
     "neg_, clip_, div_, sub_ and add_ with alpha": lambda x, lib: _arithmetic(x * 1, x),
+    "v = x[[0, 2]]; v *= x[1] (an indexed copy of a leaf)": lambda x, lib: _indexed_copy(x),
+    "h[[0, 2]] *= x[1]; h[h > 0] += 1": lambda x, lib: _indexed_copies(x * 2, x),
     "masked_fill_ on a non-leaf": lambda x, lib: (x * x).masked_fill_(x > 0, 0.5),
     "h = h + x against h += x in a loop": lambda x, lib: _loop(x),
     "setitem with masks and index lists": lambda x, lib: _advanced(x.sin() * 1, x, lib),
@@ -58,6 +60,18 @@ def _augmented(h, x):
     h -= x
     h *= x
     h /= 2
+    return h
+
+
+def _indexed_copy(x):
+    v = x[[0, 2]]
+    v *= x[1]
+    return v
+
+
+def _indexed_copies(h, x):
+    h[[0, 2]] *= x[1]
+    h[h > 0] += 1
     return h
 
 
