@@ -172,10 +172,18 @@ def _attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_
     return weights * (dropout_mask * (0.0 if dropout_p == 1 else 1 / (1 - dropout_p))) @ value
 
 
+def _setitem(input: Any, value: Any, key: Any) -> Any:
+    """`x[key] = value` on a copy: PyTorch's indexed assignment, out of place."""
+    out = input.clone()
+    out[key] = value
+    return out
+
+
 #: Ops whose PyTorch counterpart differs in name or signature: a function of torch tensors taking
 #: Lucid's arguments, or None where PyTorch has no public counterpart (counted, not failed).
 COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "getitem": lambda input, key: input[key],
+    "setitem": _setitem,
     "unfold": lambda input, dimension, size, step: input.unfold(dimension, size, step),  # not F.unfold (im2col)
     # PyTorch's scatter is two overloads, a tensor src or a number value, never both, even as None
     "scatter": lambda input, dim, index, src, value: (

@@ -43,6 +43,8 @@ _plugins.load()
 _builtin_ops = _plugins.exported("", globals())  # exp, matmul, sum...: known once the plugins are loaded
 globals().update(_builtin_ops)
 
+from . import inplace as _inplace  # noqa: E402  (x.add_(), x[i] = v, +=: the in-place methods)
+_inplace.install()
 from . import linalg, nn, special  # noqa: E402  (namespaces of built-in ops, filled once the registry is loaded)
 from . import optim, utils  # noqa: E402
 

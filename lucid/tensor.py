@@ -416,55 +416,12 @@ class Tensor:
         backward([self], None if gradient is None else [gradient], retain_graph=retain_graph or create_graph,
                  create_graph=create_graph)
 
-    # in-place changes: each checks, writes into .data, then calls increment_version -----------
+    # in-place changes (the methods: lucid/inplace.py) --------------------------------------------
     @property
     def _version(self) -> int:
         """How often this tensor's memory was changed in place through Lucid (PyTorch's `_version`)."""
         version = _version_of(self.data)
         return 0 if version is None else version.count
-
-    def _check_in_place(self, name: str, source: Any = None) -> None:
-        """Refuse an in-place change that the graph could not follow, or memory that is read-only."""
-        if isinstance(source, Tensor) and source._requires_grad and _mode.enabled:
-            raise GraphError(f"{name}: the source requires grad, and Lucid does not record in-place changes in "
-                             f"the graph (its gradient path would be lost); pass source.detach(), or compute a "
-                             f"new tensor instead")
-        if self._requires_grad and _mode.enabled:
-            if self._node is None:
-                raise GraphError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
-                                 f"operation (shape {self.shape}); do it under lucid.no_grad(), as optimizers do")
-            raise GraphError(f"{name}: this tensor was computed by {self._node.op.name!r} and requires grad; Lucid "
-                             f"does not record in-place changes in the graph, so compute a new tensor instead, "
-                             f"or change it under lucid.no_grad()")
-        if not self.data.flags.writeable:
-            raise OpError(f"{name}: this tensor's memory is read-only (shape {self.shape}, a NumPy broadcast "
-                          f"view, say); change a copy of it")
-
-    def zero_(self) -> Tensor:
-        """Set every element to 0, in place."""
-        return self.fill_(0)
-
-    def fill_(self, value: Any) -> Tensor:
-        """Set every element to `value` (a number or a one-element tensor), in place."""
-        self._check_in_place("fill_", value)
-        if isinstance(value, Tensor):
-            if value.data.size != 1:
-                raise OpError(f"fill_: the value must be a number or a one-element tensor, got shape {value.shape}")
-            value = value.data.item()
-        self.data[...] = value
-        increment_version(self)
-        return self
-
-    def copy_(self, src: Any) -> Tensor:
-        """Copy `src`'s values (broadcast to this shape, cast to this dtype) into this tensor, in place."""
-        self._check_in_place("copy_", src)
-        src = np.asarray(src.data if isinstance(src, Tensor) else src)
-        if not _broadcasts(src.shape, self.shape):
-            raise OpError(f"copy_: a source of shape {src.shape} cannot be broadcast to this tensor's shape "
-                          f"{self.shape}")
-        np.copyto(self.data, src, casting="unsafe")
-        increment_version(self)
-        return self
 
     # array facts ----------------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)

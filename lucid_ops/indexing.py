@@ -23,7 +23,8 @@ from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl, zeros_like
 from lucid.op import one_axis
 from lucid_ops.arithmetic import where
 from lucid_ops.linalg import diagonal as diagonal_of, diagonal_key
-from lucid_ops.shape import anything, gather, gather_key, getitem, index_arg, index_backward, index_select, select_key
+from lucid_ops.shape import (_draw_key, _getitem, _index_backward, _numpy_reads_as_pytorch, _torch_key, anything,
+                              gather, gather_key, getitem, index_arg, index_backward, index_select, select_key)
 
 #: The ufunc that folds each reduction's values into a place (a mean is a sum, then divided).
 REDUCTIONS = {"sum": np.add, "prod": np.multiply, "mean": np.add, "amax": np.maximum, "amin": np.minimum}
@@ -431,6 +432,62 @@ def _diag_embed_sample(draw):
     return Example((shape,), {"offset": draw.integer(-2, 2), "dim1": d1, "dim2": dim2})
 
 
+# --- setitem: x[key] = value ----------------------------------------------------------------------
+
+def _setitem(x, value, key):
+    """x with value (broadcast to x[key]'s shape, cast to x's dtype) written at x[key], as PyTorch's
+    `x[key] = value` (Tensor.__setitem__ makes it in place). Where an index names a place twice, the
+    last write stays, as on PyTorch's CPU."""
+    out = x.copy()
+    target = _getitem(out, key)  # reads the key as PyTorch does, and refuses what it refuses
+    if not np.can_cast(value.dtype, x.dtype, "unsafe") or value.size and not _fits(value.shape, target.shape):
+        raise OpError(f"setitem: a value of shape {value.shape} cannot be broadcast to the indexed shape "
+                      f"{target.shape} (tensor of shape {x.shape})")
+    if value.ndim > target.ndim:  # leading 1s, which PyTorch drops (NumPy would not for a mask)
+        value = value.reshape(value.shape[value.ndim - target.ndim:])
+    if _numpy_reads_as_pytorch(key):
+        out[key] = value
+        return out
+    index = _torch_key("setitem", x.shape, key)
+    view = out[index.basic + (Ellipsis,)]  # a view even of a 0-d out
+    if index.advanced is None:
+        view[...] = value
+    else:
+        view[index.advanced] = value
+    return out
+
+
+def _fits(shape, target) -> bool:
+    """Whether a value of `shape` broadcasts to `target`, after leading 1s are dropped (PyTorch's rule)."""
+    while len(shape) > len(target) and shape[0] == 1:
+        shape = shape[1:]
+    return len(shape) <= len(target) and all(m in (1, n) for m, n in zip(reversed(shape), reversed(target)))
+
+
+def _setitem_vjp(g, out, x, value, key):
+    """The places written pass nothing back to x; the value gets their gradient (summed over the
+    places it was broadcast to, by the engine)."""
+    g_value = None
+    if value.requires_grad:
+        g_value = getitem(g, key)
+        if value.ndim > g_value.ndim:  # leading 1s that the write dropped
+            g_value = g_value.reshape((1,) * (value.ndim - g_value.ndim) + g_value.shape)
+    return (setitem(g, 0.0, key) if x.requires_grad else None), g_value
+
+
+def _setitem_sample(draw):
+    """A key (getitem's), and a value of the indexed shape or one that broadcasts to it (with leading
+    1s too, which the write drops, as PyTorch's does). A key that
+    names a place twice is replaced by Ellipsis: which write stays there is not a derivative."""
+    shape = draw.shape(min_dims=1)
+    key = _draw_key(draw, shape)
+    target = _getitem(np.empty(shape), key).shape
+    if target and _index_backward(np.ones(target), shape, key).max() > 1:
+        key, target = Ellipsis, shape
+    value = tuple(1 if draw.integer(0, 3) == 0 else n for n in target)[draw.integer(0, len(target)):]
+    return Example((shape, (1,) * draw.choice((0, 0, 1, 2)) + value), {"key": key})  # leading 1s are dropped
+
+
 # --- the entries ---------------------------------------------------------------------------------
 
 def _scatter_inputs(src: str = "src", optional: bool = False) -> tuple[Arg, ...]:
@@ -478,9 +535,12 @@ diag = Op("diag", _diag, _diag_vjp, anything, params=(Param("diagonal", 0, kind=
 diag_embed = Op("diag_embed", _diag_embed, lambda g, out, x, offset, dim1, dim2: (diagonal_of(g, offset, dim1, dim2),),
                 anything, params=(Param("offset", 0, kind="int"), Param("dim1", -2, kind="dim"),
                                      Param("dim2", -1, kind="dim")), sample=_diag_embed_sample)
+setitem = Op("setitem", _setitem, _setitem_vjp, (*anything, Arg("value", dtype="any")), params=(Param("key"),),
+             sample=_setitem_sample,
+             differences={"inputs": "slices take negative steps (x[::-1] = v), as in getitem; PyTorch refuses them"})
 
 
 @hookimpl
 def lucid_ops():
-    return [scatter, scatter_add, scatter_reduce, index_add, index_copy, masked_select, one_hot, repeat_interleave,
-            meshgrid, diag, diag_embed]
+    return [setitem, scatter, scatter_add, scatter_reduce, index_add, index_copy, masked_select, one_hot,
+            repeat_interleave, meshgrid, diag, diag_embed]

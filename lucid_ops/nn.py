@@ -23,6 +23,7 @@ import scipy.special as sp
 from lucid import Arg, Example, Op, OpError, Param, generator, hookimpl
 from lucid.op import axes, one_axis
 from lucid.op import dim as one_dim
+from lucid.inplace import change as change_in_place
 from lucid.tensor import apply
 from lucid_ops.arithmetic import abs as absolute, sqrt, where
 from lucid_ops.common import NORM_AT_ZERO, SUMMATION_ORDER, has_zero, keepdim_shape, reusing, vector_norm
@@ -480,12 +481,14 @@ class _Dropout(Op):
     def _draw(self, input, p=0.5, training=True, inplace=False):
         self.check_params({"p": p, "training": training})  # those a training=False call never passes to apply
         _check_probability(p)
-        if inplace:
-            raise OpError("nn.functional.dropout: inplace=True is not supported (Lucid ops never write into "
-                          "their inputs)")
+        if not isinstance(inplace, bool):
+            raise OpError(f"nn.functional.dropout: argument 'inplace' must be True or False, got {inplace!r}")
         if not training:
             return input
         mask = generator().random(np.shape(input)) >= p
+        if inplace:
+            return change_in_place(input, lambda old: apply(self, (old, mask), {"p": p, "training": True}),
+                                    "nn.functional.dropout(inplace=True)")
         return apply(self, (input, mask), {"p": p, "training": True})
 
 

@@ -36,36 +36,50 @@ class OpModule(Module):
         return ", ".join(f"{name}={value!r}" for name, value in self.settings().items())
 
 
-class ReLU(OpModule):
+class InPlaceOpModule(OpModule):
+    """An activation that takes PyTorch's `inplace=`: with True, it changes its input in place."""
+
+    def __init__(self, inplace: bool = False, **settings: Any):
+        super().__init__(**settings)
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return getattr(F, self.op_name.rsplit(".", 1)[1])(input, inplace=self.inplace, **self.settings())
+
+    def extra_repr(self) -> str:
+        return ", ".join(filter(None, (super().extra_repr(), "inplace=True" if self.inplace else "")))
+
+
+class ReLU(InPlaceOpModule):
     op_name = "nn.functional.relu"
 
 
-class ReLU6(OpModule):
+class ReLU6(InPlaceOpModule):
     op_name = "nn.functional.relu6"
 
 
-class LeakyReLU(OpModule):
+class LeakyReLU(InPlaceOpModule):
     op_name = "nn.functional.leaky_relu"
 
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__(negative_slope=negative_slope)
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__(inplace, negative_slope=negative_slope)
 
 
-class ELU(OpModule):
+class ELU(InPlaceOpModule):
     op_name = "nn.functional.elu"
 
-    def __init__(self, alpha: float = 1.0):
-        super().__init__(alpha=alpha)
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(inplace, alpha=alpha)
 
 
-class CELU(OpModule):
+class CELU(InPlaceOpModule):
     op_name = "nn.functional.celu"
 
-    def __init__(self, alpha: float = 1.0):
-        super().__init__(alpha=alpha)
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(inplace, alpha=alpha)
 
 
-class SELU(OpModule):
+class SELU(InPlaceOpModule):
     op_name = "nn.functional.selu"
 
 
@@ -76,11 +90,11 @@ class GELU(OpModule):
         super().__init__(approximate=approximate)
 
 
-class SiLU(OpModule):
+class SiLU(InPlaceOpModule):
     op_name = "nn.functional.silu"
 
 
-class Mish(OpModule):
+class Mish(InPlaceOpModule):
     op_name = "nn.functional.mish"
 
 
@@ -95,18 +109,18 @@ class Softsign(OpModule):
     op_name = "nn.functional.softsign"
 
 
-class Hardtanh(OpModule):
+class Hardtanh(InPlaceOpModule):
     op_name = "nn.functional.hardtanh"
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
-        super().__init__(min_val=min_val, max_val=max_val)
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__(inplace, min_val=min_val, max_val=max_val)
 
 
-class Hardsigmoid(OpModule):
+class Hardsigmoid(InPlaceOpModule):
     op_name = "nn.functional.hardsigmoid"
 
 
-class Hardswish(OpModule):
+class Hardswish(InPlaceOpModule):
     op_name = "nn.functional.hardswish"
 
 
