@@ -414,21 +414,20 @@ def _pool_windows(name, n, x, kernel_size, stride, padding, dilation=1, ceil_mod
         stride = kernel
     if isinstance(padding, str):
         raise OpError(f"{name}: padding must be an int >= 0 or a tuple of 1 or {n} of them, got {padding!r}")
-    stride, pads, dilation = _per_dim(name, n, stride, padding, dilation)
-    if any(p > k // 2 for p, k in zip(pads, kernel)):
+    stride, before, dilation = _per_dim(name, n, stride, padding, dilation)  # padding before each dim
+    if any(p > k // 2 for p, k in zip(before, kernel)):
         raise OpError(f"{name}: padding {padding} should be at most half of kernel_size {kernel}")
-    padding = pads
     spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     out = tuple((size + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
-                for size, p, span, s in zip(xb.shape[2:], padding, spans, stride))
+                for size, p, span, s in zip(xb.shape[2:], before, spans, stride))
     if ceil_mode:
         out = tuple(o - 1 if (o - 1) * s >= size + p else o
-                    for o, s, size, p in zip(out, stride, xb.shape[2:], padding))
+                    for o, s, size, p in zip(out, stride, xb.shape[2:], before))
     if min(out) < 1:
-        raise OpError(f"{name}: input of spatial size {xb.shape[2:]} padded by {padding} is smaller than the "
+        raise OpError(f"{name}: input of spatial size {xb.shape[2:]} padded by {before} is smaller than the "
                       f"kernel {kernel} dilated by {dilation}")
-    pads = tuple((p, max(p, (o - 1) * s + span - size - p))
-                 for p, o, s, span, size in zip(padding, out, stride, spans, xb.shape[2:]))
+    pads = tuple((p, max(p, (o - 1) * s + span - size - p))  # after: what the last window reaches, at least p
+                 for p, o, s, span, size in zip(before, out, stride, spans, xb.shape[2:]))
     return xb, added, Windows(kernel, stride, dilation, pads, out)
 
 
