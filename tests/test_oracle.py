@@ -308,8 +308,8 @@ DECLARED_AFTER_A_SWEEP = [
     ("nn.functional.linear", "evaluation order", 21, 1, "float32",
      "1e30 * -1e30 + inf: NumPy's fused multiply-add inf, PyTorch NaN"),
     ("bmm", "evaluation order", 4, 1, "float32", "-inf * 0 + 1e30 * x: NumPy's BLAS inf, PyTorch NaN"),
-    ("matmul", "evaluation order", 7, 1, "float64",
-     "0.0234375 (1e30 - 1e30): a fused multiply-add leaves -2.2e12, PyTorch 0"),
+    ("matmul", "evaluation order", 12, 1, "float64",  # seed 7 until the attention module's source constants
+     "0.0234375 (1e30 - 1e30): a fused multiply-add leaves -2.2e12, PyTorch 0"),  # moved hypothesis's draws
     ("std", "second order", 0, 2, "float64", "a slice [-1e-30, -0.0]: its second derivative is rounding, 1.8e13"),
     ("nn.functional.layer_norm", "inputs", 22, 2, "float64", "a bias without a weight: PyTorch's double backward "
                                                              "refuses it"),
