@@ -10,9 +10,10 @@ compares with someone else's implementation instead, on the same drawn inputs, e
 - `oracle="reference"`: the op's own `Op(reference=fn)`, a forward on NumPy arrays (SciPy's erf
   for erf, say): shapes, dtypes and values;
 - `oracle="torch"`: PyTorch's op of the same name (`torch.<name>`, `torch.nn.functional.<name>`,
-  `torch.linalg.<name>`, or an entry of `COUNTERPARTS` where names or signatures differ): shapes,
-  dtypes and values in the working dtype, the vector-Jacobian product for a random cotangent in
-  float64 (a comparison of rules, not of rounding), and with order=2 the second-order one.
+  `torch.linalg.<name>`, `torch.special.<name>`, or an entry of `COUNTERPARTS` where names or
+  signatures differ): shapes, dtypes and values in the working dtype, the vector-Jacobian product
+  for a random cotangent in float64 (a comparison of rules, not of rounding), and with order=2 the
+  second-order one.
 
 Values agree when they are NaN in the same places, infinite with the same signs in the same
 places, and close elsewhere; in float32, a finite value no farther from the reference's float64
