@@ -194,6 +194,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.windows",
     "lucid_ops.indexing",
     "lucid_ops.products",
+    "lucid_ops.bitwise",
 )
 
 

@@ -261,7 +261,7 @@ def _conv_sample(draw, n):
 
 conv_params = (Param("stride", 1), Param("padding", 0), Param("dilation", 1), Param("groups", 1, kind="int"))
 conv2d = Op("nn.functional.conv2d", _conv2d, _conv2d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
-            params=conv_params, sample=lambda draw: _conv_sample(draw, 2), differences=SUMMATION_ORDER)
+            params=conv_params, sample=lambda draw: _conv_sample(draw, 2), differences=SUMMATION_ORDER, same_dtype=True)
 
 
 def _as_2d(name, stride, padding, dilation):
@@ -290,7 +290,7 @@ def _conv1d_vjp(g, out, x, weight, bias, stride, padding, dilation, groups):
 
 
 conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
-            params=conv_params, sample=lambda draw: _conv_sample(draw, 1), differences=SUMMATION_ORDER)
+            params=conv_params, sample=lambda draw: _conv_sample(draw, 1), differences=SUMMATION_ORDER, same_dtype=True)
 
 
 # --- pooling ---------------------------------------------------------------------------------
