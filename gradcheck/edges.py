@@ -76,7 +76,7 @@ def edge_cases_for(op: Op, stratum: Stratum | None = None) -> st.SearchStrategy[
 def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
     arrays: list[Any] = list(case.inputs)  # None for optional inputs left out
     floats = [i for i, x in enumerate(arrays) if x is not None and x.dtype.kind == "f"
-              and arg_of(op, i).dtype in ("float", "any") and not arg_of(op, i).structure]
+              and arg_of(op, i).differentiable and not arg_of(op, i).structure]
     ndim = max((arrays[i].ndim for i in floats), default=0)
     # Empty a dimension only where the inputs merely broadcast together: elsewhere the shapes are
     # tied by a signature or the op's own sample, and a 0 would make the call invalid, not an edge.

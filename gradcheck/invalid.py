@@ -42,7 +42,8 @@ from .report import Failure, OpReport
 from .strategies import arg_of, draw_params, draw_values, inputs_for
 
 #: The dtypes each declared input dtype refuses.
-WRONG_DTYPES = {"float": (np.int64, np.bool_), "int": (np.float64, np.bool_), "bool": (np.float64, np.int64)}
+WRONG_DTYPES = {"float": (np.int64, np.bool_), "int": (np.float64, np.bool_), "bool": (np.float64, np.int64),
+                "number": (np.bool_,), "integral": (np.float64,)}
 #: Values of the wrong type for each param kind (None is added where the default is not None).
 WRONG_VALUES = {"bool": (2, "yes", 1.5), "int": (1.5, "1", True), "number": ("1", (1.0,)),
                 "choice": ("bogus", 1), "dim": (1.5, True, "0"), "dims": (1.5, "0", (0, 1.5))}

@@ -323,7 +323,7 @@ def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] =
     n = int(np.prod(shape, dtype=int))
     if arg.dtype == "bool":
         return (np.frombuffer(draw(_bytes(n)), dtype=np.uint8) & 1).astype(bool).reshape(shape)
-    if arg.dtype == "int":
+    if arg.dtype in ("int", "integral"):
         low = int(math.ceil(arg.low)) if math.isfinite(arg.low) else -3
         high = int(math.floor(arg.high)) if math.isfinite(arg.high) else low + 6
         values = np.frombuffer(draw(_bytes(4 * n)), dtype="<u4") % (high - low + 1)
@@ -419,7 +419,7 @@ def draw_case(draw: Callable, op: Op, shapes: st.SearchStrategy | None, example:
             continue
         if isinstance(x, np.ndarray):
             arrays[i] = x
-        elif arg.dtype in ("float", "any"):
+        elif arg.differentiable:
             float_slots.append(i)
         else:
             arrays[i] = draw_values(draw, arg, tuple(x))

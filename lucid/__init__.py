@@ -18,6 +18,7 @@ from .creation import (arange, empty, empty_like, eye, full, full_like, generato
                        ones_like, rand, randn, zeros, zeros_like)
 from . import functions as _functions
 from .functions import *  # noqa: F403  (comparisons, argmax, isnan...: no grad; listed in functions.__all__)
+from .dtypes import get_default_dtype, promote_types, result_type, set_default_dtype
 from .errors import GraphError, LucidError, OpError, PluginError
 from .hookspecs import hookimpl
 from .op import REQUIRED, Arg, Draw, Example, Op, Param
@@ -57,6 +58,7 @@ __all__ = [
     "LucidError", "OpError", "GraphError", "PluginError",
     "Op", "Arg", "Param", "Draw", "Example", "REQUIRED", "hookimpl", "register_plugin", "ops", "registry",
     "linalg", "nn", "special", "optim", "utils",
+    "get_default_dtype", "set_default_dtype", "result_type", "promote_types",
     *_functions.__all__,
 ]
 __all__ += sorted(_builtin_ops)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import get_default_dtype
 from .errors import OpError
 from .tensor import Tensor
 
@@ -63,25 +64,25 @@ def _new(where: str, make: Callable[[], np.ndarray], shape: tuple[int, ...], dty
                       f"{shape} and dtype {dtype or 'float64'}") from None
 
 
-def zeros(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    shape = _shape(size, "zeros()")
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _shape(size, "zeros()"), dtype or get_default_dtype()
     return _new("zeros()", lambda: np.zeros(shape, dtype=dtype), shape, dtype, requires_grad)
 
 
-def ones(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    shape = _shape(size, "ones()")
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _shape(size, "ones()"), dtype or get_default_dtype()
     return _new("ones()", lambda: np.ones(shape, dtype=dtype), shape, dtype, requires_grad)
 
 
 def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    dtype = dtype or (np.float32 if isinstance(fill_value, float) else np.asarray(fill_value).dtype)
+    dtype = dtype or (get_default_dtype() if isinstance(fill_value, float) else np.asarray(fill_value).dtype)
     shape = _shape((size,), "full()")
     return _new("full()", lambda: np.full(shape, fill_value, dtype=dtype), shape, dtype, requires_grad)
 
 
-def empty(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor whose values are whatever its fresh memory holds, as in PyTorch: write them before reading."""
-    shape = _shape(size, "empty()")
+    shape, dtype = _shape(size, "empty()"), dtype or get_default_dtype()
     return _new("empty()", lambda: np.empty(shape, dtype=dtype), shape, dtype, requires_grad)
 
 
@@ -117,29 +118,32 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         raise OpError(f"arange(): the bounds {start} -> {end} are inconsistent with the sign of step {step}")
     floating = any(isinstance(v, float) for v in (start, end, step))
     length = (math.ceil((end - start) / step),)
-    default = np.float32 if floating else np.int64
+    default = get_default_dtype() if floating else np.int64
     return _new("arange()", lambda: np.arange(start, end, step), length, dtype or default, requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     check_count(steps, "steps", "linspace()")
-    return _new("linspace()", lambda: np.linspace(start, end, steps), (steps,), dtype, requires_grad)
+    return _new("linspace()", lambda: np.linspace(start, end, steps), (steps,), dtype or get_default_dtype(),
+                requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     check_count(n, "n", "eye()")
     if m is not None:
         check_count(m, "m", "eye()")
-    return _new("eye()", lambda: np.eye(n, m), (n, n if m is None else m), dtype, requires_grad)
+    return _new("eye()", lambda: np.eye(n, m), (n, n if m is None else m), dtype or get_default_dtype(),
+                requires_grad)
 
 
-def rand(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
     shape = _shape(size, "rand()")
-    return _new("rand()", lambda: _generator.random(shape), shape, dtype, requires_grad)
+    return _new("rand()", lambda: _generator.random(shape), shape, dtype or get_default_dtype(), requires_grad)
 
 
-def randn(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal."""
     shape = _shape(size, "randn()")
-    return _new("randn()", lambda: _generator.standard_normal(shape), shape, dtype, requires_grad)
+    return _new("randn()", lambda: _generator.standard_normal(shape), shape, dtype or get_default_dtype(),
+                requires_grad)

@@ -76,9 +76,13 @@ class Arg:
 
     `low`/`high` bound an open interval; the harness keeps a margin inside it. `dtype` is
     "float" (integers are rejected with a clear error), "any" (integers and bools pass
-    through, as in arithmetic or shape ops), "int" or "bool" (never differentiated).
+    through, as in arithmetic or shape ops), "number" (as "any", bools refused: PyTorch's sub),
+    "int", "bool" or "integral" (an int or a bool, as bitwise ops take; these three are never
+    differentiated).
     An `optional` input may be None (a missing bias, say). A `mutable` input is one the op updates
     in place on purpose (batch_norm's running statistics): the harness does not count that as a bug.
+    An input that is not `promoted` keeps its own dtype beside the others' (cross_entropy's target:
+    class indices or probabilities), where the others are cast to one (`Op.same_dtype`).
     """
 
     name: str = "input"
@@ -88,10 +92,12 @@ class Arg:
     structure: str = ""
     optional: bool = False
     mutable: bool = False
+    promoted: bool = True
 
     def __post_init__(self) -> None:
-        if self.dtype not in ("float", "any", "int", "bool"):
-            raise OpError(f"Arg {self.name!r}: dtype must be float, any, int or bool, got {self.dtype!r}")
+        if self.dtype not in ("any", *DTYPE_KINDS):
+            raise OpError(f"Arg {self.name!r}: dtype must be float, any, number, int, bool or integral, "
+                          f"got {self.dtype!r}")
         if self.structure not in STRUCTURES:
             raise OpError(f"Arg {self.name!r}: structure must be one of {sorted(STRUCTURES)}, got {self.structure!r}")
         if not self.low < self.high:
@@ -99,11 +105,13 @@ class Arg:
 
     @property
     def differentiable(self) -> bool:
-        return self.dtype in ("float", "any")
+        return self.dtype in DIFFERENTIABLE
 
 
 #: The NumPy dtype kinds (`dtype.kind`) an input of each declared dtype takes; "any" takes all.
-DTYPE_KINDS = {"float": "fc", "int": "iu", "bool": "b"}
+DTYPE_KINDS = {"float": "fc", "number": "iufc", "int": "iu", "bool": "b", "integral": "biu"}
+#: The declared dtypes whose inputs may require grad.
+DIFFERENTIABLE = ("float", "any", "number")
 
 #: The aspects an op may declare as deliberately different from PyTorch (`Op.differences`).
 DIFFERENCES = ("values", "float32 values", "dtype", "gradient", "second order", "nan gradient", "edges",
@@ -322,6 +330,9 @@ class Op:
       result has a NaN; "edges": it draws no special values; "evaluation order": no infinities, NaN
       or huge values, where the answer depends on the order of the products and sums, as 0 * inf
       and 1e30 - 1e30 + x do; "inputs": Lucid accepts inputs that PyTorch refuses).
+    - `same_dtype`: the inputs declared "float", "any", "number" or "integral" must share one dtype, and a
+      call that mixes them is refused, as PyTorch refuses matmul(float32, float64). Otherwise they
+      are cast to their `lucid.dtypes.result_type` before the forward runs (PyTorch's promotion).
     """
 
     name: str
@@ -340,9 +351,11 @@ class Op:
     signature: tuple[str, ...] = ()
     reference: Callable[..., Any] | None = None
     differences: Mapping[str, str] = field(default_factory=dict)
+    same_dtype: bool = False
     # Derived once here, so that calling the op never inspects the metadata again.
     defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
     typed_inputs: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)  # (i, dtype kinds)
+    promoted: tuple[int, ...] = field(init=False, repr=False, compare=False)  # inputs computed in one dtype
     param_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
     required_inputs: int = field(init=False, repr=False, compare=False)  # before the trailing optional ones
     one_output: bool = field(init=False, repr=False, compare=False)  # no tuples: not several outputs, no residuals
@@ -375,6 +388,8 @@ class Op:
         object.__setattr__(self, "defaults", {p.name: p.default for p in self.params if p.default is not REQUIRED})
         object.__setattr__(self, "typed_inputs", tuple((i, DTYPE_KINDS[a.dtype]) for i, a in enumerate(self.inputs)
                                                      if a.dtype in DTYPE_KINDS))
+        object.__setattr__(self, "promoted", tuple(i for i, a in enumerate(self.inputs)
+                                                   if a.promoted and a.dtype in (*DIFFERENTIABLE, "integral")))
         object.__setattr__(self, "param_names", tuple(p.name for p in self.params))
         object.__setattr__(self, "one_output", self.outputs == 1 and not self.residuals)
         object.__setattr__(self, "result_type", _named_tuple(self.name.replace(".", "_"), self.output_names)
@@ -402,7 +417,7 @@ class Op:
         if self.output_names and (len(self.output_names) != self.outputs or not all(
                 isinstance(n, str) and n.isidentifier() for n in self.output_names)):
             raise fail("output_names", f"a name (an identifier) for each of the {self.outputs} outputs")
-        for attribute in ("ties", "variadic"):
+        for attribute in ("ties", "variadic", "same_dtype"):
             if not isinstance(getattr(self, attribute), bool):
                 raise fail(attribute, "True or False")
         if not callable(self.kinks) and not (isinstance(self.kinks, tuple) and all(

@@ -201,6 +201,7 @@ BUILTIN_PLUGINS = (
     "lucid_ops.decompositions",
     "lucid_ops.resample",
     "lucid_ops.attention",
+    "lucid_ops.bitwise",
 )
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .dtypes import get_default_dtype, result_type
 from .errors import GraphError, LucidError, OpError
 
 # --- 1. grad mode ------------------------------------------------------------------------------
@@ -215,8 +216,7 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
         elif x is None:
             arrays.append(None)  # an optional input left out
         else:  # numbers and arrays become constants, then the call starts again
-            integer = {i for i, kinds in op.typed_inputs if kinds == "iu"}
-            return apply(op, tuple(_constant(v, inputs, i in integer) for i, v in enumerate(inputs)), params)
+            return apply(op, _constants(op, inputs), params)
     typed = op.typed_inputs
     if typed and op.variadic:  # one Arg describes every tensor of the sequence
         typed = [(i, typed[0][1]) for i in range(len(arrays))]
@@ -225,6 +225,13 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
             arg = op.inputs[0 if op.variadic else i]
             raise OpError(f"{op.name}: argument {arg.name!r} (input {i}) has dtype {arrays[i].dtype}, "
                           f"expected {_DTYPE_WORDS[kinds]}")
+    promoted = op.promoted  # inputs computed in one dtype: cast to it, or refused (same_dtype)
+    if len(promoted) == 2:  # the commonest case, x + y in one dtype, pays two lookups
+        a, b = arrays[promoted[0]], arrays[promoted[1]]
+        if a is not None and b is not None and a.dtype is not b.dtype:  # (dtypes are mostly singletons)
+            arrays = _one_dtype(op, arrays, promoted)
+    elif len(promoted) > 2 or op.variadic:
+        arrays = _one_dtype(op, arrays, range(len(arrays)) if op.variadic else promoted)
     if op.checked_params:  # params of a declared kind: keepdim=2 is refused, not taken for True
         for name, types, choices in op.checked_params:
             if name in params and (type(params[name]) not in types or choices and params[name] not in choices):
@@ -266,24 +273,43 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     return op.result_type(_new_tensor(o, record and o.dtype.kind == "f", node, i) for i, o in enumerate(outs))
 
 
-_DTYPE_WORDS = {"fc": "a floating-point tensor", "iu": "an integer tensor", "b": "a bool tensor"}
+_DTYPE_WORDS = {"fc": "a floating-point tensor", "iu": "an integer tensor", "b": "a bool tensor",
+                "biu": "an integer or bool tensor", "iufc": "a number tensor, not a bool one (use ~ or logical_not "
+                "to invert a mask)"}
 
 
-def _constant(value: Any, inputs: Sequence[Any], integer: bool = False) -> Tensor | None:
-    """A Python number or array taking part in an op: a constant that never requires grad.
-    A number takes the dtype of the op's first floating-point Tensor (`x * 2` and
-    `where(mask, x, 0.0)` stay float32, as in PyTorch); with integer Tensors only, NumPy's
-    promotion decides. For an `integer` input (polygamma's n) a number keeps its own type."""
-    if value is None or isinstance(value, Tensor):
-        return value
-    if type(value) is np.ndarray:
-        return _new_tensor(value, False, None, 0)
-    dtypes = [x.data.dtype for x in inputs if isinstance(x, Tensor)]
-    if isinstance(value, (int, float, bool)) and dtypes and not integer:
-        floating = [d for d in dtypes if d.kind == "f"]
-        dtype = floating[0] if floating else np.result_type(dtypes[0], value)
-        return _new_tensor(np.asarray(value, dtype=dtype), False, None, 0)
-    return tensor(value)
+def _one_dtype(op: Any, arrays: list, promoted: Sequence[int]) -> list:
+    """The arrays, those of the promoted inputs cast to their result_type (PyTorch's promotion) if
+    their dtypes differ; an op whose inputs must share a dtype (matmul) refuses them instead, as
+    PyTorch does."""
+    if len({arrays[i].dtype for i in promoted if arrays[i] is not None}) < 2:
+        return arrays
+    if op.same_dtype:
+        names = [f"{op.inputs[0].name}[{i}]" if op.variadic else op.inputs[i].name for i in promoted]
+        given = ", ".join(f"{name!r} {arrays[i].dtype}" for name, i in zip(names, promoted) if arrays[i] is not None)
+        raise OpError(f"{op.name}: expected its inputs to have the same dtype, got {given}; convert one with "
+                      f".to(dtype) (PyTorch does not promote them for this op either)")
+    dtype = result_type(*(arrays[i] for i in promoted if arrays[i] is not None))
+    return [a.astype(dtype, copy=False) if i in promoted and a is not None else a for i, a in enumerate(arrays)]
+
+
+def _constants(op: Any, inputs: Sequence[Any]) -> tuple:
+    """The inputs, each Python number or array made a constant that never requires grad. A number
+    among the promoted inputs takes their result_type, as PyTorch's does (`x * 2` stays float32,
+    `int_tensor + 0.5` is float32); elsewhere (polygamma's n, a mask) it keeps its own type."""
+    promoted = range(len(inputs)) if op.variadic else op.promoted
+    operands = [inputs[i] for i in promoted if inputs[i] is not None]
+    shared = result_type(*operands) if operands else None
+    constants = []
+    for i, value in enumerate(inputs):
+        if type(value) is np.ndarray:
+            value = _new_tensor(value, False, None, 0)
+        elif value is not None and not isinstance(value, Tensor):
+            is_number = isinstance(value, (int, float, bool, complex))
+            value = (_new_tensor(np.asarray(value, dtype=shared), False, None, 0) if is_number and i in promoted
+                     else tensor(value))
+        constants.append(value)
+    return tuple(constants)
 
 
 def _complex_refused(op: Any, inputs: Sequence[Tensor | None]) -> OpError:
@@ -490,12 +516,22 @@ class Tensor:
     __truediv__, __rtruediv__ = _operator("div"), _operator("div", reflected=True)
     __pow__, __rpow__ = _operator("pow"), _operator("pow", reflected=True)
     __matmul__, __rmatmul__ = _operator("matmul"), _operator("matmul", reflected=True)
+    __mod__, __rmod__ = _operator("remainder"), _operator("remainder", reflected=True)
+    __floordiv__, __rfloordiv__ = _operator("floor_divide"), _operator("floor_divide", reflected=True)
+    __and__, __rand__ = _operator("bitwise_and"), _operator("bitwise_and", reflected=True)
+    __or__, __ror__ = _operator("bitwise_or"), _operator("bitwise_or", reflected=True)
+    __xor__, __rxor__ = _operator("bitwise_xor"), _operator("bitwise_xor", reflected=True)
+    __lshift__, __rlshift__ = _operator("bitwise_left_shift"), _operator("bitwise_left_shift", reflected=True)
+    __rshift__, __rrshift__ = _operator("bitwise_right_shift"), _operator("bitwise_right_shift", reflected=True)
     __lt__, __le__ = _comparison(np.less), _comparison(np.less_equal)
     __gt__, __ge__ = _comparison(np.greater), _comparison(np.greater_equal)
     __eq__, __ne__ = _comparison(np.equal), _comparison(np.not_equal)
 
     def __neg__(self) -> Tensor:
         return apply(OPERATORS["neg"], (self,), {})
+
+    def __invert__(self) -> Tensor:
+        return apply(OPERATORS["bitwise_not"], (self,), {})
 
     def __pos__(self) -> Tensor:
         return self
@@ -602,8 +638,8 @@ def _shape_args(args: tuple) -> tuple:
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """A new leaf Tensor. Python floats become float32 and ints int64, as in PyTorch;
-    NumPy arrays keep their dtype."""
+    """A new leaf Tensor. Python floats become the default dtype (float32) and ints int64, as in
+    PyTorch; NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
     elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
@@ -611,7 +647,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         array = _as_array(np.asarray, data, None, "tensor()")
         if array.dtype == np.float64:
-            array = array.astype(np.float32)
+            array = array.astype(get_default_dtype())
         elif array.dtype.kind == "i":
             array = array.astype(np.int64)
     else:

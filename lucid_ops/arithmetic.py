@@ -13,7 +13,7 @@ is 0 at NaN as PyTorch's.
 """
 import numpy as np
 
-from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
+from lucid import Arg, Example, Op, OpError, Param, Tensor, get_default_dtype, hookimpl
 from lucid_ops.common import has_zero, sgn
 from lucid_ops.exponential import log
 
@@ -22,12 +22,59 @@ binary = (Arg("input", dtype="any"), Arg("other", dtype="any"))
 add = Op("add", np.add, lambda g, out, a, b: (g, g), binary)
 # A constant operand (x * 2, a dropout mask, x / n) gets no gradient: its rule would cost a pass.
 sub = Op("sub", np.subtract,
-         lambda g, out, a, b: (g if a.requires_grad else None, -g if b.requires_grad else None), binary)
+         lambda g, out, a, b: (g if a.requires_grad else None, -g if b.requires_grad else None),
+         (Arg("input", dtype="number"), Arg("other", dtype="number")))
 mul = Op("mul", np.multiply,
          lambda g, out, a, b: (g * b if a.requires_grad else None, g * a if b.requires_grad else None), binary)
-div = Op("div", np.true_divide,
-         lambda g, out, a, b: (g / b if a.requires_grad else None, -g * out / b if b.requires_grad else None),
-         binary, kinks=(0.0,))
+
+
+def _integer_division(op, a, b):
+    """Refuse what PyTorch refuses of a rounding division: bools (no kernel) and an integer divisor 0
+    (ZeroDivisionError; NumPy would answer 0 with a warning)."""
+    if a.dtype.kind == "b":
+        raise OpError(f"{op}: not implemented for bool tensors (as in PyTorch); convert them with .long()")
+    if a.dtype.kind in "iu" and not np.all(b):
+        raise OpError(f"{op}: integer division by zero (the divisor 'other' has a 0)")
+
+
+def _floor_divide(a, b):
+    """a / b rounded down, as Python's // (NumPy's floor_divide computes it as PyTorch's kernel does)."""
+    _integer_division("floor_divide", a, b)
+    return np.floor_divide(a, b)
+
+
+def _truncated_divide(a, b):
+    """a / b rounded toward zero: integers exactly (the floor, moved up by one where a remainder
+    has the sign opposite to b's), floats as trunc(a / b), as in PyTorch."""
+    _integer_division("div", a, b)
+    if a.dtype.kind in "iu":
+        quotient, remainder = np.divmod(a, b)
+        return quotient + ((remainder != 0) & ((a < 0) != (b < 0)))
+    return np.trunc(a / b)
+
+
+def _divide(a, b, rounding_mode=None):
+    """a / b; integers and bools (promoted to one dtype by then) divide in the default float dtype,
+    as PyTorch's true division does, where NumPy's gives float64. rounding_mode "trunc" or "floor"
+    rounds the quotient, in the inputs' dtype."""
+    if rounding_mode == "floor":
+        return _floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return _truncated_divide(a, b)
+    if a.dtype.kind in "biu":
+        return np.true_divide(a, b, dtype=get_default_dtype())
+    return np.true_divide(a, b)
+
+
+def _div_vjp(g, out, a, b, rounding_mode=None):
+    """A rounded quotient is piecewise constant: gradient 0 (PyTorch's rule too)."""
+    if rounding_mode is not None:
+        return _zeros(g, out, a, b)
+    return g / b if a.requires_grad else None, -g * out / b if b.requires_grad else None
+
+
+div = Op("div", _divide, _div_vjp, binary, params=(Param("rounding_mode", None, ("trunc", "floor"), "choice"),),
+         kinks=(0.0,))
 neg = Op("neg", np.negative, lambda g, out, x: (-g,), (Arg("input", dtype="any"),))
 
 
@@ -50,7 +97,15 @@ def _pow_vjp(g, out, x, y):
     return gx, gy
 
 
-pow = Op("pow", np.power, _pow_vjp, (Arg("input", low=0), Arg("exponent", low=-3, high=3, dtype="any")),
+def _power(x, y):
+    """x ** y, as np.power, which also refuses integers to negative integer powers as PyTorch does;
+    PyTorch has no kernel for bools (promoted to one dtype by then)."""
+    if x.dtype.kind == "b":
+        raise OpError("pow: not implemented for bool tensors (as in PyTorch); convert them with .long()")
+    return np.power(x, y)
+
+
+pow = Op("pow", _power, _pow_vjp, (Arg("input", low=0, dtype="any"), Arg("exponent", low=-3, high=3, dtype="any")),
          differences={"second order": "at y = 0 PyTorch's mask on d/dx also cuts d/dy d/dx = 1/x; Lucid keeps it"})
 
 reciprocal = Op("reciprocal", np.reciprocal, lambda g, out, x: (-g * out * out,), kinks=(0.0,))
@@ -91,19 +146,6 @@ def _share(a, b, dtype):
     return np.where(a < b, 0.0, np.where(a == b, 0.5, 1.0)).astype(dtype)
 
 
-_KINDS = "biufc"  # bool < int < float < complex
-
-
-def _where(condition, input, other):
-    """np.where, promoted as PyTorch does: a 0-d operand (a Python number, say) of the same or a
-    lower kind does not widen the other, so `where(mask, x, 0.0)` keeps x's float32."""
-    if input.ndim == 0 < other.ndim and _KINDS.index(input.dtype.kind) <= _KINDS.index(other.dtype.kind):
-        input = input.astype(other.dtype)
-    elif other.ndim == 0 < input.ndim and _KINDS.index(other.dtype.kind) <= _KINDS.index(input.dtype.kind):
-        other = other.astype(input.dtype)
-    return np.where(condition, input, other)
-
-
 def _where_vjp(g, out, condition, a, b):
     zero = np.zeros((), dtype=g.dtype)
     return (None, where(condition, g, zero) if a.requires_grad else None,
@@ -114,12 +156,13 @@ clamp = Op("clamp", _clamp, _clamp_vjp, (Arg("input", dtype="any"),), params=(Pa
            sample=_clamp_sample, kinks=lambda p: tuple(v for v in (p.get("min"), p.get("max")) if v is not None))
 maximum = Op("maximum", np.maximum, lambda g, out, a, b: (g * _share(a.data, b.data, g.dtype),
                                                            g * _share(b.data, a.data, g.dtype)),
-             (Arg("input"), Arg("other")), ties=True)
+             (Arg("input", dtype="any"), Arg("other", dtype="any")), ties=True)
 minimum = Op("minimum", np.minimum, lambda g, out, a, b: (g * _share(b.data, a.data, g.dtype),
                                                            g * _share(a.data, b.data, g.dtype)),
-             (Arg("input"), Arg("other")), ties=True)
-where = Op("where", _where, _where_vjp, (Arg("condition", dtype="bool"), Arg("input", dtype="any"),
+             (Arg("input", dtype="any"), Arg("other", dtype="any")), ties=True)
+where = Op("where", np.where, _where_vjp, (Arg("condition", dtype="bool"), Arg("input", dtype="any"),
                                          Arg("other", dtype="any")))
+
 
 
 def flat_where(mask: np.ndarray, t: Tensor) -> Tensor:
@@ -163,8 +206,8 @@ nan_to_num = Op("nan_to_num", _nan_to_num, lambda g, out, x, nan, posinf, neginf
 # finite tuple cannot list them, so `kinks` names only 0, where hypothesis shrinks its values, and
 # the harness rejects any other drawn sample that straddles a jump (gradcheck/kinks.py).
 
-def _zeros(g, out, x, **params):
-    return (Tensor(np.zeros_like(x.data)),)
+def _zeros(g, out, *inputs, **params):
+    return tuple(Tensor(np.zeros_like(x.data)) for x in inputs)
 
 
 def _integers_unchanged(ufunc):
@@ -186,6 +229,34 @@ trunc = Op("trunc", _integers_unchanged(np.trunc), _zeros, rounding_input)
 round = Op("round", _round, _zeros, rounding_input, params=(Param("decimals", 0, (0, 1, -1), kind="int"),))
 
 
+def _remainder(a, b):
+    """The remainder with the sign of the divisor, as Python's % and PyTorch's remainder."""
+    _integer_division("remainder", a, b)
+    return np.remainder(a, b)
+
+
+def _fmod(a, b):
+    """The remainder with the sign of the dividend, as C's fmod and PyTorch's."""
+    _integer_division("fmod", a, b)
+    return np.fmod(a, b)
+
+
+def _quotient_vjp(rounding):
+    """a - b q(a / b), for a quotient q rounded down (remainder) or toward zero (fmod): d/da = 1,
+    d/db = -q, a piecewise constant (PyTorch's rules)."""
+    def vjp(g, out, a, b):
+        quotient = rounding(a.data, b.data).astype(g.dtype, copy=False)
+        return g if a.requires_grad else None, -g * quotient if b.requires_grad else None
+    return vjp
+
+
+remainder = Op("remainder", _remainder, _quotient_vjp(np.floor_divide), binary, kinks=(0.0,))
+fmod = Op("fmod", _fmod, _quotient_vjp(lambda a, b: np.trunc(a / b)), binary, kinks=(0.0,))
+floor_divide = Op("floor_divide", _floor_divide, _zeros, binary, kinks=(0.0,),
+                  differences={"gradient": "PyTorch's floor_divide has no derivative (backward raises); Lucid's is "
+                                           "0, as div(rounding_mode='floor')'s in both"})
+
+
 def _lerp(a, b, w):
     """input + weight (end - input), computed from the nearer end as PyTorch does: exact at
     weight 1 (end itself, not -1e30 + (x + 1e30))."""
@@ -196,10 +267,10 @@ def _lerp(a, b, w):
 # lerp is linear in each argument.
 lerp = Op("lerp", _lerp,
           lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a) if w.requires_grad else None),
-          (Arg("input"), Arg("end"), Arg("weight")))
+          (Arg("input"), Arg("end"), Arg("weight")), same_dtype=True)
 
 
 @hookimpl
 def lucid_ops():
     return [add, sub, mul, div, neg, pow, reciprocal, square, sqrt, rsqrt, abs, clamp, maximum, minimum, where, lerp,
-            sign, floor, ceil, trunc, round, copysign, nan_to_num]
+            sign, floor, ceil, trunc, round, copysign, nan_to_num, remainder, fmod, floor_divide]

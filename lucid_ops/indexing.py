@@ -44,8 +44,6 @@ def _scatter_key(op: str, x, index, src, dim):
     if src.ndim != index.ndim or any(m > n for m, n in zip(index.shape, src.shape)):
         raise OpError(f"{op}: index of shape {index.shape} must be no larger than src's shape {src.shape}, with "
                       f"as many dims")
-    if src.dtype != x.dtype:
-        raise OpError(f"{op}: src has dtype {src.dtype} and the input {x.dtype}: they must be the same")
     return key, src[tuple(slice(0, n) for n in index.shape)]
 
 
@@ -207,8 +205,6 @@ def _index_key(op: str, x, index, source, dim):
     if source.shape != expected or (not x.ndim and index.size != 1):
         raise OpError(f"{op}: source of shape {source.shape} must have the input's shape {x.shape} with "
                       f"{index.size} (the length of index) in dim {dim}")
-    if source.dtype != x.dtype:
-        raise OpError(f"{op}: source has dtype {source.dtype} and the input {x.dtype}: they must be the same")
     return key
 
 
@@ -363,9 +359,6 @@ def _meshgrid(*tensors, indexing="ij"):
     for i, t in enumerate(tensors):
         if t.ndim > 1:
             raise OpError(f"meshgrid: tensor {i} has shape {t.shape}; each tensor must be 0-d or 1-d")
-        if t.dtype != tensors[0].dtype:
-            raise OpError(f"meshgrid: tensor 0 has dtype {tensors[0].dtype} and tensor {i} {t.dtype}; they must be "
-                          f"the same")
     return tuple(np.meshgrid(*(t.reshape(-1) for t in tensors), indexing=indexing))
 
 
@@ -499,9 +492,9 @@ scatter = Op("scatter", _scatter, _scatter_vjp, _scatter_inputs(optional=True),
              params=(dim_param, Param("value", None, kind="number")), sample=_scatter_sample,
              signature=("input", "dim", "index", "src", "value"),
              differences={"inputs": "a 0-d src is the value form, as a number is in PyTorch; PyTorch refuses a "
-                                    "0-d tensor there"})
+                                    "0-d tensor there"}, same_dtype=True)
 scatter_add = Op("scatter_add", _scatter_add, _scatter_add_vjp, _scatter_inputs(), params=(dim_param,),
-                 sample=_scatter_add_sample, signature=("input", "dim", "index", "src"))
+                 sample=_scatter_add_sample, signature=("input", "dim", "index", "src"), same_dtype=True)
 scatter_reduce = Op("scatter_reduce", _scatter_reduce, _scatter_reduce_vjp, _scatter_inputs(),
                     params=(dim_param, Param("reduce", choices=tuple(REDUCTIONS), kind="choice"),
                             Param("include_self", True, kind="bool")),
@@ -512,14 +505,14 @@ scatter_reduce = Op("scatter_reduce", _scatter_reduce, _scatter_reduce_vjp, _sca
                                  "inputs": "PyTorch's double backward of prod refuses more than one zero scattered "
                                            "to one position; Lucid's second derivative there is the product's, "
                                            "checked against finite differences"},
-                    signature=("input", "dim", "index", "src", "reduce", "*", "include_self"))
+                    signature=("input", "dim", "index", "src", "reduce", "*", "include_self"), same_dtype=True)
 index_add = Op("index_add", _index_add, _index_add_vjp, _scatter_inputs("source"),
                params=(dim_param, Param("alpha", 1, kind="number")), sample=_index_sample(distinct=False),
                differences={"evaluation order": "PyTorch adds alpha * source with a fused multiply-add: beside "
                                                 "1e30 its sums differ from Lucid's by a rounding error (1e14)"},
-               signature=("input", "dim", "index", "source", "*", "alpha"))
+               signature=("input", "dim", "index", "source", "*", "alpha"), same_dtype=True)
 index_copy = Op("index_copy", _index_copy, _index_copy_vjp, _scatter_inputs("source"), params=(dim_param,),
-                sample=_index_sample(distinct=True), signature=("input", "dim", "index", "source"))
+                sample=_index_sample(distinct=True), signature=("input", "dim", "index", "source"), same_dtype=True)
 masked_select = Op("masked_select", _masked_select, _masked_select_vjp, (*anything, Arg("mask", dtype="bool")),
                    sample=_masked_select_sample)
 one_hot = Op(ONE_HOT, _one_hot, lambda g, out, tensor, num_classes: (None,),
@@ -530,7 +523,7 @@ repeat_interleave = Op("repeat_interleave", _repeat_interleave, _repeat_interlea
                        sample=_repeat_interleave_sample)
 meshgrid = Op("meshgrid", _meshgrid, _meshgrid_vjp, (Arg("tensors", dtype="any"),),
               params=(Param("indexing", "ij", ("ij", "xy"), "choice"),), sample=_meshgrid_sample, variadic=True,
-              outputs=2, signature=("*tensors", "indexing"))
+              outputs=2, signature=("*tensors", "indexing"), same_dtype=True)
 diag = Op("diag", _diag, _diag_vjp, anything, params=(Param("diagonal", 0, kind="int"),), sample=_diag_sample)
 diag_embed = Op("diag_embed", _diag_embed, lambda g, out, x, offset, dim1, dim2: (diagonal_of(g, offset, dim1, dim2),),
                 anything, params=(Param("offset", 0, kind="int"), Param("dim1", -2, kind="dim"),

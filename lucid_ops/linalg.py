@@ -135,13 +135,13 @@ def _vectors_sample(same: bool):
 
 # NumPy's BLAS and PyTorch's kernels each sum the products in their own order, with fused multiply-adds.
 matmul = Op("matmul", _matmul, _matmul_vjp, (Arg("input"), Arg("other")), shapes="(m?,n),(n,p?)->(m?,p?)",
-            differences=SUMMATION_ORDER)
+            differences=SUMMATION_ORDER, same_dtype=True)
 mm = Op("mm", matrix_product, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_mm_sample,
-         differences=SUMMATION_ORDER)
+         differences=SUMMATION_ORDER, same_dtype=True)
 bmm = Op("bmm", batched_matrix_product, _matmul_vjp, (Arg("input"), Arg("mat2")), sample=_bmm_sample,
-          differences=SUMMATION_ORDER)
+          differences=SUMMATION_ORDER, same_dtype=True)
 dot = Op("dot", _dot, lambda g, out, a, b: (g * b, g * a), (Arg("input"), Arg("tensor")), sample=_vectors_sample(True),
-         differences=SUMMATION_ORDER)
+         differences=SUMMATION_ORDER, same_dtype=True)
 outer = Op("outer", _outer,
            lambda g, out, a, b: (matmul(g, b) if a.requires_grad else None, matmul(a, g) if b.requires_grad else None),
            (Arg("input"), Arg("vec2")), sample=_vectors_sample(False))
@@ -258,7 +258,7 @@ einsum = Op("einsum", _einsum, _einsum_vjp, (Arg("operands"),), params=(Param("e
             differences={"evaluation order": "NumPy contracts all operands at once and sums in its own order, "
                                              "PyTorch pairwise from the left and in SIMD lanes: 0 * inf inside a "
                                              "contraction, and 1e30 - 1e30 + x, come out NaN or x in one, inf or 0 "
-                                             "in the other"})
+                                             "in the other"}, same_dtype=True)
 
 # --- tensordot -----------------------------------------------------------------------------------
 
@@ -328,7 +328,7 @@ def _tensordot_sample(draw):
 
 
 tensordot = Op("tensordot", _tensordot, _tensordot_vjp, (Arg("a"), Arg("b")), params=(Param("dims", 2),),
-               sample=_tensordot_sample)
+               sample=_tensordot_sample, same_dtype=True)
 
 # --- diagonals and triangles ---------------------------------------------------------------------
 
@@ -386,9 +386,9 @@ diagonal = Op("diagonal", _diagonal, _diagonal_vjp,
               params=(Param("offset", 0, kind="int"), Param("dim1", 0, kind="dim"), Param("dim2", 1, kind="dim")),
               sample=_diagonal_sample)
 triu = Op("triu", _triangle("triu", np.triu), lambda g, out, x, diagonal: (triu(g, diagonal),),
-          params=(Param("diagonal", 0, (-1, 0, 1), "int"),), shapes="(m,n)->(m,n)")
+          (Arg("input", dtype="any"),), params=(Param("diagonal", 0, (-1, 0, 1), "int"),), shapes="(m,n)->(m,n)")
 tril = Op("tril", _triangle("tril", np.tril), lambda g, out, x, diagonal: (tril(g, diagonal),),
-          params=(Param("diagonal", 0, (-1, 0, 1), "int"),), shapes="(m,n)->(m,n)")
+          (Arg("input", dtype="any"),), params=(Param("diagonal", 0, (-1, 0, 1), "int"),), shapes="(m,n)->(m,n)")
 
 # --- lucid.linalg --------------------------------------------------------------------------------
 
@@ -678,7 +678,8 @@ det = Op("linalg.det", _det, _det_vjp, (Arg("A", structure="square"),), shapes="
                                   "the derivative check verifies there; PyTorch's is 0 (pytorch/pytorch#104675)"})
 slogdet = Op("linalg.slogdet", _slogdet, lambda g, out, a: (g[1][..., None, None] * inv(a).mT,), invertible,
              shapes="(n,n)->(),()", outputs=2)  # sign is piecewise constant: only logabsdet has a gradient
-solve = Op("linalg.solve", _solve, _solve_vjp, (Arg("A", structure="invertible"), Arg("B")), sample=_solve_sample)
+solve = Op("linalg.solve", _solve, _solve_vjp, (Arg("A", structure="invertible"), Arg("B")), sample=_solve_sample,
+           same_dtype=True)
 cholesky = Op("linalg.cholesky", _cholesky, _cholesky_vjp, spd, params=(Param("upper", False, (False, True), "bool"),),
               shapes="(n,n)->(n,n)")
 eigh = Op("linalg.eigh", _eigh, _eigh_vjp, spd, shapes="(n,n)->(n),(n,n)", outputs=2, ties=True)

@@ -455,7 +455,8 @@ def _class_sample(draw, probabilities_allowed=True):
 ZERO_TOTAL_WEIGHT = ("when the valid targets' class weights are all 0, the 'mean' loss is 0/0 = NaN in both, "
                      "PyTorch's gradient NaN on their rows and Lucid's 0: nothing counts, so nothing moves")
 cross_entropy = Op("nn.functional.cross_entropy", _cross_entropy, _cross_entropy_vjp,
-                   (Arg("input"), Arg("target", low=0, high=1, dtype="any"), Arg("weight", low=0, optional=True)),
+                   (Arg("input"), Arg("target", low=0, high=1, dtype="any", promoted=False),
+                    Arg("weight", low=0, optional=True)),
                    params=(Param("ignore_index", -100, (-100,), "int"), reduction,
                            Param("label_smoothing", 0.0, (0.0, 0.2), "number")),
                    sample=_class_sample, residuals=1,
@@ -466,7 +467,7 @@ nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               (Arg("input"), Arg("target", dtype="int"), Arg("weight", low=0, optional=True)),
               params=(Param("ignore_index", -100, (-100,), "int"), reduction),
               sample=lambda draw: _class_sample(draw, probabilities_allowed=False),
-              differences={"nan gradient": ZERO_TOTAL_WEIGHT})
+              differences={"nan gradient": ZERO_TOTAL_WEIGHT}, same_dtype=True)
 # cross_entropy's rule in the usual case is an op of its own, as PyTorch fuses it: one op call in a
 # backward, and a derivative, for second order, that the harness verifies like any other.
 cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _cross_entropy_backward_vjp,
@@ -480,7 +481,7 @@ binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_en
                                                        "eps = 1e-12 added to x and 1 - x, not the derivative of its "
                                                        "first-order rule (x - t) / max(x (1 - x), 1e-12); Lucid "
                                                        "differentiates that rule, so the two differ within about 1e-5 "
-                                                       "of 0 and 1"})
+                                                       "of 0 and 1"}, same_dtype=True)
 binary_cross_entropy_with_logits = Op(
     "nn.functional.binary_cross_entropy_with_logits", _binary_cross_entropy_with_logits,
     _binary_cross_entropy_with_logits_vjp,

@@ -202,7 +202,7 @@ def _prelu_sample(draw):
 
 
 prelu = Op("nn.functional.prelu", _prelu, _prelu_vjp, (Arg("input"), Arg("weight")), sample=_prelu_sample,
-           kinks=(0.0,))
+           kinks=(0.0,), same_dtype=True)
 
 
 # --- linear ----------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def _linear_sample(draw):
 
 linear = Op("nn.functional.linear", _linear, _linear_vjp,
             (Arg("input"), Arg("weight"), Arg("bias", optional=True)), sample=_linear_sample,
-            differences=SUMMATION_ORDER)
+            differences=SUMMATION_ORDER, same_dtype=True)
 
 
 # --- layer_norm and batch_norm ---------------------------------------------------------------
@@ -314,7 +314,8 @@ layer_norm = Op("nn.functional.layer_norm", _layer_norm, _layer_norm_vjp,
                 params=(Param("normalized_shape"), Param("eps", 1e-5, (1e-5,), "number")), sample=_layer_norm_sample,
                 signature=("input", "normalized_shape", "weight", "bias", "eps"),
                 differences={"inputs": "PyTorch's double backward refuses a bias without a weight ('Expected a "
-                                       "proper Tensor but got None')", "evaluation order": ROUNDED_MEAN})
+                                       "proper Tensor but got None')", "evaluation order": ROUNDED_MEAN},
+                same_dtype=True)
 
 
 def _check_channels(name, x, **per_channel):
@@ -410,7 +411,8 @@ batch_norm = Op("nn.functional.batch_norm", _batch_norm, _batch_norm_vjp,
                         Param("eps", 1e-5, (1e-5,), "number")),
                 sample=_batch_norm_sample,
                 differences={"inputs": "PyTorch's double backward in training refuses a bias without a weight "
-                                       "('Expected a proper Tensor but got None')", "evaluation order": ROUNDED_MEAN})
+                                       "('Expected a proper Tensor but got None')", "evaluation order": ROUNDED_MEAN},
+                same_dtype=True)
 
 
 # --- embedding -------------------------------------------------------------------------------
@@ -641,7 +643,7 @@ group_norm = Op("nn.functional.group_norm", _group_norm, _group_norm_vjp,
                 sample=_group_norm_sample, signature=("input", "num_groups", "weight", "bias", "eps"),
                 differences={"evaluation order": ROUNDED_MEAN,
                              "inputs": "PyTorch 2.13 refuses a bias without a weight ('tensor does not have a "
-                                       "device', or a bad reshape in its backward)"})
+                                       "device', or a bad reshape in its backward)"}, same_dtype=True)
 
 
 # --- instance_norm -----------------------------------------------------------------------------

@@ -27,11 +27,9 @@ from lucid_ops.linalg import batched_matrix_product, matmul, matrix_product
 
 def _cross_axis(op: str, a, b, dim) -> int:
     """The axis of the 3-vectors: `dim`, or for torch.cross's dim=None the first axis of size 3
-    of the input. The factors' dtypes must agree: PyTorch does not promote them."""
+    of the input. (The factors' dtypes must agree, as in PyTorch: the op is `same_dtype`.)"""
     if a.ndim != b.ndim:
         raise OpError(f"{op}: input and other must have the same number of dims, got shapes {a.shape} and {b.shape}")
-    if a.dtype != b.dtype:
-        raise OpError(f"{op}: input and other must have the same dtype, got {a.dtype} and {b.dtype}")
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -162,8 +160,6 @@ def _cdist_differences(x1, x2, p):
         raise OpError(f"cdist: x1 and x2 need at least 2 dims (rows, columns), got shapes {x1.shape} and {x2.shape}")
     if x1.shape[-1] != x2.shape[-1]:
         raise OpError(f"cdist: x1 and x2 must have the same number of columns, got shapes {x1.shape} and {x2.shape}")
-    if x1.dtype != x2.dtype:
-        raise OpError(f"cdist: x1 and x2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
     if not p >= 0:
         raise OpError(f"cdist: p must be non-negative, got {p}")
     try:
@@ -232,20 +228,22 @@ CROSS_ORDER = {"evaluation order": "PyTorch's kernel computes a1 b2 - a2 b1 with
                                    "two products are equal and near 1e30 it gives the rounding error of one (1e12), "
                                    "Lucid the exact 0"}
 cross = Op("cross", _cross_of("cross"), _cross_vjp, binary,
-           params=(Param("dim", None, kind="dim"),), sample=_cross_sample(True), differences=CROSS_ORDER)
+           params=(Param("dim", None, kind="dim"),), sample=_cross_sample(True), differences=CROSS_ORDER,
+           same_dtype=True)
 linalg_cross = Op("linalg.cross", _cross_of("linalg.cross"), _cross_vjp, binary, params=(Param("dim", -1, kind="dim"),),
-                  sample=_cross_sample(False), differences=CROSS_ORDER)
+                  sample=_cross_sample(False), differences=CROSS_ORDER, same_dtype=True)
 kron = Op("kron", _kron, _kron_vjp, binary, sample=_kron_sample)
 scales = (Param("beta", 1, kind="number"), Param("alpha", 1, kind="number"))
 addmm = Op("addmm", _add_product("addmm", matrix_product), _add_product_vjp, (Arg("input"), Arg("mat1"), Arg("mat2")),
-           params=scales, sample=_addmm_sample, differences=SUMMATION_ORDER)
+           params=scales, sample=_addmm_sample, differences=SUMMATION_ORDER, same_dtype=True)
 baddbmm = Op("baddbmm", _add_product("baddbmm", batched_matrix_product), _add_product_vjp,
              (Arg("input"), Arg("batch1"), Arg("batch2")),
-             params=scales, sample=_baddbmm_sample, differences=SUMMATION_ORDER)
+             params=scales, sample=_baddbmm_sample, differences=SUMMATION_ORDER, same_dtype=True)
 cdist = Op("cdist", _cdist, _cdist_vjp, (Arg("x1"), Arg("x2")),
            params=(Param("p", 2.0, kind="number"), Param("compute_mode", COMPUTE_MODES[0], COMPUTE_MODES, "choice")),
            sample=_cdist_sample, ties=True,
-           differences={"second order": "PyTorch's cdist backward (_cdist_backward) has no derivative of its own"})
+           differences={"second order": "PyTorch's cdist backward (_cdist_backward) has no derivative of its own"},
+           same_dtype=True)
 
 
 @hookimpl

@@ -430,7 +430,7 @@ def test_matrix_norm_gradient_at_nan(p):
 def test_tensordot_multiplies_zero_by_inf():
     """An outer product (no dims contracted) multiplies each pair: -inf * 0 is NaN, as in PyTorch
     (NumPy's tensordot scales by the 0 through BLAS, which gives 0)."""
-    check(lambda a: lucid.tensordot(a, lucid.tensor(0.0), ([], [])),
+    check(lambda a: lucid.tensordot(a, lucid.tensor(0.0, dtype=lucid.float64), ([], [])),
           lambda a: torch.tensordot(a, torch.tensor(0.0, dtype=torch.float64), ([], [])), [0.0, -inf])
 
 

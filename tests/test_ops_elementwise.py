@@ -54,7 +54,11 @@ REFERENCES = {
     "add": [(lambda a, b: a + b, {})],
     "sub": [(lambda a, b: a - b, {})],
     "mul": [(lambda a, b: a * b, {})],
-    "div": [(lambda a, b: a / b, {})],
+    "div": [(lambda a, b: a / b, {}), (lambda a, b, rounding_mode: np.trunc(a / b), {"rounding_mode": "trunc"}),
+            (lambda a, b, rounding_mode: _vectorized(lambda x, y: x // y)(a, b), {"rounding_mode": "floor"})],
+    "remainder": [(_vectorized(lambda x, y: x % y), {})],  # Python's %: the sign of the divisor
+    "fmod": [(_vectorized(math.fmod), {})],
+    "floor_divide": [(_vectorized(lambda x, y: x // y), {})],
     "neg": [(lambda x: -x, {})],
     "pow": [(lambda x, y: np.exp(y * np.log(x)), {})],
     "reciprocal": [(lambda x: 1 / x, {})],
@@ -231,7 +235,7 @@ def test_forward_on_empty(name, case):
 # --- derivatives --------------------------------------------------------------------------------
 
 def _differentiable(op):
-    return [i for i, arg in enumerate(op.inputs) if arg.dtype in ("float", "any")]
+    return [i for i, arg in enumerate(op.inputs) if arg.differentiable]
 
 
 @pytest.mark.parametrize("name,case", CASES)
@@ -387,15 +391,15 @@ def test_matches_pytorch_value_and_gradient(name, case):
     for part in name.split(".") if fn is torch else ():
         fn = getattr(fn, part)
     arrays = _inputs(op, params, [() if a.dtype == "int" else (3, 4) for a in op.inputs], np.random.default_rng(4))
-    wanted = _differentiable(op)
+    wanted = [] if "gradient" in op.differences else _differentiable(op)  # a declared difference: values only
     # PyTorch takes polygamma's n as a Python int.
     ts = [int(a) if arg.dtype == "int" else torch.tensor(a, requires_grad=i in wanted)
           for i, (arg, a) in enumerate(zip(op.inputs, arrays))]
     expected = fn(*ts, **params)
-    expected_grads = torch.autograd.grad(expected.sum(), [ts[i] for i in wanted])
+    expected_grads = torch.autograd.grad(expected.sum(), [ts[i] for i in wanted]) if wanted else ()
     xs = [lucid.tensor(a, requires_grad=i in wanted) for i, a in enumerate(arrays)]
     out = op(*xs, **params)
-    grads = lucid.grad(out, [xs[i] for i in wanted], grad_outputs=np.ones(out.shape))
+    grads = lucid.grad(out, [xs[i] for i in wanted], grad_outputs=np.ones(out.shape)) if wanted else ()
     np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
     for g, e in zip(grads, expected_grads):  # PyTorch's hardsigmoid slope is 1/6 rounded to float32
         np.testing.assert_allclose(g.data, e.numpy(), rtol=1e-7, atol=1e-12)

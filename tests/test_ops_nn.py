@@ -72,12 +72,13 @@ def test_softmax_backward_ops_are_g_times_the_written_out_jacobian(dim):
 
 def test_log_softmax_backward_where_its_buffer_does_not_fit():
     """The rule writes into one buffer where the result fits it; a float64 g against a float32 output
-    gets the same values in float64, and a 0-d output an array, as before that."""
+    (promoted to float64 first, as every op's inputs) gets its values in float64, and a 0-d output an
+    array, as before that."""
     op = lucid.registry["log_softmax_backward"]
     g, out = rng.standard_normal((3, 4)), np.log(_softmax_ref(rng.standard_normal((3, 4)), 1)).astype(np.float32)
     got = op(lucid.tensor(g), lucid.tensor(out), 1)
     assert got.dtype == np.float64
-    np.testing.assert_allclose(got.data, g - np.exp(out).astype(np.float64) * g.sum(1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(got.data, g - np.exp(out.astype(np.float64)) * g.sum(1, keepdims=True), rtol=1e-12)
     assert op(lucid.tensor(np.float64(2.0)), lucid.tensor(np.float64(0.0)), 0).item() == 0.0  # g - e^0 g
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..creation import check_count
+from ..dtypes import get_default_dtype
 from ..errors import OpError
 from ..tensor import Tensor, increment_version
 from . import functional as F
@@ -41,7 +42,7 @@ def _new_parameter(shape: tuple[int, ...], dtype: Any, where: str) -> Parameter:
     """Every layer's weights are made here, so every layer's sizes are checked here."""
     for n in shape:
         check_count(n, "each size", where, shape)
-    return Parameter(np.empty(shape, dtype=check_dtype(np.float32 if dtype is None else dtype, where)))
+    return Parameter(np.empty(shape, dtype=check_dtype(dtype or get_default_dtype(), where)))
 
 
 class Identity(Module):
@@ -456,7 +457,7 @@ class _BatchNorm(Module):
         self.register_parameter(
             "bias", init.zeros_(_new_parameter((num_features,), dtype, name)) if affine and bias else None)
         if track_running_stats:
-            float_type = check_dtype(np.float32 if dtype is None else dtype, name)
+            float_type = check_dtype(dtype or get_default_dtype(), name)
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=float_type)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=float_type)))
             self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
