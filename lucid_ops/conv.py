@@ -348,7 +348,6 @@ def _conv_transpose(n, x, weight, bias=None, stride=1, padding=0, output_padding
     return out[0] if added else out
 
 
-<<<<<<< HEAD
 def _conv_transpose_rule(n):
     """conv_transpose{n}d's rule (a closure, so that mutation analysis reads its body)."""
     def conv_transpose_vjp(g, out, x, weight, bias, stride, padding, output_padding, groups, dilation):
@@ -395,14 +394,10 @@ def _transposed_convolution(n):
               _conv_transpose_rule(n), (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
               params=(Param("stride", 1), Param("padding", 0), Param("output_padding", 0),
                       Param("groups", 1, kind="int"), Param("dilation", 1)),
-              sample=lambda draw: _conv_transpose_sample(draw, n), differences=SUMMATION_ORDER)
+              sample=lambda draw: _conv_transpose_sample(draw, n), differences=SUMMATION_ORDER, same_dtype=True)
 
 
 conv_transpose1d, conv_transpose2d, conv_transpose3d = (_transposed_convolution(n) for n in (1, 2, 3))
-=======
-conv1d = Op("nn.functional.conv1d", _conv1d, _conv1d_vjp, (Arg("input"), Arg("weight"), Arg("bias", optional=True)),
-            params=conv_params, sample=lambda draw: _conv_sample(draw, 1), differences=SUMMATION_ORDER, same_dtype=True)
->>>>>>> promote
 
 
 # --- pooling ---------------------------------------------------------------------------------
