@@ -350,6 +350,8 @@ def draw_params(draw: Callable, op: Op, shapes: Sequence[Shape], given: dict[str
         if p.name in params:
             continue
         choices = p.choices_for(shapes)
+        if p.kind == "choice" and p.default is None:
+            choices = (None, *choices)  # None is a valid choice too: div without a rounding_mode
         if choices:
             params[p.name] = chooser.choice(choices, site=p.name, name=f"param {p.name!r}")
         elif p.default is not REQUIRED:
