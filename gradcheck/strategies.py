@@ -330,7 +330,8 @@ def draw_values(draw: Callable, arg: Arg, shape: Shape, kinks: Sequence[float] =
         return low + values.astype(np.int64).reshape(shape)
     lo, hi = value_range(arg, scale)
     values = structured(away_from_kinks(float_values(draw, shape, lo, hi), kinks, lo, hi, margin), arg.structure)
-    return singular(draw, values) if arg.structure == "square" and values.size and values.ndim >= 2 else values
+    square = values.ndim >= 2 and values.shape[-1] == values.shape[-2] and values.size
+    return singular(draw, values) if arg.structure == "square" and square else values
 
 
 # --- params ----------------------------------------------------------------------------------

@@ -604,8 +604,9 @@ def _singular_factor(a: np.ndarray, ord) -> np.ndarray:
     """The derivative of the 2, -2 or nuclear norm of each matrix of `a` by NumPy's SVD: u1 v1^T
     for the largest singular value, un vn^T for the smallest, U V^T for their sum. Tied largest (or
     smallest) values share it equally, as PyTorch's amax over the singular values does (a zero
-    matrix's 2-norm gets I / 2 for two rows)."""
-    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    matrix's 2-norm gets I / 2 for two rows). Adding 0.0 makes -0.0 entries +0.0: LAPACK reads the
+    sign of a zero ([[-0.]] has u v^T = -1), PyTorch's SVD gives +1 there."""
+    u, s, vt = np.linalg.svd(a + 0.0, full_matrices=False)
     if ord in (2, -2):
         hit = s == (s[..., :1] if ord == 2 else s[..., -1:])  # NumPy sorts singular values largest first
         return (u * (hit / hit.sum(axis=-1, keepdims=True)).astype(s.dtype)[..., None, :]) @ vt

@@ -73,7 +73,10 @@ def _prod(x, dim=None, keepdim=False):
 
 def _shift(t, d: int, by: int, fill: float):
     """t moved `by` places along axis d (toward higher indices), `fill` coming in: one constant
-    pad that adds `by` values in front and crops `by` at the end."""
+    pad that adds `by` values in front and crops `by` at the end. An empty axis stays as it is
+    (PyTorch's pad refuses to crop it)."""
+    if t.shape[d] == 0:
+        return t
     widths = (0, 0) * (t.ndim - 1 - d) + (by, -by)
     return pad(t, widths, value=fill)
 
