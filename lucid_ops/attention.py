@@ -198,7 +198,7 @@ class _Attention(Op):
 
 scaled_dot_product_attention = _Attention(
     NAME, _attention, _attention_vjp,
-    (Arg("query"), Arg("key"), Arg("value"), Arg("attn_mask", dtype="any", optional=True),
+    (Arg("query"), Arg("key"), Arg("value"), Arg("attn_mask", dtype="any", optional=True, promoted=False),
      Arg("dropout_mask", dtype="bool", optional=True)),
     params=(Param("dropout_p", 0.0, (0.0, 0.5), "number"), Param("is_causal", False, (False, True), "bool"),
             Param("scale", None, (None, 0.5), "number"), Param("enable_gqa", False, (False, True), "bool")),

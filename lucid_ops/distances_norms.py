@@ -69,7 +69,8 @@ def _rms_norm_sample(draw):
 pairwise_distance = Op("nn.functional.pairwise_distance", _pairwise_distance, _pairwise_distance_vjp,
                        (Arg("x1"), Arg("x2")),
                        params=(Param("p", 2.0, (2.0, 1.0, 3.0, math.inf), "number"),
-                               Param("eps", 1e-6, (1e-6, 0.0), "number"), Param("keepdim", False, (False, True), "bool")),
+                               Param("eps", 1e-6, (1e-6, 0.0), "number"),
+                               Param("keepdim", False, (False, True), "bool")),
                        sample=_pairwise_sample, ties=True, differences=NORM_AT_ZERO)
 # eps=None is the dtype's epsilon: a float32 check's float64 finite differences would be of another
 # function, so the harness draws explicit eps; tests/test_more_ops_torch.py checks None against PyTorch.

@@ -191,9 +191,11 @@ multilabel_soft_margin_loss = Op("nn.functional.multilabel_soft_margin_loss", _m
 
 multi_margin_loss = Op("nn.functional.multi_margin_loss", _multi_margin_loss, _multi_margin_loss_vjp,
                        (Arg("input"), Arg("target", dtype="int"), Arg("weight", optional=True)),
-                       params=(Param("p", 1, (1, 2), "int"), Param("margin", 1.0, (1.0, 0.5, 0.0), "number"), reduction),
+                       params=(Param("p", 1, (1, 2), "int"), Param("margin", 1.0, (1.0, 0.5, 0.0), "number"),
+                               reduction),
                        sample=_multi_margin_sample, ties=True,
-                       signature=("input", "target", "p", "margin", "weight", "*", "reduction"),  # PyTorch: size_average next
+                       # PyTorch's next positional argument is the legacy size_average
+                       signature=("input", "target", "p", "margin", "weight", "*", "reduction"),
                        differences={"second order": "PyTorch's multi_margin_loss_backward has no derivative "
                                                     "(not implemented); Lucid's rule is differentiable again"})
 
