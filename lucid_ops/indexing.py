@@ -528,7 +528,8 @@ diag = Op("diag", _diag, _diag_vjp, anything, params=(Param("diagonal", 0, kind=
 diag_embed = Op("diag_embed", _diag_embed, lambda g, out, x, offset, dim1, dim2: (diagonal_of(g, offset, dim1, dim2),),
                 anything, params=(Param("offset", 0, kind="int"), Param("dim1", -2, kind="dim"),
                                      Param("dim2", -1, kind="dim")), sample=_diag_embed_sample)
-setitem = Op("setitem", _setitem, _setitem_vjp, (*anything, Arg("value", dtype="any")), params=(Param("key"),),
+setitem = Op("setitem", _setitem, _setitem_vjp, (*anything, Arg("value", dtype="any", promoted=False)),
+             params=(Param("key"),),
              sample=_setitem_sample,
              differences={"inputs": "slices take negative steps (x[::-1] = v), as in getitem; PyTorch refuses them"})
 

@@ -386,3 +386,20 @@ def test_clone_owns_its_memory_and_passes_the_gradient():
     assert not np.shares_memory(x.data, y.data)
     np.testing.assert_array_equal(x.grad.numpy(), np.r_[[[0.0] * 4], np.full((2, 4), 2.0)])
 
+
+
+@pytest.mark.parametrize("base, value", [(np.float32, np.float64), (np.float64, np.float32), (np.int64, np.float64)])
+def test_an_assignment_keeps_the_tensors_dtype_and_the_value_gets_its_own(base, value):
+    """PyTorch casts the value to the tensor written into, whatever their dtypes' promotion gives;
+    the value's gradient comes back in its own dtype."""
+    x, tx = lucid.zeros(2, 3, dtype=base), torch.zeros(2, 3, dtype=getattr(torch, np.dtype(base).name))
+    v = lucid.tensor(np.full(3, 2.5, dtype=value), requires_grad=True)
+    tv = torch.full((3,), 2.5, dtype=getattr(torch, np.dtype(value).name), requires_grad=True)
+    y, ty = x.clone(), tx.clone()
+    y[1], ty[1] = v, tv
+    assert y.dtype == np.dtype(base) and str(ty.dtype) == f"torch.{np.dtype(base).name}"
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    if base != np.int64:  # an integer tensor records no gradient
+        (y * 3).sum().backward(), (ty * 3).sum().backward()
+        assert v.grad.dtype == np.dtype(value)
+        np.testing.assert_array_equal(v.grad.numpy(), tv.grad.numpy())

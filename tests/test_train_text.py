@@ -1,21 +1,14 @@
 """A shortened run of examples/train_text.py: tiny models, a few steps, the held-out loss must fall."""
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 
 import lucid
-
-EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "train_text.py"
+from examples_loader import load_example
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("train_text", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("train_text")
 
 
 @pytest.mark.parametrize("name", ["lstm", "transformer"])

@@ -6,24 +6,17 @@ test accuracy below 96%, while the working run ends below 0.05 and near 97%; wit
 layer frozen, its loss stays above 0.2. (A frozen first conv layer still learns well on random
 features, so the convolution's gradient is checked against PyTorch in test_torch_parity.py.)
 """
-import importlib.util
-import pathlib
-
 import pytest
 
 import lucid
+from examples_loader import load_example
 
 pytest.importorskip("sklearn")
-
-EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "train_digits.py"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("train_digits", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("train_digits")
 
 
 def test_mlp_learns_the_digits(example):
