@@ -595,15 +595,17 @@ def _poisson_nll_loss_vjp(g, out, x, t, log_input, full, eps, reduction):
     written as PyTorch's rule has it (NaN at an infinite target), and 0 elsewhere, where PyTorch's
     masked rule still multiplies 0 by it: NaN at a target <= 0, as there."""
     shape = np.broadcast_shapes(x.shape, t.shape)
-    g = _per_element(g, reduction, shape)
+    g = expand(_per_element(g, reduction, shape), shape)
     gx = gt = None
     if x.requires_grad:
-        gx = g * exp(x) - g * t if log_input else g - g * t / (x + eps)
+        # Each term's gradient is summed to the input's shape before it meets exp(x) or 1/(x + eps), as in
+        # PyTorch's composition: where exp(x) = inf that gives inf * (g1 + g2), not inf * g1 + inf * g2 = NaN.
+        g_sum, gt_sum = sum_to_shape(g, x.shape), sum_to_shape(g * t, x.shape)
+        gx = g_sum * exp(x) - gt_sum if log_input else g_sum - gt_sum / (x + eps)
     if t.requires_grad:
         gt = -g * x if log_input else -g * log(x + eps)
         if full:
             gt = gt + where(t.data <= 1, 0.0, g) * (log(t) + t / t - 1 + 0.5 / t)
-        gt = expand(gt, shape)
     return gx, gt
 
 

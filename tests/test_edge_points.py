@@ -634,3 +634,14 @@ def test_lerp_computes_from_the_nearer_end(a, b, w):
     """PyTorch's lerp is input + w (end - input) for |w| < 0.5, else end - (end - input)(1 - w):
     exactly end at w = 1."""
     check(lucid.lerp, torch.lerp, a, b, w)
+
+
+@pytest.mark.parametrize("log_input", (True, False))
+def test_poisson_nll_loss_sums_a_broadcast_gradient_before_it_meets_inf(log_input):
+    """An input broadcast against the target, at exp(x) = inf (or x + eps = 0): PyTorch sums the
+    cotangents of the broadcast copies first, inf * (1 - 2) = -inf, where inf * 1 + inf * -2 is NaN."""
+    weights = [[1.0], [-2.0]]
+    x = [[1e30]] if log_input else [[-1e-8]]
+    check(lambda x, t: F.poisson_nll_loss(x, t, log_input=log_input, reduction="none") * lucid.tensor(weights),
+          lambda x, t: TF.poisson_nll_loss(x, t, log_input=log_input, reduction="none") * torch.tensor(weights),
+          x, [[3.0], [3.0]])
