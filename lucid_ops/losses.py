@@ -207,11 +207,17 @@ def _kl_div(x, t, reduction="mean", log_target=False):
 def _kl_div_vjp(g, out, x, t, reduction, log_target):
     shape = np.broadcast_shapes(x.shape, t.shape)
     g = g / (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else _per_element(g, reduction, shape)
+    g = expand(g, shape)
     p = exp(t) if log_target else t
-    # d/dt t log t = log t + t / t: PyTorch's xlogy(t, t) rule, which reads 0/0 = NaN at t = 0. Both
-    # add 1 before subtracting x, as PyTorch does: at t = x = 1e30, exp(t) (t + 1 - x) is inf * 0 = NaN.
-    return (expand(-g * p, shape) if x.requires_grad else None,
-            g * p * (t + 1 - x) if log_target else g * (log(t) + t / t - x))
+    gx = -g * p if x.requires_grad else None
+    if not t.requires_grad:
+        return gx, None
+    # Each term's gradient is summed to the target's shape before its next factor, as in PyTorch's
+    # composition: beside x = ±1e30 in a broadcast, x's part cancels alone and t's part survives.
+    if log_target:  # exp(t) (t - x): at t = x = 1e30 that is 0 * inf = NaN, as PyTorch has it
+        return gx, sum_to_shape(g * (t - x), t.shape) * p + sum_to_shape(g * p, t.shape)
+    # xlogy(t, t) - t x: xlogy's rule gives log t + t / t, which reads 0/0 = NaN at t = 0, as PyTorch's
+    return gx, sum_to_shape(g, t.shape) * (log(t) + t / t) - sum_to_shape(g * x, t.shape)
 
 
 kl_div = Op("nn.functional.kl_div", _kl_div, _kl_div_vjp, (Arg("input"), Arg("target", low=0)),

@@ -645,3 +645,12 @@ def test_poisson_nll_loss_sums_a_broadcast_gradient_before_it_meets_inf(log_inpu
     check(lambda x, t: F.poisson_nll_loss(x, t, log_input=log_input, reduction="none") * lucid.tensor(weights),
           lambda x, t: TF.poisson_nll_loss(x, t, log_input=log_input, reduction="none") * torch.tensor(weights),
           x, [[3.0], [3.0]])
+
+
+@pytest.mark.parametrize("log_target", (True, False))
+def test_kl_div_sums_a_broadcast_targets_terms_apart_as_pytorch(log_target):
+    """A target broadcast against input ±1e30: PyTorch sums each term's gradient to the target's shape
+    on its own, so x's parts cancel and log(t) + 1 survives, where a fused (log t + 1 - x) loses it."""
+    check(lambda x, t: F.kl_div(x, t, reduction="batchmean", log_target=log_target),
+          lambda x, t: TF.kl_div(x, t, reduction="batchmean", log_target=log_target),
+          [-1e30, 1e30], [0.5])
