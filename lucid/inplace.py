@@ -13,8 +13,9 @@ whoever still needs it. Every in-place change is computed the same way (`change`
 3. it is written into the memory, the memory's version goes up (`increment_version`), and the
    tensor takes the node of the new value as its history.
 
-Every other node that saved the tensor or a view of it before the change sees the version change
-and refuses to backward through it, as in PyTorch: a gradient is either right or an error.
+The nodes that read the tensor before the change keep its old history (the core keeps it for them:
+`take_history`), and if their vjp reads the changed value, backward raises, as in PyTorch: a gradient
+is either right or an error.
 
 Views: a write through a view that indexing made (`v = x[0]; v.add_(1)`, or `x[0] += 1`) is a
 change of its base, `x[0] = x[0] + 1`: the base takes the history of setitem, and the view the
@@ -33,7 +34,7 @@ import numpy as np
 
 from .errors import GraphError, OpError
 from .tensor import (OPERATORS, Node, Tensor, _check_unchanged, _memory, _mode, _new_tensor, increment_version,
-                     no_grad)
+                     no_grad, take_history)
 
 Compute = Callable[[Tensor], Tensor]
 
@@ -110,7 +111,7 @@ def _hand_over_output(tensor: Tensor, old: Tensor) -> None:
 
 
 def _take_history(tensor: Tensor, new: Tensor) -> None:
-    tensor._node, tensor._slot, tensor._requires_grad = new._node, new._slot, new._requires_grad
+    take_history(tensor, new._node, new._slot, new._requires_grad)
 
 
 def _indexed_view(tensor: Tensor, name: str) -> tuple[Tensor, Any] | None:

@@ -109,8 +109,8 @@ class Node:
 # A vjp reads its node's input Tensors and output arrays when backward runs, long after the
 # forward: if one of them was changed in place in between, the gradient would silently be that of
 # other values. So every in-place change made through Lucid (`zero_`, `fill_`, `copy_`, optimizer
-# steps, `load_state_dict`...) calls `increment_version`, and backward refuses a node whose saved
-# values changed after it was recorded, as PyTorch does.
+# steps, `load_state_dict`...) calls `increment_version`, and backward refuses to let a vjp read a
+# value that changed after its node was recorded, as PyTorch does (section 3b).
 #
 # A version belongs to memory, not to a Tensor object: a tensor, its `detach()` and the views ops
 # make of it (reshape, x[i], permute) share one array's memory, so they share one version. Lucid
@@ -181,20 +181,116 @@ def _check_unchanged(node: Node) -> None:
     saved = [("input", i, x.data) for i, x in enumerate(node.inputs) if x is not None]
     saved += [("output", i, o) for i, o in enumerate(node.outputs)]
     for side, i, array in saved:
-        version = _version_of(array)
-        if version is None:
+        error = _change_error(node, side, i, array)
+        if error is not None:
+            raise error
+
+
+def _change_error(node: Node, side: str, i: int, array: np.ndarray) -> GraphError | None:
+    """The error for input or output `i` of `node`, `array`, if it was changed in place after the node
+    was recorded; None if it was not."""
+    version = _version_of(array)
+    if version is None:
+        return None
+    with _versions_lock:  # another thread may be changing the same memory
+        changed, now, then = version.stamps[-1] > node.seq, version.count, version.at(node.seq)
+    if not changed:
+        return None
+    names = node.op.inputs
+    what = f"{side} {i}" + (f" ({names[i].name!r})" if side == "input" and i < len(names) else "")
+    expected = f"version {then}" if then is not None else f"version {now - _HISTORY} or earlier"
+    return GraphError(
+        f"one of the values needed to compute the gradient has been modified by an in-place operation: "
+        f"{what} of {node.op.name!r}, shape {tuple(array.shape)} {array.dtype}, is at version {now}; "
+        f"expected {expected} instead. Hint: change it in place after backward(), or change a copy "
+        f"(x.detach() shares its memory; lucid.tensor(x) copies it)")
+
+
+# --- 3b. histories: a tensor changed in place while a graph is recorded --------------------------
+#
+# `y.mul_(2)` on a tensor in a graph gives `y` the history of its new value (lucid/inplace.py). The
+# nodes that read `y` before still need its old history: PyTorch's graph edges point at the grad_fn
+# an input had when it was read. So a tensor that took a new history keeps the ones it had, stamped
+# on the node clock, and backward sends a node's gradient to the history its input had when the node
+# was recorded (`_as_recorded`). A view of such a tensor (v = y[0], made before) reads the new value:
+# it is recorded again as a view of the new history before anything reads it (`_follow_bases`).
+
+
+class _Past:
+    """The histories one tensor had before it took new ones: (until stamp, node, slot, requires_grad)."""
+
+    __slots__ = ("histories", "_alive")
+
+    def __init__(self, tensor: Tensor):
+        key = id(tensor)
+        self.histories: list[tuple[int, Node | None, int, bool]] = []
+        self._alive = weakref.ref(tensor, lambda _: _past.pop(key, None))
+
+
+_past: dict[int, _Past] = {}  # id(tensor) -> its past histories, for the tensors that took a new one
+
+
+def take_history(tensor: Tensor, node: Node | None, slot: int, requires_grad: bool) -> None:
+    """Give `tensor` a new history (an in-place change), keeping the old one for the nodes recorded before."""
+    global _last_change
+    past = _past.get(id(tensor))
+    if past is None:
+        past = _past[id(tensor)] = _Past(tensor)
+    stamp = _last_change = next(_sequence)
+    past.histories.append((stamp, tensor._node, tensor._slot, tensor._requires_grad))
+    tensor._node, tensor._slot, tensor._requires_grad = node, slot, requires_grad
+
+
+def _history_at(x: Tensor, seq: int) -> tuple[Node | None, int, bool]:
+    """The history `x` had when node number `seq` was recorded."""
+    past = _past.get(id(x))
+    for stamp, node, slot, requires_grad in past.histories if past is not None else ():
+        if stamp > seq:
+            return node, slot, requires_grad
+    return x._node, x._slot, x._requires_grad
+
+
+def _follow_bases(tensors: Sequence[Any]) -> None:
+    """Record again each view among `tensors` whose base took a new history after the view was made,
+    as the same view of the base's new history: it reads the new values, so what reads it from now
+    on must differentiate through the change (PyTorch regenerates a view's grad_fn the same way)."""
+    for x in tensors:
+        node = x._node if isinstance(x, Tensor) else None
+        if node is None or node.seq > _last_change or not node.inputs or node.outputs is None:
             continue
-        with _versions_lock:  # another thread may be changing the same memory
-            changed, now, then = version.stamps[-1] > node.seq, version.count, version.at(node.seq)
-        if changed:
-            names = node.op.inputs
-            what = f"{side} {i}" + (f" ({names[i].name!r})" if side == "input" and i < len(names) else "")
-            expected = f"version {then}" if then is not None else f"version {now - _HISTORY} or earlier"
-            raise GraphError(
-                f"one of the values needed to compute the gradient has been modified by an in-place operation: "
-                f"{what} of {node.op.name!r}, shape {tuple(array.shape)} {array.dtype}, is at version {now}; "
-                f"expected {expected} instead. Hint: change it in place after backward(), or change a copy "
-                f"(x.detach() shares its memory; lucid.tensor(x) copies it)")
+        base = node.inputs[0]
+        if base is None or _memory(x.data) is not _memory(base.data):
+            continue  # not a view
+        _follow_bases((base,))
+        past = _past.get(id(base))
+        if past is not None and past.histories[-1][0] > node.seq:
+            take_history(x, Node(node.op, node.inputs, node.params, node.outputs), x._slot, x._requires_grad)
+
+
+def _as_recorded(node: Node) -> tuple[tuple, tuple, tuple]:
+    """A node's inputs and outputs as its vjp may read them when something was changed in place since
+    the node was recorded: (what the vjp reads, where the gradients go, the outputs).
+
+    Each input goes back to the history it had then. A value whose memory changed since becomes a
+    `_Changed` stand-in, which raises if the vjp reads its values: as in PyTorch, a changed value is
+    an error only if the gradient needs it (`(y * 2)` needs nothing of y; `y * z` needs y for z)."""
+    read, routes = [], []
+    for i, x in enumerate(node.inputs):
+        if x is None:
+            read.append(None)
+            routes.append(None)
+            continue
+        then, slot, requires_grad = _history_at(x, node.seq)
+        route = x if then is x._node and slot == x._slot else _new_tensor(x.data, requires_grad, then, slot)
+        error = _change_error(node, "input", i, x.data)
+        routes.append(route)
+        read.append(route if error is None else _Changed(route, error))
+    outputs = []
+    for i, o in enumerate(node.outputs):
+        out = _new_tensor(o, o.dtype.kind == "f", node, i)
+        error = _change_error(node, "output", i, o)
+        outputs.append(out if error is None else _Changed(out, error))
+    return tuple(read), tuple(routes), tuple(outputs)
 
 
 # --- 4. apply: the hot path ----------------------------------------------------------------------
@@ -245,6 +341,8 @@ def apply(op: Any, inputs: Sequence[Any], params: dict) -> Any:
     except Exception as error:
         raise OpError(f"{op.name}: {error} ({_describe(inputs)})") from error
     record = record and _mode.enabled
+    if record and _past:  # some tensor took a new history in place: the views of it made before follow it
+        _follow_bases(inputs)
     if op.one_output:
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # a NumPy scalar, from a full reduction say
@@ -625,6 +723,25 @@ class Tensor:
                 from None
 
 
+class _Changed(Tensor):
+    """Stands in, for a vjp, for a value changed in place after its node was recorded: the value's
+    shape, dtype and history are known, but reading the values raises the version error."""
+
+    __slots__ = ("_array", "_error")
+
+    def __init__(self, value: Tensor, error: GraphError):  # not Tensor's __init__, which sets data
+        self._array, self._error = value.data, error
+        self._grad, self._node, self._slot, self._requires_grad = None, value._node, value._slot, value._requires_grad
+
+    @property
+    def data(self) -> np.ndarray:  # type: ignore[override]
+        raise GraphError(*self._error.args)
+
+    shape = property(lambda self: self._array.shape)
+    dtype = property(lambda self: self._array.dtype)
+    ndim = property(lambda self: self._array.ndim)
+
+
 def _new_tensor(data: np.ndarray, requires_grad: bool, node: Node | None, slot: int) -> Tensor:
     """The fast constructor behind every op result: no checks, the caller vouches for them."""
     t = _new_object(Tensor)
@@ -741,6 +858,8 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
     topological order. A heap hands out the highest number among the nodes that have received a
     gradient so far; a node that receives none is never visited. No sort, no recursion.
     """
+    if _past:  # a root that is a view of a tensor changed in place since follows it, as op inputs do
+        _follow_bases(roots)
     seeds = _seeds(roots, seeds)
     pending: dict[Node, list] = {}  # gradients of each node's outputs, summed as they arrive
     ready: list[tuple[int, Node]] = []  # heap of (-seq, node) for the nodes in pending
@@ -757,16 +876,17 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Any] | None, retain_graph: boo
         while ready:
             node = heapq.heappop(ready)[1]
             grads = pending.pop(node)
-            inputs = node.inputs
+            inputs = routes = node.inputs
+            outputs = None
             wanted_here = watched.get(node) if capture is not None else node.retained
             if wanted_here:
                 found.extend((ref(), grads[slot]) for slot, ref in wanted_here
                              if ref() is not None and grads[slot] is not None)
             if node.seq < _last_change:  # something was changed in place since this node was recorded
-                _check_unchanged(node)
+                inputs, routes, outputs = _as_recorded(node)
             i = 0
-            for g in _vjp(node, grads):
-                x = inputs[i]
+            for g in _vjp(node, grads, inputs, outputs):
+                x = routes[i]
                 if g is not None and x is not None and x._requires_grad:
                     if type(g) is not Tensor or g.data.shape != x.data.shape or g.data.dtype != x.data.dtype:
                         g = _conform(g, x, node, i, create_graph)
@@ -848,17 +968,19 @@ def _seed_tensor(seed: Any, root: Tensor, i: int) -> Tensor:
     return _new_tensor(array.astype(root.data.dtype), False, None, 0)
 
 
-def _vjp(node: Node, grads: list) -> tuple:
-    """Call the op's local derivative and check that it kept its contract."""
+def _vjp(node: Node, grads: list, inputs: tuple, outputs: tuple | None) -> tuple:
+    """Call the op's local derivative on `inputs` and `outputs` (made from the node's output arrays
+    if None) and check that it kept its contract."""
     op = node.op
     out: Tensor | tuple[Tensor, ...]
     if op.one_output:
-        g, out = grads[0], _new_tensor(node.outputs[0], True, node, 0)
+        g, out = grads[0], outputs[0] if outputs else _new_tensor(node.outputs[0], True, node, 0)
     else:  # several outputs: zeros stand in for float outputs that received no gradient, None for residuals
-        out = tuple(_new_tensor(o, o.dtype.kind == "f", node, i) for i, o in enumerate(node.outputs))
+        out = outputs or tuple(_new_tensor(o, o.dtype.kind == "f", node, i) for i, o in enumerate(node.outputs))
         g = tuple(gi if gi is not None or o.dtype.kind != "f" or (op.residuals and i)
-                  else _new_tensor(np.zeros_like(o.data), False, None, 0) for i, (gi, o) in enumerate(zip(grads, out)))
-    result = op.vjp(g, out, *node.inputs, **node.params)
+                  else _new_tensor(np.zeros(o.shape, o.dtype), False, None, 0)
+                  for i, (gi, o) in enumerate(zip(grads, out)))
+    result = op.vjp(g, out, *inputs, **node.params)
     if type(result) is not tuple or len(result) != len(node.inputs):
         if isinstance(result, list) and len(result) == len(node.inputs):
             return tuple(result)

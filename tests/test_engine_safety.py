@@ -22,7 +22,7 @@ def test_an_optimizer_step_between_forward_and_backward_is_refused():
     loss = (w * w).sum()
     w.grad = lucid.ones(3)
     opt.step()
-    with pytest.raises(GraphError, match=r"modified by an in-place operation: input 0 \('input'\) of 'mul', "
+    with pytest.raises(GraphError, match=r"modified by an in-place operation: input 1 \('other'\) of 'mul', "
                                          r"shape \(3,\) float32, is at version 1; expected version 0"):
         loss.backward()
 
@@ -96,7 +96,7 @@ def test_writing_into_data_is_the_unchecked_escape_hatch():
 def test_every_in_place_change_in_lucid_bumps_the_version():
     model = nn.Linear(2, 2)
     weight = model.weight
-    x = lucid.ones(3, 2)
+    x = lucid.ones(3, 2, requires_grad=True)  # x's gradient needs the weight
     changes = [
         lambda: lucid.optim.SGD(model.parameters(), lr=0.1, momentum=0.9).step(),
         lambda: model.load_state_dict({k: v.data.copy() for k, v in model.state_dict().items()}),
@@ -112,6 +112,25 @@ def test_every_in_place_change_in_lucid_bumps_the_version():
         assert weight._version == before + 1
         with pytest.raises(GraphError, match="modified by an in-place operation"):
             loss.backward()
+
+
+def test_a_changed_value_the_gradient_does_not_need_is_no_error_as_in_pytorch():
+    """The weight is needed only for the input's gradient: with an input that does not require grad,
+    a step between forward and backward changes nothing of the gradients, in PyTorch as in Lucid."""
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (lucid, torch):
+        model = (nn if lib is lucid else torch.nn).Linear(3, 2).double()
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], dtype=lib.float64))
+            model.bias.copy_(lib.tensor([0.5, -1.0], dtype=lib.float64))
+        x = lib.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], dtype=lib.float64)
+        loss = (model(x) ** 2).sum()
+        with lib.no_grad():
+            model.weight.mul_(10)
+        loss.backward()
+        grads.append(np.array(model.weight.grad.numpy()))
+    np.testing.assert_allclose(*grads, rtol=1e-12)
 
 
 @pytest.mark.parametrize("owner", ["optimizer", "module"])

@@ -47,6 +47,15 @@ PATTERNS = {
     "copy_ of a source that requires grad into a constant": lambda x, lib: lib.zeros(3, 4, dtype=x.dtype).copy_(
         x.exp()),
     "fill_ with a 0-d tensor that requires grad": lambda x, lib: (x * 1).fill_(x[0, 1] * 3) * x,
+    # a value read before it changed, by ops whose gradient does not need it (PyTorch saves nothing there)
+    "y[0] = y[0] * 2": lambda x, lib: _read(x),
+    "h[..., :2] = sigmoid(h[..., :2])": lambda x, lib: _sigmoid_columns(x * 3),
+    "b = h * 2 and c = h.exp(), then h.mul_(3)": lambda x, lib: _read_then_changed(x * 1.5),
+    "v = h[0] read by sum, then h.mul_(2)": lambda x, lib: _read_view_then_changed(x * 2),
+    "b = h * 3; h[1] = 0; h * b": lambda x, lib: _rows_then_product(x * 1),
+    # a view taken before its base changed reads the new values, and differentiates through the change
+    "v = h[0]; h.mul_(2); v": lambda x, lib: _stale_view(x * 2),
+    "v = h[1:][0]; h.mul_(x); v * x[0]": lambda x, lib: _stale_view_of_view(x * 2, x),
 }
 
 
@@ -86,6 +95,53 @@ def _view_augmented(h, x):
     h[:, 1] *= 3
     h[1:, ::2] -= x[:2, :2]
     return h
+
+
+def _read(x):
+    y = x * 3
+    y[0] = y[0] * 2
+    return y
+
+
+def _sigmoid_columns(h):
+    h[..., :2] = h[..., :2].sigmoid()
+    return h
+
+
+def _read_for_x(x):
+    y = x * 3
+    y[0] = y[0] * x[1]
+    return y
+
+
+def _read_then_changed(h):
+    b, c = h * 2, h.exp()
+    h.mul_(3)
+    return b * c + h
+
+
+def _read_view_then_changed(h):
+    s = h[0].sum()
+    h.mul_(2)
+    return h * s
+
+
+def _rows_then_product(h):
+    b = h * 3
+    h[1] = 0
+    return h * b
+
+
+def _stale_view(h):
+    v = h[0]
+    h.mul_(2)
+    return v
+
+
+def _stale_view_of_view(h, x):
+    v = h[1:][0]
+    h.mul_(x)
+    return v * x[0]
 
 
 def _indexed(h, x, lib):
@@ -178,9 +234,9 @@ REFUSED = {  # (pattern, does PyTorch refuse too?)
     "a view of a leaf that requires grad": (lambda x, lib: _assigned(x[0], 0, 1.0), True),
     "x[0] += 1 on a leaf that requires grad": (lambda x, lib: _view_augmented(x, x), True),
     "a tensor mul saved, changed": (lambda x, lib: _saved_then_changed(x * 2), True),
-    "a view taken before its base changed": (lambda x, lib: _stale_view(x * 2), False),
-    "y[0] = y[0] * 2 (the value read y)": (lambda x, lib: _read(x), False),
     "h += h * x (the value read h)": (lambda x, lib: _read_all(x), True),
+    "y[0] = y[0] * x[1] (mul saved y[0] for x's gradient)": (lambda x, lib: _read_for_x(x), True),
+    "s = h.sin(), then h.add_(1) (sin saved h)": (lambda x, lib: _saved_by_sin(x * 2), True),
 }
 
 
@@ -190,22 +246,16 @@ def _saved_then_changed(y):
     return z
 
 
-def _stale_view(h):
-    v = h[0]
-    h.mul_(2)
-    return v
-
-
 def _read_all(x):
     h = x * 2
     h += h * x
     return h
 
 
-def _read(x):
-    y = x * 3
-    y[0] = y[0] * 2
-    return y
+def _saved_by_sin(h):
+    s = h.sin()
+    h.add_(1)
+    return s
 
 
 @pytest.mark.parametrize("name", REFUSED)
@@ -216,6 +266,19 @@ def test_what_the_graph_cannot_follow_is_an_error_not_a_wrong_gradient(name):
     if torch_refuses:
         with pytest.raises(RuntimeError, match="in-place|inplace"):
             run(pattern, torch)
+
+
+def test_a_view_whose_base_changed_backwards_through_the_change_as_a_root_too():
+    """v = h[0] read after h.mul_(x): backward from v itself (no op has read it since) goes through mul_."""
+    grads = []
+    for lib in (lucid, torch):
+        x = (lucid.tensor if lib is lucid else torch.tensor)(VALUES.copy(), requires_grad=True)
+        h = x * 2
+        v = h[0]
+        h.mul_(x)
+        v.backward((lucid.ones if lib is lucid else torch.ones)(4, dtype=x.dtype))
+        grads.append(np.array(x.grad.numpy()))
+    np.testing.assert_allclose(*grads, rtol=1e-12)
 
 
 def test_writes_through_other_views_are_refused_unless_no_graph_records_them():
