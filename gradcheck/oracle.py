@@ -94,6 +94,17 @@ def _svd(A: Any, full_matrices: bool = True) -> Any:
             torch.cat([Vh[..., :k, :] * signs.mT, Vh[..., k:, :]], -2))
 
 
+def _lstsq(A: Any, B: Any, rcond: Any = None, driver: Any = None) -> Any:
+    """torch.linalg.lstsq, whose singular values (gelsd, gelss) have no gradient: Lucid's have
+    svdvals's, which they are given here (PyTorch's values, torch.linalg.svdvals's gradient)."""
+    torch = _torch()
+    solution, residuals, rank, singular_values = torch.linalg.lstsq(A, B, rcond, driver=driver)
+    if singular_values.numel() and A.requires_grad:
+        exact = torch.linalg.svdvals(A)
+        singular_values = singular_values + (exact - exact.detach())
+    return solution, residuals, rank, singular_values
+
+
 def _backward_op(name: str, *extra: Any) -> Callable[..., Any]:
     """One of PyTorch's own backward kernels (torch.ops.aten), which Lucid's fused backward ops mirror."""
     def kernel(grad: Any, output: Any, **params: Any) -> Any:
@@ -207,6 +218,7 @@ COUNTERPARTS: dict[str, Callable[..., Any] | None] = {
     "median_all": lambda input: _torch().median(input),
     "linalg.eigh": _eigh,
     "linalg.svd": _svd,
+    "linalg.lstsq": _lstsq,
     "polygamma": _polygamma,
     "nn.functional.dropout": _dropout,
     # PyTorch's fourth positional argument is the legacy size_average: pos_weight goes by name.

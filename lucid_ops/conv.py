@@ -1,5 +1,5 @@
 """Convolution and pooling (`lucid.nn.functional`): conv1d-3d, conv_transpose1d-3d, unfold, fold,
-max/avg pooling over 1 to 3 dims.
+max/avg pooling over 1 to 3 dims, adaptive avg and max pooling over 1 and 2.
 
 Everything rests on one picture: `unfold` (im2col) lays every kernel-sized window of the input out
 as a column, so a convolution is a matrix product of the weight with those columns. Its adjoint,
@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from lucid import Arg, Example, Op, OpError, Param, hookimpl
 from lucid_ops.common import SUMMATION_ORDER
 from lucid_ops.linalg import matmul
-from lucid_ops.shape import expand, index_backward, take_along_dim
+from lucid_ops.shape import along, expand, index_backward, take_along_dim
 
 
 # --- geometry --------------------------------------------------------------------------------
@@ -576,16 +576,19 @@ SMALLER_THAN_KERNEL = ("an input smaller than the kernel along a dim, where the 
 
 @dataclass(frozen=True)
 class MaxPool(Op):
-    """max_pool{n}d has PyTorch's two results under one name: the maxima, or with
-    return_indices=True (after ceil_mode, or by keyword) the op `with_indices`: (maxima, indices)."""
+    """max_pool{n}d (and adaptive_max_pool{n}d) has PyTorch's two results under one name: the maxima,
+    or with return_indices=True (after ceil_mode, after output_size for the adaptive ones, or by
+    keyword) the op `with_indices`: (maxima, indices)."""
 
     with_indices: Op | None = None
+    return_indices_at: int = 5  # its place among the arguments after the input
 
     def __call__(self, input: Any, *args: Any, **kwargs: Any) -> Any:
-        return_indices = args[5] if len(args) > 5 else kwargs.pop("return_indices", False)
+        at = self.return_indices_at
+        return_indices = args[at] if len(args) > at else kwargs.pop("return_indices", False)
         if not isinstance(return_indices, (bool, np.bool_)):
             raise OpError(f"{self.name}: return_indices must be a bool, got {return_indices!r}")
-        return (self.with_indices if return_indices else super()).__call__(input, *args[:5], **kwargs)
+        return (self.with_indices if return_indices else super()).__call__(input, *args[:at], **kwargs)
 
 
 def _max_pooling(n):
@@ -702,10 +705,9 @@ def _max_unpooling(n):
 max_unpool1d, max_unpool2d, max_unpool3d = (_max_unpooling(n) for n in (1, 2, 3))
 
 
-def _adaptive_windows(x, output_size):
-    """Per spatial dim, the [lo, hi) each output position averages: window i of n inputs pooled
-    to m covers [floor(i * n / m), ceil((i + 1) * n / m))."""
-    name = "nn.functional.adaptive_avg_pool2d"
+def _adaptive_windows(x, output_size, name="nn.functional.adaptive_avg_pool2d"):
+    """Per spatial dim, the [lo, hi) each output position pools: window i of n inputs pooled to m
+    covers [floor(i * n / m), ceil((i + 1) * n / m))."""
     _batched(x, 2, name)
     sizes = (output_size,) * 2 if isinstance(output_size, numbers.Integral) else output_size
     if not isinstance(sizes, (tuple, list)) or len(sizes) != 2 or \
@@ -783,9 +785,70 @@ def _adaptive_1d_sample(draw):
 adaptive_avg_pool1d = Op("nn.functional.adaptive_avg_pool1d", _adaptive_avg_pool1d, _adaptive_avg_pool1d_vjp,
                          params=(Param("output_size"),), sample=_adaptive_1d_sample, differences=SUMMATION_ORDER)
 
+
+# --- adaptive max pooling ----------------------------------------------------------------------
+
+def _adaptive_max_pool2d(x, output_size, name="nn.functional.adaptive_max_pool2d"):
+    """Each window's maximum and where it lies in its (flattened) input plane, PyTorch's indices:
+    its first position, or its last NaN (PyTorch's kernel takes a NaN as the new maximum and keeps
+    scanning). One pass per output position, as adaptive_avg_pool2d."""
+    rows, cols = _adaptive_windows(x, output_size, name)
+    out = np.empty(x.shape[:-2] + (len(rows), len(cols)), dtype=x.dtype)
+    indices = np.empty(out.shape, dtype=np.int64)
+    for (i, (top, bottom)), (j, (left, right)) in itertools.product(enumerate(rows), enumerate(cols)):
+        window = x[..., top:bottom, left:right].reshape(*x.shape[:-2], -1)
+        nan = np.isnan(window)
+        best = np.where(nan.any(-1), window.shape[-1] - 1 - nan[..., ::-1].argmax(-1), window.argmax(-1))
+        out[..., i, j] = np.take_along_axis(window, best[..., None], -1)[..., 0]
+        indices[..., i, j] = (top + best // (right - left)) * x.shape[-1] + left + best % (right - left)
+    return out, indices
+
+
+def _adaptive_max_pool1d(x, output_size):
+    """adaptive_max_pool2d over inputs of height 1: its indices are the positions along L."""
+    name = "nn.functional.adaptive_max_pool1d"
+    _batched(x, 1, name)
+    (size,) = _tuple(name, "output_size", output_size, 1)
+    out, indices = _adaptive_max_pool2d(_height1(x), (1, size), name)
+    return out[..., 0, :], indices[..., 0, :]
+
+
+def _to_maxima(g, x, indices, n):
+    """Each window's g put where its maximum lies (`indices` into the flattened last n dims of x);
+    a position that is the maximum of several overlapping windows collects all their g, as in PyTorch."""
+    planes = x.shape[:-n] + (math.prod(x.shape[-n:]),)
+    flat = indices.reshape(*x.shape[:-n], -1)
+    return index_backward(g.reshape(*x.shape[:-n], -1), planes, along(planes, flat, -1)).reshape(x.shape)
+
+
+def _adaptive_max_pooling(n, forward):
+    """adaptive_max_pool{n}d's entry, and adaptive_max_pool{n}d_with_indices's: the maxima, or with
+    return_indices=True (after output_size, or by keyword) (maxima, indices), whose indices have no
+    gradient. The maxima alone find their indices again in the backward."""
+    name = f"nn.functional.adaptive_max_pool{n}d"
+
+    def with_indices_vjp(g, out, x, output_size):
+        return (_to_maxima(g[0], x, out[1].data, n),)
+
+    def maxima_vjp(g, out, x, output_size):
+        return (_to_maxima(g, x, forward(x.data, output_size)[1], n),)
+
+    sample = _adaptive_sample if n == 2 else _adaptive_1d_sample
+    with_indices = Op(f"{name}_with_indices", forward, with_indices_vjp, params=(Param("output_size"),),
+                      sample=sample, ties=True, outputs=2)
+    return MaxPool(name, lambda x, output_size: forward(x, output_size)[0], maxima_vjp,
+                   params=(Param("output_size"),), sample=sample, ties=True, with_indices=with_indices,
+                   return_indices_at=1)
+
+
+adaptive_max_pool1d = _adaptive_max_pooling(1, _adaptive_max_pool1d)
+adaptive_max_pool2d = _adaptive_max_pooling(2, _adaptive_max_pool2d)
+
+
 @hookimpl
 def lucid_ops():
     return [unfold, fold, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
             conv_transpose3d, max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d,
             adaptive_avg_pool2d, *max_pools_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
-            adaptive_avg_pool1d]
+            adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d.with_indices, adaptive_max_pool2d,
+            adaptive_max_pool2d.with_indices]

@@ -1,5 +1,5 @@
 """Matrix decompositions and the functions built on them: `lucid.linalg` svd, svdvals, qr, pinv,
-matrix_exp, matrix_power, eigvalsh, vector_norm and matrix_norm.
+lstsq, matrix_exp, matrix_power, eigvalsh, vector_norm and matrix_norm.
 
 Every rule is PyTorch's (torch/csrc/autograd/FunctionsManual.cpp), written with Lucid ops so that it
 differentiates again:
@@ -10,6 +10,9 @@ differentiates again:
 - qr: with M = R gR^T - gQ^T Q, gA = (gQ + Q copyltu(M)) R^-T, copyltu(M) the symmetric matrix with
   M's lower triangle; a wide A = [X | Y] is X's QR with gQ + Y gV^T, and Q gV for Y (Walter and
   Lehmann 2018, Liao et al. 2019);
+- lstsq: at a full-rank A the solution is X = A^+ B, so gB = A^+^T gX and gA is pinv's gradient for
+  gX B^T (linalg_lstsq_backward); the residuals r_j = |A x_j - b_j|^2 have d r_j = 2 r_j^T (dA x_j -
+  db_j), as A^T r_j = 0 at the solution;
 - matrix_exp: the adjoint of d exp(A) is the top-right block of exp([[A^T, G], [0, A^T]])
   (Najfeld and Havel 1995), so its gradient is itself a matrix_exp.
 
@@ -34,6 +37,7 @@ import scipy.linalg
 
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import axes, one_axis
+from lucid.tensor import sum_to_shape
 from lucid_ops.common import NORM_AT_ZERO, keepdim_shape, vector_norm as vector_p_norm
 from lucid_ops.linalg import (MATRIX_ORDS, VECTOR_ORDS, _matrix_norm_grad, _norm, _square, _symmetric_part,
                               _vector_norm_grad, eigh, inv, solve, tril)
@@ -190,6 +194,117 @@ def _pinv_sample(draw):
     return Example(_matrices_sample(draw).inputs, params)
 
 
+LSTSQ_NAMES = ("solution", "residuals", "rank", "singular_values")
+LSTSQ_DRIVERS = ("gelsy", "gels", "gelsd", "gelss")
+
+
+def _lstsq_vector(a, b) -> bool:
+    """B is one vector per matrix of A when shaped like A without its last dim (PyTorch's rule)."""
+    return b.shape == a.shape[:-1]
+
+
+def _lstsq_batch(a, b) -> tuple[int, ...]:
+    """The broadcast batch of A (..., m, n) and B (..., m, k), or (..., m) for a vector B; else an
+    error naming the shapes."""
+    if a.ndim < 2:
+        raise OpError(f"linalg.lstsq: A must be a matrix or a batch of them (at least 2 dims), got shape {a.shape}")
+    if _lstsq_vector(a, b):
+        return a.shape[:-2]
+    m = a.shape[-2]
+    if b.ndim != a.ndim or b.shape[-2] != m:
+        raise OpError(f"linalg.lstsq: A of shape {a.shape} and B of shape {b.shape} are incompatible: B must be "
+                      f"(..., {m}, k) with as many dims as A, or shaped like A without its last dim, {a.shape[:-1]}")
+    try:
+        return np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise OpError(f"linalg.lstsq: the batch dims of A (shape {a.shape}) and B (shape {b.shape}) do not "
+                      f"broadcast") from None
+
+
+def _lstsq_one(a, b, rcond, driver):
+    """One matrix through LAPACK's driver: the solution, the squared residuals (None where the driver
+    gives none), the rank and the singular values (None where the driver gives none)."""
+    m, n = a.shape
+    if driver == "gels":
+        gels = scipy.linalg.get_lapack_funcs("gels", (a, b))
+        _, x, info = gels(a, np.concatenate([b, np.zeros((max(n - m, 0), b.shape[1]), b.dtype)]))
+        if info > 0:
+            raise OpError(f"linalg.lstsq: the least squares solution could not be computed because A (shape "
+                          f"{a.shape}) does not have full rank, which driver 'gels' needs (use 'gelsy', 'gelsd' "
+                          f"or 'gelss')")
+        return x[:n], (x[n:] ** 2).sum(axis=0), 0, None  # past n, x holds the residual's components
+    try:
+        x, residuals, rank, s = scipy.linalg.lstsq(a, b, rcond, check_finite=False, lapack_driver=driver)
+    except np.linalg.LinAlgError:
+        raise OpError(f"linalg.lstsq: the SVD of A (shape {a.shape}) did not converge (driver {driver!r})") from None
+    return x, residuals if residuals.size else None, rank, s
+
+
+def _lstsq(a, b, rcond=None, driver=None):
+    """PyTorch's outputs for each driver (CPU): the solution; the squared residuals of each column
+    for m > n and a driver other than gelsy (gelsd and gelss: only if every matrix has full rank,
+    rank n), else empty; the rank (int64; empty for gels); the singular values of A (gelsd and
+    gelss), else empty. rcond defaults to eps * max(m, n). A problem with an empty dim skips LAPACK,
+    as PyTorch does: a zero solution of rank 0, whose residuals are |B|^2 (PyTorch's gels gives 0).
+    gels refuses an A whose triangular factor has a zero on its diagonal, as PyTorch does."""
+    driver = "gelsy" if driver is None else driver
+    batch = _lstsq_batch(a, b)
+    vector = _lstsq_vector(a, b)
+    rhs = b[..., None] if vector else b
+    (m, n), k = a.shape[-2:], rhs.shape[-1]
+    rcond = np.finfo(a.dtype).eps * max(m, n) if rcond is None else rcond
+    solution = np.zeros(batch + (n, k), a.dtype)
+    residuals = (np.broadcast_to(rhs, batch + (m, k)) ** 2).sum(axis=-2)  # of the zero solution
+    ranks = np.zeros(a.shape[:-2], np.int64)
+    singular_values = np.zeros(a.shape[:-2] + (min(m, n),), a.dtype)
+    complete = True  # every matrix has its residuals
+    if m and n and k:
+        broadcast_a, broadcast_b = np.broadcast_to(a, batch + (m, n)), np.broadcast_to(rhs, batch + (m, k))
+        for index in np.ndindex(batch):
+            own = tuple(i if size > 1 else 0 for i, size in zip(index, a.shape[:-2]))  # A's matrix, unbroadcast
+            solution[index], r, ranks[own], s = _lstsq_one(broadcast_a[index], broadcast_b[index], rcond, driver)
+            complete = complete and r is not None
+            if r is not None:
+                residuals[index] = r
+            if s is not None:
+                singular_values[own] = s
+    empty = np.zeros((0,), a.dtype)
+    return (solution[..., 0] if vector else solution,
+            residuals if m > n and driver != "gelsy" and complete else empty,
+            np.zeros((0,), np.int64) if driver == "gels" else ranks,
+            singular_values if driver in ("gelsd", "gelss") else empty)
+
+
+def _lstsq_vjp(g, out, a, b, rcond, driver):
+    """PyTorch's linalg_lstsq_backward for the solution, X = A^+ B at a full-rank A (see the module's
+    docstring), and the residuals' and singular values' own derivatives."""
+    (gx, g_residuals, _, g_singular), (x, residuals, _, singular_values) = g, out
+    vector, wants_b = _lstsq_vector(a, b), b.requires_grad
+    if vector:
+        gx, x, b = gx[..., None], x[..., None], b[..., None]
+    p = pinv(a)
+    ga = _pinv_vjp(gx @ b.mT, p, a, None, None, False)[0] if a.requires_grad else None
+    gb = p.mT @ gx
+    if residuals.numel():  # 2 r (dA x - db), r = A x - b
+        weighted = (a @ x - b) * (2 * g_residuals[..., None, :])
+        ga = None if ga is None else ga + weighted @ x.mT
+        gb = gb - weighted
+    if singular_values.numel() and not _unused(g_singular) and ga is not None:  # of A's own matrices
+        ga = sum_to_shape(ga, a.shape) + _svdvals_vjp(g_singular, singular_values, a)[0]
+    return ga, (gb[..., 0] if vector else gb) if wants_b else None
+
+
+def _lstsq_sample(draw):
+    """A full-rank A, tall, wide or square, or a batch of them, and B: one vector per matrix, or k
+    columns whose batch dims broadcast against A's."""
+    batch = draw.shape(max_dims=2, max_side=3)
+    m, n = draw.integer(1, 4), draw.integer(1, 4)
+    if draw.boolean():
+        return Example((batch + (m, n), batch + (m,)))
+    a_batch, b_batch = (tuple(1 if draw.boolean() else size for size in batch) for _ in range(2))
+    return Example((a_batch + (m, n), b_batch + (m, draw.integer(1, 3))))
+
+
 def _matrix_exp(a):
     _square("linalg.matrix_exp", a)
     return scipy.linalg.expm(a).astype(a.dtype, copy=False) if a.size else a.copy()
@@ -305,6 +420,15 @@ qr = Op("linalg.qr", _qr, _qr_vjp, full_rank, params=(Param("mode", "reduced"),)
 pinv = Op("linalg.pinv", _pinv, _pinv_vjp, full_rank,
           params=(Param("atol", None), Param("rtol", None), Param("hermitian", False, (False,), "bool")),
           sample=_pinv_sample, signature=("A", "*", "atol", "rtol", "hermitian"))
+# Where PyTorch leaves the singular values out of the graph, Lucid differentiates them (svdvals's
+# gradient): gradcheck.oracle's counterpart gives PyTorch's the same gradient to compare with.
+lstsq = Op("linalg.lstsq", _lstsq, _lstsq_vjp, (Arg("A", structure="full rank"), Arg("B")),
+           params=(Param("rcond", None, (None, 0.25), "number"), Param("driver", None, LSTSQ_DRIVERS, "choice")),
+           sample=_lstsq_sample, outputs=4, output_names=LSTSQ_NAMES, signature=("A", "B", "rcond", "*", "driver"),
+           same_dtype=True,
+           differences={"evaluation order": "an inf in B meets each LAPACK's reflections and scalings in its own "
+                                            "order (inf or NaN); PyTorch's MKL refuses a NaN as an illegal "
+                                            "argument, where SciPy's LAPACK returns NaN"})
 matrix_exp = Op("linalg.matrix_exp", _matrix_exp, _matrix_exp_vjp, (Arg("A", low=-1, high=1),),
                 shapes="(n,n)->(n,n)",
                 differences={"edges": "with an entry of inf, NaN or 1e30 the result is what the overflows inside "
@@ -327,4 +451,4 @@ matrix_norm = Op("linalg.matrix_norm", _matrix_norm, _matrix_norm_vjp,
 
 @hookimpl
 def lucid_ops():
-    return [svd, svdvals, qr, pinv, matrix_exp, matrix_power, eigvalsh, vector_norm, matrix_norm]
+    return [svd, svdvals, qr, pinv, lstsq, matrix_exp, matrix_power, eigvalsh, vector_norm, matrix_norm]

@@ -216,6 +216,53 @@ def test_adaptive_avg_pool1d_matches_pytorch(output_size):
     check_derivatives(lambda x: F.adaptive_avg_pool1d(x, output_size), [x[:1, :1]])
 
 
+ADAPTIVE_MAX_CASES = [(1, (2, 3, 7), 3), (1, (3, 9), (4,)), (1, (2, 3, 3), 5), (2, (2, 3, 5, 7), (3, 4)),
+                      (2, (3, 6, 6), 2), (2, (2, 3, 4, 5), (None, 3)), (2, (1, 2, 3, 3), (5, 4))]
+
+
+@pytest.mark.parametrize("n, shape, output_size", ADAPTIVE_MAX_CASES)
+def test_adaptive_max_pools_match_pytorch_at_ties_too(n, shape, output_size):
+    """Values, indices (the first maximum of each window) and gradients; windows that overlap (an
+    output larger than the input) send the gradient of each to a shared maximum, which adds them up."""
+    torch = pytest.importorskip("torch")
+    x = np.round(rng.standard_normal(shape) * 2) / 2  # many ties
+    pool = f"adaptive_max_pool{n}d"
+    values, indices = getattr(F, pool)(lucid.tensor(x), output_size, return_indices=True)
+    expected_values, expected_indices = getattr(torch.nn.functional, pool)(torch.tensor(x), output_size, True)
+    np.testing.assert_array_equal(values.data, expected_values.numpy())
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+    assert indices.dtype == np.int64 and not indices.requires_grad
+    assert_like_pytorch([(lambda f, x: getattr(f, pool)(x, output_size), (x,)),
+                         (lambda f, x: getattr(f, pool)(x, output_size, True)[0], (x,))])
+
+
+def test_adaptive_max_pool_takes_the_last_nan_of_a_window_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[[1.0, np.nan, 3.0, np.nan, 0.0, 2.0], [-np.inf, -np.inf, 1.0, 0.0, np.inf, 2.0]]])
+    for size in (1, 2, 4):
+        values, indices = F.adaptive_max_pool1d(lucid.tensor(x), size, True)
+        expected_values, expected_indices = torch.nn.functional.adaptive_max_pool1d(torch.tensor(x), size, True)
+        np.testing.assert_array_equal(values.data, expected_values.numpy())
+        np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_adaptive_max_pools_second_derivatives_by_finite_differences(n):
+    x = rng.permutation(24).reshape((1, 2) + ((12,) if n == 1 else (3, 4))) / 7.0  # distinct values
+    check_derivatives(lambda x: getattr(F, f"adaptive_max_pool{n}d")(x, 3 if n == 1 else (2, 3)) ** 2, [x])
+
+
+def test_adaptive_max_pools_refuse_bad_arguments_naming_themselves():
+    with pytest.raises(lucid.OpError, match="adaptive_max_pool2d: return_indices must be a bool, got 'yes'"):
+        F.adaptive_max_pool2d(lucid.zeros(1, 3, 3), 2, return_indices="yes")
+    with pytest.raises(lucid.OpError, match=r"adaptive_max_pool2d: output_size must be an int >= 1 or a tuple of 2"):
+        F.adaptive_max_pool2d(lucid.zeros(1, 3, 3), (2, 2, 2))
+    with pytest.raises(lucid.OpError, match=r"adaptive_max_pool1d: output_size must be an int >= 1 or a tuple of 1"):
+        F.adaptive_max_pool1d(lucid.zeros(1, 3), 0)
+    with pytest.raises(lucid.OpError, match="adaptive_max_pool1d"):
+        F.adaptive_max_pool1d(lucid.zeros(3), 2)
+
+
 # --- layers -------------------------------------------------------------------------------------
 
 LAYERS = [  # (Lucid's layer, PyTorch's of the same name, args, kwargs, input shape)
@@ -230,6 +277,8 @@ LAYERS = [  # (Lucid's layer, PyTorch's of the same name, args, kwargs, input sh
     ("AvgPool2d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True}, (2, 3, 6, 7)),
     ("AvgPool3d", ((2, 3, 2),), {"ceil_mode": True, "divisor_override": 4}, (1, 2, 5, 5, 5)),
     ("AdaptiveAvgPool1d", (3,), {}, (2, 3, 8)),
+    ("AdaptiveMaxPool1d", (3,), {}, (2, 3, 8)),
+    ("AdaptiveMaxPool2d", ((2, None),), {}, (2, 3, 5, 4)),
 ]
 
 
@@ -251,6 +300,15 @@ def test_layers_match_pytorch_from_the_same_weights(name, args, kwargs, shape):
     np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-10, atol=1e-12)
     for p, q in zip(ours.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adaptive_max_pool_layers_return_indices():
+    values, indices = nn.AdaptiveMaxPool2d(2, return_indices=True)(lucid.arange(9.0).reshape(1, 1, 3, 3))
+    assert values.data.tolist() == [[[[4.0, 5.0], [7.0, 8.0]]]]
+    assert indices.data.tolist() == [[[[4, 5], [7, 8]]]]
+    values, indices = nn.AdaptiveMaxPool1d(2, return_indices=True)(lucid.tensor([[3.0, 1.0, 2.0, 0.0]]))
+    assert (values.data.tolist(), indices.data.tolist()) == ([[3.0, 2.0]], [[0, 2]])
+    assert repr(nn.AdaptiveMaxPool1d(2)) == "AdaptiveMaxPool1d(output_size=2)"
 
 
 def test_max_pool_layer_returns_indices():

@@ -1,4 +1,4 @@
-"""`lucid.linalg` svd, svdvals, qr, pinv, matrix_exp, matrix_power, eigvalsh, vector_norm and
+"""`lucid.linalg` svd, svdvals, qr, pinv, lstsq, matrix_exp, matrix_power, eigvalsh, vector_norm and
 matrix_norm against PyTorch in float64: values, first and second derivatives. Singular vectors have
 an arbitrary sign, so where they enter, the comparison goes through quantities that do not depend on
 it (U diag(w) U^T, the projector onto a span), or through the sign convention Lucid fixes (each
@@ -168,6 +168,100 @@ def test_pinv_of_a_full_rank_matrix_is_a_one_sided_inverse(rng):
     np.testing.assert_allclose(linalg.pinv(lucid.tensor(a)).data @ a, np.eye(3), atol=1e-12)
 
 
+# --- lstsq ---------------------------------------------------------------------------------------
+
+LSTSQ_SHAPES = [((4, 3), (4, 2)), ((3, 4), (3, 2)), ((3, 3), (3, 1)), ((4, 3), (4,)), ((2, 4, 3), (2, 4)),
+                ((1, 4, 3), (3, 4, 2)), ((3, 2, 4), (1, 2, 2))]
+DRIVERS = [None, "gelsy", "gels", "gelsd", "gelss"]
+
+
+def assert_lstsq_matches_torch(a, b, **params):
+    """Each of the four outputs: its shape, its dtype and its values, as PyTorch gives them."""
+    ours = linalg.lstsq(lucid.tensor(a), lucid.tensor(b), **params)
+    theirs = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), **params)
+    assert ours._fields == ("solution", "residuals", "rank", "singular_values")
+    tolerance = 1e-4 if a.dtype == np.float32 else 1e-10
+    for name, x, y in zip(ours._fields, ours, theirs):
+        assert (x.shape, x.dtype) == (tuple(y.shape), y.numpy().dtype), name
+        np.testing.assert_allclose(x.data, y.numpy(), rtol=tolerance, atol=tolerance, err_msg=name)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("shapes", LSTSQ_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lstsq_fills_the_outputs_torch_fills_for_each_driver(rng, driver, shapes, dtype):
+    a, b = (rng.standard_normal(shape).astype(dtype) for shape in shapes)
+    assert_lstsq_matches_torch(a, b, driver=driver)
+
+
+@pytest.mark.parametrize("driver", ["gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("shape", [(5, 4), (4, 5), (2, 5, 4)])
+@pytest.mark.parametrize("rcond", [None, 1e-3])
+def test_lstsq_of_a_rank_deficient_matrix_matches_torch(rng, driver, shape, rcond):
+    """Rank 2: gelsy's rank-revealing QR and gelsd's and gelss's SVD give the minimum-norm solution
+    of rank 2, and no residuals (PyTorch computes them only when every matrix has full rank)."""
+    a = rng.standard_normal(shape[:-1] + (2,)) @ rng.standard_normal(shape[:-2] + (2, shape[-1]))
+    assert_lstsq_matches_torch(a, rng.standard_normal(shape[:-1] + (3,)), rcond=rcond, driver=driver)
+    assert (linalg.lstsq(lucid.tensor(a), lucid.tensor(rng.standard_normal(shape[:-1] + (3,))), rcond, driver=driver)
+            .rank.data == 2).all()
+
+
+def test_lstsq_rcond_drops_the_small_singular_values(rng):
+    a = full_rank(rng, 5, 3) * np.array([1.0, 1.0, 1e-4])
+    b = rng.standard_normal((5, 2))
+    assert linalg.lstsq(lucid.tensor(a), lucid.tensor(b), driver="gelsd").rank.item() == 3
+    assert linalg.lstsq(lucid.tensor(a), lucid.tensor(b), 1e-2, driver="gelsd").rank.item() == 2
+    assert_lstsq_matches_torch(a, b, rcond=1e-2, driver="gelsd")
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("shapes", [((0, 3), (0, 2)), ((4, 3), (4, 0)), ((2, 0, 3), (2, 0, 1))])
+def test_lstsq_of_an_empty_problem_matches_torch(rng, driver, shapes):
+    if driver in ("gelsd", "gelss") and shapes[1][-1] == 0:
+        pytest.skip("PyTorch 2.13's gelsd and gelss crash on a B without columns")
+    a, b = (rng.standard_normal(shape) for shape in shapes)
+    assert_lstsq_matches_torch(a, b, driver=driver)
+
+
+@pytest.mark.parametrize("driver", ["gels", "gelsd", "gelss"])
+def test_lstsq_of_a_matrix_without_columns_has_the_residuals_of_the_zero_solution(rng, driver):
+    """|B|^2, as PyTorch's gelsd and gelss give (its gels gives 0)."""
+    a, b = rng.standard_normal((2, 4, 0)), rng.standard_normal((2, 4, 2))
+    result = linalg.lstsq(lucid.tensor(a), lucid.tensor(b), driver=driver)
+    assert result.solution.shape == (2, 0, 2)
+    np.testing.assert_allclose(result.residuals.data, (b ** 2).sum(axis=-2))
+    if driver != "gels":
+        assert_lstsq_matches_torch(a, b, driver=driver)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("shapes", LSTSQ_SHAPES)
+def test_lstsq_gradients_of_the_solution_and_residuals_match_torch(rng, driver, shapes):
+    a, b = full_rank(rng, *shapes[0]), rng.standard_normal(shapes[1])
+
+    def loss(lstsq):
+        return lambda a, b: lstsq(a, b, driver=driver).solution.sin().sum() + (lstsq(a, b, driver=driver)
+                                                                               .residuals ** 2).sum()
+    both_gradients(loss(linalg.lstsq), loss(torch.linalg.lstsq), a, b)
+
+
+@pytest.mark.parametrize("driver", ["gelsd", "gelss"])
+def test_lstsq_singular_values_have_the_gradient_of_svdvals(rng, driver):
+    """PyTorch leaves them out of the graph; here they are A's singular values, differentiated as such."""
+    for a, b in [(full_rank(rng, 2, 4, 3), rng.standard_normal((2, 4, 2))),
+                 (full_rank(rng, 1, 4, 3), rng.standard_normal((3, 4, 2)))]:  # A's matrix solves 3 problems
+        both_gradients(lambda a: (linalg.lstsq(a, lucid.tensor(b), driver=driver).singular_values ** 3).sum(),
+                       lambda a: (torch.linalg.svdvals(a) ** 3).sum(), a)
+
+
+def test_lstsq_rank_has_no_gradient_and_b_alone_may_require_it(rng):
+    a, b = full_rank(rng, 4, 3), lucid.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    result = linalg.lstsq(lucid.tensor(a), b)
+    assert not result.rank.requires_grad and result.solution.requires_grad
+    (gb,) = lucid.grad(result.solution.sum(), [b])
+    np.testing.assert_allclose(gb.data, np.linalg.pinv(a).T @ np.ones((3, 2)), atol=1e-12)
+
+
 # --- matrix_exp ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 4, 4)])
@@ -253,6 +347,16 @@ def test_matrix_norm_defaults_to_frobenius_of_the_last_two_dims(rng):
     (lambda: linalg.matrix_norm(lucid.ones(2, 3), ord=3), ["linalg.matrix_norm", "ord", "3"]),
     (lambda: linalg.vector_norm(lucid.ones(2, 3), dim=2), ["linalg.vector_norm", "dim 2", "out of range"]),
     (lambda: linalg.vector_norm(lucid.ones(2, 3), ord="fro"), ["linalg.vector_norm", "ord"]),
+    (lambda: linalg.lstsq(lucid.ones(4), lucid.ones(4)), ["linalg.lstsq", "A", "(4,)", "2 dims"]),
+    (lambda: linalg.lstsq(lucid.ones(4, 3), lucid.ones(5, 2)), ["linalg.lstsq", "A", "(4, 3)", "B", "(5, 2)", "4"]),
+    (lambda: linalg.lstsq(lucid.ones(4, 3), lucid.ones(3)), ["linalg.lstsq", "B", "(3,)", "(4,)"]),
+    (lambda: linalg.lstsq(lucid.ones(4, 3), lucid.ones(2, 4, 2)), ["linalg.lstsq", "(4, 3)", "(2, 4, 2)"]),
+    (lambda: linalg.lstsq(lucid.ones(2, 4, 3), lucid.ones(3, 4, 2)), ["linalg.lstsq", "batch", "broadcast"]),
+    (lambda: linalg.lstsq(lucid.ones(4, 3), lucid.ones(4, 2), driver="gelsx"), ["linalg.lstsq", "driver"]),
+    (lambda: linalg.lstsq(lucid.ones(4, 3, dtype=lucid.float64), lucid.ones(4, 2, dtype=lucid.float32)),
+     ["linalg.lstsq", "same dtype", "float32"]),
+    (lambda: linalg.lstsq(lucid.tensor([[1.0, 0.0], [0.0, 0.0]]), lucid.ones(2, 1), driver="gels"),
+     ["linalg.lstsq", "full rank", "gels", "(2, 2)"]),
 ])
 def test_bad_input_is_a_clear_error(call, words):
     with pytest.raises(OpError) as error:

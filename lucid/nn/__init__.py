@@ -13,7 +13,8 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
                      Flatten, GroupNorm, Identity, InstanceNorm2d, LayerNorm, Linear, MaxPool2d, PixelShuffle,
                      PixelUnshuffle, Unflatten)
 from .layers import (AvgPool1d, AvgPool3d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, MaxPool1d,
-                     MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, AdaptiveAvgPool1d)
+                     MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, AdaptiveAvgPool1d, AdaptiveMaxPool1d,
+                     AdaptiveMaxPool2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, GaussianNLLLoss, HuberLoss,
                    KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss,
                    TripletMarginLoss)
@@ -39,4 +40,5 @@ __all__ = [
     "AvgPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "AdaptiveAvgPool1d",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell",
     "GRUCell",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
 ]

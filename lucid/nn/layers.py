@@ -384,6 +384,36 @@ class AdaptiveAvgPool1d(Module):
         return f"output_size={self.output_size}"
 
 
+class AdaptiveMaxPool2d(Module):
+    """Max-pools any (H, W) down to `output_size`; with return_indices also where each maximum lies."""
+
+    def __init__(self, output_size: int | Sequence[int | None], return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        _check_image(self, input)
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """Max-pools any length L down to `output_size`; with return_indices also where each maximum lies."""
+
+    def __init__(self, output_size: int | Sequence[int], return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        check_input(self, input, input.ndim in (2, 3), "(N, C, L) or (C, L)")
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 class Flatten(Module):
     """Merge dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
 
@@ -632,4 +662,4 @@ __all__ = ["Identity", "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "
            "Unflatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
            "PixelShuffle", "PixelUnshuffle", "Embedding", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
            "ConvTranspose3d", "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "MaxUnpool1d", "MaxUnpool2d",
-           "MaxUnpool3d", "AdaptiveAvgPool1d"]
+           "MaxUnpool3d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
