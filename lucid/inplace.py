@@ -17,10 +17,13 @@ The nodes that read the tensor before the change keep its old history (the core 
 `take_history`), and if their vjp reads the changed value, backward raises, as in PyTorch: a gradient
 is either right or an error.
 
-Views: a write through a view that indexing made (`v = x[0]; v.add_(1)`, or `x[0] += 1`) is a
-change of its base, `x[0] = x[0] + 1`: the base takes the history of setitem, and the view the
-history of indexing the new base, as PyTorch's CopySlices does. Writes through other views
-(reshape, permute, a `detach()` of a slice) that would be recorded are refused with a clear error.
+Views: a write through a view (`v = x[0]; v.add_(1)`, `x[0] += 1`, `x.reshape(-1).mul_(2)`,
+`x.T[0] = 1`) is a change of its base, `x[0] = x[0] + 1`: the base takes the history of setitem,
+and the view the history of the view op applied to the new base, as PyTorch's CopySlices does. A
+view made by another op than indexing is written where it lies in its base: the op applied to the
+base's positions (`_places`) says where. Writes that would be recorded through a view made outside
+the graph (a `detach()` of a slice, a slice of a tensor that does not require grad) or through one
+in which two elements share a place (overlapping windows) are refused with a clear error.
 
 Without a graph to record (under `no_grad()`, or on tensors that do not require grad with sources
 that do not either), an in-place op is a plain write and a version bump: optimizers rely on that.
@@ -54,12 +57,11 @@ def change(tensor: Tensor, compute: Compute, name: str, sources: tuple = ()) -> 
     if not recording:
         _write(tensor, compute(tensor), name)
         return tensor
-    view = _indexed_view(tensor, name)
+    view = _view_of(tensor, name)
     if view is not None:
-        base, key = view
-        getitem, setitem = OPERATORS["getitem"], OPERATORS["setitem"]
-        change(base, lambda old: setitem(old, compute(getitem(old, key=key)), key=key), name, sources)
-        _take_history(tensor, getitem(base, key=key))
+        base, read, write = view
+        change(base, lambda old: write(old, compute(read(old))), name, sources)
+        _take_history(tensor, read(base))
         return tensor
     old = _old_value(tensor)
     new = compute(old)
@@ -114,22 +116,52 @@ def _take_history(tensor: Tensor, new: Tensor) -> None:
     take_history(tensor, new._node, new._slot, new._requires_grad)
 
 
-def _indexed_view(tensor: Tensor, name: str) -> tuple[Tensor, Any] | None:
-    """(base, key) if `tensor` is a view that indexing made of `base`; None if it owns its memory
-    (or shares it with no tensor: a view a forward made of its own temporary). Other views are refused."""
+def _view_of(tensor: Tensor, name: str) -> tuple[Tensor, Compute, Callable] | None:
+    """(base, read, write) if `tensor` is a view that an op made of `base`: read(b) is that view of
+    b, write(b, v) is b with v written where the view lies. None if it owns its memory (or shares it
+    with no tensor: a view a forward made of its own temporary). Views made outside the graph, and
+    views in which two elements lie at one place (overlapping windows), are refused."""
     memory = _memory(tensor.data)
     if memory is tensor.data:
         return None
     node = tensor._node
-    if node is not None and node.op is OPERATORS["getitem"] and _memory(node.inputs[0].data) is memory:
-        return node.inputs[0], node.params["key"]
+    base = node.inputs[0] if node is not None else None
+    if base is not None and _memory(base.data) is memory:
+        if node.op is OPERATORS["getitem"]:
+            key = node.params["key"]
+            return (base, lambda b: OPERATORS["getitem"](b, key=key),
+                    lambda b, v: OPERATORS["setitem"](b, v, key=key))
+        places = _places(tensor, node)
+        if places is not None:
+            op, others, params, slot = node.op, node.inputs[1:], node.params, tensor._slot
+            return (base, lambda b: _output(op(b, *others, **params), slot),
+                    lambda b, v: OPERATORS["setitem"](b.reshape(-1), v, key=places).reshape(b.shape))
     if node is not None and all(x is None or _memory(x.data) is not memory for x in node.inputs):
         return None
-    made_by = (f"made by {node.op.name!r}" if node is not None
+    made_by = (f"made by {node.op.name!r} (two of its elements lie at one place, or it views another input "
+               f"than the first)" if node is not None
                else "made outside the graph (by indexing a tensor that does not require grad, or by detach())")
     raise GraphError(f"{name}: this tensor (shape {tensor.shape}) is a view {made_by} of another tensor's memory "
-                     f"(shape {memory.shape}), and Lucid records in-place changes through views made by indexing "
-                     f"only; change the base (x[i] = ...), or change a copy (x.clone())")
+                     f"(shape {memory.shape}), which Lucid cannot change in place while recording; change the "
+                     f"base, or change a copy (x.clone())")
+
+
+def _places(view: Tensor, node: Node) -> np.ndarray | None:
+    """Where each element of `view`, which `node` made of its first input, lies in that input (flat
+    positions, of the view's shape): the node's op applied to the positions themselves. None if two
+    elements lie at one place."""
+    base = node.inputs[0]
+    positions = np.arange(base.data.size).reshape(base.shape)
+    places = node.op.forward(positions, *(x if x is None else x.data for x in node.inputs[1:]), **node.params)
+    places = np.asarray(_output(places, view._slot))
+    if places.shape != view.shape or np.unique(places).size != places.size:
+        return None
+    return places
+
+
+def _output(result: Any, slot: int) -> Any:
+    """Output `slot` of an op's result (the result itself for an op of one output)."""
+    return result[slot] if isinstance(result, (tuple, list)) else result
 
 
 # --- Tensor's in-place methods -------------------------------------------------------------------

@@ -148,10 +148,15 @@ _last_change = -1  # the stamp of the latest in-place change: nodes recorded aft
 
 
 def _memory(array: np.ndarray) -> np.ndarray:
-    """The array that owns the memory `array` views (NumPy points a view at the owner)."""
-    while isinstance(array.base, np.ndarray):
-        array = array.base
-    return array
+    """The array that owns the memory `array` views (NumPy points a view at the owner, or, for
+    as_strided's views, at an object whose `base` is the array viewed)."""
+    while True:
+        base = array.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)
+            if not isinstance(base, np.ndarray):
+                return array
+        array = base
 
 
 def _version_of(array: np.ndarray) -> _Version | None:

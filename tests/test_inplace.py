@@ -56,6 +56,12 @@ PATTERNS = {
     # a view taken before its base changed reads the new values, and differentiates through the change
     "v = h[0]; h.mul_(2); v": lambda x, lib: _stale_view(x * 2),
     "v = h[1:][0]; h.mul_(x); v * x[0]": lambda x, lib: _stale_view_of_view(x * 2, x),
+    # writes through views that other ops made: each is written where it lies in its base
+    "h.reshape(-1).mul_(x.reshape(-1).sin())": lambda x, lib: _through_reshape(x * 2, x),
+    "h.T[0] = 1; h.T[1] *= 3": lambda x, lib: _through_transpose(x * 2),
+    "v = h.reshape(3, 2, 2).permute(2, 0, 1); v[0] += x[:, :2]": lambda x, lib: _through_permute(x * 2, x),
+    "h.unsqueeze(0)[0, 1] = 5": lambda x, lib: _assigned((x * 1).unsqueeze(0), (0, 1), 5.0)[0],
+    "r = h.reshape(4, 3); r.add_(1); r * h.reshape(4, 3)": lambda x, lib: _reshaped_twice(x * 1),
 }
 
 
@@ -95,6 +101,29 @@ def _view_augmented(h, x):
     h[:, 1] *= 3
     h[1:, ::2] -= x[:2, :2]
     return h
+
+
+def _through_reshape(h, x):
+    h.reshape(-1).mul_(x.reshape(-1).sin())
+    return h
+
+
+def _through_transpose(h):
+    h.T[0] = 1
+    h.T[1] *= 3
+    return h
+
+
+def _through_permute(h, x):
+    v = h.reshape(3, 2, 2).permute(2, 0, 1)
+    v[0] += x[:, :2]
+    return h
+
+
+def _reshaped_twice(h):
+    r = h.reshape(4, 3)
+    r.add_(1)
+    return r * h.reshape(4, 3)
 
 
 def _read(x):
@@ -281,13 +310,32 @@ def test_a_view_whose_base_changed_backwards_through_the_change_as_a_root_too():
     np.testing.assert_allclose(*grads, rtol=1e-12)
 
 
-def test_writes_through_other_views_are_refused_unless_no_graph_records_them():
+def test_a_write_through_a_piece_of_split_is_the_slice_write_pytorch_gives():
+    """PyTorch refuses in-place changes of split's pieces (views of a multi-output op); Lucid writes
+    them where they lie, which is PyTorch's h[:, 2:] *= ...: the same values and gradients."""
     x = lucid.tensor(VALUES.copy(), requires_grad=True)
-    h = x * 2
-    with pytest.raises(GraphError, match=r"a view made by 'reshape' .* indexing only"):
-        h.reshape(12).add_(1)
+    h = x * 1
+    a, b = h.split(2, dim=1)
+    b.mul_(x[:, :2])
+    (h * a.sum()).sum().backward()
+    t = torch.tensor(VALUES.copy(), requires_grad=True)
+    k = t * 1
+    k[:, 2:] *= t[:, :2]
+    (k * k[:, :2].sum()).sum().backward()
+    np.testing.assert_allclose(h.detach().numpy(), k.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_writes_through_views_made_outside_the_graph_or_sharing_places_are_refused():
+    x = lucid.tensor(VALUES.copy(), requires_grad=True)
     with pytest.raises(GraphError, match="made outside the graph"):
         lucid.zeros(3, 4, dtype=lucid.float64)[0].copy_(x[0])
+    overlapping = lucid.Op("testing.overlapping", lambda a: np.lib.stride_tricks.as_strided(
+        a, (2, 2), (a.strides[0], a.strides[0]), writeable=True), lambda g, out, a: (None,))
+    v = overlapping(x * 2)  # rows [h0, h1] and [h1, h2]: h1 in two places
+    with pytest.raises(GraphError, match=r"view made by 'testing.overlapping' \(two of its elements lie at one place"):
+        v.add_(1)
+    h = x * 2
     with lucid.no_grad():
         h.reshape(12).add_(1)  # a plain write, seen by the base, as in PyTorch
     np.testing.assert_array_equal(h.data, VALUES * 2 + 1)
