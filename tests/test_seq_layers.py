@@ -237,6 +237,27 @@ def test_multihead_attention_matches_pytorch(batch_first, need_weights, average)
     parameter_grads_close(m, t)
 
 
+@pytest.mark.parametrize("kdim, vdim", [(3, 5), (8, 6), (4, 4)])
+def test_multihead_attention_with_other_key_and_value_sizes_matches_pytorch(kdim, vdim):
+    """Keys of kdim and values of vdim features: PyTorch's separate q, k and v projections, its names."""
+    t = torch.nn.MultiheadAttention(8, 2, kdim=kdim, vdim=vdim, batch_first=True).double()
+    m = nn.MultiheadAttention(8, 2, batch_first=True, dtype=lucid.float64, kdim=kdim, vdim=vdim)
+    assert [n for n, _ in m.named_parameters()] == [n for n, _ in t.named_parameters()]
+    load(m, t)
+    (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal((2, n, d))) for n, d in ((3, 8), (4, kdim), (4, vdim)))
+    out, weights = m(q, k, v)
+    tout, tweights = t(tq, tk, tv)
+    close(out, tout)
+    close(weights, tweights)
+    (out ** 2).sum().backward()
+    (tout ** 2).sum().backward()
+    for ours, theirs in ((q, tq), (k, tk), (v, tv)):
+        close(ours.grad, theirs.grad)
+    parameter_grads_close(m, t)
+    with pytest.raises(LucidError, match="for key"):
+        m(q, v if vdim != kdim else q, v)
+
+
 def test_multihead_attention_unbatched_and_bool_mask():
     t, m = torch.nn.MultiheadAttention(4, 2, bias=False).double(), nn.MultiheadAttention(4, 2, bias=False,
                                                                                          dtype=lucid.float64)

@@ -36,24 +36,42 @@ def _additive(mask: Tensor | None, dtype: Any) -> Tensor | None:
 class MultiheadAttention(Module):
     """Attention over num_heads subspaces of embed_dim / num_heads each.
 
-    Inputs (L, N, E), or (N, L, E) with batch_first, or (L, E) unbatched. key_padding_mask (N, S)
-    masks keys; attn_mask (L, S) or (N * num_heads, L, S) masks pairs. Returns (output, weights):
-    the weights (N, L, S) averaged over heads, (N, num_heads, L, S) per head, or None."""
+    Inputs (L, N, E), or (N, L, E) with batch_first, or (L, E) unbatched; keys of kdim features and
+    values of vdim (both E unless given). key_padding_mask (N, S) masks keys; attn_mask (L, S) or
+    (N * num_heads, L, S) masks pairs. Returns (output, weights): the weights (N, L, S) averaged
+    over heads, (N, num_heads, L, S) per head, or None.
+
+    The projections are one (3E, E) in_proj_weight when keys and values have E features, else
+    q_proj_weight, k_proj_weight and v_proj_weight, as in PyTorch (and its state_dict)."""
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = False, dtype: Any = None):
+                 batch_first: bool = False, dtype: Any = None, *, kdim: int | None = None, vdim: int | None = None):
         super().__init__()
         check_count(embed_dim, "embed_dim", "MultiheadAttention")
         check_count(num_heads, "num_heads", "MultiheadAttention")
         if num_heads == 0 or embed_dim % num_heads:
             raise OpError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        for name, size in (("kdim", kdim), ("vdim", vdim)):
+            if size is not None:
+                check_count(size, name, "MultiheadAttention")
+        self.kdim = embed_dim if kdim is None else kdim
+        self.vdim = embed_dim if vdim is None else vdim
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.dropout, self.batch_first = dropout, batch_first
-        self.in_proj_weight = _new_parameter((3 * embed_dim, embed_dim), dtype, "MultiheadAttention")
+        self._qkv_same_embed_dim = self.kdim == self.vdim == embed_dim
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = _new_parameter((3 * embed_dim, embed_dim), dtype, "MultiheadAttention")
+            projections = [self.in_proj_weight]
+        else:
+            self.register_parameter("in_proj_weight", None)
+            projections = [_new_parameter((embed_dim, d), dtype, "MultiheadAttention")
+                           for d in (embed_dim, self.kdim, self.vdim)]
+            self.q_proj_weight, self.k_proj_weight, self.v_proj_weight = projections
         self.register_parameter("in_proj_bias",
                                 _new_parameter((3 * embed_dim,), dtype, "MultiheadAttention") if bias else None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
-        init.xavier_uniform_(self.in_proj_weight)
+        for weight in projections:
+            init.xavier_uniform_(weight)
         if bias:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
@@ -81,9 +99,9 @@ class MultiheadAttention(Module):
                 need_weights: bool = True, attn_mask: Tensor | None = None,
                 average_attn_weights: bool = True) -> tuple[Tensor, Tensor | None]:
         e = self.embed_dim
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            check_input(self, t, t.ndim in (2, 3) and t.shape[-1] == e and t.ndim == query.ndim,
-                        f"(L, N, {e}), (N, L, {e}) with batch_first, or (L, {e}) for {name}")
+        for name, t, d in (("query", query, e), ("key", key, self.kdim), ("value", value, self.vdim)):
+            check_input(self, t, t.ndim in (2, 3) and t.shape[-1] == d and t.ndim == query.ndim,
+                        f"(L, N, {d}), (N, L, {d}) with batch_first, or (L, {d}) for {name}")
         batched = query.ndim == 3
         if not batched:  # one sequence: a batch of one, and key_padding_mask (S,) a row of it
             query, key, value = query[None], key[None], value[None]
@@ -91,7 +109,8 @@ class MultiheadAttention(Module):
         elif not self.batch_first:
             query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
         n, length, source = query.shape[0], query.shape[1], key.shape[1]
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        w_q, w_k, w_v = (self.in_proj_weight.chunk(3) if self._qkv_same_embed_dim
+                         else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight))
         b_q, b_k, b_v = (None,) * 3 if self.in_proj_bias is None else self.in_proj_bias.chunk(3)
         q, k, v = (self._heads(F.linear(x, w, b)) for x, w, b in ((query, w_q, b_q), (key, w_k, b_k),
                                                                     (value, w_v, b_v)))
