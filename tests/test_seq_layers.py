@@ -295,6 +295,45 @@ def test_transformer_encoder_matches_pytorch(norm_first, activation):
     parameter_grads_close(m, t)
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # PyTorch's, about its own fast path
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_transformer_matches_pytorch(norm_first, activation):
+    """The encoder-decoder Transformer, its decoder layers included, with PyTorch's weights: causal
+    target mask, padded memory, outputs and every gradient in float64."""
+    t = torch.nn.Transformer(8, 2, 2, 2, 16, dropout=0.0, activation=activation, norm_first=norm_first,
+                             batch_first=True).double()
+    m = nn.Transformer(8, 2, 2, 2, 16, dropout=0.0, activation=activation, norm_first=norm_first,
+                       batch_first=True, dtype=lucid.float64)
+    assert [n for n, _ in m.named_parameters()] == [n for n, _ in t.named_parameters()]
+    load(m, t)
+    (src, tsrc), (tgt, ttgt) = pair(rng.standard_normal((3, 5, 8))), pair(rng.standard_normal((3, 4, 8)))
+    causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=lucid.float64)
+    tcausal = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
+    close(causal, tcausal)
+    padding = np.zeros((3, 5))
+    padding[2, 3:] = -np.inf
+    out = m(src, tgt, tgt_mask=causal, memory_key_padding_mask=lucid.tensor(padding), tgt_is_causal=True)
+    tout = t(tsrc, ttgt, tgt_mask=tcausal, memory_key_padding_mask=torch.tensor(padding), tgt_is_causal=True)
+    close(out, tout)
+    seed = rng.standard_normal(out.shape)
+    (out * lucid.tensor(seed)).sum().backward()
+    (tout * torch.tensor(seed)).sum().backward()
+    close(src.grad, tsrc.grad)
+    close(tgt.grad, ttgt.grad)
+    parameter_grads_close(m, t)
+
+
+def test_transformer_initialises_weight_matrices_xavier_uniform_and_wants_a_mask_with_a_causal_hint():
+    m = nn.Transformer(16, 2, 1, 1, 32, dtype=lucid.float64)
+    weight = m.decoder.layers[0].linear1.weight  # (32, 16): Xavier's bound sqrt(6 / 48)
+    assert np.abs(weight.data).max() <= np.sqrt(6 / 48) and np.abs(weight.data).max() > 0.9 * np.sqrt(6 / 48)
+    layer = nn.TransformerDecoderLayer(16, 2, 32, dtype=lucid.float64)
+    x = lucid.tensor(rng.standard_normal((4, 1, 16)))
+    with pytest.raises(LucidError, match="TransformerDecoderLayer: is_causal is a hint"):
+        layer(x, x, tgt_is_causal=True)
+
+
 def test_transformer_dropout_acts_only_in_training():
     m = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.5, batch_first=True, dtype=lucid.float64)
     x = lucid.tensor(rng.standard_normal((2, 4, 8)))

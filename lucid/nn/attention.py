@@ -1,4 +1,5 @@
-"""Attention layers: MultiheadAttention, TransformerEncoderLayer, TransformerEncoder.
+"""Attention layers: MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
+TransformerDecoderLayer, TransformerDecoder and Transformer.
 
 Built from verified ops (`linear`, `scaled_dot_product_attention`, `softmax`, `dropout`,
 `layer_norm`), with PyTorch's parameter names and initialisation, so a PyTorch state_dict loads.
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..creation import check_count
+from ..dtypes import get_default_dtype
 from ..errors import OpError
 from ..tensor import Tensor
 from . import functional as F
@@ -189,3 +191,123 @@ class TransformerEncoder(Module):
         for layer in self.layers:
             x = layer(x, mask, src_key_padding_mask)
         return x if self.norm is None else self.norm(x)
+
+
+def _causal_hint(is_causal: bool | None, mask: Tensor | None, where: str) -> None:
+    """PyTorch's is_causal arguments are hints that the given mask is the causal one: a hint without
+    a mask is refused, as there."""
+    if is_causal and mask is None:
+        raise OpError(f"{where}: is_causal is a hint that the mask given is causal, but no mask was given (make one "
+                      f"with nn.Transformer.generate_square_subsequent_mask)")
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention over the target, attention to the encoder's output (memory), then a feed-forward
+    block, each with dropout, a residual connection and a LayerNorm: after each block (PyTorch's
+    default) or, with norm_first, before it."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5,
+                 batch_first: bool = False, norm_first: bool = False, bias: bool = True, dtype: Any = None):
+        super().__init__()
+        if isinstance(activation, str) and activation not in _ACTIVATIONS:
+            raise OpError(f"TransformerDecoderLayer: activation should be relu/gelu, not {activation!r}")
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias, dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias, dtype)
+        self.norm_first = norm_first
+        self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
+                                              for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = Dropout(dropout), Dropout(dropout), Dropout(dropout)
+        self.activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+
+    def _self_attention_block(self, x: Tensor, mask: Tensor | None, padding: Tensor | None) -> Tensor:
+        return self.dropout1(self.self_attn(x, x, x, padding, False, mask)[0])
+
+    def _memory_attention_block(self, x: Tensor, memory: Tensor, mask: Tensor | None,
+                                padding: Tensor | None) -> Tensor:
+        return self.dropout2(self.multihead_attn(x, memory, memory, padding, False, mask)[0])
+
+    def _feed_forward_block(self, x: Tensor) -> Tensor:
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
+                memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool = False,
+                memory_is_causal: bool = False) -> Tensor:
+        _causal_hint(tgt_is_causal, tgt_mask, "TransformerDecoderLayer")
+        _causal_hint(memory_is_causal, memory_mask, "TransformerDecoderLayer")
+        x = tgt
+        if self.norm_first:
+            x = x + self._self_attention_block(self.norm1(x), tgt_mask, tgt_key_padding_mask)
+            x = x + self._memory_attention_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask)
+            return x + self._feed_forward_block(self.norm3(x))
+        x = self.norm1(x + self._self_attention_block(x, tgt_mask, tgt_key_padding_mask))
+        x = self.norm2(x + self._memory_attention_block(x, memory, memory_mask, memory_key_padding_mask))
+        return self.norm3(x + self._feed_forward_block(x))
+
+
+class TransformerDecoder(Module):
+    """num_layers copies of decoder_layer (each with weights of its own), then an optional norm."""
+
+    def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None):
+        super().__init__()
+        check_count(num_layers, "num_layers", "TransformerDecoder")
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.add_module("norm", norm)
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
+                memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
+                memory_is_causal: bool = False) -> Tensor:
+        x = tgt
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask,
+                      bool(tgt_is_causal), memory_is_causal)
+        return x if self.norm is None else self.norm(x)
+
+
+class Transformer(Module):
+    """PyTorch's encoder-decoder Transformer: a TransformerEncoder and a TransformerDecoder, each of
+    its layers followed by a final LayerNorm; every weight matrix Xavier-uniform, as PyTorch sets them."""
+
+    def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6,
+                 dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str | Callable[[Tensor], Tensor] = "relu", custom_encoder: Module | None = None,
+                 custom_decoder: Module | None = None, layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True, dtype: Any = None):
+        super().__init__()
+        options = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
+                       layer_norm_eps=layer_norm_eps, batch_first=batch_first, norm_first=norm_first, bias=bias,
+                       dtype=dtype)
+        self.encoder = custom_encoder if custom_encoder is not None else TransformerEncoder(
+            TransformerEncoderLayer(d_model, nhead, **options), num_encoder_layers,
+            LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype))
+        self.decoder = custom_decoder if custom_decoder is not None else TransformerDecoder(
+            TransformerDecoderLayer(d_model, nhead, **options), num_decoder_layers,
+            LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype))
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        for parameter in self.parameters():
+            if parameter.ndim > 1:
+                init.xavier_uniform_(parameter)
+
+    def forward(self, src: Tensor, tgt: Tensor, src_mask: Tensor | None = None, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                tgt_key_padding_mask: Tensor | None = None, memory_key_padding_mask: Tensor | None = None,
+                src_is_causal: bool | None = None, tgt_is_causal: bool | None = None,
+                memory_is_causal: bool = False) -> Tensor:
+        _causal_hint(src_is_causal, src_mask, "Transformer")
+        memory = self.encoder(src, src_mask, src_key_padding_mask)
+        return self.decoder(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask,
+                            tgt_is_causal, memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, dtype: Any = None) -> Tensor:
+        """The causal mask of sz positions: 0 on and below the diagonal, -inf above (a position sees
+        itself and those before it), in the default float dtype."""
+        check_count(sz, "sz", "Transformer.generate_square_subsequent_mask")
+        dtype = get_default_dtype() if dtype is None else dtype
+        return Tensor(np.triu(np.full((sz, sz), -np.inf), 1).astype(dtype))
