@@ -711,12 +711,14 @@ def _cosine_embedding_loss_vjp(g, out, x1, x2, t, margin, reduction):
 
 def _cosine_embedding_sample(draw):
     """One pair (1-D inputs, 0-d target) or a batch; targets 1 and -1 (class indices, never
-    differentiated), and input2 may broadcast along the batch."""
+    differentiated), and either input, or both, may broadcast along the batch."""
     size = draw.integer(1, 4)
     batch = (draw.integer(1, 3),) if draw.boolean() else ()
     target = np.asarray(draw.indices(batch, 2) * 2 - 1, dtype=np.int64)
-    other = (1,) * len(batch) if batch and draw.boolean() else batch
-    return Example((batch + (size,), other + (size,), target))
+    shapes = [batch + (size,), batch + (size,)]
+    for i in draw.choice(((), (0,), (1,), (0, 1))) if batch else ():  # the inputs of batch 1
+        shapes[i] = (1, size)
+    return Example((*shapes, target))
 
 
 margin = Param("margin", 0.0, (0.0, 0.5), "number")
