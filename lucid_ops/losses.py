@@ -570,6 +570,13 @@ def _triplet_margin_loss_vjp(g, out, a, positive, negative, margin, p, eps, swap
 
 
 def _triplet_sample(draw):
+    """Broadcasting triplets; for the oracle also ones on the hinge's kink, where PyTorch's clamp_min
+    passes the gradient: anchor and positive at 0, the negative `margin` below, so that margin +
+    d(a, p) - d(a, n) is (margin + eps) - (margin + eps), exactly 0 for the 1- and 2-norm of one entry."""
+    if draw.edges and draw.boolean():
+        margin, batch = draw.choice((1.0, 0.5)), (draw.integer(1, 3), 1)
+        return Example((np.zeros(batch), np.zeros(batch), np.full(batch, -margin)),
+                       {"margin": margin, "swap": draw.boolean(), "p": draw.choice((2.0, 1.0))})
     return Example(_broadcasting_sample(draw, 3), {"swap": draw.boolean(), "p": draw.choice((2.0, 1.0, 3.0))})
 
 

@@ -197,9 +197,14 @@ def _prelu_vjp(g, out, x, weight):
 
 
 def _prelu_sample(draw):
+    """One weight or one per channel; for the oracle also the weight 0 (relu) on an input with 0 and
+    negative entries, where the correction at the kink must leave the negative side's w g = 0 alone."""
     shape = draw.shape()
     channels = shape[1] if len(shape) >= 2 else 1
-    return Example((shape, draw.choice(((), (1,), (channels,)))))
+    weight = draw.choice(((), (1,), (channels,)))
+    if draw.edges and draw.boolean():
+        return Example((np.resize(np.array([0.0, -1.5, 2.0]), shape), np.zeros(weight)))
+    return Example((shape, weight))
 
 
 prelu = Op("nn.functional.prelu", _prelu, _prelu_vjp, (Arg("input"), Arg("weight")), sample=_prelu_sample,
