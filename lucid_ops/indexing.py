@@ -159,10 +159,11 @@ def _scatter_reduce_vjp(g, out, x, index, src, dim, reduce, include_self):
     return (g_x if include_self else _unwritten(g_x, index, dim)), None, _src_gradient(g_part, src, index)
 
 
-def _draw_scatter(draw, distinct: bool):
+def _draw_scatter(draw, distinct: bool, empty: bool = False):
     """An input shape, a dim and an index of the input's ndim that fits in it apart from dim; with
     `distinct`, no two entries of the index name the same place (sorted random keys give a
-    random permutation along dim, of which the first entries are taken)."""
+    random permutation along dim, of which the first entries are taken); with `empty`, 1 in 8
+    indices empty."""
     shape = draw.shape(min_dims=1)
     d = draw.integer(-len(shape), len(shape) - 1) % len(shape)
     if distinct:
@@ -173,7 +174,7 @@ def _draw_scatter(draw, distinct: bool):
     else:
         index_shape = tuple(draw.integer(1, 4) if a == d else draw.integer(1, n) for a, n in enumerate(shape))
         index = draw.indices(index_shape, shape[d])
-    if draw.integer(0, 7) == 0:  # an empty index, which writes nothing
+    if empty and draw.integer(0, 7) == 0:  # an index that writes nothing
         index = index[:0]
     return shape, d - len(shape) * draw.boolean(), np.ascontiguousarray(index, dtype=np.int64)
 
@@ -185,14 +186,14 @@ def _src_shape(draw, index):
 
 def _scatter_sample(draw):
     form = draw.choice(("src", "value", "0-d src"))  # a 0-d src is a value that requires grad
-    shape, d, index = _draw_scatter(draw, distinct=form != "value")  # PyTorch's rule counts a repeat twice
+    shape, d, index = _draw_scatter(draw, distinct=form != "value", empty=True)  # PyTorch's rule counts a repeat twice
     if form == "value":  # repeated places all get the same value
         return Example((shape, index, None), {"dim": d, "value": draw.choice((0.0, -1.5))})
     return Example((shape, index, _src_shape(draw, index) if form == "src" else ()), {"dim": d})
 
 
 def _scatter_add_sample(draw):
-    shape, d, index = _draw_scatter(draw, distinct=False)
+    shape, d, index = _draw_scatter(draw, distinct=False, empty=True)
     return Example((shape, index, _src_shape(draw, index)), {"dim": d})
 
 
