@@ -159,10 +159,11 @@ def _scatter_reduce_vjp(g, out, x, index, src, dim, reduce, include_self):
     return (g_x if include_self else _unwritten(g_x, index, dim)), None, _src_gradient(g_part, src, index)
 
 
-def _draw_scatter(draw, distinct: bool):
+def _draw_scatter(draw, distinct: bool, empty: bool = False):
     """An input shape, a dim and an index of the input's ndim that fits in it apart from dim; with
     `distinct`, no two entries of the index name the same place (sorted random keys give a
-    random permutation along dim, of which the first entries are taken)."""
+    random permutation along dim, of which the first entries are taken); with `empty`, 1 in 8
+    indices empty."""
     shape = draw.shape(min_dims=1)
     d = draw.integer(-len(shape), len(shape) - 1) % len(shape)
     if distinct:
@@ -173,20 +174,27 @@ def _draw_scatter(draw, distinct: bool):
     else:
         index_shape = tuple(draw.integer(1, 4) if a == d else draw.integer(1, n) for a, n in enumerate(shape))
         index = draw.indices(index_shape, shape[d])
+    if empty and draw.integer(0, 7) == 0:  # an index that writes nothing
+        index = index[:0]
     return shape, d - len(shape) * draw.boolean(), np.ascontiguousarray(index, dtype=np.int64)
 
 
+def _src_shape(draw, index):
+    """src's shape: the index's, or larger by one in some dims (the index writes its leading part)."""
+    return tuple(n + (draw.integer(0, 3) == 0) for n in index.shape)
+
+
 def _scatter_sample(draw):
-    if draw.boolean():  # the value form: repeated places all get the same value
-        shape, d, index = _draw_scatter(draw, distinct=False)
+    form = draw.choice(("src", "value", "0-d src"))  # a 0-d src is a value that requires grad
+    shape, d, index = _draw_scatter(draw, distinct=form != "value", empty=True)  # PyTorch's rule counts a repeat twice
+    if form == "value":  # repeated places all get the same value
         return Example((shape, index, None), {"dim": d, "value": draw.choice((0.0, -1.5))})
-    shape, d, index = _draw_scatter(draw, distinct=True)
-    return Example((shape, index, index.shape), {"dim": d})
+    return Example((shape, index, _src_shape(draw, index) if form == "src" else ()), {"dim": d})
 
 
 def _scatter_add_sample(draw):
-    shape, d, index = _draw_scatter(draw, distinct=False)
-    return Example((shape, index, index.shape), {"dim": d})
+    shape, d, index = _draw_scatter(draw, distinct=False, empty=True)
+    return Example((shape, index, _src_shape(draw, index)), {"dim": d})
 
 
 def _scatter_reduce_sample(draw):
@@ -488,13 +496,16 @@ def _scatter_inputs(src: str = "src", optional: bool = False) -> tuple[Arg, ...]
 
 
 dim_param = Param("dim", kind="dim")
+LARGER_SRC = ("A src larger than the index has a gradient, zero where nothing of it is written; PyTorch's "
+              "backward refuses it (it returns one of the index's shape)")
 scatter = Op("scatter", _scatter, _scatter_vjp, _scatter_inputs(optional=True),
              params=(dim_param, Param("value", None, kind="number")), sample=_scatter_sample,
              signature=("input", "dim", "index", "src", "value"),
              differences={"inputs": "a 0-d src is the value form, as a number is in PyTorch; PyTorch refuses a "
-                                    "0-d tensor there"}, same_dtype=True)
+                                    "0-d tensor there. " + LARGER_SRC}, same_dtype=True)
 scatter_add = Op("scatter_add", _scatter_add, _scatter_add_vjp, _scatter_inputs(), params=(dim_param,),
-                 sample=_scatter_add_sample, signature=("input", "dim", "index", "src"), same_dtype=True)
+                 sample=_scatter_add_sample, signature=("input", "dim", "index", "src"), same_dtype=True,
+                 differences={"inputs": LARGER_SRC})
 scatter_reduce = Op("scatter_reduce", _scatter_reduce, _scatter_reduce_vjp, _scatter_inputs(),
                     params=(dim_param, Param("reduce", choices=tuple(REDUCTIONS), kind="choice"),
                             Param("include_self", True, kind="bool")),

@@ -579,6 +579,13 @@ def _triplet_margin_loss_vjp(g, out, a, positive, negative, margin, p, eps, swap
 
 
 def _triplet_sample(draw):
+    """Broadcasting triplets; for the oracle also ones on the hinge's kink, where PyTorch's clamp_min
+    passes the gradient: anchor and positive at 0, the negative `margin` below, so that margin +
+    d(a, p) - d(a, n) is (margin + eps) - (margin + eps), exactly 0 for the 1- and 2-norm of one entry."""
+    if draw.edges and draw.boolean():
+        margin, batch = draw.choice((1.0, 0.5)), (draw.integer(1, 3), 1)
+        return Example((np.zeros(batch), np.zeros(batch), np.full(batch, -margin)),
+                       {"margin": margin, "swap": draw.boolean(), "p": draw.choice((2.0, 1.0))})
     return Example(_broadcasting_sample(draw, 3), {"swap": draw.boolean(), "p": draw.choice((2.0, 1.0, 3.0))})
 
 
@@ -720,12 +727,14 @@ def _cosine_embedding_loss_vjp(g, out, x1, x2, t, margin, reduction):
 
 def _cosine_embedding_sample(draw):
     """One pair (1-D inputs, 0-d target) or a batch; targets 1 and -1 (class indices, never
-    differentiated), and input2 may broadcast along the batch."""
+    differentiated), and either input, or both, may broadcast along the batch."""
     size = draw.integer(1, 4)
     batch = (draw.integer(1, 3),) if draw.boolean() else ()
     target = np.asarray(draw.indices(batch, 2) * 2 - 1, dtype=np.int64)
-    other = (1,) * len(batch) if batch and draw.boolean() else batch
-    return Example((batch + (size,), other + (size,), target))
+    shapes = [batch + (size,), batch + (size,)]
+    for i in draw.choice(((), (0,), (1,), (0, 1))) if batch else ():  # the inputs of batch 1
+        shapes[i] = (1, size)
+    return Example((*shapes, target))
 
 
 margin = Param("margin", 0.0, (0.0, 0.5), "number")

@@ -151,9 +151,10 @@ def _glu_vjp(g, out, x, dim):
 
 
 def _glu_sample(draw):
+    """Halves of up to 3 along dim: 2 and 4 are also split in two by chunks of 3, 6 is not."""
     shape = list(draw.shape(min_dims=1))
     dim = draw.integer(-len(shape), len(shape) - 1)
-    shape[dim] = 2 * draw.integer(1, 2)
+    shape[dim] = 2 * draw.integer(1, 3)
     return Example((tuple(shape),), {"dim": dim})
 
 
@@ -196,9 +197,14 @@ def _prelu_vjp(g, out, x, weight):
 
 
 def _prelu_sample(draw):
+    """One weight or one per channel; for the oracle also the weight 0 (relu) on an input with 0 and
+    negative entries, where the correction at the kink must leave the negative side's w g = 0 alone."""
     shape = draw.shape()
     channels = shape[1] if len(shape) >= 2 else 1
-    return Example((shape, draw.choice(((), (1,), (channels,)))))
+    weight = draw.choice(((), (1,), (channels,)))
+    if draw.edges and draw.boolean():
+        return Example((np.resize(np.array([0.0, -1.5, 2.0]), shape), np.zeros(weight)))
+    return Example((shape, weight))
 
 
 prelu = Op("nn.functional.prelu", _prelu, _prelu_vjp, (Arg("input"), Arg("weight")), sample=_prelu_sample,

@@ -60,13 +60,16 @@ def _cross_vjp(g, out, a, b, dim):
 
 def _cross_sample(default_first: bool):
     """Shapes with size 3 in dim d (one of them 1 in some other dims); with `default_first`
-    (torch.cross, whose dim=None finds the input's first dim of size 3) dim may be left out."""
+    (torch.cross, whose dim=None finds the input's first dim of size 3) dim may be left out, also
+    where the input is 1 along a first dim that the other's 3 makes the broadcast shape's first 3."""
     def sample(draw):
         shape = list(draw.shape(min_dims=1))
         d = draw.integer(-len(shape), len(shape) - 1)
         shape[d] = 3
         other = tuple(1 if a != d % len(shape) and draw.integer(0, 3) == 0 else n for a, n in enumerate(shape))
         input, other = (tuple(shape), other) if draw.boolean() else (other, tuple(shape))
+        if d % len(shape) and draw.boolean():
+            input, other = (1, *input[1:]), (3, *other[1:])
         found = input.index(3) == d % len(shape)
         return Example((input, other), {} if default_first and found and draw.boolean() else {"dim": d})
 
@@ -219,6 +222,8 @@ def _cdist_sample(draw):
     columns = draw.integer(1, 3)
     rows = (draw.integer(0, 3), draw.integer(1, 3))
     shapes = ((*batch, rows[0], columns), (*batch[draw.integer(0, len(batch)):], rows[1], columns))
+    if draw.edges and draw.boolean():  # for the oracle: entries -1, 0, 1, so equal entries and equal rows
+        shapes = tuple(draw.indices(shape, 3) - 1.0 for shape in shapes)  # (d = 0, distance 0) are common
     # not use_mm_for_euclid_dist: there PyTorch's values are those of |x|^2 + |y|^2 - 2 x.y, not Lucid's
     return Example(shapes, {"p": draw.choice((2.0, 1.0, 0.0, math.inf, 3.0, 1.5, 0.5)),
                             "compute_mode": draw.choice((COMPUTE_MODES[0], COMPUTE_MODES[2]))})

@@ -463,7 +463,7 @@ def _logcumsumexp_vjp(g, out, x, dim):
     """grad_i = sum over k >= i of g_k exp(x_i - out_k). PyTorch's rule (TensorFlow's, in fact)
     sums the positive and the negative g_k apart, each as a logcumsumexp from the far end of
     log |g_k| - out_k, so that nothing overflows: exp of those sums plus x_i, subtracted."""
-    if x.ndim == 0 or x.size == 0:
+    if x.ndim == 0:  # as in PyTorch's rule; an empty input takes the general path, which gives it g too
         return (g,)
     d = one_axis("logcumsumexp", dim, x.ndim)
     lowest = np.finfo(g.dtype).min  # log 0, kept finite as PyTorch keeps it
@@ -478,7 +478,16 @@ def _logcumsumexp_vjp(g, out, x, dim):
     return (exp(positive + x) - exp(negative + x),)
 
 
-logcumsumexp = Op("logcumsumexp", _logcumsumexp, _logcumsumexp_vjp, params=(one_dim,))
+def _logcumsumexp_sample(draw):
+    """Any shape and dim; for the oracle also one value at an infinity or 1e30, where PyTorch's rule
+    gives g for a 0-d input but for a 1-element one exp(log |g| - out + x): NaN at inf, 1 at 1e30."""
+    if draw.edges and draw.boolean():
+        return Example((np.full(draw.choice(((), (1,))), draw.choice((math.inf, -math.inf, 1e30))),), {"dim": 0})
+    shape = draw.shape()
+    return Example((shape,), {"dim": draw.choice(dim((shape,)))})
+
+
+logcumsumexp = Op("logcumsumexp", _logcumsumexp, _logcumsumexp_vjp, params=(one_dim,), sample=_logcumsumexp_sample)
 
 
 @hookimpl
