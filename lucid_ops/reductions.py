@@ -90,14 +90,20 @@ def _prod_vjp(g, out, x, dim, keepdim):
     """d prod / d x_i is the product of all the other values. Dividing `out` by x_i would fail
     where x_i = 0, so multiply instead the products before and after i, both exclusive cumprods
     (one from each end) over the reduced axes gathered into the last one. No division, so zeros
-    (one or several) get exact first and higher derivatives."""
+    (one or several) get exact first and higher derivatives. Where a running product overflows
+    (float32 holds no more than 3e38) and meets a zero, 0 * inf gives NaN, where the product of the
+    others is that zero: a NaN that no NaN input explains is 0."""
     reduced = axes("prod", dim, x.ndim)
     if not reduced:
         return (g,)
     kept = [a for a in range(x.ndim) if a not in reduced]
     order = kept + list(reduced)
     flat = permute(x, order).reshape(*[x.shape[a] for a in kept], _count(x, dim))
-    others = _exclusive_cumprod(flat, len(kept)) * flip(_exclusive_cumprod(flip(flat, -1), len(kept)), -1)
+    before, after = _exclusive_cumprod(flat, len(kept)), flip(_exclusive_cumprod(flip(flat, -1), len(kept)), -1)
+    others = before * after
+    zero_times_inf = np.isnan(others.data) & ~np.isnan(flat.data).any(axis=-1, keepdims=True)
+    if zero_times_inf.any():
+        others = where(zero_times_inf, 0.0, others)
     others = permute(others.reshape([x.shape[a] for a in order]), np.argsort(order).tolist())
     return (_keep(g, x, dim, keepdim) * others,)
 

@@ -654,3 +654,14 @@ def test_kl_div_sums_a_broadcast_targets_terms_apart_as_pytorch(log_target):
     check(lambda x, t: F.kl_div(x, t, reduction="batchmean", log_target=log_target),
           lambda x, t: TF.kl_div(x, t, reduction="batchmean", log_target=log_target),
           [-1e30, 1e30], [0.5])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_prod_with_zeros_and_a_product_beyond_float32_has_zero_gradients():
+    """Two zeros among values whose product overflows float32: every gradient is a product with a
+    zero in it, 0 as in PyTorch (the running products meet 0 * inf, which is not the answer)."""
+    values = np.concatenate([[0.0, 0.0], np.full(40, 30.0)]).astype(np.float32)
+    x, tx = lucid.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    lucid.prod(x).backward()
+    torch.prod(tx).backward()
+    same(x.grad, tx.grad, "prod's gradient")
