@@ -76,7 +76,9 @@ pairwise_distance = Op("nn.functional.pairwise_distance", _pairwise_distance, _p
 # function, so the harness draws explicit eps; tests/test_more_ops_torch.py checks None against PyTorch.
 rms_norm = Op("nn.functional.rms_norm", _rms_norm, _rms_norm_vjp, (Arg("input"), Arg("weight", optional=True)),
               params=(Param("normalized_shape"), Param("eps", None, (1e-5, 1e-9), "number")), sample=_rms_norm_sample,
-              signature=("input", "normalized_shape", "weight", "eps"))
+              signature=("input", "normalized_shape", "weight", "eps"),
+              differences={"evaluation order": "PyTorch's kernel groups the gradient's products in its own "
+                                               "order: by a weight of 1e30 that order's rounding is 2e-7 of it"})
 
 
 @hookimpl

@@ -197,7 +197,9 @@ multi_margin_loss = Op("nn.functional.multi_margin_loss", _multi_margin_loss, _m
                        # PyTorch's next positional argument is the legacy size_average
                        signature=("input", "target", "p", "margin", "weight", "*", "reduction"),
                        differences={"second order": "PyTorch's multi_margin_loss_backward has no derivative "
-                                                    "(not implemented); Lucid's rule is differentiable again"})
+                                                    "(not implemented); Lucid's rule is differentiable again",
+                                    "evaluation order": "PyTorch's kernel adds margin - x[y] + x[i] in its own "
+                                                        "order: beside ±1e30 the hinge comes out 0 or 1"})
 
 
 @hookimpl

@@ -322,7 +322,11 @@ def _logsumexp(x, dim, keepdim=False):
     return out if keepdim else out.squeeze(reduced)
 
 
-var = Op("var", _var, _var_vjp, params=moment_params, sample=_moments_sample)
+WELFORD_MEAN = {"evaluation order": "PyTorch's var, var_mean and std_mean take the mean from Welford's running "
+                                   "updates, which rounds otherwise beside ±1e30 (the mean of 1e30, -1e30 and -2 is "
+                                   "0 or -2/3) and at an infinity depends on where it falls (mean of [1, inf] is "
+                                   "inf, of [inf, 1] NaN); Lucid's is the sum over the count, as mean's"}
+var = Op("var", _var, _var_vjp, params=moment_params, sample=_moments_sample, differences=WELFORD_MEAN)
 std = Op("std", _std, _std_vjp, params=moment_params, sample=_moments_sample, ties=True,  # all values equal: a kink
          differences={"second order": "at a spread of 1e-30 the second derivative is a difference of terms of size "
                                       "1 / std = 1e30 that cancel exactly; what is left, 1e13 or more, is each "
@@ -356,9 +360,6 @@ def _with_mean_vjp(moment_vjp):
     return vjp
 
 
-WELFORD_MEAN = {"evaluation order": "PyTorch's mean comes from Welford's running updates, whose answer at an "
-                                   "infinity depends on where it falls (mean of [1, inf] is inf, of [inf, 1] NaN); "
-                                   "Lucid's is the sum over the count, as mean's"}
 std_mean = Op("std_mean", _with_mean(_std, "std_mean"), _with_mean_vjp(_std_vjp), params=moment_params,
               sample=_moments_sample, ties=True, outputs=2, differences=WELFORD_MEAN)
 var_mean = Op("var_mean", _with_mean(_var, "var_mean"), _with_mean_vjp(_var_vjp), params=moment_params,
