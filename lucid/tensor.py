@@ -241,7 +241,8 @@ def take_history(tensor: Tensor, node: Node | None, slot: int, requires_grad: bo
     past = _past.get(id(tensor))
     if past is None:
         past = _past[id(tensor)] = _Past(tensor)
-    stamp = _last_change = next(_sequence)
+    with _versions_lock:  # stamped as increment_version stamps, so that _last_change never goes back
+        stamp = _last_change = next(_sequence)
     past.histories.append((stamp, tensor._node, tensor._slot, tensor._requires_grad))
     tensor._node, tensor._slot, tensor._requires_grad = node, slot, requires_grad
 
