@@ -348,3 +348,14 @@ def test_encoder_layers_are_copies_with_their_own_weights():
     np.testing.assert_array_equal(first.data, second.data)
     first.data[...] += 1
     assert not np.allclose(first.data, second.data)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.TransformerEncoderLayer(8, 2, activation="tanh"), "TransformerEncoderLayer: activation should be"),
+    (lambda: nn.TransformerDecoderLayer(8, 2, activation="tanh"), "TransformerDecoderLayer: activation should be"),
+    (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2), -1), "TransformerEncoder: num_layers must be"),
+    (lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2), 1.5), "TransformerDecoder: num_layers must be"),
+])
+def test_transformer_layers_refuse_a_bad_activation_or_layer_count(make, message):
+    with pytest.raises(LucidError, match=message):
+        make()

@@ -140,6 +140,27 @@ class MultiheadAttention(Module):
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 
 
+def _activation(activation: str | Callable[[Tensor], Tensor], where: str) -> Callable[[Tensor], Tensor]:
+    """A Transformer layer's activation: "relu", "gelu" or a function, as PyTorch takes it."""
+    if not isinstance(activation, str):
+        return activation
+    if activation not in _ACTIVATIONS:
+        raise OpError(f"{where}: activation should be relu/gelu, not {activation!r}")
+    return _ACTIVATIONS[activation]
+
+
+class _LayerStack(Module):
+    """num_layers copies of one layer (each with weights of its own), then an optional norm: the
+    Transformer's encoder and decoder."""
+
+    def __init__(self, layer: Module, num_layers: int, norm: Module | None):
+        super().__init__()
+        check_count(num_layers, "num_layers", type(self).__name__)
+        self.layers = ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.add_module("norm", norm)
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention, then a feed-forward block, each with dropout, a residual connection and a
     LayerNorm: after each block (PyTorch's default) or, with norm_first, before it."""
@@ -148,8 +169,6 @@ class TransformerEncoderLayer(Module):
                  activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True, dtype: Any = None):
         super().__init__()
-        if isinstance(activation, str) and activation not in _ACTIVATIONS:
-            raise OpError(f"TransformerEncoderLayer: activation should be relu/gelu, not {activation!r}")
         self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias, dtype)
         self.dropout = Dropout(dropout)
@@ -158,7 +177,7 @@ class TransformerEncoderLayer(Module):
         self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
         self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
-        self.activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+        self.activation = _activation(activation, type(self).__name__)
 
     def _attention_block(self, x: Tensor, mask: Tensor | None, padding: Tensor | None) -> Tensor:
         return self.dropout1(self.self_attn(x, x, x, padding, False, mask)[0])
@@ -176,15 +195,11 @@ class TransformerEncoderLayer(Module):
         return self.norm2(x + self._feed_forward_block(x))
 
 
-class TransformerEncoder(Module):
+class TransformerEncoder(_LayerStack):
     """num_layers copies of encoder_layer (each with weights of its own), then an optional norm."""
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None):
-        super().__init__()
-        check_count(num_layers, "num_layers", "TransformerEncoder")
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
-        self.add_module("norm", norm)
+        super().__init__(encoder_layer, num_layers, norm)
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None) -> Tensor:
         x = src
@@ -210,8 +225,6 @@ class TransformerDecoderLayer(Module):
                  activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True, dtype: Any = None):
         super().__init__()
-        if isinstance(activation, str) and activation not in _ACTIVATIONS:
-            raise OpError(f"TransformerDecoderLayer: activation should be relu/gelu, not {activation!r}")
         self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias, dtype)
@@ -221,7 +234,7 @@ class TransformerDecoderLayer(Module):
         self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
                                               for _ in range(3))
         self.dropout1, self.dropout2, self.dropout3 = Dropout(dropout), Dropout(dropout), Dropout(dropout)
-        self.activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+        self.activation = _activation(activation, type(self).__name__)
 
     def _self_attention_block(self, x: Tensor, mask: Tensor | None, padding: Tensor | None) -> Tensor:
         return self.dropout1(self.self_attn(x, x, x, padding, False, mask)[0])
@@ -249,15 +262,11 @@ class TransformerDecoderLayer(Module):
         return self.norm3(x + self._feed_forward_block(x))
 
 
-class TransformerDecoder(Module):
+class TransformerDecoder(_LayerStack):
     """num_layers copies of decoder_layer (each with weights of its own), then an optional norm."""
 
     def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None):
-        super().__init__()
-        check_count(num_layers, "num_layers", "TransformerDecoder")
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
-        self.add_module("norm", norm)
+        super().__init__(decoder_layer, num_layers, norm)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
