@@ -284,6 +284,8 @@ def check_forward(op: Op, target: OpTarget) -> None:
                    for p in target.params.values())  # a dtype param: changing the dtype is the point
     for k, o in enumerate(outs):
         if not np.isfinite(o).all():
+            if o.dtype != np.float64 and rounds_to(o, flat_outputs(target._call(target.points64()))[k]):
+                raise Rejected(f"output {k} is beyond {o.dtype}'s range here")
             where = tuple(int(v) for v in np.argwhere(~np.isfinite(o))[0])
             raise Failure(f"the forward returned {o[where]} at output {k} index {where} on a valid input")
         if len(floats) == 1 and o.dtype not in floats and not converts:
@@ -341,10 +343,28 @@ def check_vjp_contract(target: OpTarget, u: np.ndarray, eps: float) -> list[np.n
         if data.dtype != x.dtype:
             raise Failure(f"the vjp gave input {i} ({x.dtype}) a {data.dtype} gradient", input=i)
         if not np.isfinite(data).all():
+            if x.dtype != np.float64 and rounds_to(data, raw_vjp64(target, gs)[i]):
+                raise Rejected(f"the gradient of input {i} is beyond {x.dtype}'s range here")
             if not smooth_here(target, eps):
                 raise Rejected(f"input {i} is at a non-differentiable point (where its gradient is not finite)")
             raise Failure(f"the vjp gave input {i} a non-finite gradient at a point where the op is smooth", input=i)
     return target.conform(raw)
+
+
+def rounds_to(result: np.ndarray, exact: Any) -> bool:
+    """Whether every non-finite entry of a float32 result is the infinity its exact value (computed
+    in float64) rounds to: a finite value beyond float32's range, which no float32 code can return
+    (prod's gradient at a zero among values whose product passes 3e38). Not a NaN."""
+    if exact is None:
+        return False
+    exact = np.broadcast_to(np.asarray(exact.data if isinstance(exact, Tensor) else exact), result.shape)
+    bad = ~np.isfinite(result)
+    return bool(np.isfinite(exact[bad]).all() and np.array_equal(result[bad], exact[bad].astype(result.dtype)))
+
+
+def raw_vjp64(target: OpTarget, gs: list[np.ndarray]) -> tuple:
+    """The rule's raw answer at the same point and output gradients, all in float64."""
+    return guarded("the vjp", target.raw_vjp, [g.astype(np.float64) for g in gs], target.points64())
 
 
 def check_linearity(target: OpTarget, u: np.ndarray, v: np.ndarray, grads_u: list[np.ndarray]) -> None:

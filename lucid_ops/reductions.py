@@ -68,7 +68,12 @@ def _mean(x, dim=None, keepdim=False):
 
 
 def _prod(x, dim=None, keepdim=False):
-    return np.prod(x, axis=axes("prod", dim, x.ndim), keepdims=keepdim)
+    """float32 is multiplied in float64: its running product can pass 3e38 (inf) and then meet a
+    zero (NaN) where the product itself fits, or is that zero."""
+    axis = axes("prod", dim, x.ndim)
+    if x.dtype == np.float32:
+        return np.prod(x, axis=axis, keepdims=keepdim, dtype=np.float64).astype(np.float32)
+    return np.prod(x, axis=axis, keepdims=keepdim)
 
 
 def _shift(t, d: int, by: int, fill: float):
@@ -90,17 +95,19 @@ def _prod_vjp(g, out, x, dim, keepdim):
     """d prod / d x_i is the product of all the other values. Dividing `out` by x_i would fail
     where x_i = 0, so multiply instead the products before and after i, both exclusive cumprods
     (one from each end) over the reduced axes gathered into the last one. No division, so zeros
-    (one or several) get exact first and higher derivatives. Where a running product overflows
-    (float32 holds no more than 3e38) and meets a zero, 0 * inf gives NaN, where the product of the
-    others is that zero: a NaN that no NaN input explains is 0."""
+    (one or several) get exact first and higher derivatives. float32's running products are taken
+    in float64, as the forward's: from one end they can pass 3e38 where the product of the others
+    fits. Where a running product still overflows and meets a zero, 0 * inf gives NaN, where the
+    product of the others is that zero: a NaN that no NaN input explains is 0."""
     reduced = axes("prod", dim, x.ndim)
     if not reduced:
         return (g,)
     kept = [a for a in range(x.ndim) if a not in reduced]
     order = kept + list(reduced)
     flat = permute(x, order).reshape(*[x.shape[a] for a in kept], _count(x, dim))
-    before, after = _exclusive_cumprod(flat, len(kept)), flip(_exclusive_cumprod(flip(flat, -1), len(kept)), -1)
-    others = before * after
+    wide = flat.to(np.float64) if flat.dtype == np.float32 else flat
+    before, after = _exclusive_cumprod(wide, len(kept)), flip(_exclusive_cumprod(flip(wide, -1), len(kept)), -1)
+    others = (before * after).to(x.dtype)
     zero_times_inf = np.isnan(others.data) & ~np.isnan(flat.data).any(axis=-1, keepdims=True)
     if zero_times_inf.any():
         others = where(zero_times_inf, 0.0, others)
@@ -121,7 +128,9 @@ mean = Op("mean", _mean, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, kee
 prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params,
            differences={"evaluation order": "where no value is zero, PyTorch's gradient divides the product by "
                                             "each value (inf / inf = NaN at an infinite one); Lucid multiplies "
-                                            "the others, exact there"})
+                                            "the others, exact there; and multiplies float32 in float64, where "
+                                            "PyTorch's float32 running products overflow (NaN, inf) though the "
+                                            "product or its gradient fits"})
 
 
 def _nansum(x, dim=None, keepdim=False):

@@ -657,11 +657,29 @@ def test_kl_div_sums_a_broadcast_targets_terms_apart_as_pytorch(log_target):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
-def test_prod_with_zeros_and_a_product_beyond_float32_has_zero_gradients():
-    """Two zeros among values whose product overflows float32: every gradient is a product with a
+@pytest.mark.parametrize("dtype, value, count", [(np.float32, 30.0, 40), (np.float64, 1e30, 12)])
+def test_prod_with_zeros_and_a_product_beyond_the_dtypes_range_has_zero_gradients(dtype, value, count):
+    """Two zeros among values whose product overflows the dtype: every gradient is a product with a
     zero in it, 0 as in PyTorch (the running products meet 0 * inf, which is not the answer)."""
-    values = np.concatenate([[0.0, 0.0], np.full(40, 30.0)]).astype(np.float32)
+    values = np.concatenate([[0.0, 0.0], np.full(count, value)]).astype(dtype)
     x, tx = lucid.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
     lucid.prod(x).backward()
     torch.prod(tx).backward()
     same(x.grad, tx.grad, "prod's gradient")
+
+
+@pytest.mark.parametrize("values", ([1e-30, 0.0, 1e30, 1e30], [1e30, 1e30, 0.0, 1e-30],
+                                    [1e30, 1e30, 1e-30, 1e-30, 2.0]))
+def test_float32_prod_is_exact_where_only_a_running_product_passes_3e38(values):
+    """prod and its gradient fit float32 here, but a running product from one end passes 3e38.
+    Lucid multiplies float32 in float64 and answers what PyTorch answers in float64; PyTorch's
+    float32 gives NaN or inf (a deliberate difference: the oracle accepts a value closer to the
+    float64 answer than the reference's own float32 one)."""
+    x = lucid.tensor(np.array(values, dtype=np.float32), requires_grad=True)
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    out, expected = lucid.prod(x), torch.prod(tx)
+    out.backward()
+    expected.backward()
+    assert out.dtype == x.grad.dtype == np.float32
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6)

@@ -156,6 +156,29 @@ def test_disagreement_at_a_tie_is_a_rejection():
                       DEFAULT_TOLERANCE["float64"], "auto", 1, np.random.default_rng(0))
 
 
+def _float32_example(op: Op, *values: list[float]) -> None:
+    check_example(op, [np.array(v, dtype=np.float32) for v in values], {}, (), DEFAULT_TOLERANCE["float32"],
+                  "auto", 1, np.random.default_rng(0))
+
+
+def test_a_float32_result_beyond_float32s_range_is_a_rejection_and_an_intermediate_overflow_a_failure():
+    """inf is float32's right answer where the exact value passes 3e38 (prod's gradient at the zero
+    of [0, 1e20, 1e20] is 1e40); inf where the exact value fits is a rule's overflow, and a bug."""
+    with pytest.raises(Rejected, match="gradient of input 0 is beyond float32's range"):
+        _float32_example(lucid.registry["prod"], [0.0, 1e20, 1e20])
+    cube = Op("draft.cube", lambda x: x ** 3, lambda g, out, x: (3 * g * x ** 2,))
+    with pytest.raises(Rejected, match="output 0 is beyond float32's range"):
+        _float32_example(cube, [1e13, 2.0])
+    squares_too_early = Op("draft.cube", lambda x: x ** 3, lambda g, out, x: (3 * g * x ** 4 / x ** 2,))
+    with pytest.raises(Failure, match="non-finite gradient"):
+        _float32_example(squares_too_early, [1e11, 2.0])  # x**4 = 1e44 overflows, the gradient 3e22 fits
+    prod = lucid.registry["prod"]
+    nan_beyond = Op("draft.prod", prod.forward,
+                    lambda g, out, x: tuple(d * (d / d) for d in prod.vjp(g, out, x, None, False)))
+    with pytest.raises(Failure, match="non-finite gradient"):
+        _float32_example(nan_beyond, [1e-5, 1e20, 1e20])  # inf / inf: a NaN is no rounding of 1e40
+
+
 def test_an_input_declared_mutable_may_be_updated_in_place_and_no_other():
     def scale_and_count(x, counter):
         counter += 1  # a side effect on purpose, like batch_norm's running statistics
