@@ -746,10 +746,7 @@ triplet_margin_loss = Op("nn.functional.triplet_margin_loss", _triplet_margin_lo
                          params=(Param("margin", 1.0, (1.0, 0.5), "number"), Param("p", 2.0, (2.0, 1.0, 3.0), "number"),
                                  Param("eps", 1e-6, (1e-6,), "number"), Param("swap", False, (False, True), "bool"),
                                  reduction),
-                         sample=_triplet_sample, ties=True,
-                         differences={"evaluation order": "PyTorch's float32 pairwise distance squares the "
-                                                          "difference, so a distance past 1.8e19 overflows to inf; "
-                                                          "Lucid's norm of one entry is its absolute value"})
+                         sample=_triplet_sample, ties=True)
 poisson_nll_loss = Op("nn.functional.poisson_nll_loss", _poisson_nll_loss, _poisson_nll_loss_vjp,
                       (Arg("input", low=0), Arg("target", low=0)),
                       params=(Param("log_input", True, (True, False), "bool"),
