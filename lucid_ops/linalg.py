@@ -328,7 +328,7 @@ def _tensordot_sample(draw):
 
 
 tensordot = Op("tensordot", _tensordot, _tensordot_vjp, (Arg("a"), Arg("b")), params=(Param("dims", 2),),
-               sample=_tensordot_sample, same_dtype=True)
+               sample=_tensordot_sample, differences=SUMMATION_ORDER, same_dtype=True)
 
 # --- diagonals and triangles ---------------------------------------------------------------------
 

@@ -486,7 +486,10 @@ cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
                           (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),
                           params=(reduction,), sample=_binary_sample,
-                          differences={"second order": "PyTorch's second derivative in x is its own formula with "
+                          differences={"evaluation order": "PyTorch adds the weighted losses in its own order: "
+                                                           "with weights of 1e30 and -1e30 the mean of the rest "
+                                                           "comes out of 1e30 - 1e30 + x as x or 0",
+                                       "second order": "PyTorch's second derivative in x is its own formula with "
                                                        "eps = 1e-12 added to x and 1 - x, not the derivative of its "
                                                        "first-order rule (x - t) / max(x (1 - x), 1e-12); Lucid "
                                                        "differentiates that rule, so the two differ within about 1e-5 "

@@ -180,7 +180,10 @@ soft_margin_loss = Op("nn.functional.soft_margin_loss", _soft_margin_loss, _soft
 hinge_embedding_loss = Op("nn.functional.hinge_embedding_loss", _hinge_embedding_loss, _hinge_embedding_loss_vjp,
                           (Arg("input"), Arg("target", dtype="any")),
                           params=(Param("margin", 1.0, (1.0, 0.5, 0.0), "number"), reduction),
-                          sample=_hinge_embedding_sample, kinks=lambda p: (p["margin"],))
+                          sample=_hinge_embedding_sample, kinks=lambda p: (p["margin"],),
+                          differences={"evaluation order": "PyTorch sums the losses in its own order: with -1e30 "
+                                                           "and a hinge of 1e30 among them, 1e30 - 1e30 + x comes "
+                                                           "out x or 0"})
 multilabel_soft_margin_loss = Op("nn.functional.multilabel_soft_margin_loss", _multilabel_soft_margin_loss,
                                  _multilabel_soft_margin_loss_vjp,
                                  (Arg("input"), Arg("target"), Arg("weight", optional=True)), params=(reduction,),
