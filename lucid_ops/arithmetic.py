@@ -74,7 +74,7 @@ def _div_vjp(g, out, a, b, rounding_mode=None):
 
 
 div = Op("div", _divide, _div_vjp, binary, params=(Param("rounding_mode", None, ("trunc", "floor"), "choice"),),
-         kinks=(0.0,))
+         kinks=(0.0,), ties=True)
 neg = Op("neg", np.negative, lambda g, out, x: (-g,), (Arg("input", dtype="any"),))
 
 
@@ -250,9 +250,9 @@ def _quotient_vjp(rounding):
     return vjp
 
 
-remainder = Op("remainder", _remainder, _quotient_vjp(np.floor_divide), binary, kinks=(0.0,))
-fmod = Op("fmod", _fmod, _quotient_vjp(lambda a, b: np.trunc(a / b)), binary, kinks=(0.0,))
-floor_divide = Op("floor_divide", _floor_divide, _zeros, binary, kinks=(0.0,),
+remainder = Op("remainder", _remainder, _quotient_vjp(np.floor_divide), binary, kinks=(0.0,), ties=True)
+fmod = Op("fmod", _fmod, _quotient_vjp(lambda a, b: np.trunc(a / b)), binary, kinks=(0.0,), ties=True)
+floor_divide = Op("floor_divide", _floor_divide, _zeros, binary, kinks=(0.0,), ties=True,
                   differences={"gradient": "PyTorch's floor_divide has no derivative (backward raises); Lucid's is "
                                            "0, as div(rounding_mode='floor')'s in both"})
 

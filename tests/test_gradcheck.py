@@ -131,6 +131,17 @@ def test_correct_non_smooth_ops_pass_at_500_examples(name, dtype):
     assert report.examples >= 250
 
 
+@pytest.mark.parametrize("name", ["floor_divide", "remainder", "fmod", "div"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_quotients_are_checked_away_from_their_jumps(name, seed):
+    """a / b jumps where it is an integer, and hypothesis's arrays repeat one value (a = b): the
+    quotient ops declare ties, so a tie is not drawn, and the check judges 90% of its samples or
+    more (37-46% were rejected, and CI failed one as vacuous at 56%)."""
+    report = gradcheck.check_op(name, max_examples=100, seed=seed)
+    assert report.passed, report.format()
+    assert report.rejected <= 0.1 * (report.examples + report.rejected)
+
+
 @pytest.mark.parametrize("name", ["exp", "mul", "matmul", "sum", "nn.functional.softmax", "linalg.inv"])
 def test_correct_ops_pass_second_order(name):
     report = gradcheck.check_op(name, max_examples=30, seed=0, order=2)
