@@ -96,9 +96,16 @@ def _svd(A: Any, full_matrices: bool = True) -> Any:
 
 def _lstsq(A: Any, B: Any, rcond: Any = None, driver: Any = None) -> Any:
     """torch.linalg.lstsq, whose singular values (gelsd, gelss) have no gradient: Lucid's have
-    svdvals's, which they are given here (PyTorch's values, torch.linalg.svdvals's gradient)."""
+    svdvals's, which they are given here (PyTorch's values, torch.linalg.svdvals's gradient).
+    gelsy ranks A by MKL's own condition estimate: where that rank is not the documented one (the
+    number of singular values above rcond times the largest), and it can vary from call to call in
+    a batch, PyTorch is no oracle, and the input is refused."""
     torch = _torch()
     solution, residuals, rank, singular_values = torch.linalg.lstsq(A, B, rcond, driver=driver)
+    if driver in (None, "gelsy") and rcond is not None and rank.numel() and A.shape[-1] and A.shape[-2]:
+        s = torch.linalg.svdvals(A.detach())
+        if not torch.equal(rank, (s > rcond * s[..., :1]).sum(-1)):
+            raise ValueError(f"gelsy's rank {rank.tolist()} is not the documented one for rcond={rcond}")
     if singular_values.numel() and A.requires_grad:
         exact = torch.linalg.svdvals(A)
         singular_values = singular_values + (exact - exact.detach())

@@ -428,7 +428,11 @@ lstsq = Op("linalg.lstsq", _lstsq, _lstsq_vjp, (Arg("A", structure="full rank"),
            same_dtype=True,
            differences={"evaluation order": "an inf in B meets each LAPACK's reflections and scalings in its own "
                                             "order (inf or NaN); PyTorch's MKL refuses a NaN as an illegal "
-                                            "argument, where SciPy's LAPACK returns NaN"})
+                                            "argument, where SciPy's LAPACK returns NaN",
+                        "inputs": "PyTorch's gelsy (MKL) ranks A by a condition estimate of its own: with "
+                                  "rcond its rank can differ from the documented one (1 where the singular "
+                                  "values' ratio is 0.53 > rcond = 0.25, and 1 or 2 from call to call in a "
+                                  "batch); there the oracle refuses the input"})
 matrix_exp = Op("linalg.matrix_exp", _matrix_exp, _matrix_exp_vjp, (Arg("A", low=-1, high=1),),
                 shapes="(n,n)->(n,n)",
                 differences={"edges": "with an entry of inf, NaN or 1e30 the result is what the overflows inside "
