@@ -122,7 +122,9 @@ def _sum_vjp(g, out, x, dim, keepdim, dtype):
 
 
 sum = Op("sum", _sum, _sum_vjp, any_input,
-         params=(*reduction_params, Param("dtype", None, (None, np.float64))))
+         params=(*reduction_params, Param("dtype", None, (None, np.float64))),
+         differences={"evaluation order": "NumPy adds pairwise, PyTorch in vectorized lanes: beside 1e30 and "
+                                          "-1e30, 1e30 - 1e30 + x comes out x or 0"})
 mean = Op("mean", _mean, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) / _count(x, dim),),
           params=reduction_params)
 prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params,

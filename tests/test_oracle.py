@@ -325,6 +325,7 @@ DECLARED_AFTER_A_SWEEP = [
      "a sum of 3 - 1e30 + 3 + 1e30: PyTorch 6, Lucid 0"),
     ("nn.functional.binary_cross_entropy", "evaluation order", 7, 2, "float64",
      "weights 1e30 and -1e30 in a mean: PyTorch 0, Lucid 0.00406", 1000),
+    ("sum", "evaluation order", 8, 2, "float64", "-1e30 - 2 + 1e30 over two dims: PyTorch -2, Lucid 0", 1000),
 ]
 
 
