@@ -314,11 +314,28 @@ def _logp_loss_vjp(name, g, out, logp, target, weight, ignore_index, reduction, 
     if chosen is None and target.requires_grad:
         g_target = -(1 - label_smoothing) * g * (logp if w is None else w * logp)
     if weight is not None and weight.requires_grad:
-        terms = -q * logp
-        if reduction == "mean" and chosen is not None:
-            terms = terms - out * chosen
-        g_weight = (g * terms).sum(tuple(a for a in range(logp.ndim) if a != cd))
+        g_weight = _weight_gradient(name, g, out, logp, target, weight, ignore_index, reduction, label_smoothing)
     return g_logp, g_target, g_weight
+
+
+def _weight_gradient(name, g, out, logp, target, weight, ignore_index, reduction, label_smoothing):
+    """The class weights' gradient: Σ g (-q logp), less out per counted target with 'mean'. There
+    the terms -logp - out cancel (where every target has one class the gradient is exactly 0), and
+    in float32 they would leave a rounding of |logp| / W, larger than many a true gradient. So a
+    float32 input's is taken in float64, out recomputed there too, and rounded once at the end."""
+    widen = logp.dtype == np.float32
+    if widen:
+        logp = logp.to(np.float64)
+    q, chosen, w = _coefficients(name, logp.data, target if target.dtype.kind in "fc" else target.data,
+                                 weight, ignore_index, label_smoothing)
+    terms = -q * logp
+    if reduction == "mean" and chosen is not None:
+        if widen:  # out's own float32 rounding is as large as what the cancellation leaves
+            w = w.to(np.float64)
+            out = -where(q != 0, _weighted(w, q) * logp, 0.0).sum() / _weighted(w, chosen).sum()
+        terms = terms - out * chosen
+    cd = 0 if logp.ndim == 1 else 1
+    return (g * terms).sum(tuple(a for a in range(logp.ndim) if a != cd)).to(weight.dtype)
 
 
 def _check_smoothing(name, label_smoothing):
