@@ -14,7 +14,7 @@ some of its float values replaced by special ones, and sometimes a dimension emp
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,19 +28,30 @@ from .strategies import Case, Stratum, _bytes, _integers, arg_of, inputs_for, ki
 SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
 
 
-#: The special values whose results depend on the order of an op's products, sums and quotients
-#: (0 * inf, 1e30 - 1e30 + x, p / 1e-30 * 1e-30): an op that declares
-#: `differences["evaluation order"]` is not given them.
-ORDER_DEPENDENT = (1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf, math.nan)
+#: The special values whose results depend on the order of an op's work, for each order it may
+#: declare (`Op.differences`): that of its products, sums and quotients (0 * inf, 1e30 - 1e30 + x,
+#: p / 1e-30 * 1e-30), or that of its sums alone (1e30 - 1e30 + x is x or 0, where infinities and
+#: NaN come out the same in any order). An op is not given the values of the orders it declares.
+ORDER_DEPENDENT = {"evaluation order": (1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf, math.nan),
+                   "summation order": (1e30, -1e30)}
 
 
-def special_values(arg: Arg, kinks: Sequence[float], any_order: bool = True) -> np.ndarray:
+def order_dependent(op: Op) -> set[float | str]:
+    """The special values left out for `op`, as `_key`s."""
+    return {_key(v) for order, values in ORDER_DEPENDENT.items() if order in op.differences for v in values}
+
+
+def _key(value: float) -> float | str:
+    """A special value as a set can hold it: NaN, which equals nothing, as "nan"."""
+    return "nan" if math.isnan(value) else value
+
+
+def special_values(arg: Arg, kinks: Sequence[float], left_out: Collection[float | str] = ()) -> np.ndarray:
     """The special values inside `arg`'s domain, its finite bounds (where the op is asked to
-    give PyTorch's limit) and kinks included. NaN belongs to every domain: it must propagate,
-    unless `any_order` is False (see ORDER_DEPENDENT)."""
-    pool = [*SPECIAL, *kinks, *(b for b in (arg.low, arg.high) if math.isfinite(b))]
-    if not any_order:
-        pool = [v for v in pool if not (math.isnan(v) or v in ORDER_DEPENDENT)]
+    give PyTorch's limit) and kinks included, less those `left_out` (`_key`s, see ORDER_DEPENDENT).
+    NaN belongs to every domain: it must propagate."""
+    pool = [v for v in (*SPECIAL, *kinks, *(b for b in (arg.low, arg.high) if math.isfinite(b)))
+            if _key(v) not in left_out]
     inside = [v for v in pool if math.isnan(v) or arg.low <= v <= arg.high]
     return np.unique(np.array(inside, dtype=np.float64))  # NaN sorts last and is kept once
 
@@ -84,7 +95,7 @@ def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
         shapes = emptied([arrays[i].shape for i in floats], draw(_integers(1, ndim)))
         for i, shape in zip(floats, shapes):
             arrays[i] = np.zeros(shape)
-    kinks, any_order = kinks_of(op, case.params), "evaluation order" not in op.differences
+    kinks, left_out = kinks_of(op, case.params), order_dependent(op)
     for i in floats:
-        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, any_order))
+        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, left_out))
     return Case(tuple(arrays), case.params, case.symmetric)

@@ -24,6 +24,11 @@ SUMMATION_ORDER = {"evaluation order": "PyTorch's kernel adds the products in it
                                        "multiply-adds: 1e30 - 1e30 + x, and 0 * inf within a sum, come out x or "
                                        "0, NaN or inf, depending on that order"}
 
+#: The deliberate difference of the ops that add values with NumPy (its pairwise sum), where PyTorch
+#: adds in vectorized lanes: the order matters only where huge values of both signs cancel.
+PAIRWISE_SUMS = {"summation order": "NumPy adds pairwise, PyTorch in vectorized lanes: beside 1e30 and -1e30, "
+                                    "1e30 - 1e30 + x comes out x or 0"}
+
 
 def keepdim_shape(shape: Sequence[int], reduced: Sequence[int]) -> tuple[int, ...]:
     """The shape of a reduction's result with keepdim=True: reduced axes become 1."""

@@ -27,7 +27,7 @@ import scipy.special as sp
 from lucid import Arg, Example, Op, OpError, Param, Tensor, hookimpl
 from lucid.tensor import sum_to_shape
 from lucid_ops.arithmetic import minimum, sqrt, where
-from lucid_ops.common import sgn
+from lucid_ops.common import PAIRWISE_SUMS, sgn
 from lucid_ops.exponential import exp, log
 from lucid_ops.nn import log_softmax, log_softmax_backward, softmax_backward
 from lucid_ops.reductions import norm
@@ -223,7 +223,7 @@ def _kl_div_vjp(g, out, x, t, reduction, log_target):
 kl_div = Op("nn.functional.kl_div", _kl_div, _kl_div_vjp, (Arg("input"), Arg("target", low=0)),
             params=(Param("reduction", "mean", REDUCTIONS + ("batchmean",), "choice"),
                     Param("log_target", False, (False, True), "bool")),
-            sample=_pair_sample)
+            sample=_pair_sample, differences=PAIRWISE_SUMS)
 
 
 # --- classification: nll_loss and cross_entropy ----------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 from lucid import Arg, Op, OpError, Param, Tensor, hookimpl
 from lucid.op import Example, axes, dim, dims, one_axis
 from lucid_ops.arithmetic import abs, where
-from lucid_ops.common import NORM_AT_ZERO, has_zero, keepdim_shape, sgn, vector_norm
+from lucid_ops.common import NORM_AT_ZERO, PAIRWISE_SUMS, has_zero, keepdim_shape, sgn, vector_norm
 from lucid_ops.exponential import exp, log
 from lucid_ops.shape import along, expand, flip, index_backward, pad, permute
 
@@ -122,11 +122,9 @@ def _sum_vjp(g, out, x, dim, keepdim, dtype):
 
 
 sum = Op("sum", _sum, _sum_vjp, any_input,
-         params=(*reduction_params, Param("dtype", None, (None, np.float64))),
-         differences={"evaluation order": "NumPy adds pairwise, PyTorch in vectorized lanes: beside 1e30 and "
-                                          "-1e30, 1e30 - 1e30 + x comes out x or 0"})
+         params=(*reduction_params, Param("dtype", None, (None, np.float64))), differences=PAIRWISE_SUMS)
 mean = Op("mean", _mean, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) / _count(x, dim),),
-          params=reduction_params)
+          params=reduction_params, differences=PAIRWISE_SUMS)
 prod = Op("prod", _prod, _prod_vjp, any_input, params=reduction_params,
            differences={"evaluation order": "where no value is zero, PyTorch's gradient divides the product by "
                                             "each value (inf / inf = NaN at an infinite one); Lucid multiplies "
@@ -162,8 +160,8 @@ def _nanmean_vjp(g, out, x, dim, keepdim):
 
 # NaN counts as 0 in the sum, so its gradient is 0: PyTorch multiplies by the mask (inf * 0 = NaN).
 nansum = Op("nansum", _nansum, lambda g, out, x, dim, keepdim: (_spread(g, x, dim, keepdim) * _present(x),),
-            any_input, params=reduction_params)
-nanmean = Op("nanmean", _nanmean, _nanmean_vjp, params=reduction_params)
+            any_input, params=reduction_params, differences=PAIRWISE_SUMS)
+nanmean = Op("nanmean", _nanmean, _nanmean_vjp, params=reduction_params, differences=PAIRWISE_SUMS)
 
 
 # --- extrema -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import scipy.special as sp
 
 import gradcheck
 import lucid
-from gradcheck.edges import emptied, special_values
+from gradcheck.edges import emptied, order_dependent, special_values
 from gradcheck.runner import check_oracle
 from lucid import Arg, Op, OpError, Param
 
@@ -146,8 +146,13 @@ def test_edge_values_come_from_the_domain_and_empty_dims_keep_shapes_compatible(
 
 
 def test_an_op_whose_results_depend_on_evaluation_order_is_given_no_infinities_nan_or_huge_values():
-    tame = special_values(Arg("input"), kinks=(), any_order=False)
+    declares = lambda order: Op("mylib.f", np.sin, lambda g, out, x: (g * lucid.cos(x),),  # noqa: E731
+                                differences={order: "why"})
+    tame = special_values(Arg("input"), kinks=(), left_out=order_dependent(declares("evaluation order")))
     assert np.isfinite(tame).all() and np.abs(tame).max() < 1e30 and {0.0, 1.0, -1.0} <= set(tame)
+    # an order of sums alone changes nothing at infinities and NaN: only the huge values are left out
+    summed = special_values(Arg("input"), kinks=(), left_out=order_dependent(declares("summation order")))
+    assert {np.inf, -np.inf, 1e-30} <= set(summed) and np.isnan(summed).any() and not {1e30, -1e30} & set(summed)
     # and the oracle draws only those: a sum that is NaN at every non-finite or huge input passes
     def tame_sum(x, dim=None, keepdim=False, dtype=None):
         tame = np.isfinite(x).all() and np.abs(x).max(initial=0) < 1e30
@@ -158,6 +163,11 @@ def test_an_op_whose_results_depend_on_evaluation_order_is_given_no_infinities_n
                 differences={"evaluation order": "NaN at every non-finite or huge input"})
     assert check_oracle(strict, seed=0, max_examples=30).status == "passed"
     assert check_oracle(dataclasses.replace(strict, differences={}), seed=0, max_examples=30).status == "failed"
+    # a sum that is wrong at NaN still fails where it declares only its summation order
+    nan_blind = dataclasses.replace(strict, forward=lambda x, dim=None, keepdim=False, dtype=None: np.nan_to_num(
+        x.sum(axis=dim, keepdims=keepdim, dtype=dtype)), differences=sum_op.differences)
+    assert set(sum_op.differences) == {"summation order"}
+    assert check_oracle(nan_blind, seed=0, max_examples=30).status == "failed"
 
 
 def test_inputs_both_refuse_are_rejected_and_a_check_that_compares_nothing_fails():
@@ -325,7 +335,12 @@ DECLARED_AFTER_A_SWEEP = [
      "a sum of 3 - 1e30 + 3 + 1e30: PyTorch 6, Lucid 0"),
     ("nn.functional.binary_cross_entropy", "evaluation order", 7, 2, "float64",
      "weights 1e30 and -1e30 in a mean: PyTorch 0, Lucid 0.00406", 1000),
-    ("sum", "evaluation order", 8, 2, "float64", "-1e30 - 2 + 1e30 over two dims: PyTorch -2, Lucid 0", 1000),
+    ("sum", "summation order", 8, 2, "float64", "-1e30 - 2 + 1e30 over two dims: PyTorch -2, Lucid 0", 1000),
+    # (seed 9)
+    ("nansum", "summation order", 9, 1, "float64", "0.0234375 - 1e30 + 1e30: PyTorch 0.0234375, Lucid 0", 1000),
+    ("nanmean", "summation order", 9, 1, "float64", "0.0234375 - 1e30 + 1e30 over 12: PyTorch 0.00195, Lucid 0",
+     1000),
+    ("nn.functional.kl_div", "summation order", 9, 1, "float64", "losses 3e30 and -3e30 in a batchmean", 1000),
 ]
 
 
