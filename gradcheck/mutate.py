@@ -50,6 +50,7 @@ from lucid import Op
 from .oracle import differentiable, lucid_library, run
 from .report import MutantOutcome, OpReport
 from .runner import _resolve, check_op, check_oracle, derivative_draws, run_seeded, runs_of
+from .strategies import floats_in
 
 # --- mutants of the source -------------------------------------------------------------------------
 
@@ -264,10 +265,11 @@ def differed(op: Op, mutant: Op, max_examples: int, seed: int, order: int, dtype
     def compare(data: st.DataObject, strategy: st.SearchStrategy) -> None:
         case = data.draw(strategy)
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-        arrays: list[Any] = list(case.inputs)  # None for optional inputs left out
+        arrays = floats_in(case.inputs, dtype)  # as the check casts them: a rule may read the dtype
         wrt = differentiable(op, arrays)
         outputs = run(lucid_library(op, case.params), arrays).outputs or []
-        cotangents = [rng.standard_normal(o.shape) for o in outputs]
+        cotangents = [rng.standard_normal(o.shape).astype(o.dtype if o.dtype.kind == "f" else np.float64)
+                      for o in outputs]
         ours = run(lucid_library(op, case.params), arrays, wrt, cotangents)
         theirs = run(lucid_library(mutant, case.params), arrays, wrt, cotangents)
         if (ours.error is None) != (theirs.error is None) or not all(

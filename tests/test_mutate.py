@@ -92,6 +92,18 @@ def test_a_dropped_gradient_that_was_zero_anyway_never_differed():
     assert dropped and not dropped[0].killed and dropped[0].differed is False
 
 
+def test_differed_compares_the_gradients_in_the_runs_dtype():
+    """A mutant wrong only for float64 inputs never differs in a float32 run, whose check casts
+    the drawn inputs to float32 (it was once asked on the float64 draws)."""
+    from gradcheck.mutate import differed
+
+    op = Op("mylib.sin", np.sin, lambda g, out, x: (g * lucid.cos(x),))
+    wrong_in_float64 = dataclasses.replace(
+        op, vjp=lambda g, out, x: (g * lucid.cos(x) * (1.5 if x.dtype == np.float64 else 1.0),))
+    assert differed(op, wrong_in_float64, max_examples=10, seed=0, order=1, dtype="float64")
+    assert not differed(op, wrong_in_float64, max_examples=10, seed=0, order=1, dtype="float32")
+
+
 # --- blind spots closed: hand-made mutants the default check kills in every seed ----------------
 # (checked without shrinking, as mutation analysis does: the same verdict, sooner)
 
