@@ -112,7 +112,7 @@ def _l1_slope(d):
 
 mse_loss = _regression_op(
     "nn.functional.mse_loss", lambda d: d * d, lambda d: 2 * d,
-    differences={"evaluation order": "the gradient of a broadcast input or target sums 2 (x - t) g / N over the "
+    differences={"summation order": "the gradient of a broadcast input or target sums 2 (x - t) g / N over the "
                                      "entries it was broadcast to, an unbounded slope: where ±1e30 cancel in that "
                                      "sum, the finite terms survive or vanish by the order of the additions, and "
                                      "PyTorch's vectorized sum pairs the entries its own way"})
@@ -491,7 +491,7 @@ nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               params=(Param("ignore_index", -100, (-100,), "int"), reduction),
               sample=lambda draw: _class_sample(draw, probabilities_allowed=False),
               differences={"nan gradient": ZERO_TOTAL_WEIGHT,
-                           "evaluation order": "PyTorch adds the picked entries in an order of its own (NumPy "
+                           "summation order": "PyTorch adds the picked entries in an order of its own (NumPy "
                                                "pairwise): 1e30 - 1e30 + x within one loss comes out x or 0"},
               same_dtype=True)
 # cross_entropy's rule in the usual case is an op of its own, as PyTorch fuses it: one op call in a
@@ -503,7 +503,7 @@ cross_entropy_backward = Op("cross_entropy_backward", _cross_entropy_backward, _
 binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_entropy, _binary_cross_entropy_vjp,
                           (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),
                           params=(reduction,), sample=_binary_sample,
-                          differences={"evaluation order": "PyTorch adds the weighted losses in its own order: "
+                          differences={"summation order": "PyTorch adds the weighted losses in its own order: "
                                                            "with weights of 1e30 and -1e30 the mean of the rest "
                                                            "comes out of 1e30 - 1e30 + x as x or 0",
                                        "second order": "PyTorch's second derivative in x is its own formula with "

@@ -314,7 +314,7 @@ def test_ties_reach_every_entry_of_a_large_input():
 DECLARED_AFTER_A_SWEEP = [
     ("nn.functional.cosine_similarity", "second order", 22, 2, "float64",
      "a norm of 1e-30, below eps: PyTorch's second derivative 3.3e14"),
-    ("nn.functional.mse_loss", "evaluation order", 3, 1, "float64",
+    ("nn.functional.mse_loss", "summation order", 3, 1, "float64",
      "a target broadcast over 1e30 and -1e30: its gradient sums them"),
     ("nn.functional.linear", "evaluation order", 21, 1, "float32",
      "1e30 * -1e30 + inf: NumPy's fused multiply-add inf, PyTorch NaN"),
@@ -331,9 +331,9 @@ DECLARED_AFTER_A_SWEEP = [
     # found by the thorough sweeps of 2026-12-06 (seed 7)
     ("tensordot", "evaluation order", 6, 1, "float64", "0.0234375 (1e30 - 1e30): -2.2e12, PyTorch 0"),
     ("hypot", "second order", 0, 2, "float64", "(0, -1e-30): PyTorch's second-order gradient 1.8e13, the exact 0"),
-    ("nn.functional.hinge_embedding_loss", "evaluation order", 13, 1, "float64",
+    ("nn.functional.hinge_embedding_loss", "summation order", 13, 1, "float64",
      "a sum of 3 - 1e30 + 3 + 1e30: PyTorch 6, Lucid 0"),
-    ("nn.functional.binary_cross_entropy", "evaluation order", 7, 2, "float64",
+    ("nn.functional.binary_cross_entropy", "summation order", 7, 2, "float64",
      "weights 1e30 and -1e30 in a mean: PyTorch 0, Lucid 0.00406", 1000),
     ("sum", "summation order", 8, 2, "float64", "-1e30 - 2 + 1e30 over two dims: PyTorch -2, Lucid 0", 1000),
     # (seed 9)
