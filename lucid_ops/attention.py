@@ -153,7 +153,8 @@ def _attention_vjp(g, out, query, key, value, attn_mask, dropout_mask, dropout_p
 
 
 def _attention_sample(draw):
-    """Heads that share keys (enable_gqa) or not, batch dims that broadcast, a bool or float mask
+    """Heads that share keys (enable_gqa) or not, batch dims that broadcast either way (a query's
+    dim of 1 against keys' of 2, and keys' 1 against a query's), a bool or float mask
     of a broadcasting shape, or causal masking, and a dropout mask with dropout_p > 0. Keys and values
     have a batch dim: the harness's broadcast layout repeats an input's first row, and all keys (or
     values) equal make the gradients exactly 0, which float32 rounding leaves as layout-dependent noise."""
@@ -165,7 +166,8 @@ def _attention_sample(draw):
         batch, key_batch = (draw.integer(1, 2), heads), (1, shared)
     else:
         batch = draw.shape(min_dims=0, max_dims=2, max_side=3)
-        key_batch = tuple(1 if draw.integer(0, 2) == 0 else n for n in batch)[draw.integer(0, len(batch)):] or (1,)
+        key_batch = tuple(draw.integer(1, 2) if n == 1 else 1 if draw.integer(0, 2) == 0 else n
+                          for n in batch)[draw.integer(0, len(batch)):] or (1,)
     query, key, value = batch + (length, embed), key_batch + (source, embed), key_batch + (source, embed_v)
     weights = np.broadcast_shapes(batch, key_batch if not enable_gqa else (1, batch[-1])) + (length, source)
     masking = draw.choice(("none", "bool", "float", "causal"))
