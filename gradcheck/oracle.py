@@ -413,11 +413,12 @@ ROUNDINGS = 4
 @dataclass(frozen=True)
 class Precise:
     """The reference's answer in float64 for a float32 input (`exact`), and the size of the
-    largest finite input value (`scale`): float32 rounds what an op adds or subtracts relative to
-    its terms, not to its result (-1e30 + exp(-0.03) * 1e30 = -3e28 carries an ulp of 1e30)."""
+    terms behind it (`scale`: the largest finite input value, or per entry the sum of its absolute
+    terms, see `float64_answers`): float32 rounds what an op adds or subtracts relative to its
+    terms, not to its result (-1e30 + exp(-0.03) * 1e30 = -3e28 carries an ulp of 1e30)."""
 
     exact: np.ndarray
-    scale: float
+    scale: float | np.ndarray
 
 
 def rounding_only(ours: np.ndarray, theirs: np.ndarray, precise: Precise, closeness: Closeness) -> np.ndarray:
@@ -502,7 +503,8 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
         raise Failure(f"Lucid returns {len(ours.outputs)} outputs, {name} {len(theirs.outputs)}")
     if "values" not in op.differences and not ("float32 values" in op.differences and np.dtype(dtype) == np.float32):
         closeness = CLOSENESS.get(np.dtype(dtype), CLOSENESS[np.dtype(np.float64)])
-        precise = float64_answers(theirs_in, arrays) if np.dtype(dtype) == np.float32 else None
+        summed = bool({"evaluation order", "summation order"} & set(op.differences))
+        precise = float64_answers(theirs_in, arrays, summed) if np.dtype(dtype) == np.float32 else None
         for k, (a, b) in enumerate(zip(ours.outputs, theirs.outputs)):
             compare(f"output {k}", name, a, b, closeness, errors, check_dtype="dtype" not in op.differences, slot=k,
                     precise=None if precise is None else functools.partial(precise, k))
@@ -531,18 +533,29 @@ def check_example(op: Op, case: Case, oracle: str, order: int, dtype: Any, rng: 
     return errors
 
 
-def float64_answers(library: Library, arrays: list) -> Callable[[int], Precise | None]:
+def float64_answers(library: Library, arrays: list, summed: bool = False) -> Callable[[int], Precise | None]:
     """Output k of `library` for the same inputs in float64 (`Precise`; None if it refuses them),
-    computed on the first request only: a float32 check whose values agree never asks."""
+    computed on the first request only: a float32 check whose values agree never asks. For an op
+    that declares the order of its sums (`summed`), each entry's scale is also its sum of absolute
+    terms, the op at the inputs' absolute values: two orders of a float32 sum differ by roundings
+    of its terms (a convolution's 512 - 503 carries an ulp of 512), not of its inputs or result."""
     @functools.cache
-    def answers() -> tuple[Side, float]:
-        floats = [x for x in arrays if x is not None and x.dtype.kind == "f"]
+    def answers() -> tuple[Side, float, Side | None]:
+        wide = floats_in(arrays, np.float64)
+        floats = [x for x in wide if x is not None and x.dtype.kind == "f"]
         scale = max((float(np.abs(x[np.isfinite(x)]).max(initial=0.0)) for x in floats), default=0.0)
-        return run(library, floats_in(arrays, np.float64)), scale
+        absolute = [np.abs(x) if x is not None and x.dtype.kind == "f" else x for x in wide]
+        return run(library, wide), scale, run(library, absolute) if summed else None
 
     def answer(k: int) -> Precise | None:
-        side, scale = answers()
-        return Precise(side.outputs[k], scale) if side.error is None and k < len(side.outputs) else None
+        side, scale, terms = answers()
+        if side.error is not None or k >= len(side.outputs):
+            return None
+        if terms is not None and terms.error is None and k < len(terms.outputs) \
+                and terms.outputs[k].shape == side.outputs[k].shape and terms.outputs[k].dtype.kind == "f":
+            size = np.abs(terms.outputs[k])
+            return Precise(side.outputs[k], np.maximum(scale, np.where(np.isfinite(size), size, 0.0)))
+        return Precise(side.outputs[k], scale)
     return answer
 
 
