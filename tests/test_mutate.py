@@ -104,6 +104,20 @@ def test_differed_compares_the_gradients_in_the_runs_dtype():
     assert not differed(op, wrong_in_float64, max_examples=10, seed=0, order=1, dtype="float32")
 
 
+def test_differed_also_asks_with_part_of_the_inputs_requiring_grad():
+    """A rule that tests the wrong input's requires_grad is right whenever all inputs require grad:
+    the check draws a part of them in a third of its examples, and `differed` asks those too."""
+    from gradcheck.mutate import differed
+
+    op = Op("mylib.mul", np.multiply, lambda g, out, x, y: (g * y if x.requires_grad else None,
+                                                            g * x if y.requires_grad else None),
+            (lucid.Arg("x"), lucid.Arg("y")))
+    wrong_flag = dataclasses.replace(op, vjp=lambda g, out, x, y: (g * y if y.requires_grad else None,
+                                                                   g * x if y.requires_grad else None))
+    assert differed(op, wrong_flag, max_examples=30, seed=0, order=1, dtype="float64")
+    assert not differed(op, op, max_examples=30, seed=0, order=1, dtype="float64")
+
+
 # --- blind spots closed: hand-made mutants the default check kills in every seed ----------------
 # (checked without shrinking, as mutation analysis does: the same verdict, sooner)
 
