@@ -47,10 +47,10 @@ from hypothesis import strategies as st
 
 from lucid import Op
 
+from .checks import requiring_grad
 from .oracle import differentiable, lucid_library, run
 from .report import MutantOutcome, OpReport
 from .runner import _resolve, check_op, check_oracle, derivative_draws, run_seeded, runs_of
-from .checks import requiring_grad
 from .strategies import floats_in
 
 # --- mutants of the source -------------------------------------------------------------------------
