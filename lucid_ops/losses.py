@@ -113,9 +113,9 @@ def _l1_slope(d):
 mse_loss = _regression_op(
     "nn.functional.mse_loss", lambda d: d * d, lambda d: 2 * d,
     differences={"summation order": "the gradient of a broadcast input or target sums 2 (x - t) g / N over the "
-                                     "entries it was broadcast to, an unbounded slope: where ±1e30 cancel in that "
-                                     "sum, the finite terms survive or vanish by the order of the additions, and "
-                                     "PyTorch's vectorized sum pairs the entries its own way"})
+                                    "entries it was broadcast to, an unbounded slope: where ±1e30 cancel in that "
+                                    "sum, the finite terms survive or vanish by the order of the additions, and "
+                                    "PyTorch's vectorized sum pairs the entries its own way"})
 l1_loss = _regression_op("nn.functional.l1_loss", np.abs, _l1_slope)
 # smooth_l1 with beta is Huber with delta = beta, divided by beta; beta = 0 is l1.
 smooth_l1_loss = _regression_op(
@@ -492,7 +492,7 @@ nll_loss = Op("nn.functional.nll_loss", _nll_loss, _nll_loss_vjp,
               sample=lambda draw: _class_sample(draw, probabilities_allowed=False),
               differences={"nan gradient": ZERO_TOTAL_WEIGHT,
                            "summation order": "PyTorch adds the picked entries in an order of its own (NumPy "
-                                               "pairwise): 1e30 - 1e30 + x within one loss comes out x or 0"},
+                                              "pairwise): 1e30 - 1e30 + x within one loss comes out x or 0"},
               same_dtype=True)
 # cross_entropy's rule in the usual case is an op of its own, as PyTorch fuses it: one op call in a
 # backward, and a derivative, for second order, that the harness verifies like any other.
@@ -504,8 +504,8 @@ binary_cross_entropy = Op("nn.functional.binary_cross_entropy", _binary_cross_en
                           (Arg("input", low=0, high=1), Arg("target", low=0, high=1), Arg("weight", optional=True)),
                           params=(reduction,), sample=_binary_sample,
                           differences={"summation order": "PyTorch adds the weighted losses in its own order: "
-                                                           "with weights of 1e30 and -1e30 the mean of the rest "
-                                                           "comes out of 1e30 - 1e30 + x as x or 0",
+                                                          "with weights of 1e30 and -1e30 the mean of the rest "
+                                                          "comes out of 1e30 - 1e30 + x as x or 0",
                                        "second order": "PyTorch's second derivative in x is its own formula with "
                                                        "eps = 1e-12 added to x and 1 - x, not the derivative of its "
                                                        "first-order rule (x - t) / max(x (1 - x), 1e-12); Lucid "

@@ -182,8 +182,8 @@ hinge_embedding_loss = Op("nn.functional.hinge_embedding_loss", _hinge_embedding
                           params=(Param("margin", 1.0, (1.0, 0.5, 0.0), "number"), reduction),
                           sample=_hinge_embedding_sample, kinks=lambda p: (p["margin"],),
                           differences={"summation order": "PyTorch sums the losses in its own order: with -1e30 "
-                                                           "and a hinge of 1e30 among them, 1e30 - 1e30 + x comes "
-                                                           "out x or 0"})
+                                                          "and a hinge of 1e30 among them, 1e30 - 1e30 + x comes "
+                                                          "out x or 0"})
 multilabel_soft_margin_loss = Op("nn.functional.multilabel_soft_margin_loss", _multilabel_soft_margin_loss,
                                  _multilabel_soft_margin_loss_vjp,
                                  (Arg("input"), Arg("target"), Arg("weight", optional=True)), params=(reduction,),
@@ -202,7 +202,7 @@ multi_margin_loss = Op("nn.functional.multi_margin_loss", _multi_margin_loss, _m
                        differences={"second order": "PyTorch's multi_margin_loss_backward has no derivative "
                                                     "(not implemented); Lucid's rule is differentiable again",
                                     "summation order": "PyTorch's kernel adds margin - x[y] + x[i] in its own "
-                                                        "order: beside ±1e30 the hinge comes out 0 or 1"})
+                                                       "order: beside ±1e30 the hinge comes out 0 or 1"})
 
 
 @hookimpl
