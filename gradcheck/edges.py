@@ -30,10 +30,11 @@ SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf
 
 #: The special values whose results depend on the order of an op's work, for each order it may
 #: declare (`Op.differences`): that of its products, sums and quotients (0 * inf, 1e30 - 1e30 + x,
-#: p / 1e-30 * 1e-30), or that of its sums alone (1e30 - 1e30 + x is x or 0, where infinities and
-#: NaN come out the same in any order). An op is not given the values of the orders it declares.
+#: p / 1e-30 * 1e-30), or that of its sums alone (1e30 - 1e30 + x is x or 0, 0.5 + 1e-30 - 0.5 is
+#: 1e-30 or 0, which a hinge after the sum turns into a gradient or none; infinities and NaN come
+#: out the same in any order). An op is not given the values of the orders it declares.
 ORDER_DEPENDENT = {"evaluation order": (1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf, math.nan),
-                   "summation order": (1e30, -1e30)}
+                   "summation order": (1e30, -1e30, 1e-30, -1e-30)}
 
 
 def order_dependent(op: Op) -> set[float | str]:

@@ -329,8 +329,8 @@ class Op:
       kernel answers otherwise than its float64 and scalar ones; "nan gradient": the gradients on
       an input where the result has a NaN; "edges": it draws no special values; "evaluation
       order": no infinities, NaN or huge values, where the answer depends on the order of the
-      products and sums, as 0 * inf and 1e30 - 1e30 + x do; "summation order": no huge values,
-      for an op whose answer depends only on the order of its sums (infinities and NaN do not);
+      products and sums, as 0 * inf and 1e30 - 1e30 + x do; "summation order": no huge or tiny
+      values, for an op whose answer depends only on the order of its sums (infinities and NaN do not);
       "inputs": Lucid accepts inputs that PyTorch refuses).
     - `same_dtype`: the inputs declared "float", "any", "number" or "integral" must share one dtype, and a
       call that mixes them is refused, as PyTorch refuses matmul(float32, float64). Otherwise they
