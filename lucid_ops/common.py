@@ -25,7 +25,8 @@ SUMMATION_ORDER = {"evaluation order": "PyTorch's kernel adds the products in it
                                        "0, NaN or inf, depending on that order"}
 
 #: The deliberate difference of the ops that add values with NumPy (its pairwise sum), where PyTorch
-#: adds in vectorized lanes: the order matters only where huge values of both signs cancel.
+#: adds in vectorized lanes: the order matters only where huge values of both signs cancel, or a
+#: tiny one meets values that cancel (0.5 + 1e-30 - 0.5 is 1e-30 or 0).
 PAIRWISE_SUMS = {"summation order": "NumPy adds pairwise, PyTorch in vectorized lanes: beside 1e30 and -1e30, "
                                     "1e30 - 1e30 + x comes out x or 0"}
 

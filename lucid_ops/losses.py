@@ -314,28 +314,24 @@ def _logp_loss_vjp(name, g, out, logp, target, weight, ignore_index, reduction, 
     if chosen is None and target.requires_grad:
         g_target = -(1 - label_smoothing) * g * (logp if w is None else w * logp)
     if weight is not None and weight.requires_grad:
-        g_weight = _weight_gradient(name, g, out, logp, target, weight, ignore_index, reduction, label_smoothing)
+        g_weight = _weight_gradient(g, out, logp, q, chosen, w, reduction).to(weight.dtype)
     return g_logp, g_target, g_weight
 
 
-def _weight_gradient(name, g, out, logp, target, weight, ignore_index, reduction, label_smoothing):
+def _weight_gradient(g, out, logp, q, chosen, w, reduction):
     """The class weights' gradient: Σ g (-q logp), less out per counted target with 'mean'. There
     the terms -logp - out cancel (where every target has one class the gradient is exactly 0), and
     in float32 they would leave a rounding of |logp| / W, larger than many a true gradient. So a
-    float32 input's is taken in float64, out recomputed there too, and rounded once at the end."""
-    widen = logp.dtype == np.float32
-    if widen:
-        logp = logp.to(np.float64)
-    q, chosen, w = _coefficients(name, logp.data, target if target.dtype.kind in "fc" else target.data,
-                                 weight, ignore_index, label_smoothing)
-    terms = -q * logp
-    if reduction == "mean" and chosen is not None:
-        if widen:  # out's own float32 rounding is as large as what the cancellation leaves
-            w = w.to(np.float64)
+    float32 input's is taken in float64, out recomputed there too (the caller rounds it once)."""
+    mean = reduction == "mean" and chosen is not None
+    if logp.dtype == np.float32:
+        logp, w = logp.to(np.float64), w.to(np.float64)
+        if mean:  # out's own float32 rounding is as large as what the cancellation leaves
+            chosen = chosen.astype(np.float64)  # a 0-d out times a float32 array is float32 (PyTorch's rule)
             out = -where(q != 0, _weighted(w, q) * logp, 0.0).sum() / _weighted(w, chosen).sum()
-        terms = terms - out * chosen
+    terms = -q * logp - out * chosen if mean else -q * logp
     cd = 0 if logp.ndim == 1 else 1
-    return (g * terms).sum(tuple(a for a in range(logp.ndim) if a != cd)).to(weight.dtype)
+    return (g * terms).sum(tuple(a for a in range(logp.ndim) if a != cd))
 
 
 def _check_smoothing(name, label_smoothing):

@@ -202,7 +202,8 @@ multi_margin_loss = Op("nn.functional.multi_margin_loss", _multi_margin_loss, _m
                        differences={"second order": "PyTorch's multi_margin_loss_backward has no derivative "
                                                     "(not implemented); Lucid's rule is differentiable again",
                                     "summation order": "PyTorch's kernel adds margin - x[y] + x[i] in its own "
-                                                       "order: beside ±1e30 the hinge comes out 0 or 1"})
+                                                       "order: beside ±1e30 or ±1e-30 the hinge comes out 0 or "
+                                                       "1"})
 
 
 @hookimpl
