@@ -24,6 +24,16 @@ def _threshold(x, threshold, value):
     return np.where(x <= threshold, np.asarray(value, x.dtype), x)
 
 
+def _addcmul(x, t1, t2, value=1):
+    """x + value * t1 * t2 as PyTorch's CPU kernel rounds it: value * t1 in the inputs' dtype, then
+    one fused multiply-add. For float32 that is float64 arithmetic (a product of two float32s is
+    exact in it), so that -inf + (-1e30) * (-1e30) is -inf there too, not -inf + inf = NaN."""
+    scaled = value * t1
+    if scaled.dtype != np.float32:
+        return x + scaled * t2
+    return (x + scaled.astype(np.float64) * t2).astype(np.float32)
+
+
 hypot = Op("hypot", np.hypot, lambda g, out, x, y: (g * x / out, g * y / out), pair,
            differences={"second order": "beside 1e-30 the Hessian's entries are 1e30 or 0; PyTorch's double "
                                         "backward takes 0 as 1/r - y^2/r^3, a rounding error of 1.8e13, where "
@@ -34,7 +44,7 @@ logaddexp2 = Op("logaddexp2", np.logaddexp2, lambda g, out, a, b: (g / (1 + exp2
 deg2rad = Op("deg2rad", np.deg2rad, lambda g, out, x: (g / DEGREES_PER_RADIAN,))
 rad2deg = Op("rad2deg", np.rad2deg, lambda g, out, x: (g * DEGREES_PER_RADIAN,))
 # input + value * tensor1 * tensor2 and input + value * tensor1 / tensor2, value keyword-only as in PyTorch.
-addcmul = Op("addcmul", lambda x, t1, t2, value=1: x + value * t1 * t2,
+addcmul = Op("addcmul", _addcmul,
              lambda g, out, x, t1, t2, value: (g, g * t2 * value, g * t1 * value), scaled_by, params=(value,),
              signature=("input", "tensor1", "tensor2", "*", "value"))
 addcdiv = Op("addcdiv", lambda x, t1, t2, value=1: x + value * t1 / t2,
