@@ -9,7 +9,10 @@ tiny and huge magnitudes, ±inf and NaN, dimensions of size 0, and 0-d tensors (
 strategies already draw).
 
 `edge_cases_for(op)` is the entry point: the op's usual valid case (`strategies.inputs_for`) with
-some of its float values replaced by special ones, and sometimes a dimension emptied.
+some of its float values replaced by special ones, and sometimes a dimension emptied. Drawn input
+by input, two special values rarely meet at one entry, where a rule is as likely to be wrong
+(pow at x = NaN, y = 0; xlog1py at x = 0, y = -1): `edge_pairs_for(op)` makes every such meeting,
+as PyTorch's tests of binary ufuncs do with the product of their extremal values.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from hypothesis import strategies as st
 
 from lucid import Arg, Op
 
-from .strategies import Case, Stratum, _bytes, _integers, arg_of, inputs_for, kinks_of
+from .strategies import (Case, HypothesisDraw, Stratum, _bytes, _integers, arg_of, draw_params, draw_values,
+                         inputs_for, kinks_of)
 
 #: Special values tried in every domain that holds them (the bounds and kinks are added per op).
 SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
@@ -50,11 +54,12 @@ def _key(value: float) -> float | str:
 def special_values(arg: Arg, kinks: Sequence[float], left_out: Collection[float | str] = ()) -> np.ndarray:
     """The special values inside `arg`'s domain, its finite bounds (where the op is asked to
     give PyTorch's limit) and kinks included, less those `left_out` (`_key`s, see ORDER_DEPENDENT).
-    NaN belongs to every domain: it must propagate."""
+    NaN belongs to every domain: it must propagate. 0 and -0.0 are both kept: they are equal, but
+    atan2, copysign and 1 / x tell them apart."""
     pool = [v for v in (*SPECIAL, *kinks, *(b for b in (arg.low, arg.high) if math.isfinite(b)))
             if _key(v) not in left_out]
-    inside = [v for v in pool if math.isnan(v) or arg.low <= v <= arg.high]
-    return np.unique(np.array(inside, dtype=np.float64))  # NaN sorts last and is kept once
+    inside = {(_key(v), math.copysign(1.0, v)): v for v in pool if math.isnan(v) or arg.low <= v <= arg.high}
+    return np.array(sorted(inside.values(), key=lambda v: (math.isnan(v), v, math.copysign(1.0, v))))
 
 
 def with_specials(draw: Callable, x: np.ndarray, pool: np.ndarray) -> np.ndarray:
@@ -100,3 +105,36 @@ def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
     for i in floats:
         arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, left_out))
     return Case(tuple(arrays), case.params, case.symmetric)
+
+
+def edge_pairs_for(op: Op) -> st.SearchStrategy[Case] | None:
+    """For an op whose inputs broadcast together, a call that puts every special value of each
+    float input beside every special value of the others (or, after the first call, of a drawn
+    part of each, see `some_of`): input k runs through its values along
+    axis k, repeated along the others, so that each entry holds one combination and has a
+    gradient of its own (a broadcast input's would sum them, and one NaN would hide the rest). Its
+    params and any other input are drawn as usual. None for any other op: its inputs' shapes are
+    tied, and their entries do not meet one to one."""
+    floats = [i for i, arg in enumerate(op.inputs) if arg.differentiable and not arg.structure]
+    if op.shapes != "elementwise" or op.sample is not None or op.variadic or len(floats) < 2:
+        return None
+    return st.composite(lambda draw: draw_edge_pairs(draw, op, floats))()
+
+
+def draw_edge_pairs(draw: Callable, op: Op, floats: Sequence[int]) -> Case:
+    along = {i: (1,) * k + (-1,) + (1,) * (len(floats) - k - 1) for k, i in enumerate(floats)}
+    chooser = HypothesisDraw(draw, edges=True)
+    params = draw_params(draw, op, [(1,) * len(floats)] * len(op.inputs), {}, chooser)
+    kinks, left_out = kinks_of(op, params), order_dependent(op)
+    pools = {i: some_of(draw, special_values(op.inputs[i], kinks, left_out)) for i in floats}
+    grid = tuple(pools[i].size for i in floats)
+    return Case(tuple(np.broadcast_to(pools[i].reshape(along[i]), grid).copy() if i in pools
+                      else draw_values(draw, arg, grid) for i, arg in enumerate(op.inputs)), params, ())
+
+
+def some_of(draw: Callable, pool: np.ndarray) -> np.ndarray:
+    """A drawn part of `pool` (each value kept or not; shrinking keeps all, and at least one is
+    kept). A rule that tests a whole array before it masks an entry (`if has_zero(y)`) is wrong
+    only where the array lacks what the test looks for and the entry is special all the same."""
+    dropped = np.frombuffer(draw(_bytes(pool.size)), dtype=np.uint8) % 2 == 1
+    return pool[~dropped] if not dropped.all() else pool[:1]

@@ -28,7 +28,7 @@ from lucid import Op, Tensor
 from . import oracle as oracles
 from . import plugins
 from .checks import DEFAULT_TOLERANCE, Errors, Tolerance, check_example, check_jacobian, describe_error, unit
-from .edges import edge_cases_for
+from .edges import edge_cases_for, edge_pairs_for
 from .report import Failure, GradcheckError, OpReport, Rejected
 from .strata import share_budget, strata_for
 from .strategies import Case, Stratum, describe, floats_in, inputs_for, kink_margin, scales_for
@@ -36,6 +36,9 @@ from .target import FunctionTarget, OpTarget, SecondOrderTarget, Target
 
 MODES = ("auto", "full", "fast")
 DTYPES = {"float64": np.float64, "float32": np.float32}
+#: How many calls of every pair of special values the oracle check makes (`oracle_runs`): a few,
+#: for the params and the cotangents.
+EDGE_PAIR_EXAMPLES = 20
 #: A check whose samples are mostly rejected (at non-differentiable points) checked nothing.
 VACUOUS = 0.5
 
@@ -107,8 +110,8 @@ def check_op(op_or_name: Op | str, *, max_examples: int = 100, seed: int | None 
         report.status, report.reason = "error", f"could not set up the check: {describe_error(error)}"
         report.duration = time.perf_counter() - start
         return report
-    state = _fuzz(report, inputs, strata, DTYPES[dtype],
-                  max_examples, seed, lambda arrays, case, rng:
+    state = _fuzz(report, [(inputs(stratum), n, s) for stratum, n, s in runs_of(strata, max_examples, seed)],
+                  DTYPES[dtype], lambda arrays, case, rng:
                   check_example(op, arrays, case.params, case.symmetric, tol, mode, order, rng), shrink)
     _fail_if_vacuous(report, state, "non-differentiable points")
     report.duration = time.perf_counter() - start
@@ -162,13 +165,24 @@ def check_oracle(op_or_name: Op | str, *, oracle: str = "torch", max_examples: i
         seed = random.SystemRandom().randrange(2**32)
     report.reproduce = reproduce_line(name, report.plugin is not None, seed, max_examples, order, "auto", dtype,
                                       oracle)
-    edges = "edges" not in op.differences
-    state = _fuzz(report, lambda stratum: edge_cases_for(op, stratum) if edges else inputs_for(op, stratum=stratum),
-                  strata_for(op), DTYPES[dtype], max_examples, seed,
+    state = _fuzz(report, oracle_runs(op, max_examples, seed), DTYPES[dtype],
                   lambda arrays, case, rng: oracles.check_example(op, case, oracle, order, DTYPES[dtype], rng))
     _fail_if_vacuous(report, state, "inputs that the oracle refuses too")
     report.duration = time.perf_counter() - start
     return report
+
+
+def oracle_runs(op: Op, max_examples: int, seed: int) -> list[tuple[st.SearchStrategy[Case], int, int]]:
+    """The oracle check's hypothesis runs: first EDGE_PAIR_EXAMPLES calls that put every special
+    value beside every other (`edges.edge_pairs_for`, for an op whose inputs broadcast), then
+    `max_examples` calls with special values here and there, shared among the op's strata. An op
+    that declares its "edges" different is compared on its usual inputs only."""
+    runs = runs_of(strata_for(op), max_examples, seed)
+    if "edges" in op.differences:
+        return [(inputs_for(op, stratum=stratum), n, s) for stratum, n, s in runs]
+    pairs = edge_pairs_for(op)
+    first = [] if pairs is None else [(pairs, EDGE_PAIR_EXAMPLES, seed)]
+    return first + [(edge_cases_for(op, stratum), n, s) for stratum, n, s in runs]
 
 
 def _fail_if_vacuous(report: OpReport, state: _Run, where: str) -> None:
@@ -231,18 +245,17 @@ def run_seeded(test: Callable[[], None], examples: int, seed: int, **options: An
     return True
 
 
-def _fuzz(report: OpReport, strategy: Callable[[Stratum | None], st.SearchStrategy], strata: Sequence[Stratum],
-          dtype: Any, max_examples: int, seed: int, check: Callable[[list, Case, np.random.Generator], Errors],
-          shrink: bool = True) -> _Run:
-    """Run `check` on inputs drawn from `strategy`, stratum by stratum (`runs_of`), until it fails
-    (hypothesis then shrinks the input) or every example passes, and put the outcome in `report`:
-    any kind of check runs through here."""
+def _fuzz(report: OpReport, runs: Sequence[tuple[st.SearchStrategy[Case], int, int]], dtype: Any,
+          check: Callable[[list, Case, np.random.Generator], Errors], shrink: bool = True) -> _Run:
+    """Run `check` on the inputs of each hypothesis run (strategy, examples, seed; one per stratum,
+    see `runs_of`) until it fails (hypothesis then shrinks the input) or every example passes, and
+    put the outcome in `report`: any kind of check runs through here."""
     state = _Run()
     no_shrinking: dict[str, Any] = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
-    for stratum, examples, run_seed in runs_of(strata, max_examples, seed):
+    for strategy, examples, run_seed in runs:
         rejected_before = state.rejected
         try:
-            if not run_seeded(_hypothesis_test(strategy(stratum), dtype, state, check), examples, run_seed,
+            if not run_seeded(_hypothesis_test(strategy, dtype, state, check), examples, run_seed,
                               **no_shrinking):
                 state.unjudged += state.rejected - rejected_before
         except Failure as failure:
