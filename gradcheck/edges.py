@@ -109,12 +109,11 @@ def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
 
 def edge_pairs_for(op: Op) -> st.SearchStrategy[Case] | None:
     """For an op whose inputs broadcast together, a call that puts every special value of each
-    float input beside every special value of the others (or, after the first call, of a drawn
-    part of each, see `some_of`): input k runs through its values along
-    axis k, repeated along the others, so that each entry holds one combination and has a
-    gradient of its own (a broadcast input's would sum them, and one NaN would hide the rest). Its
-    params and any other input are drawn as usual. None for any other op: its inputs' shapes are
-    tied, and their entries do not meet one to one."""
+    float input beside every special value of the others (or, shrinking aside, of a drawn part of
+    each: `some_of`). Input k runs through its values along axis k, repeated along the others, so
+    that each entry holds one combination and has a gradient of its own (a broadcast input's would
+    sum them, and one NaN would hide the rest). Params and any other input are drawn as usual.
+    None for any other op: its inputs' shapes are tied, and their entries do not meet one to one."""
     floats = [i for i, arg in enumerate(op.inputs) if arg.differentiable and not arg.structure]
     if op.shapes != "elementwise" or op.sample is not None or op.variadic or len(floats) < 2:
         return None
