@@ -32,33 +32,38 @@ from .strategies import (Case, HypothesisDraw, Stratum, _bytes, _integers, arg_o
 SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
 
 
-#: The special values whose results depend on the order of an op's work, for each order it may
-#: declare (`Op.differences`): that of its products, sums and quotients (0 * inf, 1e30 - 1e30 + x,
+#: The special values left out of an op's draws, for each aspect it may declare (`Op.differences`)
+#: that lies in them. The order of its products, sums and quotients (0 * inf, 1e30 - 1e30 + x,
 #: p / 1e-30 * 1e-30), or that of its sums alone (1e30 - 1e30 + x is x or 0, 0.5 + 1e-30 - 0.5 is
 #: 1e-30 or 0, which a hinge after the sum turns into a gradient or none; infinities and NaN come
-#: out the same in any order). An op is not given the values of the orders it declares.
-ORDER_DEPENDENT = {"evaluation order": (1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf, math.nan),
-                   "summation order": (1e30, -1e30, 1e-30, -1e-30)}
+#: out the same in any order). And -0.0, where PyTorch's own loops disagree on the sign of an
+#: infinite slope (logit's vectorized loop -inf, its scalar loop +inf).
+LEFT_OUT = {"evaluation order": (1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf, math.nan),
+            "summation order": (1e30, -1e30, 1e-30, -1e-30),
+            "negative zero": (-0.0,)}
 
 
-def order_dependent(op: Op) -> set[float | str]:
+def left_out(op: Op) -> set[float | str]:
     """The special values left out for `op`, as `_key`s."""
-    return {_key(v) for order, values in ORDER_DEPENDENT.items() if order in op.differences for v in values}
+    return {_key(v) for aspect, values in LEFT_OUT.items() if aspect in op.differences for v in values}
 
 
 def _key(value: float) -> float | str:
-    """A special value as a set can hold it: NaN, which equals nothing, as "nan"."""
-    return "nan" if math.isnan(value) else value
+    """A special value as a set can hold it apart from the others: NaN, which equals nothing, as
+    "nan", and -0.0, which equals 0, as "-0.0"."""
+    if math.isnan(value):
+        return "nan"
+    return "-0.0" if value == 0 and math.copysign(1.0, value) < 0 else value
 
 
 def special_values(arg: Arg, kinks: Sequence[float], left_out: Collection[float | str] = ()) -> np.ndarray:
     """The special values inside `arg`'s domain, its finite bounds (where the op is asked to
-    give PyTorch's limit) and kinks included, less those `left_out` (`_key`s, see ORDER_DEPENDENT).
+    give PyTorch's limit) and kinks included, less those `left_out` (`_key`s, see LEFT_OUT).
     NaN belongs to every domain: it must propagate. 0 and -0.0 are both kept: they are equal, but
     atan2, copysign and 1 / x tell them apart."""
     pool = [v for v in (*SPECIAL, *kinks, *(b for b in (arg.low, arg.high) if math.isfinite(b)))
             if _key(v) not in left_out]
-    inside = {(_key(v), math.copysign(1.0, v)): v for v in pool if math.isnan(v) or arg.low <= v <= arg.high}
+    inside = {_key(v): v for v in pool if math.isnan(v) or arg.low <= v <= arg.high}
     return np.array(sorted(inside.values(), key=lambda v: (math.isnan(v), v, math.copysign(1.0, v))))
 
 
@@ -101,9 +106,9 @@ def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
         shapes = emptied([arrays[i].shape for i in floats], draw(_integers(1, ndim)))
         for i, shape in zip(floats, shapes):
             arrays[i] = np.zeros(shape)
-    kinks, left_out = kinks_of(op, case.params), order_dependent(op)
+    kinks, leave_out = kinks_of(op, case.params), left_out(op)
     for i in floats:
-        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, left_out))
+        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, leave_out))
     return Case(tuple(arrays), case.params, case.symmetric)
 
 
@@ -124,8 +129,8 @@ def draw_edge_pairs(draw: Callable, op: Op, floats: Sequence[int]) -> Case:
     along = {i: (1,) * k + (-1,) + (1,) * (len(floats) - k - 1) for k, i in enumerate(floats)}
     chooser = HypothesisDraw(draw, edges=True)
     params = draw_params(draw, op, [(1,) * len(floats)] * len(op.inputs), {}, chooser)
-    kinks, left_out = kinks_of(op, params), order_dependent(op)
-    pools = {i: some_of(draw, special_values(op.inputs[i], kinks, left_out)) for i in floats}
+    kinks, leave_out = kinks_of(op, params), left_out(op)
+    pools = {i: some_of(draw, special_values(op.inputs[i], kinks, leave_out)) for i in floats}
     grid = tuple(pools[i].size for i in floats)
     return Case(tuple(np.broadcast_to(pools[i].reshape(along[i]), grid).copy() if i in pools
                       else draw_values(draw, arg, grid) for i, arg in enumerate(op.inputs)), params, ())

@@ -115,7 +115,7 @@ DIFFERENTIABLE = ("float", "any", "number")
 
 #: The aspects an op may declare as deliberately different from PyTorch (`Op.differences`).
 DIFFERENCES = ("values", "float32 values", "dtype", "gradient", "second order", "nan gradient", "edges",
-               "evaluation order", "summation order", "inputs")
+               "evaluation order", "summation order", "negative zero", "inputs")
 
 #: NumPy's names that PyTorch's argument parser also takes for its own: `sum(x, axis=0, keepdims=True)`.
 ALIASES = {"axis": "dim", "keepdims": "keepdim"}
@@ -324,13 +324,14 @@ class Op:
     - `differences` names the aspects in which the op deliberately differs from PyTorch, each
       with its reason: {"values": "...", "float32 values": "...", "dtype": "...", "gradient": "...",
       "second order": "...", "nan gradient": "...", "edges": "...", "evaluation order": "...",
-      "summation order": "...", "inputs": "..."}. The oracle check leaves exactly those aspects
+      "summation order": "...", "negative zero": "...", "inputs": "..."}. The oracle check leaves exactly those aspects
       out ("float32 values": the values for float32 inputs, where PyTorch's vectorized float32
       kernel answers otherwise than its float64 and scalar ones; "nan gradient": the gradients on
       an input where the result has a NaN; "edges": it draws no special values; "evaluation
       order": no infinities, NaN or huge values, where the answer depends on the order of the
       products and sums, as 0 * inf and 1e30 - 1e30 + x do; "summation order": no huge or tiny
       values, for an op whose answer depends only on the order of its sums (infinities and NaN do not);
+      "negative zero": no -0.0, where PyTorch's answer depends on where the entry falls;
       "inputs": Lucid accepts inputs that PyTorch refuses).
     - `same_dtype`: the inputs declared "float", "any", "number" or "integral" must share one dtype, and a
       call that mixes them is refused, as PyTorch refuses matmul(float32, float64). Otherwise they

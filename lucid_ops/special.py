@@ -37,8 +37,9 @@ def _logit(x, eps=None):
 
 def _logit_vjp(g, out, x, eps):
     """With eps, the input is first clamped to [eps, 1 - eps]: outside it, the gradient is 0 (a NaN
-    is not outside: PyTorch masks `x < eps | x > 1 - eps`)."""
-    gx = g / (x * (1 - x))
+    is not outside: PyTorch masks `x < eps | x > 1 - eps`). At x = 0 the slope is +inf from either
+    zero, as in PyTorch (x + 0.0 turns -0.0 into 0)."""
+    gx = g / ((x + 0.0) * (1 - x))
     return (gx if eps is None else where((x.data < eps) | (x.data > 1 - eps), 0.0, gx),)
 
 
@@ -89,7 +90,10 @@ sigmoid = Op("sigmoid", _same_dtype(sp.expit), lambda g, out, x: (sigmoid_backwa
 logit = Op("logit", _logit, _logit_vjp, (Arg("input", low=0, high=1),),
            params=(Param("eps", None, (None, 0.1), "number"),),
            kinks=lambda p: () if p.get("eps") is None else (p["eps"], 1 - p["eps"]),
-           differences={"nan gradient": NAN_GRADIENT_BY_POSITION})
+           differences={"nan gradient": NAN_GRADIENT_BY_POSITION,
+                        "negative zero": "PyTorch's slope at x = -0.0 depends on where the entry falls: its "
+                                         "scalar loop (a 0-d tensor, the tail) takes +inf at x == 0, this rule's "
+                                         "one-sided limit; its vectorized loop divides by x (1 - x) = -0.0, -inf"})
 softplus = Op("nn.functional.softplus", _softplus, _softplus_vjp,
               params=(Param("beta", 1.0, (1.0, 2.0, 0.5), "number"), Param("threshold", 20.0, (20.0, 1.0), "number")),
               kinks=lambda p: (p["threshold"] / p["beta"],))

@@ -231,6 +231,16 @@ def test_atan2_at_the_origin(y, x):
     check(lucid.atan2, torch.atan2, y, x)
 
 
+# --- at -0.0 --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["rsqrt", "logit", "sqrt", "log", "reciprocal"])
+def test_slopes_at_negative_zero(name):
+    """-0.0 is in every domain that starts at 0. rsqrt's out / x / -2 turned PyTorch's +inf slope
+    there into -inf (found once the oracle drew both zeros), and logit's g / (x (1 - x)) did where
+    PyTorch's scalar loop answers, as here (its vectorized loop gives -inf: a declared difference)."""
+    check(getattr(lucid, name), getattr(torch, name), [-0.0, 0.0, 0.25])
+
+
 # --- det -----------------------------------------------------------------------------------------
 
 SINGULAR = {
