@@ -690,9 +690,11 @@ def _gaussian_nll_loss_vjp(g, out, x, t, var, full, eps, reduction):
 
 
 def _gaussian_sample(draw):
+    """The input's shape; a target of that shape, of fewer dims, or of one more (the input then
+    broadcasts, and a 'mean' counts the target's entries); a var of each shape PyTorch takes."""
     shape = draw.shape(min_dims=1)
     var = draw.choice((shape, shape[:-1], (), tuple(1 if i == len(shape) - 1 else n for i, n in enumerate(shape))))
-    return Example((shape, shape if draw.boolean() else shape[1:], var))
+    return Example((shape, draw.choice((shape, shape[1:], (2, *shape))), var))
 
 
 # --- cosine_embedding_loss: 1 - cos for target 1, max(0, cos - margin) for target -1 --------------

@@ -168,6 +168,9 @@ NARROW_SAMPLER_MUTANTS = {  # what the sampler did not draw: (op, piece of its r
     "layer_norm's bias without a weight": ("nn.functional.layer_norm", "g if bias is not None else None",
                                            "g if weight is not None and bias is not None else None"),
     "norm's p = 0": ("norm", "np.zeros_like(x.data), x),)", "sgn(x.data), x),)"),
+    "gaussian_nll_loss's mean over the input's entries, not a larger target's": (
+        "nn.functional.gaussian_nll_loss", "np.broadcast_shapes(x.shape, t.shape, v_shape)",
+        "np.broadcast_shapes(x.shape, x.shape, v_shape)"),
 }
 
 
