@@ -277,6 +277,24 @@ def test_a_rule_wrong_only_where_two_special_values_meet_is_killed_by_the_oracle
     assert check_oracle(edited(op_name, old, new), seed=seed).status == "failed"
 
 
+ORACLE_SAMPLER_MUTANTS = {  # wrong only on calls that the op's sample draws for the oracle alone (`Draw.edges`)
+    "rms_norm's eps=None read off normalized_shape": (
+        "nn.functional.rms_norm", "_epsilon(x, eps)", "_epsilon(normalized_shape, eps)"),
+}
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("case", sorted(ORACLE_SAMPLER_MUTANTS))
+def test_a_rule_wrong_only_on_an_oracle_only_call_is_killed_by_the_oracle(case, seed):
+    """rms_norm's eps=None (the dtype's epsilon) was never drawn, since a float32 derivative check
+    cannot take it: its sample now draws it for the oracle."""
+    pytest.importorskip("torch")
+    from gradcheck.runner import check_oracle
+
+    op_name, old, new = ORACLE_SAMPLER_MUTANTS[case]
+    assert check_oracle(edited(op_name, old, new), seed=seed).status == "failed"
+
+
 def test_an_op_without_a_counterpart_is_judged_by_its_derivative_check_alone():
     pytest.importorskip("torch")
     from gradcheck.mutate import Judge
