@@ -32,8 +32,8 @@ from .strategies import (Case, HypothesisDraw, Stratum, _bytes, _integers, arg_o
 SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-30, 1e30, -1e30, math.inf, -math.inf, math.nan)
 
 
-#: The special values left out of an op's draws, for each aspect it may declare (`Op.differences`)
-#: that lies in them. The order of its products, sums and quotients (0 * inf, 1e30 - 1e30 + x,
+#: The special values an op is not given, for each aspect of `Op.differences` that lies in its
+#: values. The order of its products, sums and quotients (0 * inf, 1e30 - 1e30 + x,
 #: p / 1e-30 * 1e-30), or that of its sums alone (1e30 - 1e30 + x is x or 0, 0.5 + 1e-30 - 0.5 is
 #: 1e-30 or 0, which a hinge after the sum turns into a gradient or none; infinities and NaN come
 #: out the same in any order). And -0.0, where PyTorch's own loops disagree on the sign of an
@@ -43,7 +43,7 @@ LEFT_OUT = {"evaluation order": (1e30, -1e30, 1e-30, -1e-30, math.inf, -math.inf
             "negative zero": (-0.0,)}
 
 
-def left_out(op: Op) -> set[float | str]:
+def left_out_for(op: Op) -> set[float | str]:
     """The special values left out for `op`, as `_key`s."""
     return {_key(v) for aspect, values in LEFT_OUT.items() if aspect in op.differences for v in values}
 
@@ -106,9 +106,9 @@ def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
         shapes = emptied([arrays[i].shape for i in floats], draw(_integers(1, ndim)))
         for i, shape in zip(floats, shapes):
             arrays[i] = np.zeros(shape)
-    kinks, leave_out = kinks_of(op, case.params), left_out(op)
+    kinks, left_out = kinks_of(op, case.params), left_out_for(op)
     for i in floats:
-        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, leave_out))
+        arrays[i] = with_specials(draw, arrays[i], special_values(arg_of(op, i), kinks, left_out))
     return Case(tuple(arrays), case.params, case.symmetric)
 
 
@@ -129,8 +129,8 @@ def draw_edge_pairs(draw: Callable, op: Op, floats: Sequence[int]) -> Case:
     along = {i: (1,) * k + (-1,) + (1,) * (len(floats) - k - 1) for k, i in enumerate(floats)}
     chooser = HypothesisDraw(draw, edges=True)
     params = draw_params(draw, op, [(1,) * len(floats)] * len(op.inputs), {}, chooser)
-    kinks, leave_out = kinks_of(op, params), left_out(op)
-    pools = {i: some_of(draw, special_values(op.inputs[i], kinks, leave_out)) for i in floats}
+    kinks, left_out = kinks_of(op, params), left_out_for(op)
+    pools = {i: some_of(draw, special_values(op.inputs[i], kinks, left_out)) for i in floats}
     grid = tuple(pools[i].size for i in floats)
     return Case(tuple(np.broadcast_to(pools[i].reshape(along[i]), grid).copy() if i in pools
                       else draw_values(draw, arg, grid) for i, arg in enumerate(op.inputs)), params, ())

@@ -324,8 +324,8 @@ class Op:
     - `differences` names the aspects in which the op deliberately differs from PyTorch, each
       with its reason: {"values": "...", "float32 values": "...", "dtype": "...", "gradient": "...",
       "second order": "...", "nan gradient": "...", "edges": "...", "evaluation order": "...",
-      "summation order": "...", "negative zero": "...", "inputs": "..."}. The oracle check leaves exactly those aspects
-      out ("float32 values": the values for float32 inputs, where PyTorch's vectorized float32
+      "summation order": "...", "negative zero": "...", "inputs": "..."}. The oracle check leaves
+      exactly those aspects out ("float32 values": the values for float32 inputs, where PyTorch's vectorized float32
       kernel answers otherwise than its float64 and scalar ones; "nan gradient": the gradients on
       an input where the result has a NaN; "edges": it draws no special values; "evaluation
       order": no infinities, NaN or huge values, where the answer depends on the order of the

@@ -11,7 +11,7 @@ import scipy.special as sp
 
 import gradcheck
 import lucid
-from gradcheck.edges import emptied, left_out, special_values
+from gradcheck.edges import emptied, left_out_for, special_values
 from gradcheck.runner import check_oracle
 from lucid import Arg, Op, OpError, Param
 
@@ -177,10 +177,10 @@ def test_edge_pairs_put_every_special_value_beside_every_other_once():
 def test_an_op_whose_results_depend_on_evaluation_order_is_given_no_infinities_nan_or_huge_values():
     declares = lambda order: Op("mylib.f", np.sin, lambda g, out, x: (g * lucid.cos(x),),  # noqa: E731
                                 differences={order: "why"})
-    tame = special_values(Arg("input"), kinks=(), left_out=left_out(declares("evaluation order")))
+    tame = special_values(Arg("input"), kinks=(), left_out=left_out_for(declares("evaluation order")))
     assert np.isfinite(tame).all() and np.abs(tame).max() < 1e30 and {0.0, 1.0, -1.0} <= set(tame)
     # an order of sums alone changes nothing at infinities and NaN: only huge and tiny values are left out
-    summed = special_values(Arg("input"), kinks=(), left_out=left_out(declares("summation order")))
+    summed = special_values(Arg("input"), kinks=(), left_out=left_out_for(declares("summation order")))
     assert {np.inf, -np.inf, 0.0} <= set(summed) and np.isnan(summed).any()
     assert not {1e30, -1e30, 1e-30, -1e-30} & set(summed)
     # and the oracle draws only those: a sum that is NaN at every non-finite or huge input passes
@@ -406,7 +406,7 @@ def test_binary_cross_entropys_weights_of_1e30_and_minus_1e30_are_summed_in_anot
     with pytest.raises(Failure, match="output 0 disagrees"):
         check_example(op, case, "torch", 1, np.float64, np.random.default_rng(0))
     assert "summation order" in op.differences
-    assert not {1e30, -1e30} & set(special_values(op.inputs[2], kinks=(), left_out=left_out(op)))
+    assert not {1e30, -1e30} & set(special_values(op.inputs[2], kinks=(), left_out=left_out_for(op)))
 
 
 def test_a_float32_sum_of_products_is_measured_against_the_rounding_of_its_terms():
