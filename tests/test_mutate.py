@@ -256,42 +256,27 @@ def test_with_an_oracle_a_rule_wrong_only_at_a_convention_is_killed_there(case):
     assert killed and why.startswith("the torch oracle: the gradient of input"), why
 
 
-EDGE_PAIR_MUTANTS = {  # wrong only where two special values meet at one entry
+ORACLE_DRAWN_MUTANTS = {  # wrong only on inputs that the oracle alone draws
     "xlog1py's x = 0 mask read as x == 0 (wrong at x = 0, y = -1 and at y = -1 beside x != 0)": (
         "special.xlog1py", "(x.data != 0) | (y.data > -1)", "(x.data == 0) | (y.data > -1)"),
     "xlog1py's bound y = -1 taken as defined": ("special.xlog1py", "(y.data > -1)", "(y.data >= -1)"),
-}
-
-
-@pytest.mark.parametrize("seed", range(10))
-@pytest.mark.parametrize("case", sorted(EDGE_PAIR_MUTANTS))
-def test_a_rule_wrong_only_where_two_special_values_meet_is_killed_by_the_oracle(case, seed):
-    """Special values were drawn input by input, a quarter of the entries each: x = 0 beside y = -1
-    came up in few examples, and each of xlog1py's 9 mutants of this mask survived seed 1. The
-    oracle's first calls now put every special value of one input beside every one of the other's
-    (`edges.edge_pairs_for`)."""
-    pytest.importorskip("torch")
-    from gradcheck.runner import check_oracle
-
-    op_name, old, new = EDGE_PAIR_MUTANTS[case]
-    assert check_oracle(edited(op_name, old, new), seed=seed).status == "failed"
-
-
-ORACLE_SAMPLER_MUTANTS = {  # wrong only on calls that the op's sample draws for the oracle alone (`Draw.edges`)
     "rms_norm's eps=None read off normalized_shape": (
         "nn.functional.rms_norm", "_epsilon(x, eps)", "_epsilon(normalized_shape, eps)"),
 }
 
 
 @pytest.mark.parametrize("seed", range(10))
-@pytest.mark.parametrize("case", sorted(ORACLE_SAMPLER_MUTANTS))
-def test_a_rule_wrong_only_on_an_oracle_only_call_is_killed_by_the_oracle(case, seed):
-    """rms_norm's eps=None (the dtype's epsilon) was never drawn, since a float32 derivative check
-    cannot take it: its sample now draws it for the oracle."""
+@pytest.mark.parametrize("case", sorted(ORACLE_DRAWN_MUTANTS))
+def test_a_rule_wrong_only_where_the_oracle_draws_is_killed_by_it(case, seed):
+    """Special values were drawn input by input, a quarter of the entries each: x = 0 beside y = -1
+    came up in few examples, and each of xlog1py's 9 mutants of this mask survived seed 1; the
+    oracle's first calls now put every special value of one input beside every one of the other's
+    (`edges.edge_pairs_for`). rms_norm's eps=None (the dtype's epsilon) was never drawn, since a
+    float32 derivative check cannot take it: its sample now draws it for the oracle (`Draw.edges`)."""
     pytest.importorskip("torch")
     from gradcheck.runner import check_oracle
 
-    op_name, old, new = ORACLE_SAMPLER_MUTANTS[case]
+    op_name, old, new = ORACLE_DRAWN_MUTANTS[case]
     assert check_oracle(edited(op_name, old, new), seed=seed).status == "failed"
 
 
