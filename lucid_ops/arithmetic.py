@@ -111,8 +111,7 @@ pow = Op("pow", _power, _pow_vjp, (Arg("input", low=0, dtype="any"), Arg("expone
 reciprocal = Op("reciprocal", np.reciprocal, lambda g, out, x: (-g * out * out,), kinks=(0.0,))
 square = Op("square", np.square, lambda g, out, x: (g * (2 * x),), (Arg("input", dtype="any"),))
 sqrt = Op("sqrt", np.sqrt, lambda g, out, x: (g / (2 * out),), (Arg("input", low=0),))
-# d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 * out / x
-# rsqrt's slope is PyTorch's -out^3 / 2, not out / x / -2: at x = -0.0, out = -inf and the two differ in sign.
+# d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 out^3, PyTorch's form: at x = -0.0 (out = -inf) -1/2 out / x flips its sign.
 rsqrt = Op("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, out, x: (g * out ** 3 * -0.5,), (Arg("input", low=0),))
 # abs'(0) = sgn(0) = 0, and abs'(NaN) = sgn(NaN) = 0, as in PyTorch.
 abs = Op("abs", np.abs, lambda g, out, x: (g * sgn(x.data),), (Arg("input", dtype="any"),), kinks=(0.0,))

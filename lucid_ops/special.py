@@ -38,7 +38,7 @@ def _logit(x, eps=None):
 def _logit_vjp(g, out, x, eps):
     """With eps, the input is first clamped to [eps, 1 - eps]: outside it, the gradient is 0 (a NaN
     is not outside: PyTorch masks `x < eps | x > 1 - eps`). At x = 0 the slope is +inf from either
-    zero, as in PyTorch (x + 0.0 turns -0.0 into 0)."""
+    zero, as PyTorch's scalar loop has it (x + 0.0 turns -0.0 into 0)."""
     gx = g / ((x + 0.0) * (1 - x))
     return (gx if eps is None else where((x.data < eps) | (x.data > 1 - eps), 0.0, gx),)
 
