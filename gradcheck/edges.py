@@ -112,15 +112,20 @@ def draw_edge_case(draw: Callable, op: Op, case: Case) -> Case:
     return Case(tuple(arrays), case.params, case.symmetric)
 
 
+#: The most float inputs whose special values `edge_pairs_for` puts side by side (the built-ins have 3).
+MAX_PAIRED = 3
+
+
 def edge_pairs_for(op: Op) -> st.SearchStrategy[Case] | None:
     """For an op whose inputs broadcast together, a call that puts every special value of each
     float input beside every special value of the others (or, shrinking aside, of a drawn part of
     each: `some_of`). Input k runs through its values along axis k, repeated along the others, so
     that each entry holds one combination and has a gradient of its own (a broadcast input's would
     sum them, and one NaN would hide the rest). Params and any other input are drawn as usual.
-    None for any other op: its inputs' shapes are tied, and their entries do not meet one to one."""
+    None for any other op: its inputs' shapes are tied, and their entries do not meet one to one;
+    and for one of more than MAX_PAIRED inputs, whose grid would have 17^4 = 83,521 entries and more."""
     floats = [i for i, arg in enumerate(op.inputs) if arg.differentiable and not arg.structure]
-    if op.shapes != "elementwise" or op.sample is not None or op.variadic or len(floats) < 2:
+    if op.shapes != "elementwise" or op.sample is not None or op.variadic or not 2 <= len(floats) <= MAX_PAIRED:
         return None
     return st.composite(lambda draw: draw_edge_pairs(draw, op, floats))()
 

@@ -10,7 +10,7 @@ import scipy.special as sp
 
 from lucid import Arg, Op, OpError, Param, hookimpl
 from lucid_ops.arithmetic import flat_where, where
-from lucid_ops.common import NAN_GRADIENT_BY_POSITION, reusing
+from lucid_ops.common import NAN_GRADIENT_BY_POSITION, has_zero, reusing
 from lucid_ops.exponential import exp
 
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -38,8 +38,12 @@ def _logit(x, eps=None):
 def _logit_vjp(g, out, x, eps):
     """With eps, the input is first clamped to [eps, 1 - eps]: outside it, the gradient is 0 (a NaN
     is not outside: PyTorch masks `x < eps | x > 1 - eps`). At x = 0 the slope is +inf from either
-    zero, as PyTorch's scalar loop has it (x + 0.0 turns -0.0 into 0)."""
-    gx = g / ((x + 0.0) * (1 - x))
+    zero, as PyTorch's scalar loop has it: -0.0 (1 - x) is -0.0, and + 0.0 turns it into 0, an op
+    paid only when x has a zero."""
+    denominator = x * (1 - x)
+    if has_zero(x.data):
+        denominator = denominator + 0.0
+    gx = g / denominator
     return (gx if eps is None else where((x.data < eps) | (x.data > 1 - eps), 0.0, gx),)
 
 

@@ -172,6 +172,9 @@ def test_edge_pairs_put_every_special_value_beside_every_other_once():
     condition, a, b = find(edge_pairs_for(lucid.registry["where"]), lambda case: True).inputs
     assert condition.dtype == bool and condition.shape == a.shape == b.shape and a.ndim == 2
     assert edge_pairs_for(lucid.registry["matmul"]) is None and edge_pairs_for(lucid.registry["exp"]) is None
+    four = Op("mylib.sum4", lambda a, b, c, d: a + b + c + d, lambda g, out, a, b, c, d: (g, g, g, g),
+              tuple(Arg(name) for name in "abcd"))
+    assert edge_pairs_for(four) is None  # 83,521 entries and more: no grid
 
 
 def test_an_op_whose_results_depend_on_evaluation_order_is_given_no_infinities_nan_or_huge_values():
